@@ -1,0 +1,27 @@
+# Strata: `make up` runs the whole stack on this machine, `make test` runs lint and every test.
+SHELL := /bin/bash
+VENV := .venv
+STRATA := $(VENV)/bin/strata
+
+.PHONY: up down status test lint unit clean-var
+
+up:
+	@bash scripts/bootstrap.sh run
+	@$(STRATA) up
+
+down:
+	@if [ -x $(STRATA) ] && [ -e strata.toml ]; then $(STRATA) down; else echo "nothing to stop"; fi
+
+status:
+	@$(STRATA) status
+
+lint:
+	@bash scripts/bootstrap.sh test
+	$(VENV)/bin/ruff check strata tests bench
+
+test: lint
+	$(VENV)/bin/python -m pytest
+
+unit:
+	@bash scripts/bootstrap.sh test
+	$(VENV)/bin/python -m pytest -m "not integration and not browser"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install what Strata needs on Debian 12: system packages, the service user and the virtualenv.
+# Idempotent: each step is skipped when already done. Run as root (make up / make test do).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${1:-run}"   # run | test
+packages=(python3 python3-venv postgresql-15 nginx ca-certificates)
+if [ "$profile" = test ]; then
+  packages+=(chromium fonts-liberation)
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "strata: installing Debian packages: ${missing[*]}"
+    # Never let a package start its own system instance: Strata runs private ones.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    # No default PostgreSQL cluster either (postgresql-common creates one unless told not to).
+    if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+      mkdir -p /etc/postgresql-common
+      echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  getent passwd strata >/dev/null || useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin strata
+else
+  echo "strata: not root: skipping Debian packages (${packages[*]}) and the service user" >&2
+fi
+
+# Debian's Python, not one under a private home directory: the service users run the venv too.
+python=${PYTHON:-/usr/bin/python3}
+if [ -x .venv/bin/python ] && [ "$(readlink -f .venv/bin/python)" != "$(readlink -f "$python")" ]; then
+  echo "strata: recreating .venv with $python"
+  rm -rf .venv
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "strata: creating the virtualenv in .venv"
+  "$python" -m venv .venv
+fi
+stamp=.venv/.installed-$profile
+if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  extra=""
+  [ "$profile" = test ] && extra="[test]"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".$extra"
+  touch "$stamp"
+fi

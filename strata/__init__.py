@@ -1,0 +1,3 @@
+"""Strata: a self-hosted, multi-server team workspace."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,380 @@
+"""Read and validate the topology (strata.toml) and the secrets file.
+
+This module is shared by Django's settings and by the deployer, so it must not import Django. Every
+validation problem raises ConfigError with one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets as _secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CONFIG = "strata.toml"
+ENV_CONFIG = "STRATA_CONFIG"
+ENV_HOST = "STRATA_HOST"
+
+REQUIRED_ROLES = ("web", "app", "db")
+OPTIONAL_ROLES = ("comms", "domain", "files")
+ROLE_NAMES = REQUIRED_ROLES + OPTIONAL_ROLES
+# Roles that may run on several hosts; the others are placed on exactly one.
+MULTI_HOST_ROLES = ("web", "app")
+
+# Each option: (type, default). A default of None means the option is required.
+SITE_OPTIONS: dict[str, tuple[type, object]] = {
+    "name": (str, "Strata"),
+    "domain": (str, "localhost"),
+    "var_dir": (str, "var"),
+    "admin_username": (str, "admin"),
+    "admin_email": (str, "admin@localhost"),
+    "time_zone": (str, "UTC"),
+    "hsts_seconds": (int, 31536000),
+}
+HOST_OPTIONS: dict[str, tuple[type, object]] = {
+    "address": (str, None),
+}
+COMMON_ROLE_OPTIONS: dict[str, tuple[type, object]] = {
+    "hosts": (list, None),
+    "enabled": (bool, True),
+}
+ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {
+    "web": {"http_port": (int, 18080), "https_port": (int, 18443), "workers": (int, 2)},
+    "app": {"port": (int, 18101), "instances": (int, 2), "workers": (int, 3), "timeout": (int, 30)},
+    "db": {"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"),
+           "pool_size": (int, 4)},
+    "comms": {},
+    "domain": {},
+    "files": {},
+}
+# Options holding a TCP port, per role: used for the clash check and the free-port preflight.
+PORT_OPTIONS = {"web": ("http_port", "https_port"), "app": ("port",), "db": ("port",)}
+
+FALLBACKS = {
+    "comms": "messages stay in the app; the people directory shows each person's email, phone and fax",
+    "domain": "Django's own accounts in the database",
+    "files": "Django file storage on the app host's disk",
+}
+
+# The connection matrix: the only flows between roles.
+LINKS = (
+    ("web", "app", "proxied requests"),
+    ("web", "files", "file bytes after the app authorised them"),
+    ("app", "db", "all application data"),
+    ("app", "domain", "login binds, user and group sync"),
+    ("app", "comms", "SMTP submission"),
+    ("comms", "app", "inbound mail delivered to the app"),
+    ("app", "files", "upload, delete, presign"),
+    ("db", "files", "database backups"),
+)
+
+
+class ConfigError(Exception):
+    """A problem in strata.toml or the secrets file, described in one line."""
+
+    def __init__(self, path: Path | str, key: str, message: str):
+        self.path, self.key, self.message = str(path), key, message
+        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+
+    @property
+    def is_loopback(self) -> bool:
+        return ipaddress.ip_address(self.address).is_loopback
+
+    def cidr(self) -> str:
+        bits = 32 if ipaddress.ip_address(self.address).version == 4 else 128
+        return f"{self.address}/{bits}"
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    hosts: tuple[str, ...]
+    enabled: bool
+    options: dict = field(default_factory=dict)
+
+    def __getitem__(self, key):
+        return self.options[key]
+
+
+@dataclass(frozen=True)
+class AppInstance:
+    host: Host
+    index: int  # 1-based, unique per host
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"app-{self.index}"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    site: dict
+    hosts: dict[str, Host]
+    roles: dict[str, Role]
+
+    @property
+    def var_dir(self) -> Path:
+        return (self.path.parent / self.site["var_dir"]).resolve()
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.var_dir / "secrets.toml"
+
+    def enabled(self, role: str) -> bool:
+        return role in self.roles and self.roles[role].enabled
+
+    def hosts_of(self, role: str) -> list[Host]:
+        if not self.enabled(role):
+            return []
+        return [self.hosts[h] for h in self.roles[role].hosts]
+
+    def host_of(self, role: str) -> Host:
+        return self.hosts_of(role)[0]
+
+    def roles_on(self, host: str) -> list[str]:
+        return [r for r in ROLE_NAMES if self.enabled(r) and host in self.roles[r].hosts]
+
+    def app_instances(self, host: str | None = None) -> list[AppInstance]:
+        app = self.roles["app"]
+        out = []
+        for h in self.hosts_of("app"):
+            if host is None or h.name == host:
+                out += [AppInstance(h, i + 1, app["port"] + i) for i in range(app["instances"])]
+        return out
+
+    def url(self) -> str:
+        port = self.roles["web"]["https_port"]
+        return f"https://{self.site['domain']}" + ("" if port == 443 else f":{port}") + "/"
+
+    def local_hosts(self) -> list[Host]:
+        """Return the hosts this machine runs: STRATA_HOST if set, else those with a loopback address."""
+        wanted = os.environ.get(ENV_HOST)
+        if wanted:
+            if wanted not in self.hosts:
+                raise ConfigError(self.path, ENV_HOST, f"unknown host {wanted!r}")
+            return [self.hosts[wanted]]
+        return [h for h in self.hosts.values() if h.is_loopback]
+
+
+def _check_type(path, key, value, expected):
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(path, key, f"expected {expected.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _read_table(path, prefix, table, schema) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(path, prefix, "expected a table")
+    for key in table:
+        if key not in schema:
+            raise ConfigError(path, f"{prefix}.{key}", "unknown key")
+    out = {}
+    for key, (typ, default) in schema.items():
+        if key in table:
+            _check_type(path, f"{prefix}.{key}", table[key], typ)
+            out[key] = table[key]
+        elif default is None:
+            raise ConfigError(path, f"{prefix}.{key}", "required key is missing")
+        else:
+            out[key] = default
+    return out
+
+
+def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
+    """Parse and validate the text of a strata.toml; raise ConfigError on the first problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    for key in data:
+        if key not in ("site", "hosts", "roles"):
+            raise ConfigError(path, key, "unknown key")
+    site = _read_table(path, "site", data.get("site", {}), SITE_OPTIONS)
+    if not site["domain"] or any(c in site["domain"] for c in " /:;{}'\""):
+        raise ConfigError(path, "site.domain", f"not a host name: {site['domain']!r}")
+
+    raw_hosts = data.get("hosts", {})
+    if not isinstance(raw_hosts, dict) or not raw_hosts:
+        raise ConfigError(path, "hosts", "at least one host is required")
+    hosts = {}
+    for name, table in raw_hosts.items():
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(path, f"hosts.{name}", "host names may hold letters, digits, '-' and '_'")
+        opts = _read_table(path, f"hosts.{name}", table, HOST_OPTIONS)
+        try:
+            addr = ipaddress.ip_address(opts["address"])
+        except ValueError:
+            raise ConfigError(path, f"hosts.{name}.address",
+                              f"not an IP address: {opts['address']!r}") from None
+        if addr.is_unspecified or addr.is_multicast:
+            raise ConfigError(path, f"hosts.{name}.address", f"not a host address: {addr}")
+        hosts[name] = Host(name, str(addr))
+
+    raw_roles = data.get("roles", {})
+    if not isinstance(raw_roles, dict):
+        raise ConfigError(path, "roles", "expected a table")
+    for name in raw_roles:
+        if name not in ROLE_NAMES:
+            raise ConfigError(path, f"roles.{name}", f"unknown role (known: {', '.join(ROLE_NAMES)})")
+    roles = {}
+    for name in ROLE_NAMES:
+        if name not in raw_roles:
+            if name in REQUIRED_ROLES:
+                raise ConfigError(path, f"roles.{name}", "required role is missing")
+            continue
+        opts = _read_table(path, f"roles.{name}", raw_roles[name],
+                           COMMON_ROLE_OPTIONS | ROLE_OPTIONS[name])
+        placed = opts.pop("hosts")
+        enabled = opts.pop("enabled")
+        key = f"roles.{name}.hosts"
+        if not placed or not all(isinstance(h, str) for h in placed):
+            raise ConfigError(path, key, "expected a non-empty list of host names")
+        for h in placed:
+            if h not in hosts:
+                raise ConfigError(path, key, f"unknown host {h!r} (known: {', '.join(hosts)})")
+        if len(set(placed)) != len(placed):
+            raise ConfigError(path, key, "a host is listed twice")
+        if name not in MULTI_HOST_ROLES and len(placed) != 1:
+            raise ConfigError(path, key, f"the {name} role runs on exactly one host")
+        if name in REQUIRED_ROLES and not enabled:
+            raise ConfigError(path, f"roles.{name}.enabled", "a required role cannot be disabled")
+        roles[name] = Role(name, tuple(placed), enabled, opts)
+
+    config = Config(path, site, hosts, roles)
+    _check_options(config)
+    _check_ports(config)
+    return config
+
+
+def _check_options(config: Config) -> None:
+    path = config.path
+    app, web, db = config.roles["app"], config.roles["web"], config.roles["db"]
+    for key, value, low, high in (
+        ("roles.app.instances", app["instances"], 1, 16),
+        ("roles.app.workers", app["workers"], 1, 64),
+        ("roles.app.timeout", app["timeout"], 1, 3600),
+        ("roles.web.workers", web["workers"], 1, 64),
+        ("roles.db.pool_size", db["pool_size"], 1, 100),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(path, key, f"{value} is out of range {low}..{high}")
+    for key in ("name", "user"):
+        value = db[key]
+        if not (value.isascii() and value.replace("_", "").isalnum() and value[0].isalpha()):
+            raise ConfigError(path, f"roles.db.{key}", f"use letters, digits and '_': {value!r}")
+
+
+def _check_ports(config: Config) -> None:
+    """Refuse ports out of range and two listeners on one address and port."""
+    taken: dict[tuple[str, int], str] = {}
+    for _role, key, port, host in port_bindings(config):
+        if not 1 <= port <= 65535:
+            raise ConfigError(config.path, key, f"port {port} is out of range 1..65535")
+        other = taken.get((host.address, port))
+        if other:
+            raise ConfigError(config.path, key,
+                              f"port {port} on {host.address} is also used by {other}")
+        taken[(host.address, port)] = key
+
+
+def port_bindings(config: Config):
+    """Yield (role, config key, port, host) for every TCP port the topology listens on."""
+    for role, keys in PORT_OPTIONS.items():
+        for host in config.hosts_of(role):
+            for key in keys:
+                port = config.roles[role][key]
+                if role == "app":
+                    for i in range(config.roles["app"]["instances"]):
+                        label = f"roles.app.port (instance {i + 1})" if i else "roles.app.port"
+                        yield role, label, port + i, host
+                else:
+                    yield role, f"roles.{role}.{key}", port, host
+
+
+def config_path(path: str | os.PathLike | None = None) -> Path:
+    return Path(path or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG).absolute()
+
+
+def load(path: str | os.PathLike | None = None) -> Config:
+    """Read strata.toml from PATH, $STRATA_CONFIG or ./strata.toml."""
+    p = config_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(p, "", "no such file (run `strata init` to write the default)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(p, "", f"cannot read: {exc}") from None
+    return parse(text, p)
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+def _token(n: int = 32) -> str:
+    return _secrets.token_urlsafe(n)
+
+
+# Each secret and how to make it. New keys are added on the next run without touching existing ones.
+SECRET_MAKERS = {
+    "django_secret_key": lambda: _token(50),
+    "db_superuser_password": _token,
+    "db_app_password": _token,
+    "admin_password": lambda: _token(12),
+}
+
+
+def load_secrets(config: Config) -> dict[str, str]:
+    """Read the secrets file; raise ConfigError when it is missing or unreadable."""
+    p = config.secrets_path
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(p, "", "no secrets file (run `strata init` or `make up`)") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(p, "", f"cannot read: {exc}") from None
+    for key in SECRET_MAKERS:
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ConfigError(p, key, "missing secret (run `strata init` to add it)")
+    return data
+
+
+def ensure_secrets(config: Config) -> tuple[dict[str, str], list[str]]:
+    """Create the secrets file (mode 0600) or add missing keys; return the secrets and the keys added."""
+    p = config.secrets_path
+    data: dict[str, str] = {}
+    if p.exists():
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    added = [k for k in SECRET_MAKERS if not data.get(k)]
+    if added or (p.exists() and p.stat().st_mode & 0o077):
+        for k in added:
+            data[k] = SECRET_MAKERS[k]()
+        write_secrets(p, data)
+    return data, added
+
+
+def write_secrets(p: Path, data: dict[str, str]) -> None:
+    """Write the flat string table atomically, readable by its owner only."""
+    import json  # JSON string escapes are valid TOML basic-string escapes.
+
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# Strata secrets: generated, keep private (mode 0600). Do not commit.\n")
+        for k, v in sorted(data.items()):
+            fh.write(f"{k} = {json.dumps(str(v))}\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, p)

@@ -1,0 +1,152 @@
+"""The deployer's API: init, up, down and status for the hosts of this machine.
+
+The CLI (strata/cli.py) only parses arguments and calls these functions; the tests call them too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strata import config as cfgmod
+from strata import pki
+from strata.config import ConfigError
+from strata.roles import HostContext, Role, all_roles
+from strata.supervisor import Supervisor
+from strata.system import DeployError, ensure_system_user, make_dir, port_free
+
+START_ORDER = ("db", "app", "web")
+DEFAULT_TEMPLATE = Path(__file__).parent / "default.toml"
+
+Step = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+@dataclass
+class UpResult:
+    url: str
+    ca_cert: Path
+    admin_username: str
+    admin_password: str | None  # set only when the account was created by this run
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+
+
+def init(path=None) -> tuple[cfgmod.Config, list[str]]:
+    """Write the default strata.toml if missing, then the secrets and the local CA; return what changed."""
+    p = cfgmod.config_path(path)
+    changes = []
+    if not p.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEFAULT_TEMPLATE, p)
+        changes.append(f"wrote {p}")
+    config = cfgmod.load(p)
+    make_dir(config.var_dir, None, 0o755)
+    _, added = cfgmod.ensure_secrets(config)
+    if added:
+        changes.append(f"generated {len(added)} secret(s) in {config.secrets_path} (mode 0600)")
+    if pki.ensure_ca(config.var_dir / "pki", config.site["name"]):
+        changes.append(f"created the local CA {config.var_dir / 'pki' / 'ca.crt'}")
+    return config, changes
+
+
+def _local(config: cfgmod.Config) -> list[HostContext]:
+    hosts = config.local_hosts()
+    if not hosts:
+        raise DeployError(f"{config.path}: no host of the topology is on this machine (no loopback "
+                          f"address; set STRATA_HOST to choose one)")
+    return hosts
+
+
+def _roles_here(config, host, roles: dict[str, Role]) -> list[Role]:
+    return [roles[r] for r in START_ORDER if r in config.roles_on(host.name)]
+
+
+def preflight_ports(config: cfgmod.Config, sup: Supervisor, programs_running: set[str]) -> None:
+    """Refuse to start when a port the topology needs on this machine is taken by someone else."""
+    roles = all_roles()
+    for host in _local(config):
+        for role in _roles_here(config, host, roles):
+            for key, port in role.ports(config, host):
+                owner = _program_for_port(config, role.name, port)
+                if owner in programs_running:
+                    continue
+                if not port_free(host.address, port):
+                    raise ConfigError(config.path, key,
+                                      f"port {port} on {host.address} is already in use by another process")
+
+
+def _program_for_port(config, role, port) -> str:
+    if role == "app":
+        for inst in config.app_instances():
+            if inst.port == port:
+                return inst.name
+    return role
+
+
+def up(path=None, step: Step = _quiet) -> UpResult:
+    """Bring up every role placed on this machine's hosts; safe to run again."""
+    config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
+    sup = Supervisor(config.var_dir)
+    running = set()
+    if sup.running():
+        running = {name for name in ("db", "web", *[i.name for i in config.app_instances()])
+                   if sup.is_running(name)}
+    preflight_ports(config, sup, running)
+
+    step("config and secrets")
+    config, _ = init(config.path)
+    ensure_system_user("strata")
+    secrets = cfgmod.load_secrets(config)
+    roles = all_roles()
+    ctxs = [HostContext(config, secrets, h) for h in _local(config)]
+
+    programs = []
+    for ctx in ctxs:
+        for role in _roles_here(config, ctx.host, roles):
+            step(f"{role.name}: prepare, render and validate on {ctx.host.name}")
+            role.prepare(ctx)
+            role.render(ctx)
+            role.validate(ctx)
+            programs += role.programs(ctx)
+    sup.render(programs)
+    step("supervisor")
+    sup.start_daemon()
+
+    result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
+    first_app_host = config.hosts_of("app")[0].name
+    for name in START_ORDER:
+        role = roles[name]
+        here = [ctx for ctx in ctxs if name in config.roles_on(ctx.host.name)]
+        for ctx in here:
+            step(f"{name}: start on {ctx.host.name}")
+            for p in role.programs(ctx):
+                sup.start(p.name)
+                result.started.append(p.name)
+        for ctx in here:
+            role.wait_ready(ctx)
+            role.after_start(ctx)
+        if name == "db":
+            # Migrations and the first admin run once, from the first app host, before any app server.
+            for ctx in ctxs:
+                if ctx.host.name == first_app_host:
+                    step("database migrations")
+                    ctx.manage("migrate", "--noinput", what="migrate")
+                    out = ctx.manage("strata_admin", what="creating the first admin")
+                    if out.startswith("created"):
+                        result.admin_password = secrets["admin_password"]
+    for name in cfgmod.OPTIONAL_ROLES:
+        if not config.enabled(name) or not roles[name].built:
+            result.fallbacks[name] = roles[name].fallback
+    return result
+
+
+def down(path=None) -> bool:
+    """Stop every program and the supervisor of this machine; return False if nothing ran."""
+    config = cfgmod.load(path)
+    return Supervisor(config.var_dir).shutdown()

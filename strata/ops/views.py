@@ -1,0 +1,56 @@
+import time
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from strata import health
+
+
+def _check_db():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+# One check per dependency of the app servers; the optional roles add theirs when they are built.
+CHECKS = {"db": _check_db}
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Report each dependency's health; only direct calls from the web tier or the app hosts."""
+    if "STRATA_PROXY_ADDR" in request.META or request.META.get("HTTP_X_FORWARDED_FOR") or \
+            request.META.get("REMOTE_ADDR") not in settings.STRATA_PROBE_ADDRESSES:
+        raise Http404
+    checks = {}
+    for name, check in CHECKS.items():
+        start = time.monotonic()
+        try:
+            check()
+            checks[name] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+        checks[name]["ms"] = round((time.monotonic() - start) * 1000, 1)
+    ok = all(c["ok"] for c in checks.values())
+    return JsonResponse({"status": "ok" if ok else "failing", "checks": checks}, status=200 if ok else 503)
+
+
+@never_cache
+@staff_member_required
+@require_GET
+def status(request):
+    """Show the six roles, where each runs, their health, and the fallback for absent ones."""
+    config, secrets = settings.CONFIG, settings.SECRETS
+    context = {
+        "roles": health.roles_report(config, secrets),
+        "links": health.links_report(config, secrets),
+        "hosts": config.hosts.values(),
+        "url": config.url(),
+    }
+    return render(request, "ops/status.html", context)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PeopleConfig(AppConfig):
+    name = "strata.people"
+    label = "people"
+    verbose_name = "People"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,51 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from . import actions
+from .forms import ContactDetailsForm
+
+PAGE_SIZE = 50
+
+
+@login_required
+@require_safe
+def directory(request):
+    query = request.GET.get("q", "").strip()[: actions.MAX_QUERY_LENGTH]
+    paginator = Paginator(actions.search_people(query), PAGE_SIZE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    return render(request, "people/directory.html", {"q": query, "page_obj": page_obj, "people": page_obj})
+
+
+@login_required
+@require_safe
+def person(request, username):
+    users = get_user_model().objects.select_related("profile")
+    found = get_object_or_404(users, is_active=True, **{get_user_model().USERNAME_FIELD: username})
+    return render(
+        request,
+        "people/person.html",
+        {
+            "person": found,
+            "profile": getattr(found, "profile", None),
+            "is_me": found.pk == request.user.pk,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def profile_edit(request):
+    user = request.user
+    if request.method == "POST":
+        form = ContactDetailsForm(request.POST)
+        if form.is_valid():
+            actions.update_contact_details(user, **form.cleaned_data)
+            messages.success(request, "Your contact details were saved.")
+            return redirect("people:person", username=user.get_username())
+        return render(request, "people/profile_edit.html", {"form": form}, status=400)
+    form = ContactDetailsForm(initial=ContactDetailsForm.initial_for(user))
+    return render(request, "people/profile_edit.html", {"form": form})
