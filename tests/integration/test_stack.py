@@ -1,0 +1,203 @@
+"""End-to-end over the real stack: nginx (HTTPS) -> gunicorn (2 instances) -> PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import stat
+import time
+
+import psycopg
+import pytest
+
+from strata import config as cfgmod
+from strata import deploy, health
+from strata.roles.app import get_healthz
+from strata.supervisor import Supervisor
+from tests.client import Client, text_of
+
+pytestmark = pytest.mark.integration
+
+PEOPLE = """
+from django.contrib.auth.models import User
+from strata.people.actions import update_contact_details
+for username, first, last, dept, phone in [
+    ("ada", "Ada", "Lovelace", "Analytical Engines", "+44 20 7946 0001"),
+    ("grace", "Grace", "Hopper", "Compilers", "+1 555 0100"),
+    ("alan", "Alan", "Turing", "Codebreaking", "+44 20 7946 0002"),
+]:
+    u, _ = User.objects.get_or_create(username=username)
+    u.set_password("correct horse battery " + username)
+    u.save()
+    update_contact_details(u, first_name=first, last_name=last, email=username + "@example.org",
+                           phone=phone, fax="", title="Engineer", department=dept)
+print(User.objects.count())
+"""
+
+
+@pytest.fixture(scope="module")
+def people(stack):
+    return int(stack.shell(PEOPLE).split()[-1])
+
+
+def admin_client(stack) -> Client:
+    c = Client(stack.url, stack.ca)
+    resp = c.login(*stack.admin)
+    assert resp.status == 200 and "/people/" in resp.url, resp.text[:500]
+    return c
+
+
+def test_every_required_role_is_healthy_and_optional_ones_report_their_fallback(stack):
+    roles = {r.role: r for r in health.roles_report(stack.config, stack.secrets)}
+    assert {n: roles[n].state for n in ("web", "app", "db")} == {"web": "ok", "app": "ok", "db": "ok"}
+    for name in ("comms", "domain", "files"):
+        assert roles[name].state == "fallback" and roles[name].fallback
+    links = {(link.source, link.target): link.state for link in health.links_report(stack.config, stack.secrets)}
+    assert links[("web", "app")] == "ok" and links[("app", "db")] == "ok"
+    assert links[("app", "files")] == "unused"
+    assert set(stack.result.fallbacks) == {"comms", "domain", "files"}
+
+
+def test_admin_logs_in_over_https_and_searches_the_directory(stack, people):
+    c = admin_client(stack)
+    resp = c.get("/people/?q=hopper")
+    assert resp.status == 200
+    body = text_of(resp.text)
+    assert "Grace Hopper" in body and "Compilers" in body
+    assert "Ada Lovelace" not in body
+    # Every term must match: two terms narrowing to one person.
+    body = text_of(c.get("/people/?q=44+codebreak").text)
+    assert "Alan Turing" in body and "Ada Lovelace" not in body
+    person = c.get("/people/ada/")
+    assert person.status == 200 and "+44 20 7946 0001" in person.text and "ada@example.org" in person.text
+    assert c.get("/people/nobody-here/").status == 404
+
+
+def test_wrong_password_is_refused_and_pages_need_login(stack):
+    c = Client(stack.url, stack.ca)
+    resp = c.login(stack.admin[0], "not the password")
+    assert resp.status == 200 and "/accounts/login/" in resp.url
+    assert "correct username and password" in resp.text
+    resp = Client(stack.url, stack.ca, follow=False).get("/people/")
+    assert resp.status == 302 and resp.headers["Location"].startswith("/accounts/login/")
+
+
+def test_person_edits_contact_details_and_bad_input_changes_nothing(stack, people):
+    c = Client(stack.url, stack.ca)
+    assert "/people/" in c.login("grace", "correct horse battery grace").url
+    bad = c.post("/people/me/edit/", {"first_name": "Grace", "last_name": "Hopper",
+                                      "email": "not-an-email", "phone": "call me <maybe>", "fax": "",
+                                      "title": "Rear Admiral", "department": "Navy"})
+    assert bad.status == 400
+    assert "Compilers" in c.get("/people/grace/").text  # nothing was saved
+    ok = c.post("/people/me/edit/", {"first_name": "Grace", "last_name": "Hopper",
+                                     "email": "grace@example.org", "phone": "+1 555 0199", "fax": "+1 555 0198",
+                                     "title": "Rear Admiral", "department": "Navy"})
+    assert ok.status == 200 and ok.url.endswith("/people/grace/")
+    assert "+1 555 0198" in ok.text and "Rear Admiral" in ok.text
+    no_csrf = c.request("POST", "/people/me/edit/", {"first_name": "X"},
+                        headers={"Origin": stack.url, "Referer": stack.url + "/"})
+    assert no_csrf.status == 403
+
+
+def test_password_change(stack, people):
+    c = Client(stack.url, stack.ca)
+    c.login("alan", "correct horse battery alan")
+    resp = c.post("/accounts/password/", {"old_password": "correct horse battery alan",
+                                          "new_password1": "enigma machine rotor 42",
+                                          "new_password2": "enigma machine rotor 42"})
+    assert resp.status == 200 and resp.url.endswith("/accounts/password/done/")
+    fresh = Client(stack.url, stack.ca)
+    assert "/people/" in fresh.login("alan", "enigma machine rotor 42").url
+
+
+def test_status_page_is_for_admins_only(stack, people):
+    page = admin_client(stack).get("/status/")
+    assert page.status == 200
+    body = text_of(page.text)
+    for role in ("web", "app", "db", "comms", "domain", "files"):
+        assert f" {role} " in body
+    roles_part = body.split("Connections")[0]
+    assert roles_part.count("fallback in use") == 3
+    assert roles_part.count(" ok ") == 3
+    user = Client(stack.url, stack.ca, follow=False)
+    user.login("ada", "correct horse battery ada")
+    assert user.get("/status/").status == 302  # to the admin login, never the page
+
+
+def test_http_redirects_to_https_and_security_headers_are_sent_once(stack):
+    web = stack.config.roles["web"]
+    with socket.create_connection(("127.0.0.1", web["http_port"]), timeout=5) as s:
+        s.sendall(b"GET /people/?q=a HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        head = s.recv(4096).decode()
+    assert head.startswith("HTTP/1.1 301")
+    assert f"Location: https://localhost:{web['https_port']}/people/?q=a" in head
+    resp = Client(stack.url, stack.ca, follow=False).get("/accounts/login/")
+    for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
+                   "Content-Security-Policy"):
+        assert len(resp.headers.get_all(header) or []) == 1, header
+    css = Client(stack.url, stack.ca).get("/static/strata/site.css")
+    assert css.status == 200 and css.headers["Content-Type"] == "text/css"
+
+
+def test_healthz_is_internal(stack):
+    assert Client(stack.url, stack.ca).get("/healthz").status == 404  # through nginx: hidden
+    inst = stack.config.app_instances()[0]
+    body = get_healthz(inst.host.address, inst.port)  # straight to the app server: one check per dependency
+    assert body["status"] == "ok" and body["checks"]["db"]["ok"] is True
+
+
+def test_killing_one_app_instance_does_not_fail_a_get(stack):
+    sup = Supervisor(stack.config.var_dir)
+    victim = stack.config.app_instances()[0].name
+    pid = sup.pid(victim)
+    assert pid > 0
+    c = Client(stack.url, stack.ca)
+    os.kill(pid, signal.SIGKILL)
+    statuses = [c.get("/accounts/login/").status for _ in range(40)]
+    assert statuses == [200] * 40
+    # The supervisor brings the instance back.
+    deadline = time.monotonic() + 30
+    while not (sup.is_running(victim) and sup.pid(victim) not in (0, pid)):
+        assert time.monotonic() < deadline, "the killed app instance was not restarted"
+        time.sleep(0.2)
+
+
+def test_database_accepts_only_the_app_user_from_app_hosts(stack):
+    db = stack.config.roles["db"]
+    with pytest.raises(psycopg.OperationalError, match="no pg_hba.conf entry"):
+        psycopg.connect(host="127.0.0.1", port=db["port"], user="postgres", dbname="postgres",
+                        password=stack.secrets["db_superuser_password"], connect_timeout=3)
+    with contextlib.closing(psycopg.connect(host="127.0.0.1", port=db["port"], user=db["user"],
+                                            dbname=db["name"], password=stack.secrets["db_app_password"],
+                                            connect_timeout=3)) as conn:
+        su = conn.execute("SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert su == (False, False)
+
+
+def test_secrets_and_keys_are_private(stack):
+    var = stack.config.var_dir
+    for path in (stack.config.secrets_path, var / "pki" / "ca.key", var / "pki" / "web.key"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    logs = "".join(p.read_text(errors="replace") for p in (var / "log").rglob("*.log"))
+    for key in ("admin_password", "db_app_password", "db_superuser_password", "django_secret_key"):
+        assert stack.secrets[key] not in logs, f"{key} leaked into a log"
+
+
+def test_check_deploy_is_clean(stack):
+    out = stack.ctx().manage("check", "--deploy", "--fail-level", "DEBUG")
+    assert "no issues" in out
+
+
+def test_up_again_is_harmless(stack):
+    pids = {name: Supervisor(stack.config.var_dir).pid(name) for name in ("db", "web")}
+    again = deploy.up(stack.config.path)
+    assert again.admin_password is None  # created once, printed once
+    assert again.url == stack.result.url
+    sup = Supervisor(stack.config.var_dir)
+    assert {name: sup.pid(name) for name in pids} == pids  # nothing restarted
+    assert Client(stack.url, stack.ca).get("/accounts/login/").status == 200
+    assert json.dumps(cfgmod.load_secrets(stack.config)) == json.dumps(stack.secrets)
