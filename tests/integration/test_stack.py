@@ -55,7 +55,8 @@ def test_every_required_role_is_healthy_and_optional_ones_report_their_fallback(
     assert {n: roles[n].state for n in ("web", "app", "db")} == {"web": "ok", "app": "ok", "db": "ok"}
     for name in ("comms", "domain", "files"):
         assert roles[name].state == "fallback" and roles[name].fallback
-    links = {(link.source, link.target): link.state for link in health.links_report(stack.config, stack.secrets)}
+    report = health.links_report(stack.config, stack.secrets)
+    links = {(link.source, link.target): link.state for link in report}
     assert links[("web", "app")] == "ok" and links[("app", "db")] == "ok"
     assert links[("app", "files")] == "unused"
     assert set(stack.result.fallbacks) == {"comms", "domain", "files"}
@@ -94,7 +95,8 @@ def test_person_edits_contact_details_and_bad_input_changes_nothing(stack, peopl
     assert bad.status == 400
     assert "Compilers" in c.get("/people/grace/").text  # nothing was saved
     ok = c.post("/people/me/edit/", {"first_name": "Grace", "last_name": "Hopper",
-                                     "email": "grace@example.org", "phone": "+1 555 0199", "fax": "+1 555 0198",
+                                     "email": "grace@example.org", "phone": "+1 555 0199",
+                                     "fax": "+1 555 0198",
                                      "title": "Rear Admiral", "department": "Navy"})
     assert ok.status == 200 and ok.url.endswith("/people/grace/")
     assert "+1 555 0198" in ok.text and "Rear Admiral" in ok.text
@@ -174,7 +176,8 @@ def test_database_accepts_only_the_app_user_from_app_hosts(stack):
     with contextlib.closing(psycopg.connect(host="127.0.0.1", port=db["port"], user=db["user"],
                                             dbname=db["name"], password=stack.secrets["db_app_password"],
                                             connect_timeout=3)) as conn:
-        su = conn.execute("SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user").fetchone()
+        su = conn.execute("SELECT rolsuper, rolcreatedb FROM pg_roles "
+                          "WHERE rolname = current_user").fetchone()
     assert su == (False, False)
 
 
