@@ -319,6 +319,19 @@ def load(path: str | os.PathLike | None = None) -> Config:
     return parse(text, p)
 
 
+def var_dir_lenient(path: str | os.PathLike | None = None) -> Path:
+    """Return site.var_dir from a file that may fail validation (used to stop a running stack)."""
+    p = config_path(path)
+    try:
+        site = tomllib.loads(p.read_text(encoding="utf-8")).get("site", {})
+        var = site.get("var_dir", SITE_OPTIONS["var_dir"][1]) if isinstance(site, dict) else None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(p, "", f"cannot read: {exc}") from None
+    if not isinstance(var, str):
+        raise ConfigError(p, "site.var_dir", "expected str")
+    return (p.parent / var).resolve()
+
+
 # --- secrets ---------------------------------------------------------------------------------------
 
 def _token(n: int = 32) -> str:

@@ -148,5 +148,9 @@ def up(path=None, step: Step = _quiet) -> UpResult:
 
 def down(path=None) -> bool:
     """Stop every program and the supervisor of this machine; return False if nothing ran."""
-    config = cfgmod.load(path)
-    return Supervisor(config.var_dir).shutdown()
+    try:
+        var = cfgmod.load(path).var_dir
+    except ConfigError:
+        # A config edited into an invalid state must not keep the running stack from stopping.
+        var = cfgmod.var_dir_lenient(path)
+    return Supervisor(var).shutdown()

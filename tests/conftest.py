@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from strata import config as cfgmod
 from strata import deploy
 from strata.roles import HostContext
+from strata.system import port_free
 
 IN_CI = os.environ.get("CI") == "true"
 NEEDED = ("/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/nginx")
@@ -36,12 +36,8 @@ def require_servers() -> None:
 
 
 def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((address, port))
-        except OSError:
-            return False
-    return True
+    """Whether a server could listen on PORT now (connections in TIME_WAIT do not count)."""
+    return port_free(address, port)
 
 
 def free_ports(*groups: int) -> list[int]:

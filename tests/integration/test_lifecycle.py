@@ -1,0 +1,113 @@
+"""A stack of its own: `strata up` from the CLI, then `strata down` leaves no process and no port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from strata import config as cfgmod
+from strata import deploy
+from strata.supervisor import Supervisor
+from tests.conftest import make_root, port_is_free, require_servers, write_topology
+
+pytestmark = pytest.mark.integration
+
+
+def descendants(pid: int) -> set[int]:
+    """Return PID and every process below it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        out.add(p)
+        todo += children.get(p, [])
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def strata(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "strata.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def root():
+    require_servers()
+    path = make_root("strata-life-")
+    try:
+        yield path
+    finally:
+        deploy.down(path / "strata.toml") if (path / "strata.toml").exists() else None
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_then_down_leaves_nothing_running(root):
+    path = write_topology(root)
+    up = strata("-c", str(path), "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    config = cfgmod.load(path)
+    assert config.url() in up.stdout
+    assert "Admin account created" in up.stdout  # printed on the first run only
+    assert cfgmod.load_secrets(config)["admin_password"] in up.stdout
+    assert up.stdout.count("fallback in use") == 3
+
+    sup = Supervisor(config.var_dir)
+    daemon = int(sup.pidfile.read_text())
+    pids = descendants(daemon)
+    assert len(pids) >= 1 + 1 + 2 * 3 + 2  # supervisord, postgres, 2 x (gunicorn + 2 workers), nginx
+    ports = [port for _, _, port, _ in cfgmod.port_bindings(config)]
+    assert not any(port_is_free(p) for p in ports)
+
+    again = strata("-c", str(path), "up")
+    assert again.returncode == 0, again.stderr
+    assert "Admin account created" not in again.stdout
+
+    status = strata("-c", str(path), "status")
+    assert status.returncode == 0 and "fallback in use" in status.stdout
+
+    down = strata("-c", str(path), "down")
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert [p for p in pids if alive(p)] == []
+    assert all(port_is_free(p) for p in ports)
+    assert strata("-c", str(path), "down").stdout.strip() == "nothing was running"
+    status = strata("-c", str(path), "status")
+    assert status.returncode == 1 and "down" in status.stdout
+
+
+def test_taken_port_and_bad_config_stop_before_anything_starts(root):
+    path = write_topology(root)
+    config = cfgmod.load(path)
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", config.roles["db"]["port"]))
+        blocker.listen()
+        run = strata("-c", str(path), "up")
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "roles.db.port" in run.stderr
+    assert str(config.roles["db"]["port"]) in run.stderr and run.stdout == ""
+    assert not config.var_dir.exists()
+
+    path.write_text(path.read_text().replace("[roles.db]", "[roles.db]\nflavour = 'mysql'"))
+    run = strata("-c", str(path), "up")
+    assert run.returncode == 2 and run.stderr.strip() == f"strata: {path}: roles.db.flavour: unknown key"
+    assert not config.var_dir.exists()
