@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -63,17 +64,26 @@ def _sans(cert: x509.Certificate) -> set[str]:
         str(v) for v in ext.get_values_for_type(x509.IPAddress)}
 
 
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
 def ensure_server_cert(pki: Path, stem: str, names: list[str], addresses: list[str]) -> bool:
     """Issue STEM.crt/STEM.key from the local CA for NAMES and ADDRESSES; reissue when they change
     or the certificate is about to expire. Return True when a certificate was issued."""
     crt_path, key_path = pki / f"{stem}.crt", pki / f"{stem}.key"
     wanted = set(names) | {str(ipaddress.ip_address(a)) for a in addresses}
-    if crt_path.exists() and key_path.exists():
-        current = x509.load_pem_x509_certificate(crt_path.read_bytes())
-        if _sans(current) == wanted and current.not_valid_after_utc - _now() > RENEW_BEFORE:
-            return False
     ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
     ca_crt = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    if crt_path.exists() and key_path.exists():
+        current = x509.load_pem_x509_certificate(crt_path.read_bytes())
+        if (_sans(current) == wanted and current.not_valid_after_utc - _now() > RENEW_BEFORE
+                and _issued_by(current, ca_crt)):
+            return False
     key = ec.generate_private_key(ec.SECP256R1())
     san = [x509.DNSName(n) for n in sorted(set(names))] + [
         x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(set(addresses))]

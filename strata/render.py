@@ -21,6 +21,11 @@ def render(template: str, **context) -> str:
     return _env.get_template(template).render(**context)
 
 
+def listen_address(address: str) -> str:
+    """Return ADDRESS as it appears before ':port' in a listen/bind directive (IPv6 in brackets)."""
+    return f"[{address}]" if ":" in address else address
+
+
 def write(path: Path, text: str, mode: int = 0o644) -> bool:
     """Write TEXT to PATH atomically when it differs; return True when the file changed."""
     if path.exists() and path.read_text() == text:

@@ -42,7 +42,7 @@ class Supervisor:
         ]
         for p in programs:
             log = self.var / "log" / p.role / f"{p.name}.log"
-            env = ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(p.environment.items()))
+            env = ",".join(f"{k}={_env_value(p.name, k, v)}" for k, v in sorted(p.environment.items()))
             lines += [
                 f"[program:{p.name}]",
                 "command=" + " ".join(_esc(_quote(a)) for a in p.command),
@@ -152,7 +152,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _env_value(program: str, key: str, value: str) -> str:
+    # supervisor splits environment= with a non-POSIX shlex: no escapes, and it strips quote
+    # characters from both ends of a value, so a value holding a quote cannot be passed intact.
+    if '"' in value or "'" in value:
+        raise DeployError(f"{program}: environment {key} holds a quote character, which supervisor "
+                          f"cannot pass: {value!r} (rename the path or file)")
+    return '"' + _esc(value) + '"'
+
+
 def _quote(arg: str) -> str:
+    """Quote ARG for supervisor's shlex-based parsing of command=."""
     if arg and all(c.isalnum() or c in "/._-:=,+@" for c in arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 
-from strata.render import render, write
+from strata.render import listen_address, render, write
 from strata.roles import Health, HostContext, Program, Role, timed
 from strata.system import chown, make_dir, require_reachable, service_user
 
@@ -53,7 +53,7 @@ class AppRole(Role):
         web_addresses = sorted({h.address for h in ctx.config.hosts_of("web")})
         for inst in ctx.config.app_instances(ctx.host.name):
             write(self._conf(ctx, inst), render(
-                "app/templates/gunicorn.conf.py.j2", bind=f"{inst.host.address}:{inst.port}",
+                "app/templates/gunicorn.conf.py.j2", bind=f"{listen_address(inst.host.address)}:{inst.port}",
                 workers=app["workers"], timeout=app["timeout"], name=f"strata-{inst.name}",
                 forwarded_allow_ips=",".join(web_addresses)))
 

@@ -7,7 +7,7 @@ import shutil
 import ssl
 
 from strata import pki
-from strata.render import render, write
+from strata.render import listen_address, render, write
 from strata.roles import Health, HostContext, Program, Role, timed
 from strata.system import DeployError, make_dir, require_reachable, run, service_user
 
@@ -57,11 +57,11 @@ class WebRole(Role):
         write(ctx.etc("web") / "nginx.conf", render(
             "web/templates/nginx.conf.j2",
             user=self.user(), workers=web["workers"], run=ctx.run_dir("web"), log=ctx.log("web"),
-            temp_dirs=TEMP_DIRS, address=_listen(ctx.host.address), http_port=web["http_port"],
+            temp_dirs=TEMP_DIRS, address=listen_address(ctx.host.address), http_port=web["http_port"],
             https_port=https_port, port_suffix="" if https_port == 443 else f":{https_port}",
             server_name=site["domain"], cert=ctx.pki / "web.crt", key=ctx.pki / "web.key",
             static=ctx.static, hsts_seconds=site["hsts_seconds"],
-            app_servers=[f"{_listen(i.host.address)}:{i.port}" for i in cfg.app_instances()],
+            app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
             fail_timeout=10))
 
     def validate(self, ctx: HostContext) -> None:
@@ -89,7 +89,3 @@ class WebRole(Role):
                 raise RuntimeError(f"HTTP {resp.status}")
             return f"HTTPS ok ({resp.getheader('Server', 'nginx')})"
         return timed(check)
-
-
-def _listen(address: str) -> str:
-    return f"[{address}]" if ":" in address else address

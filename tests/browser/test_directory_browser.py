@@ -1,0 +1,68 @@
+"""Headless Chromium (Debian's) drives the real stack: log in over HTTPS, search the directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import IN_CI
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_login_and_search_in_a_browser(stack, browser):
+    stack.shell("""
+from django.contrib.auth.models import User
+from strata.people.actions import update_contact_details
+u, _ = User.objects.get_or_create(username="katherine")
+update_contact_details(u, first_name="Katherine", last_name="Johnson", email="kj@example.org",
+                       phone="+1 555 0142", fax="+1 555 0143", title="Mathematician", department="Flight")
+""")
+    # The page is checked against the site's own CA by the test client; the browser just trusts it here.
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(stack.url + "/people/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=username]", stack.admin[0])
+    page.fill("input[name=password]", stack.admin[1])
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url("**/people/**")
+    page.fill("input[name=q]", "johnson")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**q=johnson**")
+    row = page.locator("table tr", has_text="Katherine Johnson")
+    assert row.count() == 1
+    assert "Flight" in row.inner_text()
+    page.click("text=Katherine Johnson")
+    page.wait_for_url("**/people/katherine/")
+    assert "+1 555 0143" in page.content()
+    # The stylesheet loaded under the site's Content-Security-Policy, with no console errors.
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
+    assert errors == []
+    if os.environ.get("STRATA_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["STRATA_SCREENSHOTS"], "person.png"), full_page=True)
+    context.close()

@@ -1,0 +1,156 @@
+"""The `strata` command line: exit codes and one-line errors, and `up` refusing before touching anything."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from strata import cli, deploy
+from strata.config import ENV_HOST
+from strata.system import port_free
+
+DEFAULT = Path(deploy.__file__).parent / "default.toml"
+
+
+@pytest.fixture(autouse=True)
+def _guard(monkeypatch):
+    """Whatever happens, these tests never get past `up`'s checks: init() is where writing starts."""
+    monkeypatch.delenv(ENV_HOST, raising=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("strata up went past its checks and started writing")
+
+    monkeypatch.setattr(deploy, "init", refuse)
+
+
+def one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("strata: ")
+    return lines[0]
+
+
+def topology(web="", app="", db="", site="") -> str:
+    return (f'[site]\n{site}\n[hosts.local]\naddress = "127.0.0.1"\n'
+            f'[roles.web]\nhosts = ["local"]\n{web}\n[roles.app]\nhosts = ["local"]\n{app}\n'
+            f'[roles.db]\nhosts = ["local"]\n{db}\n')
+
+
+def test_check_default_config(tmp_path, capsys):
+    path = tmp_path / "strata.toml"
+    shutil.copyfile(DEFAULT, path)
+    assert cli.main(["-c", str(path), "check"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    flat = " ".join(captured.out.split())
+    assert "ok (1 host(s), roles: web, app, db, comms, domain, files)" in flat
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("text, key", [
+    (topology(web="bogus = 1"), "roles.web.bogus"),
+    (topology(app='port = "18101"'), "roles.app.port"),
+    (topology(db="port = 18101"), "roles.db.port"),
+    (topology(site="colour = 'red'"), "site.colour"),
+    (topology().replace('address = "127.0.0.1"', 'address = "localhost"'), "hosts.local.address"),
+])
+def test_check_bad_config(tmp_path, capsys, text, key):
+    path = tmp_path / "strata.toml"
+    path.write_text(text)
+    assert cli.main(["-c", str(path), "check"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"strata: {path}: {key}: ")
+
+
+def test_check_invalid_toml(tmp_path, capsys):
+    path = tmp_path / "strata.toml"
+    path.write_text("[roles.web\n")
+    assert cli.main(["-c", str(path), "check"]) == 2
+    assert one_error_line(capsys).startswith(f"strata: {path}: not valid TOML")
+
+
+def test_check_missing_file(tmp_path, capsys):
+    path = tmp_path / "absent.toml"
+    assert cli.main(["-c", str(path), "check"]) == 2
+    assert one_error_line(capsys).startswith(f"strata: {path}: no such file")
+    assert not path.exists()
+
+
+def test_error_line_is_not_wrapped(tmp_path, capsys):
+    deep = tmp_path.joinpath(*["a-rather-long-directory-name"] * 6)
+    deep.mkdir(parents=True)
+    path = deep / "strata.toml"
+    path.write_text(topology(web="bogus = 1"))
+    assert cli.main(["-c", str(path), "check"]) == 2
+    line = one_error_line(capsys)
+    assert len(line) > 200
+    assert line == f"strata: {path}: roles.web.bogus: unknown key"
+
+
+def test_up_with_bad_config_touches_nothing(tmp_path, capsys):
+    path = tmp_path / "strata.toml"
+    path.write_text(topology(web="https_port = 70000"))
+    assert cli.main(["-c", str(path), "up"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"strata: {path}: roles.web.https_port: ")
+    assert [p.name for p in tmp_path.iterdir()] == ["strata.toml"]
+
+
+def free_ports(count: int, consecutive: int = 1) -> list[int]:
+    """COUNT free loopback ports; the first starts a run of CONSECUTIVE free ports."""
+    with contextlib.ExitStack() as stack:
+        held: list[int] = []
+
+        def grab(port=0) -> int | None:
+            s = stack.enter_context(socket.socket())
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return None
+            return s.getsockname()[1]
+
+        while not held:
+            base = grab()
+            if all(grab(base + i) for i in range(1, consecutive)):
+                held.append(base)
+        while len(held) < count:
+            held.append(grab())
+        return held
+
+
+def test_up_refuses_a_port_in_use_before_writing_anything(tmp_path, capsys):
+    app, http, db, busy = free_ports(4, consecutive=2)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", busy))
+        blocker.listen(1)
+        assert not port_free("127.0.0.1", busy)
+        assert all(port_free("127.0.0.1", p) for p in (app, app + 1, http, db))
+        path = tmp_path / "strata.toml"
+        path.write_text(topology(web=f"http_port = {http}\nhttps_port = {busy}",
+                                 app=f"port = {app}\ninstances = 2", db=f"port = {db}"))
+        assert cli.main(["-c", str(path), "up"]) == 2
+    line = one_error_line(capsys)
+    assert line == (f"strata: {path}: roles.web.https_port: port {busy} on 127.0.0.1 is already in use "
+                    f"by another process")
+    assert not (tmp_path / "var" / "run" / "supervisor.sock").exists()
+    assert not (tmp_path / "var").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["strata.toml"]
+
+
+def test_up_names_the_app_instance_port_in_use(tmp_path, capsys):
+    app, http, https, db = free_ports(4, consecutive=2)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", app + 1))
+        blocker.listen(1)
+        path = tmp_path / "strata.toml"
+        path.write_text(topology(web=f"http_port = {http}\nhttps_port = {https}",
+                                 app=f"port = {app}\ninstances = 2", db=f"port = {db}"))
+        assert cli.main(["-c", str(path), "up"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"strata: {path}: roles.app.port (instance 2): port {app + 1} on 127.0.0.1 ")
+    assert not (tmp_path / "var").exists()

@@ -1,0 +1,467 @@
+"""Rendering: nginx, PostgreSQL and gunicorn configs, the supervisor config, write() and the local PKI."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import datetime as dt
+import ipaddress
+import re
+import shlex
+import stat
+from pathlib import Path
+
+import jinja2
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from gunicorn.util import parse_address
+from supervisor.datatypes import dict_of_key_value_pairs
+
+from strata import pki
+from strata.config import parse
+from strata.render import render, write
+from strata.roles import HostContext, Program
+from strata.roles.app import AppRole
+from strata.roles.db import DbRole
+from strata.roles.web import TEMP_DIRS, WebRole
+from strata.supervisor import Supervisor
+from strata.system import DeployError
+
+TOPOLOGY = """
+[site]
+domain = "team.example"
+var_dir = "var"
+hsts_seconds = 600
+
+[hosts.front]
+address = "198.18.0.1"
+
+[hosts.app1]
+address = "198.18.0.2"
+
+[hosts.app2]
+address = "198.18.0.3"
+
+[hosts.data]
+address = "198.18.0.4"
+
+[roles.web]
+hosts = ["front"]
+http_port = 8080
+https_port = 8443
+
+[roles.app]
+hosts = ["app1", "app2"]
+port = 9000
+instances = 3
+workers = 8
+timeout = 45
+
+[roles.db]
+hosts = ["data"]
+port = 5433
+name = "teamdb"
+user = "teamuser"
+pool_size = 4
+"""
+
+SECRETS = {
+    "django_secret_key": "k",
+    "db_superuser_password": "su",
+    "db_app_password": "app",
+    "admin_password": "adm",
+}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "strata.toml"
+    path.write_text(TOPOLOGY)
+    return parse(TOPOLOGY, path)
+
+
+def ctx_for(config, host: str) -> HostContext:
+    return HostContext(config, SECRETS, config.hosts[host])
+
+
+@pytest.fixture
+def no_service_users(monkeypatch):
+    """Render as a non-root deployer would: no `user` directives (we may be running as root)."""
+    monkeypatch.setattr("strata.roles.web.service_user", lambda name: None)
+
+
+# --- nginx -----------------------------------------------------------------------------------------
+
+
+def render_web(config, host="front") -> str:
+    ctx = ctx_for(config, host)
+    WebRole().render(ctx)
+    conf = ctx.etc("web") / "nginx.conf"
+    assert conf.is_relative_to(config.var_dir)
+    return conf.read_text()
+
+
+def test_nginx_upstream_has_every_app_instance(config, no_service_users):
+    text = render_web(config)
+    servers = re.findall(r"^\s*server (\S+) max_fails=1 fail_timeout=10s;$", text, re.M)
+    assert servers == [f"198.18.0.{h}:{p}" for h in (2, 3) for p in (9000, 9001, 9002)]
+
+
+def test_nginx_listens_on_web_host_and_redirects(config, no_service_users):
+    text = render_web(config)
+    assert "listen 198.18.0.1:8080;" in text
+    assert "listen 198.18.0.1:8443 ssl http2;" in text
+    assert "return 301 https://$host:8443$request_uri;" in text
+    assert re.search(r"^\s*server_name team\.example;$", text, re.M)
+    assert "max-age=600;" in text
+
+
+def test_nginx_redirect_on_port_443_has_no_port(config, no_service_users, tmp_path):
+    text443 = TOPOLOGY.replace("https_port = 8443", "https_port = 443")
+    cfg = parse(text443, tmp_path / "strata.toml")
+    text = render_web(cfg)
+    assert "return 301 https://$host$request_uri;" in text
+    assert "listen 198.18.0.1:443 ssl http2;" in text
+
+
+def test_nginx_hides_app_healthz(config, no_service_users):
+    text = render_web(config)
+    assert re.search(r"location = /healthz \{\s*return 404;\s*\}", text)
+
+
+def test_nginx_runs_in_foreground_with_paths_under_var(config, no_service_users):
+    ctx = ctx_for(config, "front")
+    text = render_web(config)
+    assert re.search(r"^daemon off;$", text, re.M)
+    run = ctx.run_dir("web")
+    assert f"pid {run}/nginx.pid;" in text
+    temps = re.findall(r"^\s*(\w+)_temp_path (\S+);$", text, re.M)
+    assert [name for name, _ in temps] == list(TEMP_DIRS)
+    for name, path in temps:
+        assert Path(path) == run / "tmp" / name
+    assert f"ssl_certificate {ctx.pki / 'web.crt'};" in text
+    assert f"ssl_certificate_key {ctx.pki / 'web.key'};" in text
+    assert f"alias {ctx.static}/;" in text
+    assert not re.search(r"^user ", text, re.M)
+    assert text.count("{") == text.count("}")
+
+
+def test_nginx_user_line_when_running_as_root(config, monkeypatch):
+    monkeypatch.setattr("strata.roles.web.service_user", lambda name: name)
+    text = render_web(config)
+    assert text.splitlines()[1] == "user www-data;"
+
+
+def test_nginx_brackets_ipv6_addresses(tmp_path, no_service_users):
+    text6 = TOPOLOGY.replace('"198.18.0.1"', '"fd00::1"').replace('"198.18.0.2"', '"fd00::2"')
+    cfg = parse(text6, tmp_path / "strata.toml")
+    text = render_web(cfg)
+    assert "listen [fd00::1]:8080;" in text
+    assert "server [fd00::2]:9000 max_fails" in text
+    assert "server 198.18.0.3:9002 max_fails" in text
+
+
+def test_nginx_template_missing_variable_is_an_error():
+    with pytest.raises(jinja2.exceptions.UndefinedError):
+        render("web/templates/nginx.conf.j2", user=None, workers=1)
+
+
+def test_every_template_rejects_missing_variables():
+    for template in (
+        "db/templates/pg_hba.conf.j2",
+        "db/templates/postgresql.conf.j2",
+        "app/templates/gunicorn.conf.py.j2",
+    ):
+        with pytest.raises(jinja2.exceptions.UndefinedError):
+            render(template)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+
+
+def test_pg_hba_allows_only_app_hosts(config):
+    ctx = ctx_for(config, "data")
+    DbRole().render(ctx)
+    lines = [
+        ln.split()
+        for ln in (ctx.etc("db") / "pg_hba.conf").read_text().splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    host_lines = [ln for ln in lines if ln[0].startswith("host")]
+    assert host_lines == [
+        ["host", "teamdb", "teamuser", "198.18.0.2/32", "scram-sha-256"],
+        ["host", "teamdb", "teamuser", "198.18.0.3/32", "scram-sha-256"],
+    ]
+    assert ["local", "all", "postgres", "scram-sha-256"] in lines
+    assert not any(ln[1:3] == ["all", "all"] for ln in lines)
+    assert all(ln[-1] == "scram-sha-256" for ln in lines)
+    assert "198.18.0.1" not in (ctx.etc("db") / "pg_hba.conf").read_text()
+
+
+def test_postgresql_conf_listens_only_on_db_host(config):
+    ctx = ctx_for(config, "data")
+    DbRole().render(ctx)
+    text = (ctx.etc("db") / "postgresql.conf").read_text()
+    settings = dict(re.findall(r"^(\w+) = (.*)$", text, re.M))
+    assert settings["listen_addresses"] == "'198.18.0.4'"
+    assert settings["port"] == "5433"
+    assert settings["data_directory"] == f"'{ctx.data('db') / 'pgdata'}'"
+    assert settings["unix_socket_directories"] == f"'{ctx.run_dir('db')}'"
+    assert settings["hba_file"] == f"'{ctx.etc('db')}/pg_hba.conf'"
+    # 2 hosts x 3 instances x 8 workers x pool 4 + 20 spare.
+    assert settings["max_connections"] == str(2 * 3 * 8 * 4 + 20)
+    assert (ctx.etc("db") / "pg_ident.conf").exists()
+
+
+def test_postgresql_max_connections_has_a_floor(tmp_path):
+    small = TOPOLOGY.replace("workers = 8", "workers = 1")
+    cfg = parse(small, tmp_path / "strata.toml")
+    ctx = ctx_for(cfg, "data")
+    DbRole().render(ctx)
+    assert "max_connections = 100\n" in (ctx.etc("db") / "postgresql.conf").read_text()
+
+
+# --- gunicorn --------------------------------------------------------------------------------------
+
+
+def gunicorn_settings(path: Path) -> dict:
+    source = path.read_text()
+    compile(source, str(path), "exec")  # valid Python
+    out = {}
+    for node in ast.parse(source).body:
+        assert isinstance(node, ast.Assign)
+        out[node.targets[0].id] = ast.literal_eval(node.value)
+    return out
+
+
+def test_gunicorn_conf_per_instance(config):
+    ctx = ctx_for(config, "app2")
+    AppRole().render(ctx)
+    etc = ctx.etc("app")
+    assert sorted(p.name for p in etc.iterdir()) == [f"gunicorn-{i}.conf.py" for i in (1, 2, 3)]
+    for i, port in zip((1, 2, 3), (9000, 9001, 9002), strict=True):
+        s = gunicorn_settings(etc / f"gunicorn-{i}.conf.py")
+        assert s["bind"] == [f"198.18.0.3:{port}"]
+        assert parse_address(s["bind"][0]) == ("198.18.0.3", port)
+        assert s["workers"] == 8
+        assert s["timeout"] == s["graceful_timeout"] == 45
+        assert s["proc_name"] == f"strata-app-{i}"
+        assert s["forwarded_allow_ips"] == "198.18.0.1"
+
+
+def test_render_is_idempotent(config):
+    ctx = ctx_for(config, "app1")
+    AppRole().render(ctx)
+    conf = ctx.etc("app") / "gunicorn-1.conf.py"
+    before = conf.stat().st_mtime_ns
+    assert not write(conf, conf.read_text())
+    AppRole().render(ctx)
+    assert conf.stat().st_mtime_ns == before
+
+
+# --- supervisor ------------------------------------------------------------------------------------
+
+
+def read_supervisor(path: Path) -> configparser.ConfigParser:
+    # BasicInterpolation undoes %% like supervisor's own expansion does.
+    cp = configparser.ConfigParser(interpolation=configparser.BasicInterpolation())
+    cp.read_string(path.read_text())
+    return cp
+
+
+def test_supervisor_conf(tmp_path):
+    var = tmp_path / "v%ar"
+    sup = Supervisor(var)
+    programs = [
+        Program(
+            "app-1",
+            "app",
+            ["/opt/bin/gunicorn", "-c", "/etc/g 1.conf.py", "strata.wsgi:application"],
+            user="strata",
+            environment={"PATH": "/usr/bin:/bin", "RATIO": "50%"},
+            directory="/srv/x%y",
+            stopwaitsecs=35,
+        ),
+        Program("web", "web", ["/usr/sbin/nginx", "-g", "daemon off;"], stopsignal="QUIT"),
+    ]
+    assert sup.render(programs) is True
+    assert sup.conf == var / "etc" / "supervisord.conf"
+    assert mode(sup.conf) == 0o600
+    text = sup.conf.read_text()
+    assert 'RATIO="50%%"' in text
+    assert "/srv/x%%y" in text
+    assert re.search(r"(?<!%)%(?!%)", text) is None  # every % is doubled
+    cp = read_supervisor(sup.conf)
+    assert cp.get("unix_http_server", "file") == str(var / "run" / "supervisor.sock")
+    assert cp.get("supervisorctl", "serverurl") == f"unix://{var / 'run' / 'supervisor.sock'}"
+    app, web = cp["program:app-1"], cp["program:web"]
+    assert app["autostart"] == web["autostart"] == "false"
+    assert app["user"] == "strata"
+    assert "user" not in web
+    assert app["directory"] == "/srv/x%y"
+    assert web["directory"] == "/"
+    assert app["stopwaitsecs"] == "35"
+    assert web["stopsignal"] == "QUIT"
+    assert shlex.split(app["command"]) == programs[0].command
+    assert shlex.split(web["command"]) == programs[1].command
+    assert dict_of_key_value_pairs(app["environment"]) == {"PATH": "/usr/bin:/bin", "RATIO": "50%"}
+    assert "environment" not in web
+    assert app["stdout_logfile"] == str(var / "log" / "app" / "app-1.log")
+    assert (var / "log" / "supervisor").is_dir()
+    assert (var / "run").is_dir()
+    assert sup.render(programs) is False
+
+
+def test_supervisor_render_changes_when_programs_change(tmp_path):
+    sup = Supervisor(tmp_path)
+    assert sup.render([Program("db", "db", ["/bin/true"])]) is True
+    assert sup.render([Program("db", "db", ["/bin/true"], user="postgres")]) is True
+    assert read_supervisor(sup.conf)["program:db"]["user"] == "postgres"
+
+
+# --- write -----------------------------------------------------------------------------------------
+
+
+def test_write(tmp_path):
+    path = tmp_path / "a" / "b.conf"
+    assert write(path, "one\n") is True
+    assert path.read_text() == "one\n"
+    assert mode(path) == 0o644
+    assert write(path, "one\n") is False
+    assert write(path, "two\n") is True
+    assert path.read_text() == "two\n"
+    assert not path.with_name("b.conf.new").exists()
+
+
+def test_write_unchanged_still_fixes_mode(tmp_path):
+    path = tmp_path / "secret.conf"
+    assert write(path, "x", 0o600) is True
+    assert mode(path) == 0o600
+    path.chmod(0o644)
+    assert write(path, "x", 0o600) is False
+    assert mode(path) == 0o600
+
+
+# --- PKI -------------------------------------------------------------------------------------------
+
+
+def load_chain(path: Path) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(path.read_bytes())
+
+
+def sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
+    ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return (
+        {str(v) for v in ext.get_values_for_type(x509.DNSName)},
+        {str(v) for v in ext.get_values_for_type(x509.IPAddress)},
+    )
+
+
+def test_ca_is_created_once(tmp_path):
+    d = tmp_path / "pki"
+    assert pki.ensure_ca(d, "Team") is True
+    assert mode(d / "ca.key") == 0o600
+    ca = x509.load_pem_x509_certificate((d / "ca.crt").read_bytes())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    ca.verify_directly_issued_by(ca)
+    before = (d / "ca.crt").read_bytes(), (d / "ca.key").read_bytes()
+    assert pki.ensure_ca(d, "Team") is False
+    assert ((d / "ca.crt").read_bytes(), (d / "ca.key").read_bytes()) == before
+
+
+def test_server_cert(tmp_path):
+    d = tmp_path / "pki"
+    pki.ensure_ca(d, "Team")
+    assert (
+        pki.ensure_server_cert(d, "web", ["team.example", "localhost"], ["127.0.0.1", "198.18.0.1"]) is True
+    )
+    assert mode(d / "web.key") == 0o600
+    assert mode(d / "ca.key") == 0o600
+    chain = load_chain(d / "web.crt")
+    ca = x509.load_pem_x509_certificate((d / "ca.crt").read_bytes())
+    assert len(chain) == 2 and chain[1] == ca
+    cert = chain[0]
+    cert.verify_directly_issued_by(ca)
+    assert sans(cert) == ({"team.example", "localhost"}, {"127.0.0.1", "198.18.0.1"})
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "team.example"
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.ExtendedKeyUsageOID.SERVER_AUTH in eku
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert lifetime <= dt.timedelta(days=398)
+    key = serialization.load_pem_private_key((d / "web.key").read_bytes(), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+def test_server_cert_kept_then_reissued_on_change(tmp_path):
+    d = tmp_path / "pki"
+    pki.ensure_ca(d, "Team")
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1"]) is True
+    first = (d / "web.crt").read_bytes()
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1"]) is False
+    assert (d / "web.crt").read_bytes() == first
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1", "198.18.0.9"]) is True
+    assert sans(load_chain(d / "web.crt")[0])[1] == {"127.0.0.1", "198.18.0.9"}
+    assert (
+        pki.ensure_server_cert(d, "web", ["localhost", "team.example"], ["127.0.0.1", "198.18.0.9"]) is True
+    )
+    assert sans(load_chain(d / "web.crt")[0])[0] == {"localhost", "team.example"}
+    assert (
+        pki.ensure_server_cert(d, "web", ["team.example", "localhost"], ["198.18.0.9", "127.0.0.1"]) is False
+    )
+
+
+def test_server_cert_ipv6_address_is_normalised(tmp_path):
+    d = tmp_path / "pki"
+    pki.ensure_ca(d, "Team")
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["0:0::1"]) is True
+    assert sans(load_chain(d / "web.crt")[0])[1] == {str(ipaddress.ip_address("::1"))}
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["::1"]) is False
+
+
+def test_server_cert_renewed_before_expiry(tmp_path, monkeypatch):
+    d = tmp_path / "pki"
+    pki.ensure_ca(d, "Team")
+    pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1"])
+    real_now = pki._now
+    monkeypatch.setattr(pki, "_now", lambda: real_now() + dt.timedelta(days=370))
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1"]) is True
+
+
+def test_server_cert_reissued_when_the_ca_changes(tmp_path):
+    d = tmp_path / "pki"
+    pki.ensure_ca(d, "Team")
+    pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1"])
+    (d / "ca.key").unlink()
+    assert pki.ensure_ca(d, "Team") is True
+    assert pki.ensure_server_cert(d, "web", ["localhost"], ["127.0.0.1"]) is True
+    new_ca = x509.load_pem_x509_certificate((d / "ca.crt").read_bytes())
+    load_chain(d / "web.crt")[0].verify_directly_issued_by(new_ca)
+
+
+def test_gunicorn_binds_ipv6_in_brackets(tmp_path):
+    text = TOPOLOGY.replace('address = "198.18.0.2"', 'address = "fd00::2"')
+    path = tmp_path / "strata.toml"
+    config = parse(text, path)
+    ctx = ctx_for(config, "app1")
+    AppRole().render(ctx)
+    bind = gunicorn_settings(ctx.etc("app") / "gunicorn-1.conf.py")["bind"][0]
+    assert bind == "[fd00::2]:9000"
+    assert parse_address(bind) == ("fd00::2", 9000)
+
+
+def test_supervisor_environment_values_round_trip_or_are_refused(tmp_path):
+    sup = Supervisor(tmp_path)
+    env = {"B": "back\\slash", "C": "x,y=z", "D": "/srv/my site/strata.toml"}
+    sup.render([Program("db", "db", ["/bin/true"], environment=env)])
+    cp = read_supervisor(sup.conf)
+    assert dict_of_key_value_pairs(cp["program:db"]["environment"]) == env
+    before = sup.conf.read_text()
+    with pytest.raises(DeployError, match="environment A holds a quote"):
+        sup.render([Program("db", "db", ["/bin/true"], environment={"A": 'say "hi"'})])
+    assert sup.conf.read_text() == before
