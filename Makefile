@@ -17,7 +17,7 @@ status:
 
 lint:
 	@bash scripts/bootstrap.sh test
-	$(VENV)/bin/ruff check strata tests bench
+	$(VENV)/bin/ruff check strata tests
 
 test: lint
 	$(VENV)/bin/python -m pytest

@@ -10,7 +10,7 @@ from psycopg import sql
 
 from strata.render import render, write
 from strata.roles import Health, HostContext, Program, Role, timed
-from strata.system import DeployError, chown, make_dir, run, service_user
+from strata.system import DeployError, chown, make_dir, require_reachable, run, service_user
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -26,6 +26,7 @@ class DbRole(Role):
         if not (PG_BIN / "postgres").exists():
             raise DeployError(f"PostgreSQL 15 is not installed ({PG_BIN}/postgres missing): run `make up`")
         user = self.user()
+        require_reachable(ctx.var, user, "site.var_dir")
         make_dir(ctx.data("db"), user, 0o700)
         make_dir(ctx.run_dir("db"), user, 0o755)
         make_dir(ctx.etc("db"), None, 0o755)
