@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STRATA := $(VENV)/bin/strata
 
-.PHONY: up down status test lint unit clean-var
+.PHONY: up down status test lint unit bench
 
 up:
 	@bash scripts/bootstrap.sh run
@@ -17,7 +17,7 @@ status:
 
 lint:
 	@bash scripts/bootstrap.sh test
-	$(VENV)/bin/ruff check strata tests
+	$(VENV)/bin/ruff check strata tests bench
 
 test: lint
 	$(VENV)/bin/python -m pytest
@@ -25,3 +25,7 @@ test: lint
 unit:
 	@bash scripts/bootstrap.sh test
 	$(VENV)/bin/python -m pytest -m "not integration and not browser"
+
+bench:
+	@bash scripts/bootstrap.sh test
+	$(VENV)/bin/python -m bench.stack

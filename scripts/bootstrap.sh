@@ -50,6 +50,6 @@ stamp=.venv/.installed-$profile
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   extra=""
   [ "$profile" = test ] && extra="[test]"
-  .venv/bin/pip install -q --disable-pip-version-check -e ".$extra"
+  .venv/bin/pip install -q --disable-pip-version-check --no-cache-dir -e ".$extra"
   touch "$stamp"
 fi

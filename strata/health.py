@@ -55,7 +55,12 @@ def roles_report(config: Config, secrets: dict) -> list[RoleReport]:
         role = roles[name]
         placed = [h.name for h in config.hosts_of(name)]
         if name in OPTIONAL_ROLES and (not config.enabled(name) or not role.built):
-            why = "disabled in strata.toml" if not config.enabled(name) else "not built yet"
+            if name not in config.roles:
+                why = "not placed in strata.toml"
+            elif not config.roles[name].enabled:
+                why = "disabled in strata.toml"
+            else:
+                why = "not built yet"
             out.append(RoleReport(name, role.required, placed, "fallback", why, [], role.fallback))
             continue
         per_host = [(h, results[(name, h)]) for h in placed]

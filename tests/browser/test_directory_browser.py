@@ -63,6 +63,12 @@ update_contact_details(u, first_name="Katherine", last_name="Johnson", email="kj
     # The stylesheet loaded under the site's Content-Security-Policy, with no console errors.
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
     assert errors == []
-    if os.environ.get("STRATA_SCREENSHOTS"):
-        page.screenshot(path=os.path.join(os.environ["STRATA_SCREENSHOTS"], "person.png"), full_page=True)
+    shots = os.environ.get("STRATA_SCREENSHOTS")  # set to a directory to look at the pages
+    if shots:
+        page.screenshot(path=os.path.join(shots, "person.png"), full_page=True)
+    page.click("nav >> text=Status")
+    page.wait_for_url("**/status/")
+    assert page.locator(".badge-fallback").count() == 3
+    if shots:
+        page.screenshot(path=os.path.join(shots, "status.png"), full_page=True)
     context.close()
