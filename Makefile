@@ -7,6 +7,7 @@ STRATA := $(VENV)/bin/strata
 
 up:
 	@bash scripts/bootstrap.sh run
+	@[ -e strata.toml ] || $(STRATA) init
 	@$(STRATA) up
 
 down:
