@@ -14,7 +14,7 @@ from strata import config as cfgmod
 from strata.config import ConfigError
 from strata.system import DeployError
 
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 STATE_STYLE = {"ok": "green", "down": "bold red", "fallback": "yellow", "unused": "dim"}
 
