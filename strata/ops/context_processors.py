@@ -2,4 +2,5 @@ from django.conf import settings
 
 
 def site(request):
-    return {"site_name": settings.SITE["name"]}
+    # Not "site_name": the auth views put the request host under that name.
+    return {"strata_site_name": settings.SITE["name"]}

@@ -81,6 +81,7 @@ def test_wrong_password_is_refused_and_pages_need_login(stack):
     c = Client(stack.url, stack.ca)
     resp = c.login(stack.admin[0], "not the password")
     assert resp.status == 200 and "/accounts/login/" in resp.url
+    assert "<title>Log in · Strata test</title>" in resp.text
     assert "correct username and password" in resp.text
     resp = Client(stack.url, stack.ca, follow=False).get("/people/")
     assert resp.status == 302 and resp.headers["Location"].startswith("/accounts/login/")
