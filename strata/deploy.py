@@ -17,7 +17,8 @@ from strata.roles import HostContext, Role, all_roles
 from strata.supervisor import Supervisor
 from strata.system import DeployError, ensure_system_user, make_dir, port_free
 
-START_ORDER = ("db", "app", "web")
+# Servers the app depends on start first; nginx last, once the app answers.
+START_ORDER = ("db", "domain", "files", "comms", "app", "web")
 DEFAULT_TEMPLATE = Path(__file__).parent / "default.toml"
 
 Step = Callable[[str], None]
@@ -64,40 +65,27 @@ def _local(config: cfgmod.Config) -> list[HostContext]:
 
 
 def _roles_here(config, host, roles: dict[str, Role]) -> list[Role]:
-    return [roles[r] for r in START_ORDER if r in config.roles_on(host.name)]
+    return [roles[r] for r in START_ORDER if r in config.roles_on(host.name) and roles[r].built]
 
 
-def preflight_ports(config: cfgmod.Config, sup: Supervisor, programs_running: set[str]) -> None:
+def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
     """Refuse to start when a port the topology needs on this machine is taken by someone else."""
     roles = all_roles()
     for host in _local(config):
         for role in _roles_here(config, host, roles):
+            ours = {port for p in role.programs_for_ports(config, host) if p.name in running
+                    for port in p.ports}
             for key, port in role.ports(config, host):
-                owner = _program_for_port(config, role.name, port)
-                if owner in programs_running:
-                    continue
-                if not port_free(host.address, port):
+                if port not in ours and not port_free(host.address, port):
                     raise ConfigError(config.path, key,
                                       f"port {port} on {host.address} is already in use by another process")
-
-
-def _program_for_port(config, role, port) -> str:
-    if role == "app":
-        for inst in config.app_instances():
-            if inst.port == port:
-                return inst.name
-    return role
 
 
 def up(path=None, step: Step = _quiet) -> UpResult:
     """Bring up every role placed on this machine's hosts; safe to run again."""
     config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
     sup = Supervisor(config.var_dir)
-    running = set()
-    if sup.running():
-        running = {name for name in ("db", "web", *[i.name for i in config.app_instances()])
-                   if sup.is_running(name)}
-    preflight_ports(config, sup, running)
+    preflight_ports(config, sup.running_programs())
 
     step("config and secrets")
     config, _ = init(config.path)
@@ -122,7 +110,7 @@ def up(path=None, step: Step = _quiet) -> UpResult:
     first_app_host = config.hosts_of("app")[0].name
     for name in START_ORDER:
         role = roles[name]
-        here = [ctx for ctx in ctxs if name in config.roles_on(ctx.host.name)]
+        here = [ctx for ctx in ctxs if role in _roles_here(config, ctx.host, roles)]
         for ctx in here:
             step(f"{name}: start on {ctx.host.name}")
             for p in role.programs(ctx):

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "strata.people",
     "strata.ops",
 ]
@@ -78,6 +80,11 @@ DATABASES = {
     }
 }
 
+# Background tasks: queued in PostgreSQL, run by the `worker` program of the app role.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Periodic tasks, enqueued by the `scheduler` program (first app host only): name -> (task path, seconds).
+STRATA_SCHEDULE: dict[str, tuple[str, int]] = {}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -120,3 +127,10 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": "INFO"},
     "loggers": {"django.security.DisallowedHost": {"level": "ERROR"}},
 }
+
+# --- optional roles: each section reads its role's options; the fallback applies when it is absent ---
+# comms (Postfix)
+
+# domain (OpenLDAP)
+
+# files (SeaweedFS)

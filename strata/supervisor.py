@@ -105,6 +105,13 @@ class Supervisor:
         info = self.info(name) if self.running() else None
         return bool(info and info["statename"] in ("RUNNING", "STARTING"))
 
+    def running_programs(self) -> set[str]:
+        """Names of the programs running (or starting) now; empty when supervisord is not running."""
+        if not self.running():
+            return set()
+        infos = self.rpc().getAllProcessInfo()
+        return {p["name"] for p in infos if p["statename"] in ("RUNNING", "STARTING")}
+
     def start(self, name: str) -> None:
         if self.is_running(name):
             return

@@ -115,6 +115,10 @@ class Role:
     def programs(self, ctx: HostContext) -> list[Program]:
         return []
 
+    def programs_for_ports(self, config: Config, host: Host) -> list[Program]:
+        """The programs and the ports they listen on, without touching the disk (for the port check)."""
+        return self.programs(HostContext(config, {}, host))
+
     def probe(self, config: Config, secrets: dict, host: Host) -> Health:
         raise NotImplementedError
 
@@ -141,18 +145,17 @@ class UnbuiltRole(Role):
 
     built = False
 
+    def __init__(self, name: str):
+        self.name = name
+
     def probe(self, config, secrets, host):
         return Health(False, "not built yet")
 
 
 def all_roles() -> dict[str, Role]:
-    from strata.roles.app import AppRole
-    from strata.roles.db import DbRole
-    from strata.roles.web import WebRole
+    """Return every role by name; each folder strata/roles/<name>/ defines ROLE."""
+    import importlib
 
-    roles = [DbRole(), AppRole(), WebRole()]
-    for name in ("comms", "domain", "files"):
-        role = UnbuiltRole()
-        role.name = name
-        roles.append(role)
-    return {r.name: r for r in roles}
+    from strata.config import ROLE_NAMES
+
+    return {name: importlib.import_module(f"strata.roles.{name}").ROLE for name in ROLE_NAMES}

@@ -205,3 +205,17 @@ def test_up_again_is_harmless(stack):
     assert {name: sup.pid(name) for name in pids} == pids  # nothing restarted
     assert Client(stack.url, stack.ca).get("/accounts/login/").status == 200
     assert json.dumps(cfgmod.load_secrets(stack.config)) == json.dumps(stack.secrets)
+
+
+def test_background_worker_runs_queued_tasks(stack):
+    task_id = stack.shell("from strata.ops.tasks import ping; print(ping.enqueue('hello').id)").split()[-1]
+    out = ""
+    deadline = time.monotonic() + 30
+    while "SUCCESSFUL" not in out:
+        assert time.monotonic() < deadline, f"task not run by the worker: {out}"
+        time.sleep(0.3)
+        out = stack.shell(f"from strata.ops.tasks import ping; r = ping.get_result({task_id!r}); "
+                          f"print(r.status, r.return_value if r.status == 'SUCCESSFUL' else '')")
+    assert out.split()[-1] == "hello"
+    sup = Supervisor(stack.config.var_dir)
+    assert sup.is_running("worker") and sup.is_running("scheduler")

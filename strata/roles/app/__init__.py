@@ -64,13 +64,21 @@ class AppRole(Role):
 
     def programs(self, ctx: HostContext) -> list[Program]:
         env = ctx.django_env()
-        return [Program(inst.name, "app",
-                        [str(ctx.venv_bin / "gunicorn"), "-c", str(self._conf(ctx, inst)),
-                         "strata.wsgi:application"],
-                        user=self.user(), environment=env, directory=str(ctx.project),
-                        stopsignal="TERM", stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
-                        startsecs=1, ports=[inst.port])
-                for inst in ctx.config.app_instances(ctx.host.name)]
+        common = dict(user=self.user(), environment=env, directory=str(ctx.project))
+        manage = [str(ctx.venv_bin / "python"), "-m", "django"]
+        out = [Program(inst.name, "app",
+                       [str(ctx.venv_bin / "gunicorn"), "-c", str(self._conf(ctx, inst)),
+                        "strata.wsgi:application"],
+                       stopsignal="TERM", stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
+                       ports=[inst.port], **common)
+               for inst in ctx.config.app_instances(ctx.host.name)]
+        # The background task worker runs on every app host; it finishes its current task on TERM.
+        out.append(Program("worker", "app", [*manage, "db_worker", "--interval", "1"],
+                           stopsignal="TERM", stopwaitsecs=60, **common))
+        if ctx.host.name == ctx.config.hosts_of("app")[0].name:
+            out.append(Program("scheduler", "app", [*manage, "strata_scheduler"], stopwaitsecs=10,
+                               **common))
+        return out
 
     def ready_probe(self, ctx: HostContext) -> Health:
         return self._probe_instances(ctx.config.app_instances(ctx.host.name))
@@ -88,3 +96,6 @@ class AppRole(Role):
                     raise RuntimeError(f"{inst.name} ({inst.host.address}:{inst.port}): {exc}") from None
             return f"{len(instances)} instance(s) answer /healthz"
         return timed(check)
+
+
+ROLE = AppRole()

@@ -102,3 +102,6 @@ class DbRole(Role):
                 version = conn.execute("SHOW server_version").fetchone()[0]
             return f"PostgreSQL {version}"
         return timed(check)
+
+
+ROLE = DbRole()

@@ -89,3 +89,6 @@ class WebRole(Role):
                 raise RuntimeError(f"HTTP {resp.status}")
             return f"HTTPS ok ({resp.getheader('Server', 'nginx')})"
         return timed(check)
+
+
+ROLE = WebRole()

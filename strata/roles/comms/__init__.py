@@ -1,0 +1,5 @@
+"""The comms role: not built yet, so its fallback is in use."""
+
+from strata.roles import UnbuiltRole
+
+ROLE = UnbuiltRole("comms")

@@ -1,0 +1,5 @@
+"""The files role: not built yet, so its fallback is in use."""
+
+from strata.roles import UnbuiltRole
+
+ROLE = UnbuiltRole("files")
