@@ -17,8 +17,10 @@ def _check_db():
         cursor.fetchone()
 
 
-# One check per dependency of the app servers; the optional roles add theirs when they are built.
-CHECKS = {"db": _check_db}
+# One check per dependency of the app servers: name -> (check, critical). A failing critical check makes
+# /healthz answer 503 (the app server is unusable); a failing optional role only degrades the app, whose
+# fallback or retry takes over, so it is reported without failing the probe.
+CHECKS = {"db": (_check_db, True)}
 
 
 @never_cache
@@ -29,16 +31,17 @@ def healthz(request):
             request.META.get("REMOTE_ADDR") not in settings.STRATA_PROBE_ADDRESSES:
         raise Http404
     checks = {}
-    for name, check in CHECKS.items():
+    for name, (check, critical) in CHECKS.items():
         start = time.monotonic()
         try:
             check()
-            checks[name] = {"ok": True}
+            checks[name] = {"ok": True, "critical": critical}
         except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
-            checks[name] = {"ok": False, "error": type(exc).__name__}
+            checks[name] = {"ok": False, "critical": critical, "error": type(exc).__name__}
         checks[name]["ms"] = round((time.monotonic() - start) * 1000, 1)
-    ok = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ok else "failing", "checks": checks}, status=200 if ok else 503)
+    failing = not all(c["ok"] for c in checks.values() if c["critical"])
+    status = "failing" if failing else "ok" if all(c["ok"] for c in checks.values()) else "degraded"
+    return JsonResponse({"status": status, "checks": checks}, status=503 if failing else 200)
 
 
 @never_cache
