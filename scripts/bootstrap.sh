@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 profile="${1:-run}"   # run | test
 packages=(python3 python3-venv postgresql-15 nginx ca-certificates)
+# domain role: slapd + ldap-utils; python-ldap (for django-auth-ldap) builds against these headers.
+packages+=(slapd ldap-utils libldap2-dev libsasl2-dev gcc libc6-dev python3-dev)
+# comms role: a private Postfix instance; SASL modules for an authenticated relay.
+packages+=(postfix libsasl2-modules)
 if [ "$profile" = test ]; then
   packages+=(chromium fonts-liberation)
 fi
@@ -27,6 +31,10 @@ if [ "$(id -u)" -eq 0 ]; then
       mkdir -p /etc/postgresql-common
       echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
     fi
+    # No system LDAP directory: the domain role runs its own slapd (PLATFORM.md).
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+    # No system mail server: the comms role runs its own Postfix (PLATFORM.md).
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi

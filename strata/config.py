@@ -45,12 +45,21 @@ ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {
     "app": {"port": (int, 18101), "instances": (int, 2), "workers": (int, 3), "timeout": (int, 30)},
     "db": {"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"),
            "pool_size": (int, 4)},
-    "comms": {},
-    "domain": {},
-    "files": {},
+    "comms": {"port": (int, 18025), "max_message_kb": (int, 1024), "reply_domain": (str, ""),
+              "from_address": (str, ""), "relay_host": (str, ""), "relay_port": (int, 587),
+              "relay_starttls": (bool, True), "relay_username": (str, "")},
+    "domain": {"port": (int, 18389), "base_dn": (str, "dc=strata,dc=local"), "api_group": (str, "api"),
+               "sync_seconds": (int, 300)},
+    "files": {"port": (int, 18333), "internal_port": (int, 18340), "bucket": (str, "strata-files"),
+              "backup_bucket": (str, "strata-backups"), "quota_mb": (int, 10240),
+              "max_upload_mb": (int, 10240), "part_mb": (int, 16), "presign_seconds": (int, 60),
+              "reconcile_grace_hours": (int, 24)},
 }
+FILES_INTERNAL_PORTS = 10
 # Options holding a TCP port, per role: used for the clash check and the free-port preflight.
-PORT_OPTIONS = {"web": ("http_port", "https_port"), "app": ("port",), "db": ("port",)}
+PORT_OPTIONS = {"web": ("http_port", "https_port"), "app": ("port",), "db": ("port",),
+                "files": ("port", "internal_port"), "domain": ("port",),
+                "comms": ("port",)}
 
 FALLBACKS = {
     "comms": "messages stay in the app; the people directory shows each person's email, phone and fax",
@@ -133,6 +142,12 @@ class Config:
 
     def enabled(self, role: str) -> bool:
         return role in self.roles and self.roles[role].enabled
+
+    def options(self, role: str) -> dict:
+        """Return ROLE's options, or their defaults when the role is not placed."""
+        if role in self.roles:
+            return self.roles[role].options
+        return {k: d for k, (_t, d) in ROLE_OPTIONS[role].items()}
 
     def hosts_of(self, role: str) -> list[Host]:
         if not self.enabled(role):
@@ -254,6 +269,7 @@ def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
 
     config = Config(path, site, hosts, roles)
     _check_options(config)
+    _check_placement(config)
     _check_ports(config)
     return config
 
@@ -274,6 +290,99 @@ def _check_options(config: Config) -> None:
         value = db[key]
         if not (value.isascii() and value.replace("_", "").isalnum() and value[0].isalpha()):
             raise ConfigError(path, f"roles.db.{key}", f"use letters, digits and '_': {value!r}")
+    _check_files_options(config)
+    _check_comms_options(config)
+    _check_domain_options(config)
+
+
+def _check_domain_options(config: Config) -> None:
+    if "domain" not in config.roles:
+        return
+    path, domain = config.path, config.roles["domain"]
+    if not 60 <= domain["sync_seconds"] <= 86400:
+        raise ConfigError(path, "roles.domain.sync_seconds",
+                          f"{domain['sync_seconds']} is out of range 60..86400")
+    parts = domain["base_dn"].split(",")
+    if not all(p.startswith("dc=") and p[3:].replace("-", "").isalnum() and p[3:].isascii() for p in parts):
+        raise ConfigError(path, "roles.domain.base_dn",
+                          f"use dc= components of letters, digits and '-', e.g. dc=example,dc=org: "
+                          f"{domain['base_dn']!r}")
+    group = domain["api_group"]
+    if not (group.isascii() and group.replace("-", "").replace("_", "").isalnum() and len(group) <= 64):
+        raise ConfigError(path, "roles.domain.api_group", f"use letters, digits, '-' and '_': {group!r}")
+
+
+def _check_files_options(config: Config) -> None:
+    if "files" not in config.roles:
+        return
+    path, files = config.path, config.roles["files"]
+    for key, low, high in (("part_mb", 5, 512), ("presign_seconds", 10, 3600), ("quota_mb", 0, 10**9),
+                           ("max_upload_mb", 1, 10**7), ("reconcile_grace_hours", 1, 24 * 365)):
+        if not low <= files[key] <= high:
+            raise ConfigError(path, f"roles.files.{key}", f"{files[key]} is out of range {low}..{high}")
+    for key in ("bucket", "backup_bucket"):
+        name = files[key]
+        if not (3 <= len(name) <= 63 and name.replace("-", "").isalnum() and name == name.lower()
+                and name.isascii() and name[0].isalnum() and name[-1].isalnum()):
+            raise ConfigError(path, f"roles.files.{key}", f"not a valid bucket name: {name!r}")
+    if files["bucket"] == files["backup_bucket"]:
+        raise ConfigError(path, "roles.files.backup_bucket", "must differ from roles.files.bucket")
+
+
+def _is_host_name(value: str) -> bool:
+    labels = value.rstrip(".").split(".")
+    return bool(value) and value.isascii() and all(
+        0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
+        for label in labels)
+
+
+def _check_comms_options(config: Config) -> None:
+    """Refuse comms options that would end up in Postfix's config or in mail headers malformed."""
+    if "comms" not in config.roles:
+        return
+    path, comms = config.path, config.roles["comms"]
+    if not 1 <= comms["max_message_kb"] <= 102400:
+        raise ConfigError(path, "roles.comms.max_message_kb",
+                          f"{comms['max_message_kb']} is out of range 1..102400")
+    if not 1 <= comms["relay_port"] <= 65535:
+        raise ConfigError(path, "roles.comms.relay_port",
+                          f"port {comms['relay_port']} is out of range 1..65535")
+    if comms["reply_domain"] and not _is_host_name(comms["reply_domain"]):
+        raise ConfigError(path, "roles.comms.reply_domain", f"not a domain name: {comms['reply_domain']!r}")
+    relay = comms["relay_host"]
+    if relay and not (_is_host_name(relay) or _is_ip(relay)):
+        raise ConfigError(path, "roles.comms.relay_host", f"not a host name or address: {relay!r}")
+    sender = comms["from_address"]
+    local, _, domain = sender.rpartition("@")
+    if sender and not (local and _is_host_name(domain) and local.isascii() and local.isprintable()
+                       and not any(c in local for c in ' <>()[],;:"\\@')):
+        raise ConfigError(path, "roles.comms.from_address", f"not a plain address like noreply@example.org: "
+                          f"{sender!r}")
+    user = comms["relay_username"]
+    if user and (not user.isprintable() or any(c in user for c in " :\t")):
+        raise ConfigError(path, "roles.comms.relay_username",
+                          "may not hold spaces, ':' or control characters")
+    if user and not comms["relay_host"]:
+        raise ConfigError(path, "roles.comms.relay_username", "set roles.comms.relay_host too")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_placement(config: Config) -> None:
+    """Refuse placements that cannot work."""
+    if not config.enabled("files"):
+        web = {h.address for h in config.hosts_of("web")}
+        app = {h.address for h in config.hosts_of("app")}
+        if len(web | app) > 1:
+            key = "roles.files.enabled" if "files" in config.roles else "roles.files"
+            raise ConfigError(config.path, key, "without the files role, files live on the app host's disk "
+                              "and nginx serves them from there: web and app must then share one host")
 
 
 def _check_ports(config: Config) -> None:
@@ -299,6 +408,10 @@ def port_bindings(config: Config):
                     for i in range(config.roles["app"]["instances"]):
                         label = f"roles.app.port (instance {i + 1})" if i else "roles.app.port"
                         yield role, label, port + i, host
+                elif (role, key) == ("files", "internal_port"):
+                    # SeaweedFS's master, volume, filer and admin servers and their gRPC ports.
+                    for i in range(FILES_INTERNAL_PORTS):
+                        yield role, f"roles.files.internal_port (+{i})" if i else key, port + i, host
                 else:
                     yield role, f"roles.{role}.{key}", port, host
 
@@ -344,6 +457,20 @@ SECRET_MAKERS = {
     "db_superuser_password": _token,
     "db_app_password": _token,
     "admin_password": lambda: _token(12),
+    # domain role: the directory admin (rootdn: the deployer and the CLI), the app's read-only service
+    # account, and the app's write-limited account for people and groups (the web admin).
+    "ldap_admin_password": _token,
+    "ldap_app_password": _token,
+    "ldap_writer_password": _token,
+    # S3 identities on the file server: the app (its bucket only), backups, and the deployer's admin.
+    "s3_app_access_key": lambda: "app" + _secrets.token_hex(8),
+    "s3_app_secret_key": _token,
+    "s3_backup_access_key": lambda: "backup" + _secrets.token_hex(8),
+    "s3_backup_secret_key": _token,
+    "s3_admin_access_key": lambda: "admin" + _secrets.token_hex(8),
+    "s3_admin_secret_key": _token,
+    # Postfix's delivery of replies authenticates to the app with this (comms -> app).
+    "comms_inbound_secret": _token,
 }
 
 

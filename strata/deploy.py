@@ -85,13 +85,16 @@ def up(path=None, step: Step = _quiet) -> UpResult:
     """Bring up every role placed on this machine's hosts; safe to run again."""
     config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
     sup = Supervisor(config.var_dir)
+    roles = all_roles()
+    for host in _local(config):
+        for role in _roles_here(config, host, roles):
+            for user in role.system_users:
+                ensure_system_user(user)
     preflight_ports(config, sup.running_programs())
 
     step("config and secrets")
     config, _ = init(config.path)
-    ensure_system_user("strata")
     secrets = cfgmod.load_secrets(config)
-    roles = all_roles()
     ctxs = [HostContext(config, secrets, h) for h in _local(config)]
 
     programs = []

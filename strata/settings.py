@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "strata.people",
+    "strata.files",
+    "axes",
+    "strata.accounts",
     "strata.ops",
 ]
 
@@ -131,6 +134,57 @@ LOGGING = {
 # --- optional roles: each section reads its role's options; the fallback applies when it is absent ---
 # comms (Postfix)
 
-# domain (OpenLDAP)
+# domain (OpenLDAP): logins bind to the directory; people, groups and services are mirrored into the
+# database at login and by the scheduled sync. Off: Django's own accounts. Brute-force lockout either way.
+STRATA_DOMAIN = CONFIG.enabled("domain")
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: per account and per address
+AXES_COOLOFF_TIME = 1  # hours; an admin lifts it earlier (admin: Access attempts, or `axes_reset_username`)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+if STRATA_DOMAIN:
+    import ldap as _ldap
+    from django_auth_ldap.config import LDAPSearch as _LDAPSearch
+
+    from strata.accounts.backends import MemberOfGroupType as _MemberOf
+    from strata.roles.domain import TIMEOUT as _LDAP_TIMEOUT
+    from strata.roles.domain import server_uri as _ldap_uri
+    from strata.roles.domain import tree as _ldap_tree
+
+    _tree = _ldap_tree(CONFIG)
+    AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
+                               "strata.accounts.backends.EmergencyBackend",
+                               "strata.accounts.backends.DirectoryBackend"]
+    AUTH_LDAP_SERVER_URI = _ldap_uri(CONFIG)
+    AUTH_LDAP_START_TLS = True
+    AUTH_LDAP_CONNECTION_OPTIONS = {
+        _ldap.OPT_PROTOCOL_VERSION: 3, _ldap.OPT_REFERRALS: 0,
+        _ldap.OPT_NETWORK_TIMEOUT: _LDAP_TIMEOUT, _ldap.OPT_TIMEOUT: _LDAP_TIMEOUT,
+        _ldap.OPT_X_TLS_CACERTFILE: str(CONFIG.var_dir / "pki" / "ca.crt"),
+        _ldap.OPT_X_TLS_REQUIRE_CERT: _ldap.OPT_X_TLS_DEMAND,
+        _ldap.OPT_X_TLS_NEWCTX: 0,  # last: applies the TLS options above
+    }
+    AUTH_LDAP_BIND_DN = _tree.app
+    AUTH_LDAP_BIND_PASSWORD = SECRETS["ldap_app_password"]
+    # Bind straight as the person (no search first), then read their own entry with that bind.
+    AUTH_LDAP_USER_DN_TEMPLATE = f"uid=%(user)s,{_tree.people}"
+    AUTH_LDAP_USER_ATTRLIST = ["uid", "cn", "sn", "givenName", "mail", "telephoneNumber",
+                               "facsimileTelephoneNumber", "title", "departmentNumber", "memberOf",
+                               "shadowExpire"]
+    AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
+    AUTH_LDAP_ALWAYS_UPDATE_USER = True
+    AUTH_LDAP_GROUP_SEARCH = _LDAPSearch(_tree.groups, _ldap.SCOPE_ONELEVEL, "(objectClass=groupOfNames)")
+    AUTH_LDAP_GROUP_TYPE = _MemberOf(_tree.groups)
+    AUTH_LDAP_MIRROR_GROUPS = True
+    AUTH_LDAP_CACHE_TIMEOUT = 0
+    STRATA_SCHEDULE["domain.sync"] = ("strata.accounts.tasks.sync_directory",
+                                      CONFIG.roles["domain"]["sync_seconds"])
+STRATA_API_GROUP = CONFIG.options("domain")["api_group"]
 
 # files (SeaweedFS)
+STRATA_FILES = dict(CONFIG.options("files"))
+STRATA_FILES_LOCAL_ROOT = CONFIG.var_dir / "data" / "files-local"  # the fallback's storage
+STRATA_SCHEDULE["files.reconcile"] = ("strata.files.tasks.reconcile_files", 6 * 3600)

@@ -105,6 +105,8 @@ def run(cmd: list[str], *, user: str | None = None, env: dict | None = None, wha
         cmd = ["runuser", "-u", user, "--", *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
-        out = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}")
-        raise DeployError(f"{what} failed: {out.splitlines()[-1]}")
+        lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
+        # The line that says what is wrong, not the summary some tools print last.
+        key = [ln for ln in lines if any(w in ln for w in ("[emerg]", "error", "ERROR", "FATAL", "fatal"))]
+        raise DeployError(f"{what} failed: {(key or lines)[0 if key else -1].strip()}")
     return proc.stdout

@@ -5,12 +5,14 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="people:directory"), name="home"),
+    path("", include("strata.accounts.urls")),  # first: its login view answers "directory unavailable"
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
     path("people/", include("strata.people.urls")),
+    path("", include("strata.files.urls")),
     path("", include("strata.ops.urls")),
     path("admin/", admin.site.urls),
 ]

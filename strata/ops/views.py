@@ -21,6 +21,10 @@ def _check_db():
 # /healthz answer 503 (the app server is unusable); a failing optional role only degrades the app, whose
 # fallback or retry takes over, so it is reported without failing the probe.
 CHECKS = {"db": (_check_db, True)}
+if settings.CONFIG.enabled("domain"):
+    from strata.accounts.ldap_link import check_directory
+
+    CHECKS["domain"] = (check_directory, False)  # logins fall back to the emergency admin; sessions live on
 
 
 @never_cache

@@ -94,6 +94,8 @@ class Role:
     required: bool = False
     built: bool = True
     ready_timeout: float = 60
+    # System users the role's servers run as; created (when root) before anything else.
+    system_users: tuple[str, ...] = ()
 
     @property
     def fallback(self) -> str:

@@ -172,7 +172,7 @@ def test_singular_role_on_two_hosts(role):
 
 def test_multi_host_roles_on_two_hosts_are_fine():
     text = TWO_HOSTS + ('[roles.web]\nhosts = ["a", "b"]\n[roles.app]\nhosts = ["a", "b"]\n'
-                        '[roles.db]\nhosts = ["b"]\n')
+                        '[roles.db]\nhosts = ["b"]\n[roles.files]\nhosts = ["b"]\n')
     config = parse(text, PATH)
     assert [h.name for h in config.hosts_of("web")] == ["a", "b"]
     assert len(config.app_instances()) == 4
@@ -288,10 +288,34 @@ def test_app_range_next_to_another_port_is_fine():
     assert [i.port for i in config.app_instances()] == [18101, 18102]
 
 
+@pytest.mark.parametrize("files", ["", '[roles.files]\nhosts = ["b"]\nenabled = false\n'])
+def test_file_fallback_needs_web_and_app_on_one_host(files):
+    text = TWO_HOSTS + ('[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n'
+                        '[roles.db]\nhosts = ["b"]\n' + files)
+    key = "roles.files.enabled" if files else "roles.files"
+    assert "share one host" in assert_names(config_error(text), key)
+
+
+@pytest.mark.parametrize("option, key", [
+    ("part_mb = 4", "roles.files.part_mb"),
+    ('bucket = "Bad_Bucket"', "roles.files.bucket"),
+    ('backup_bucket = "strata-files"', "roles.files.backup_bucket"),
+    ("presign_seconds = 5", "roles.files.presign_seconds"),
+])
+def test_files_options_are_checked(option, key):
+    assert_names(config_error(topology(tail=f'[roles.files]\nhosts = ["a"]\n{option}\n')), key)
+
+
+def test_files_internal_ports_clash_with_other_roles():
+    text = topology(db="port = 18345", tail='[roles.files]\nhosts = ["a"]\n')
+    msg = str(config_error(text))
+    assert "18345" in msg and "roles.files.internal_port" in msg
+
+
 def test_same_port_on_two_addresses_is_fine():
     text = TWO_HOSTS + ('[roles.web]\nhosts = ["a"]\nhttps_port = 5000\n'
                         '[roles.app]\nhosts = ["b"]\nport = 5000\ninstances = 1\n'
-                        '[roles.db]\nhosts = ["b"]\nport = 18443\n')
+                        '[roles.db]\nhosts = ["b"]\nport = 18443\n[roles.files]\nhosts = ["b"]\n')
     config = parse(text, PATH)
     assert config.roles["web"]["https_port"] == config.roles["app"]["port"] == 5000
 
@@ -306,7 +330,7 @@ def test_same_port_on_two_host_names_with_one_address_clashes():
 
 def test_web_on_two_hosts_with_same_ports_is_fine():
     text = TWO_HOSTS + ('[roles.web]\nhosts = ["a", "b"]\n[roles.app]\nhosts = ["a"]\n'
-                        '[roles.db]\nhosts = ["a"]\n')
+                        '[roles.db]\nhosts = ["a"]\n[roles.files]\nhosts = ["a"]\n')
     assert len(parse(text, PATH).hosts_of("web")) == 2
 
 
@@ -380,7 +404,8 @@ def test_load_uses_environment_variable(tmp_path, monkeypatch):
 
 def test_local_hosts(monkeypatch):
     text = ('[hosts.a]\naddress = "127.0.0.1"\n[hosts.b]\naddress = "198.18.0.2"\n'
-            '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n[roles.db]\nhosts = ["b"]\n')
+            '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n[roles.db]\nhosts = ["b"]\n'
+            '[roles.files]\nhosts = ["b"]\n')
     config = parse(text, PATH)
     monkeypatch.delenv(cfgmod.ENV_HOST, raising=False)
     assert [h.name for h in config.local_hosts()] == ["a"]

@@ -64,6 +64,9 @@ port = 5433
 name = "teamdb"
 user = "teamuser"
 pool_size = 4
+
+[roles.files]
+hosts = ["data"]
 """
 
 SECRETS = {

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 
 from strata.render import listen_address, render, write
 from strata.roles import Health, HostContext, Program, Role, timed
 from strata.system import chown, make_dir, require_reachable, service_user
 
 APP_USER = "strata"
+WEB_GROUP = "www-data"
 
 
 def get_healthz(address: str, port: int, timeout: float = 3) -> dict:
@@ -31,6 +33,7 @@ def get_healthz(address: str, port: int, timeout: float = 3) -> dict:
 class AppRole(Role):
     name = "app"
     required = True
+    system_users = (APP_USER,)
 
     def user(self) -> str | None:
         return service_user(APP_USER)
@@ -44,6 +47,11 @@ class AppRole(Role):
         require_reachable(ctx.project, user, "the Strata code")
         require_reachable(ctx.venv_bin, user, "the virtualenv")
         require_reachable(ctx.config.path, user, "the config file")
+        if not ctx.config.enabled("files"):
+            # The fallback file store: written by the app, read by nginx (same host, see config checks).
+            store = make_dir(ctx.data("files-local"), user, 0o2750)
+            if user:
+                shutil.chown(store, group=WEB_GROUP)
 
     def _conf(self, ctx, instance):
         return ctx.etc("app") / f"gunicorn-{instance.index}.conf.py"

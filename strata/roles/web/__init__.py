@@ -21,6 +21,18 @@ def tls_context(cafile) -> ssl.SSLContext:
     return ctx
 
 
+def files_context(ctx: HostContext) -> dict:
+    """Where nginx fetches file bytes from: the file server's S3 port, or the app host's disk."""
+    cfg = ctx.config
+    opts = cfg.options("files")
+    out = {"files_s3": cfg.enabled("files"), "max_upload_mb": opts["max_upload_mb"],
+           "files_local": ctx.data("files-local"), "files_s3_host": ""}
+    if cfg.enabled("files"):
+        host = cfg.host_of("files")
+        out["files_s3_host"] = f"{listen_address(host.address)}:{opts['port']}"
+    return out
+
+
 class WebRole(Role):
     name = "web"
     required = True
@@ -62,7 +74,7 @@ class WebRole(Role):
             server_name=site["domain"], cert=ctx.pki / "web.crt", key=ctx.pki / "web.key",
             static=ctx.static, hsts_seconds=site["hsts_seconds"],
             app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
-            fail_timeout=10))
+            fail_timeout=10, **files_context(ctx)))
 
     def validate(self, ctx: HostContext) -> None:
         run([*self._nginx_args(ctx), "-t", "-q"], what="nginx config check (nginx -t)")

@@ -1,0 +1,86 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import directory, forms
+from .ldap_link import DirectoryUnavailable, domain_enabled
+
+
+class LoginView(auth_views.LoginView):
+    form_class = forms.LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.directory_unavailable:
+            response.status_code = 503
+        return response
+
+
+def _superuser(user) -> None:
+    if not user.is_superuser:
+        raise PermissionDenied
+
+
+# Each operation: its form and how it calls the directory (as the write-limited "writer" account).
+OPERATIONS = {
+    "add_user": (forms.NewUserForm, lambda d, f: directory.add_user(
+        d["username"], d["password"], first_name=d["first_name"], last_name=d["last_name"],
+        email=d["email"], account="writer")),
+    "set_password": (forms.PasswordForm, lambda d, f: directory.set_password(
+        d["username"], d["password"], account="writer")),
+    "disable_user": (forms.UsernameForm, lambda d, f: directory.disable_user(
+        d["username"], account="writer")),
+    "import_users": (forms.ImportForm, lambda d, f: directory.import_users(
+        _read_upload(d["file"]), d["file"].name[:100], account="writer")),
+    "add_group": (forms.GroupForm, lambda d, f: directory.add_group(d["group"], account="writer")),
+    "add_member": (forms.MembershipForm, lambda d, f: directory.add_member(
+        d["group"], d["member"], account="writer")),
+    "remove_member": (forms.MembershipForm, lambda d, f: directory.remove_member(
+        d["group"], d["member"], account="writer")),
+}
+
+
+def _read_upload(upload) -> str:
+    from .csvimport import MAX_BYTES
+
+    if upload.size > MAX_BYTES:
+        raise directory.DirectoryError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise directory.DirectoryError("the file is not UTF-8 text") from None
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def manage_directory(request):
+    """Let admins add people, set passwords, disable people, import a CSV and manage groups."""
+    _superuser(request.user)
+    status, error = 200, ""
+    bound_forms = {}
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        if op not in OPERATIONS:
+            status, error = 400, "Unknown operation."
+        else:
+            form_class, call = OPERATIONS[op]
+            form = form_class(request.POST, request.FILES, prefix=op)
+            bound_forms[op] = form
+            if form.is_valid():
+                try:
+                    messages.success(request, call(form.cleaned_data, form))
+                    return redirect("accounts:directory")
+                except directory.DirectoryError as exc:
+                    status, error = 400, str(exc)
+                except DirectoryUnavailable as exc:
+                    status, error = 503, f"Nothing was changed: {exc}."
+            else:
+                status, error = 400, "Please correct the fields below."
+    sections = [(op, op.replace("_", " ").capitalize(), bound_forms.get(op) or form_class(prefix=op))
+                for op, (form_class, _call) in OPERATIONS.items()]
+    return render(request, "accounts/directory.html",
+                  {"sections": sections, "error": error, "domain_on": domain_enabled()}, status=status)

@@ -1,0 +1,289 @@
+"""HTML pages for files. Writes go through actions; permission lookups through access."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from . import access, actions
+from .api import client_address, download_response
+
+PAGE_SIZE = 50
+
+
+@login_required
+@require_safe
+def home(request):
+    return redirect("files:space", space_id=actions.personal_space(request.user).id)
+
+
+@login_required
+@require_safe
+def space(request, space_id, folder_id=None):
+    space = access.get_space(request.user, space_id)
+    folder = access.get_folder(request.user, folder_id) if folder_id is not None else None
+    if folder is not None and folder.space_id != space.id:
+        raise Http404
+    return _browse(request, space, folder, writable=True)
+
+
+@login_required
+@require_safe
+def folder(request, folder_id):
+    """A folder reached through a share (or its own space): list its contents."""
+    f = access.get_folder(request.user, folder_id)
+    writable = access.node_permission(request.user, f) == access.WRITE
+    return _browse(request, f.space, f, writable=writable)
+
+
+def _browse(request, space, folder, writable):
+    folders, files = actions.listing(space, folder)
+    page = Paginator(files, PAGE_SIZE).get_page(request.GET.get("page"))
+    crumbs = list(reversed(access.ancestors(folder)))
+    return render(
+        request,
+        "files/browse.html",
+        {
+            "space": space,
+            "folder": folder,
+            "crumbs": crumbs,
+            "folders": folders if page.number == 1 else [],
+            "page_obj": page,
+            "files": page.object_list,
+            "writable": writable,
+            "spaces": actions.spaces_for(request.user),
+            "quota": {"limit": actions.quota_bytes(request.user), "used": actions.used_bytes(request.user)},
+            "max_upload": actions.max_upload_bytes(),
+        },
+    )
+
+
+@login_required
+@require_safe
+def file(request, file_id):
+    f = access.get_file(request.user, file_id)
+    return render(
+        request,
+        "files/file.html",
+        {
+            "file": f,
+            "crumbs": list(reversed(access.ancestors(f.folder))),
+            "writable": access.node_permission(request.user, f) == access.WRITE,
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_safe
+def download(request, file_id):
+    f = access.get_file(request.user, file_id)
+    try:
+        uri = actions.download_target(
+            request.user, f, inline=request.GET.get("inline") == "1", address=client_address(request)
+        )
+    except actions.FilesError as exc:
+        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+    return download_response(uri, f)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def public(request, token):
+    """A public link: no login; an optional password; 410 once expired or used up."""
+    try:
+        link = actions.get_link(token)
+    except actions.FilesError as exc:
+        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+    node = link.file or link.folder
+    if link.password:
+        password = request.POST.get("password", "") if request.method == "POST" else ""
+        if not actions.check_link_password(link, password):
+            status = 403 if request.method == "POST" else 200
+            return render(
+                request,
+                "files/link_password.html",
+                {"link": link, "node": node, "failed": request.method == "POST"},
+                status=status,
+            )
+    if link.folder is not None:
+        folders, files = actions.listing(link.folder.space, link.folder)
+        return render(
+            request, "files/public_folder.html", {"link": link, "folder": link.folder, "files": files}
+        )
+    if request.method == "GET" and request.GET.get("download") != "1" and not link.password:
+        return render(request, "files/public_file.html", {"link": link, "file": link.file})
+    return _public_download(request, link, link.file)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def public_file(request, token, file_id):
+    """One file of a publicly linked folder."""
+    try:
+        link = actions.get_link(token)
+    except actions.FilesError as exc:
+        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+    if link.folder is None or (
+        link.password and not actions.check_link_password(link, request.POST.get("password", ""))
+    ):
+        raise Http404
+    f = access.get_file_in_tree(link.folder, file_id)
+    return _public_download(request, link, f)
+
+
+def _public_download(request, link, f):
+    try:
+        uri = actions.download_target(None, f, address=client_address(request), log_event=False)
+        actions.count_link_download(link, f, address=client_address(request))
+    except actions.FilesError as exc:
+        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+    return download_response(uri, f)
+
+
+# --- form handlers (progressive enhancement: the same actions as the API) ----------------------------
+
+
+def _node_for(request, kind, node_id, need=access.WRITE, trashed=False):
+    if kind == "files":
+        return access.get_file(request.user, node_id, need, trashed)
+    if kind == "folders":
+        return access.get_folder(request.user, node_id, need, trashed)
+    raise Http404
+
+
+def _back(node):
+    from .models import File
+
+    if isinstance(node, File):
+        return redirect("files:file", file_id=node.id)
+    return redirect("files:folder", folder_id=node.id)
+
+
+def _form_action(handler):
+    """POST only; a FilesError becomes a message and a 4xx page, never a half-done change."""
+
+    @login_required
+    @require_http_methods(["POST"])
+    def inner(request, *args, **kwargs):
+        try:
+            return handler(request, *args, **kwargs)
+        except actions.FilesError as exc:
+            return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+
+    inner.__name__ = handler.__name__
+    return inner
+
+
+@_form_action
+def new_folder(request):
+    from .api import target
+
+    space, parent = target(
+        request, {"space": request.POST.get("space"), "folder": request.POST.get("folder") or None}
+    )
+    f = actions.create_folder(request.user, space, parent, request.POST.get("name"))
+    messages.success(request, f"Folder “{f.name}” created.")
+    return redirect("files:folder", folder_id=f.id)
+
+
+@_form_action
+def share(request, kind, node_id):
+    node = _node_for(request, kind, node_id)
+    actions.share(
+        request.user,
+        node,
+        username=request.POST.get("username", "").strip(),
+        group=request.POST.get("group", "").strip(),
+        permission=request.POST.get("permission", "read"),
+        address=client_address(request),
+    )
+    messages.success(request, f"“{node.name}” is shared.")
+    return _back(node)
+
+
+@_form_action
+def link(request, kind, node_id):
+    from django.urls import reverse
+
+    node = _node_for(request, kind, node_id)
+
+    def number(field):
+        value = request.POST.get(field, "").strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise actions.FilesError(f"{field.replace('_', ' ').capitalize()} must be a whole number.")
+        return int(value)
+
+    created = actions.create_link(
+        request.user,
+        node,
+        expires_in_days=number("expires_in_days"),
+        password=request.POST.get("password", ""),
+        max_downloads=number("max_downloads"),
+        address=client_address(request),
+    )
+    url = request.build_absolute_uri(reverse("files:public", args=[created.token]))
+    messages.success(request, f"Public link: {url}")
+    return _back(node)
+
+
+@_form_action
+def rename_node(request, kind, node_id):
+    node = _node_for(request, kind, node_id)
+    actions.rename(request.user, node, request.POST.get("name"), address=client_address(request))
+    messages.success(request, "Renamed.")
+    return _back(node)
+
+
+@_form_action
+def trash_node(request, kind, node_id):
+    node = _node_for(request, kind, node_id)
+    actions.trash(request.user, node, address=client_address(request))
+    messages.success(request, f"“{node.name}” moved to the trash.")
+    return redirect("files:trash", space_id=node.space_id)
+
+
+@_form_action
+def restore_node(request, kind, node_id):
+    node = _node_for(request, kind, node_id, trashed=True)
+    actions.restore(request.user, node, address=client_address(request))
+    messages.success(request, f"“{node.name}” restored.")
+    return redirect("files:trash", space_id=node.space_id)
+
+
+@_form_action
+def empty_trash(request, space_id):
+    space = access.get_space(request.user, space_id, access.WRITE)
+    n = actions.empty_trash(request.user, space, address=client_address(request))
+    messages.success(request, f"Trash emptied ({n} file(s) deleted for good).")
+    return redirect("files:trash", space_id=space.id)
+
+
+@login_required
+@require_safe
+def trash(request, space_id):
+    space = access.get_space(request.user, space_id, access.WRITE)
+    files, folders = actions.trashed_in(space)
+    return render(
+        request, "files/trash.html", {"space": space, "files": files[:500], "folders": folders[:500]}
+    )
+
+
+@login_required
+@require_safe
+def shared(request):
+    return render(request, "files/shared.html", {"shares": actions.shared_with(request.user)[:500]})
+
+
+@login_required
+@require_safe
+def search(request):
+    q = request.GET.get("q", "")[:200]
+    return render(request, "files/search.html", {"q": q, "results": actions.search(request.user, q)})

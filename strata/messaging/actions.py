@@ -1,0 +1,401 @@
+"""Every write of the messaging app, and the lookups that decide who may see what.
+
+Views, the task worker, the inbound mail endpoint and the tests all come through here. Email is sent only
+when the comms role is on (settings.STRATA_COMMS); otherwise messages stay in the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from .mailtext import REPLY_MARKER, InboundError, body_text, has_control_chars, one_line, parse_email, \
+    reply_token, sender_address, trim_reply
+from .models import Conversation, MailPreference, Message, Notification, Participant
+
+log = logging.getLogger("strata.messaging")
+inbound_log = logging.getLogger("strata.messaging.inbound")
+
+MAX_SUBJECT = 200
+MAX_QUERY = 200
+SEARCH_LIMIT = 50
+REPLY_PREFIX = "reply+"
+# Retries while the comms server is down: 2 s, 4 s, 8 s ... at most 10 min apart, for up to 3 days.
+RETRY_CAP_SECONDS = 600
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+class MessagingError(Exception):
+    """Bad input or a refused action, with a message for the person and an HTTP status."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def comms() -> dict | None:
+    """Return the comms role's settings for the app, or None when the role is off (no email at all)."""
+    return settings.STRATA_COMMS
+
+
+def display_name(user) -> str:
+    return one_line(user.get_full_name() or user.get_username(), 120)
+
+
+# --- access -------------------------------------------------------------------------------------------
+
+def _reachable(user) -> Q:
+    """Filter on Participant: the user's memberships they may still use (group conversations: members)."""
+    return Q(user=user) & (Q(conversation__group__isnull=True) |
+                           Q(conversation__group__in=user.groups.values("pk")))
+
+
+def get_participant_for_user(user, conversation_id: int) -> Participant:
+    """Return USER's membership of the conversation, or raise MessagingError(404)."""
+    found = (Participant.objects.filter(_reachable(user), conversation_id=conversation_id)
+             .select_related("conversation", "conversation__group").first())
+    if found is None:
+        raise MessagingError("There is no such conversation, or you are not in it.", 404)
+    return found
+
+
+def conversations_for(user) -> QuerySet:
+    """Return the user's memberships, most recent conversation first, with what the list shows."""
+    return (Participant.objects.filter(_reachable(user))
+            .select_related("conversation", "conversation__group")
+            .order_by("-conversation__last_message_at", "-conversation_id"))
+
+
+def unread_total(user) -> int:
+    """Return how many messages the user has not read yet (one query: the nav shows it on every page)."""
+    return Participant.objects.filter(_reachable(user)).aggregate(n=Sum("unread"))["n"] or 0
+
+
+def search_messages(user, query: str) -> QuerySet:
+    """Return messages of the user's own conversations holding every term of QUERY, newest first."""
+    terms = (query or "")[:MAX_QUERY].split()[:8]
+    mine = Participant.objects.filter(_reachable(user)).values("conversation_id")
+    found = (Message.objects.filter(conversation_id__in=mine)
+             .select_related("sender", "conversation").order_by("-id"))
+    if not terms:
+        return found.none()
+    for term in terms:
+        found = found.filter(body__icontains=term)
+    return found
+
+
+# --- input ----------------------------------------------------------------------------------------------
+
+def clean_subject(subject: str) -> str:
+    subject = (subject or "").strip()
+    if has_control_chars(subject):
+        raise MessagingError("The subject must be a single line (no line breaks or control characters).")
+    if len(subject) > MAX_SUBJECT:
+        raise MessagingError(f"The subject is too long: at most {MAX_SUBJECT} characters.")
+    return subject
+
+
+def clean_body(body: str) -> str:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise MessagingError("Write a message first.")
+    if "\x00" in body:
+        raise MessagingError("The message holds a NUL character, which cannot be stored.")
+    limit = settings.STRATA_MESSAGE_MAX_BYTES
+    if len(body.encode("utf-8")) > limit:
+        raise MessagingError(f"The message is too long: at most {limit // 1024} KB.", 413)
+    return body
+
+
+def resolve_recipient(sender, to: str):
+    """Return the active user or the group TO names ("group:NAME" forces a group); raise MessagingError."""
+    to = (to or "").strip()
+    if not to:
+        raise MessagingError("Say who the message is for: a username or a group name.")
+    if has_control_chars(to) or len(to) > 160:
+        raise MessagingError("There is no person or group with that name.")
+    User = get_user_model()
+    if not to.startswith("group:"):
+        person = User.objects.filter(is_active=True, **{User.USERNAME_FIELD: to}).first()
+        if person is not None:
+            if person.pk == sender.pk:
+                raise MessagingError("You cannot start a conversation with yourself.")
+            return person
+    name = to.removeprefix("group:")
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        raise MessagingError(f"There is no person or group called “{to}”.")
+    if not sender.groups.filter(pk=group.pk).exists():
+        raise MessagingError(f"You are not a member of the group “{name}”, so you cannot write to it.", 403)
+    return group
+
+
+# --- writes -----------------------------------------------------------------------------------------------
+
+def start_conversation(sender, to: str, subject: str, body: str) -> Message:
+    """Open a conversation with a person or a group and post its first message."""
+    target = resolve_recipient(sender, to)
+    subject, body = clean_subject(subject), clean_body(body)
+    is_group = isinstance(target, Group)
+    with transaction.atomic():
+        conv = Conversation.objects.create(subject=subject, is_group=is_group,
+                                           group=target if is_group else None, created_by=sender)
+        members = [sender] if is_group else [sender, target]
+        Participant.objects.bulk_create([Participant(conversation=conv, user=u) for u in members])
+        return post_message(conv, sender, body)
+
+
+def post_message(conversation: Conversation, sender, body: str, *, via: str = Message.WEB,
+                 email_message_id: str = "") -> Message:
+    """Add a message, bump the others' unread counts and notify them; an email seen before is not re-added."""
+    body = clean_body(body)
+    with transaction.atomic():
+        # One writer per conversation at a time keeps the unread counts exact.
+        conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if email_message_id:
+            seen = Message.objects.filter(conversation=conv, email_message_id=email_message_id).first()
+            if seen is not None:
+                return seen
+        if conv.group_id:
+            _add_group_members(conv)
+        msg = Message.objects.create(conversation=conv, sender=sender, body=body, via=via,
+                                     email_message_id=email_message_id)
+        Conversation.objects.filter(pk=conv.pk).update(last_message_at=msg.created_at)
+        others = Participant.objects.filter(conversation=conv).exclude(user=sender)
+        if conv.group_id:
+            others = others.filter(user__groups=conv.group_id)
+        others.update(unread=F("unread") + 1)
+        Participant.objects.filter(conversation=conv, user=sender).update(unread=0, last_read_at=msg.created_at)
+        if comms():
+            _notify_participants(conv, msg, sender, others)
+    return msg
+
+
+def _add_group_members(conv: Conversation) -> None:
+    members = get_user_model().objects.filter(groups=conv.group_id, is_active=True).values_list("pk", flat=True)
+    Participant.objects.bulk_create([Participant(conversation=conv, user_id=pk) for pk in members],
+                                    ignore_conflicts=True)
+
+
+def mark_read(participant: Participant) -> None:
+    """Mark every message of the conversation read for this participant."""
+    if participant.unread:
+        Participant.objects.filter(pk=participant.pk).update(unread=0, last_read_at=timezone.now())
+        participant.unread = 0
+
+
+def set_mail_preference(user, notify: str) -> MailPreference:
+    """Save whether USER gets an email for each new message."""
+    if notify not in dict(MailPreference.CHOICES):
+        raise MessagingError("Choose one of the offered options.")
+    pref, _ = MailPreference.objects.update_or_create(user=user, defaults={"notify": notify})
+    return pref
+
+
+def _wants_mail(user) -> bool:
+    try:
+        return user.mail_preference.notify != MailPreference.NEVER
+    except MailPreference.DoesNotExist:
+        return True
+
+
+def _notify_participants(conv: Conversation, msg: Message, sender, others: QuerySet) -> None:
+    url = settings.STRATA_SITE_URL.rstrip("/") + conv.get_absolute_url()
+    name = display_name(sender)
+    topic = conv.subject or (f"the group {conv.group.name}" if conv.group_id else "a conversation")
+    subject = f"{name}: {conv.subject}" if conv.subject else f"New message from {name}"
+    if conv.group_id:
+        subject = f"[{one_line(conv.group.name, 60)}] {subject}"
+    text = (f"{REPLY_MARKER}\n\n{name} wrote in {topic}:\n\n{msg.body}\n\n-- \n"
+            f"Open the conversation: {url}\n"
+            f"Reply to this email to answer. Change when you get these emails: "
+            f"{settings.STRATA_SITE_URL.rstrip('/')}/messages/settings/\n")
+    domain = comms()["reply_domain"]
+    for p in others.select_related("user", "user__mail_preference"):
+        notify(p.user, subject, text, url, reply_to=f"{REPLY_PREFIX}{p.reply_token}@{domain}", message=msg,
+               from_name=f"{name} via {settings.SITE['name']}")
+
+
+def notify(user, subject: str, body: str, url: str = "", *, reply_to: str = "", message: Message | None = None,
+           from_name: str = "") -> Notification | None:
+    """Queue an email to USER unless email is off, they chose "never", or their address is unusable.
+
+    The hook for other apps (e.g. files: "a file was shared with you"); URL is appended when not in BODY.
+    """
+    if not comms() or not user.is_active or not user.email or not _wants_mail(user):
+        return None
+    if url and url not in body:
+        body = f"{body}\n\n{url}\n"
+    try:
+        return queue_email(user.email, subject, body, user=user, message=message, reply_to=reply_to,
+                           from_name=from_name)
+    except MessagingError as exc:
+        log.warning("no notification for user %s: %s", user.pk, exc.message)
+        return None
+
+
+def queue_email(to_address: str, subject: str, body: str, *, user=None, message: Message | None = None,
+                reply_to: str = "", from_name: str = "") -> Notification:
+    """Store one email with its final Message-ID and enqueue its sending (atomically with the caller)."""
+    from .tasks import send_notification
+
+    if not comms():
+        raise MessagingError("Email is off on this site (no communications server).")
+    to_address = (to_address or "").strip()
+    try:
+        if has_control_chars(to_address):
+            raise ValidationError("control characters")
+        validate_email(to_address)
+    except ValidationError:
+        raise MessagingError(f"Not a usable email address: {one_line(to_address, 80)!r}") from None
+    if has_control_chars(subject) or has_control_chars(reply_to):
+        raise MessagingError("Email headers must be single lines.")
+    with transaction.atomic():
+        n = Notification.objects.create(
+            user=user, message=message, to_address=to_address, from_name=one_line(from_name, 200),
+            reply_to=reply_to, subject=one_line(subject, 300), body=body,
+            message_id=make_msgid(domain=comms()["reply_domain"]), next_attempt_at=timezone.now())
+        send_notification.enqueue(n.pk)
+    return n
+
+
+# --- sending (the worker) ------------------------------------------------------------------------------------
+
+def build_email(n: Notification) -> EmailMessage:
+    """Return the email for notification N: the same bytes-to-be on every attempt (same Message-ID)."""
+    c = comms()
+    local, _, domain = c["from_address"].rpartition("@")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = Address(display_name=one_line(n.from_name or settings.SITE["name"], 200), username=local,
+                          domain=domain)
+    msg["To"] = n.to_address
+    if n.reply_to:
+        msg["Reply-To"] = n.reply_to
+    msg["Subject"] = n.subject
+    msg["Date"] = format_datetime(n.created_at)
+    msg["Message-ID"] = n.message_id
+    # Tell vacation responders not to answer (RFC 3834).
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(n.body)
+    return msg
+
+
+def _submit(n: Notification) -> None:
+    c = comms()
+    # local_hostname: smtplib would otherwise look this machine's name up (a DNS query) for EHLO.
+    with smtplib.SMTP(c["address"], c["port"], timeout=20, local_hostname=c["helo"]) as smtp:
+        smtp.send_message(build_email(n), from_addr=c["from_address"], to_addrs=[n.to_address])
+
+
+def _is_permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    code = getattr(exc, "smtp_code", 0)
+    return isinstance(code, int) and code >= 500
+
+
+def deliver_notification(notification_id: int) -> str:
+    """Submit one queued email to Postfix unless it went already; on failure plan the next attempt."""
+    from .tasks import send_notification
+
+    with transaction.atomic():
+        # The row lock makes a second task for the same email wait, then find it sent.
+        n = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        if n is None or n.state != Notification.PENDING:
+            return n.state if n else "missing"
+        if not comms():
+            n.state, n.last_error = Notification.FAILED, "email is off (no comms role)"
+            n.save(update_fields=["state", "last_error"])
+            return n.state
+        n.attempts += 1
+        try:
+            _submit(n)
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
+            n.last_error = one_line(f"{type(exc).__name__}: {exc}", 300)
+            now = timezone.now()
+            if isinstance(exc, ValueError) or _is_permanent(exc) or now - n.created_at > GIVE_UP_AFTER:
+                n.state, n.next_attempt_at = Notification.FAILED, None
+                log.warning("email %s to %s failed for good: %s", n.message_id, n.to_address, n.last_error)
+            else:
+                delay = min(2 ** n.attempts, RETRY_CAP_SECONDS)
+                n.next_attempt_at = now + timedelta(seconds=delay)
+                send_notification.using(run_after=n.next_attempt_at).enqueue(n.pk)
+                log.info("email %s: attempt %d failed (%s), next in %ds", n.message_id, n.attempts,
+                         n.last_error, delay)
+        else:
+            # The body may hold a password-reset link: not kept once the mail is gone.
+            n.state, n.sent_at, n.next_attempt_at, n.body = Notification.SENT, timezone.now(), None, ""
+            n.last_error = ""
+        n.save()
+        return n.state
+
+
+def requeue_stuck_notifications(grace: timedelta = timedelta(minutes=5)) -> int:
+    """Enqueue again pending emails whose attempt is long overdue (a task lost with a crashed worker)."""
+    from .tasks import send_notification
+
+    stuck = Notification.objects.filter(state=Notification.PENDING, next_attempt_at__lt=timezone.now() - grace)
+    count = 0
+    for pk in stuck.values_list("pk", flat=True)[:1000]:
+        send_notification.enqueue(pk)
+        count += 1
+    return count
+
+
+# --- replies by email ---------------------------------------------------------------------------------------
+
+def receive_reply(raw: bytes, recipient: str, envelope_sender: str = "") -> Message:
+    """Add the reply RAW (an email to RECIPIENT, a reply address) to its conversation; raise InboundError."""
+    c = comms()
+    where = f"to={one_line(recipient, 40)[:14]}… from={one_line(envelope_sender, 120)!r}"
+    try:
+        if c is None:
+            raise InboundError(404, "5.1.1 email is off on this site")
+        if len(raw) > settings.STRATA_MESSAGE_MAX_BYTES + 65536:
+            raise InboundError(413, "5.3.4 message too large")
+        token = reply_token(recipient, REPLY_PREFIX, c["reply_domain"])
+        participant = None
+        if token:
+            participant = (Participant.objects.select_related("conversation", "user")
+                           .filter(reply_token=token).first())
+        if participant is None:
+            raise InboundError(404, "5.1.1 unknown reply address: reply to a notification from this site")
+        user = participant.user
+        msg = parse_email(raw)
+        if not user.is_active or sender_address(msg) != (user.email or "").strip().lower():
+            raise InboundError(403, "5.7.1 this reply address belongs to someone else: reply from the address "
+                                    "the notification was sent to")
+        try:
+            get_participant_for_user(user, participant.conversation_id)
+        except MessagingError:
+            raise InboundError(403, "5.7.1 you can no longer write to this conversation") from None
+        text = trim_reply(body_text(msg))
+        if not text.strip():
+            raise InboundError(400, "5.6.0 the reply is empty once the quoted text is removed")
+        message_id = one_line(str(msg.get("Message-ID") or ""), 255)
+        try:
+            created = post_message(participant.conversation, user, text, via=Message.EMAIL,
+                                   email_message_id=message_id)
+        except MessagingError as exc:
+            raise InboundError(413 if exc.status == 413 else 400, f"5.6.0 {exc.message}") from None
+    except InboundError as exc:
+        inbound_log.warning("rejected inbound mail %s: %s", where, exc.reason)
+        raise
+    inbound_log.info("reply added to conversation %s as message %s (%s)", created.conversation_id,
+                     created.pk, where)
+    return created
