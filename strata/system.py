@@ -5,6 +5,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import socket
 import stat
 import subprocess
@@ -107,6 +108,6 @@ def run(cmd: list[str], *, user: str | None = None, env: dict | None = None, wha
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
         # The line that says what is wrong, not the summary some tools print last.
-        key = [ln for ln in lines if any(w in ln for w in ("[emerg]", "error", "ERROR", "FATAL", "fatal"))]
+        key = [ln for ln in lines if re.search(r"\[emerg\]|FATAL|fatal:|Error:|\([a-z_.]+\.[EW]\d+\)", ln)]
         raise DeployError(f"{what} failed: {(key or lines)[0 if key else -1].strip()}")
     return proc.stdout

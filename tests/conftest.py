@@ -5,6 +5,7 @@ The stack is started by strata.deploy.up, the same code `make up` runs, and alwa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -122,11 +123,12 @@ class Stack:
         return self.ctx().manage("shell", "--no-imports", "-c", code)
 
 
-@pytest.fixture(scope="session")
-def stack():
+@contextlib.contextmanager
+def running_stack(prefix: str, extra: str = "", instances: int = 2):
+    """Start a stack in a fresh temp dir; always stop it and remove the dir."""
     require_servers()
-    root = make_root("strata-test-")
-    path = write_topology(root)
+    root = make_root(prefix)
+    path = write_topology(root, instances=instances, extra=extra)
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)
@@ -136,3 +138,22 @@ def stack():
             deploy.down(path)
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def files_role_toml() -> str:
+    s3, internal = free_ports(1, 10)
+    return f'\n[roles.files]\nhosts = ["local"]\nport = {s3}\ninternal_port = {internal}\npart_mb = 5\n'
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The required roles only: every optional role absent, so their fallbacks are in use."""
+    with running_stack("strata-test-") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def files_stack():
+    """The required roles plus the file server (SeaweedFS)."""
+    with running_stack("strata-files-", extra=files_role_toml()) as s:
+        yield s

@@ -25,9 +25,10 @@ class Report:
         return asdict(self)
 
 
-def run(delete: bool = False) -> Report:
+def run(delete: bool = False, grace_hours: float | None = None) -> Report:
     """Compare every object with every row; with DELETE remove orphans older than the grace period."""
-    grace = dt.timedelta(hours=settings.STRATA_FILES["reconcile_grace_hours"])
+    hours = settings.STRATA_FILES["reconcile_grace_hours"] if grace_hours is None else grace_hours
+    grace = dt.timedelta(hours=hours)
     cutoff = timezone.now() - grace
     store = backend()
     known = set(File.objects.values_list("key", flat=True))

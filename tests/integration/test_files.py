@@ -1,0 +1,377 @@
+"""Files against the real stack: SeaweedFS (S3), nginx, gunicorn and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import ssl
+import unicodedata
+import urllib.parse
+
+import pytest
+
+from strata import s3
+from tests.client import Client
+
+pytestmark = pytest.mark.integration
+
+USERS = """
+from django.contrib.auth.models import Group, User
+g, _ = Group.objects.get_or_create(name="research")
+for name in ("alice", "bob", "carol"):
+    u, _ = User.objects.get_or_create(username=name)
+    u.set_password("pw-" + name + "-files-2026")
+    u.save()
+User.objects.get(username="alice").groups.add(g)
+User.objects.get(username="carol").groups.add(g)
+print("ok")
+"""
+
+
+class Api:
+    """A logged-in person talking to the files API over HTTPS through nginx."""
+
+    def __init__(self, stack, username, password):
+        self.stack = stack
+        self.client = Client(stack.url, stack.ca)
+        resp = self.client.login(username, password)
+        assert "/people/" in resp.url, f"login failed for {username}"
+        u = urllib.parse.urlsplit(stack.url)
+        self.host, self.port = u.hostname, u.port
+
+    def raw(self, method, path, body=None, headers=None, body_iter=None, length=None):
+        """Send a request with full control of the body (streams, wrong lengths, truncation)."""
+        ctx = ssl.create_default_context(cafile=str(self.stack.ca))
+        conn = http.client.HTTPSConnection(self.host, self.port, context=ctx, timeout=60)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.client.jar)
+        h = {
+            "Cookie": cookie,
+            "X-CSRFToken": self.client.cookie("csrftoken") or "",
+            "Origin": self.stack.url,
+            "Referer": self.stack.url + "/files/",
+            **(headers or {}),
+        }
+        try:
+            if body_iter is not None:
+                conn.putrequest(method, path)
+                for k, v in h.items():
+                    conn.putheader(k, v)
+                conn.putheader("Content-Length", str(length))
+                conn.endheaders()
+                for chunk in body_iter:
+                    conn.send(chunk)
+            else:
+                conn.request(method, path, body=body, headers=h)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, dict(resp.getheaders()), data
+        finally:
+            conn.close()
+
+    def json(self, method, path, payload=None):
+        status, _h, data = self.raw(
+            method,
+            path,
+            json.dumps(payload).encode() if payload is not None else None,
+            {"Content-Type": "application/json"},
+        )
+        return status, (json.loads(data) if data else {})
+
+    def put(self, name, data: bytes, **params):
+        q = urllib.parse.urlencode({"name": name, **params})
+        status, _h, body = self.raw(
+            "PUT", f"/api/files/uploads/put?{q}", data, {"Content-Type": "application/octet-stream"}
+        )
+        return status, json.loads(body) if body.startswith(b"{") else body
+
+    def get(self, path, headers=None):
+        return self.raw("GET", path, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def people(files_stack):
+    assert files_stack.shell(USERS).strip().endswith("ok")
+    return {n: Api(files_stack, n, f"pw-{n}-files-2026") for n in ("alice", "bob", "carol")}
+
+
+def objects(stack) -> set[str]:
+    client = s3.admin_client(stack.config, stack.secrets)
+    out = set()
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=stack.config.roles["files"]["bucket"]
+    ):
+        out |= {o["Key"] for o in page.get("Contents", [])}
+    return out
+
+
+def file_rows(stack) -> int:
+    return int(stack.shell("from strata.files.models import File; print(File.objects.count())").split()[-1])
+
+
+def test_upload_and_download_through_nginx_with_range(files_stack, people):
+    alice = people["alice"]
+    data = os.urandom(12 * 1024 * 1024 + 123)  # more than two 5 MiB parts: multipart on the server
+    status, f = alice.put("report.bin", data)
+    assert status == 201, f
+    assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+    status, headers, body = alice.get(f"/files/file/{f['id']}/download")
+    assert status == 200 and body == data
+    assert "attachment" in headers["Content-Disposition"] and "report.bin" in headers["Content-Disposition"]
+    status, headers, body = alice.get(f"/api/files/files/{f['id']}/content", {"Range": "bytes=1000-1999"})
+    assert status == 206 and body == data[1000:2000]
+    assert headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
+    # The bytes live on the file server under a random key, the row in PostgreSQL.
+    assert len([k for k in objects(files_stack) if len(k) == 32]) >= 1
+
+
+def test_internal_locations_are_not_reachable_from_outside(files_stack, people):
+    alice = people["alice"]
+    _, f = alice.put("secret.txt", b"top secret")
+    for path in (
+        "/_files_s3/strata-files/",
+        f"/_files_s3/{files_stack.config.roles['files']['bucket']}/x",
+        "/_files_local/ab/abc",
+    ):
+        status, _h, body = alice.get(path)
+        assert status == 404 and b"top secret" not in body
+
+
+def test_chunked_resumable_upload(files_stack, people):
+    alice = people["alice"]
+    data = os.urandom(11 * 1024 * 1024 + 5)
+    status, up = alice.json("POST", "/api/files/uploads/", {"name": "big.iso", "size": len(data)})
+    assert status == 201 and up["parts"] == 3
+    ps = up["part_size"]
+    # Part 2 first, then an interruption; the status says what arrived, the rest resumes.
+    assert alice.raw("PUT", f"/api/files/uploads/{up['id']}/parts/2", data[ps : 2 * ps])[0] == 200
+    status, info = alice.json("GET", f"/api/files/uploads/{up['id']}")
+    assert info["received"] == [2]
+    # Completing too early is refused and keeps the upload resumable.
+    status, err = alice.json("POST", f"/api/files/uploads/{up['id']}/complete")
+    assert status == 400 and "1, 3" in err["error"]
+    # A part with the wrong size is refused before the bytes are stored.
+    assert alice.raw("PUT", f"/api/files/uploads/{up['id']}/parts/1", data[:100])[0] == 400
+    for n in (1, 3):
+        assert (
+            alice.raw("PUT", f"/api/files/uploads/{up['id']}/parts/{n}", data[(n - 1) * ps : n * ps])[0]
+            == 200
+        )
+    status, f = alice.json("POST", f"/api/files/uploads/{up['id']}/complete")
+    assert status == 201 and f["size"] == len(data)
+    assert alice.get(f"/files/file/{f['id']}/download")[2] == data
+    # Another person cannot touch someone else's upload.
+    assert people["bob"].json("GET", f"/api/files/uploads/{up['id']}")[0] == 404
+
+
+def test_failed_uploads_leave_no_row_and_no_object(files_stack, people):
+    alice = people["alice"]
+    before_rows, before_objects = file_rows(files_stack), objects(files_stack)
+    # Truncated body: announce 4 MiB, send 1 MiB and hang up.
+    try:
+        alice.raw(
+            "PUT",
+            "/api/files/uploads/put?name=cut.bin",
+            body_iter=[b"x" * (1024 * 1024)],
+            length=4 * 1024 * 1024,
+        )
+    except (ConnectionError, http.client.HTTPException, TimeoutError):
+        pass
+    # No Content-Length at all (chunked transfer encoding).
+    status, _h, body = alice.raw(
+        "PUT",
+        "/api/files/uploads/put?name=chunked.bin",
+        headers={"Transfer-Encoding": "chunked"},
+        body=b"5\r\nhello\r\n0\r\n\r\n",
+    )
+    assert status in (400, 411)
+    assert file_rows(files_stack) == before_rows
+    assert objects(files_stack) == before_objects
+
+
+@pytest.mark.parametrize(
+    "name, status",
+    [
+        ("../evil", 400),
+        ("a/b", 400),
+        ("a\\b", 400),
+        ("nul\x00byte", 400),
+        ("bell\x07", 400),
+        ("..", 400),
+        (".", 400),
+        ("x" * 256, 400),
+        ("é" * 128, 400),
+        ("", 400),
+        ("  ", 400),
+        (" lead", 400),
+    ],
+)
+def test_bad_names_are_refused(files_stack, people, name, status):
+    before = file_rows(files_stack)
+    got, body = people["alice"].put(name, b"data")
+    assert got == status, body
+    assert "error" in body and body["error"]
+    assert file_rows(files_stack) == before
+
+
+def test_unicode_names_nfc_and_nfd_collide_and_conflicts(files_stack, people):
+    alice = people["alice"]
+    nfc = unicodedata.normalize("NFC", "Résumé.txt")
+    nfd = unicodedata.normalize("NFD", "Résumé.txt")
+    assert nfc != nfd
+    status, f = alice.put(nfd, b"one")
+    assert status == 201 and f["name"] == nfc
+    status, err = alice.put(nfc, b"two")
+    assert status == 409 and "already exists" in err["error"]
+    status, f2 = alice.put(nfc, b"two", conflict="rename")
+    assert status == 201 and f2["name"] == "Résumé (2).txt"
+    status, f3 = alice.put("empty.txt", b"")
+    assert status == 201 and f3["size"] == 0
+    assert alice.get(f"/files/file/{f3['id']}/download")[:3:2] == (200, b"")
+
+
+def test_quota_and_size_limits_refuse_before_storing(files_stack, people):
+    bob = people["bob"]
+    files_stack.shell(
+        "from django.contrib.auth.models import User; from strata.files.actions import set_quota; "
+        "set_quota(User.objects.get(username='bob'), 1000)"
+    )
+    before = objects(files_stack)
+    status, err = bob.put("too-big.bin", b"x" * 1001)
+    assert status == 413 and "free" in err["error"]
+    status, err = bob.json("POST", "/api/files/uploads/", {"name": "huge", "size": 5000})
+    assert status == 413
+    assert bob.put("fits.bin", b"x" * 1000)[0] == 201
+    assert bob.put("one-more.bin", b"y")[0] == 413
+    limit = files_stack.config.roles["files"]["max_upload_mb"] * 1024 * 1024
+    status, err = bob.json("POST", "/api/files/uploads/", {"name": "huge", "size": limit + 1})
+    assert status == 413 and "limited" in err["error"]
+    assert len(objects(files_stack) - before) == 1
+
+
+def test_permissions_both_directions_and_sharing(files_stack, people):
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    _, f = alice.put("plan.txt", b"the plan")
+    # Bob cannot see, download, rename or share Alice's file: 404, never a hint that it exists.
+    for method, path, payload in (
+        ("GET", f"/api/files/files/{f['id']}", None),
+        ("GET", f"/api/files/files/{f['id']}/content", None),
+        ("PATCH", f"/api/files/files/{f['id']}", {"name": "mine.txt"}),
+        ("POST", f"/api/files/files/{f['id']}/shares", {"username": "bob"}),
+        ("DELETE", f"/api/files/files/{f['id']}", None),
+    ):
+        assert bob.json(method, path, payload)[0] == 404, (method, path)
+    assert bob.get(f"/files/file/{f['id']}/download")[0] == 404
+    # Sharing with an unknown person is refused clearly.
+    status, err = alice.json("POST", f"/api/files/files/{f['id']}/shares", {"username": "nobody"})
+    assert status == 404 and "nobody" in err["error"]
+    # Read share: Bob reads, cannot write.
+    assert (
+        alice.json("POST", f"/api/files/files/{f['id']}/shares", {"username": "bob", "permission": "read"})[0]
+        == 201
+    )
+    assert bob.get(f"/api/files/files/{f['id']}/content")[2] == b"the plan"
+    assert bob.json("PATCH", f"/api/files/files/{f['id']}", {"name": "x.txt"})[0] == 404
+    # Write share: Bob may rename.
+    alice.json("POST", f"/api/files/files/{f['id']}/shares", {"username": "bob", "permission": "write"})
+    assert (
+        bob.json("PATCH", f"/api/files/files/{f['id']}", {"name": "plan-v2.txt"})[1]["name"] == "plan-v2.txt"
+    )
+    # Group space: Carol (same group) sees Alice's upload there, Bob (not a member) does not.
+    status, spaces = alice.json("GET", "/api/files/")
+    group_space = next(s for s in spaces["spaces"] if s["kind"] == "group")
+    status, gf = alice.put("team.txt", b"team notes", space=group_space["id"])
+    assert status == 201
+    assert carol.get(f"/api/files/files/{gf['id']}/content")[2] == b"team notes"
+    assert bob.get(f"/api/files/files/{gf['id']}/content")[0] == 404
+    assert bob.json("GET", f"/api/files/spaces/{group_space['id']}/")[0] == 404
+    # Folder share covers what is inside.
+    status, folder = alice.json("POST", "/api/files/folders", {"name": "Shared folder"})
+    _, inner = alice.put("inner.txt", b"inside", folder=folder["id"])
+    alice.json(
+        "POST", f"/api/files/folders/{folder['id']}/shares", {"group": "research", "permission": "read"}
+    )
+    assert carol.get(f"/api/files/files/{inner['id']}/content")[2] == b"inside"
+    # Search finds only what one may read.
+    assert [x["name"] for x in carol.json("GET", "/api/files/search?q=inner")[1]["files"]] == ["inner.txt"]
+    assert bob.json("GET", "/api/files/search?q=inner")[1]["files"] == []
+
+
+def test_trash_restore_and_empty(files_stack, people):
+    alice = people["alice"]
+    _, f = alice.put("old.txt", b"old data")
+    key = files_stack.shell(
+        f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
+    ).split()[-1]
+    assert alice.json("DELETE", f"/api/files/files/{f['id']}")[0] == 204
+    assert alice.get(f"/api/files/files/{f['id']}/content")[0] == 404
+    assert alice.json("POST", f"/api/files/files/{f['id']}/restore")[0] == 200
+    assert alice.get(f"/api/files/files/{f['id']}/content")[2] == b"old data"
+    alice.json("DELETE", f"/api/files/files/{f['id']}")
+    status, spaces = alice.json("GET", "/api/files/")
+    mine = next(s for s in spaces["spaces"] if s["kind"] == "personal")
+    status, body = alice.json("POST", f"/api/files/spaces/{mine['id']}/trash/empty")
+    assert status == 200 and body["purged"] >= 1
+    assert key not in objects(files_stack)
+    assert alice.json("POST", f"/api/files/files/{f['id']}/restore")[0] == 404
+
+
+def test_public_links_expiry_password_and_limit(files_stack, people):
+    alice = people["alice"]
+    _, f = alice.put(
+        "flyer.pdf",
+        b"%PDF-1.4 flyer",
+    )
+    status, link = alice.json(
+        "POST", f"/api/files/files/{f['id']}/links", {"max_downloads": 2, "password": "s3same"}
+    )
+    assert status == 201
+    path = urllib.parse.urlsplit(link["url"]).path
+    anon = Client(files_stack.url, files_stack.ca)
+    assert "password" in anon.get(path).text
+    assert anon.post(path, {"password": "wrong"}).status == 403
+    ok = anon.post(path, {"password": "s3same"})
+    assert ok.status == 200 and ok.text == "%PDF-1.4 flyer"
+    assert anon.post(path, {"password": "s3same"}).status == 200
+    assert anon.post(path, {"password": "s3same"}).status == 410  # download limit reached
+    # Expired link: 410.
+    status, link2 = alice.json("POST", f"/api/files/files/{f['id']}/links", {"expires_in_days": 1})
+    token = urllib.parse.urlsplit(link2["url"]).path.rsplit("/", 1)[-1]
+    files_stack.shell(
+        "import datetime as dt; from django.utils import timezone; "
+        "from strata.files.models import PublicLink; "
+        f"PublicLink.objects.filter(token={token!r})"
+        ".update(expires_at=timezone.now() - dt.timedelta(seconds=1))"
+    )
+    assert anon.get(f"/s/{token}?download=1").status == 410
+    assert anon.get("/s/not-a-real-token").status == 404
+    status, err = alice.json("POST", f"/api/files/files/{f['id']}/links", {"expires_in_days": 0})
+    assert status == 400
+
+
+def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people):
+    alice = people["alice"]
+    _, f = alice.put("fragile.txt", b"soon gone")
+    key = files_stack.shell(
+        f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
+    ).split()[-1]
+    admin = s3.admin_client(files_stack.config, files_stack.secrets)
+    bucket = files_stack.config.roles["files"]["bucket"]
+    admin.delete_object(Bucket=bucket, Key=key)
+    status, _h, body = alice.get(f"/files/file/{f['id']}/download")
+    assert status == 410 and b"missing" in body
+    # An object without a row (older than the grace period) is an orphan that reconcile removes.
+    admin.put_object(Bucket=bucket, Key="0" * 32, Body=b"orphan")
+    out = files_stack.ctx().manage("files_reconcile", "--grace-hours", "0", "--delete")
+    assert "orphan" in out and f"missing rows: {f['id']}" in out
+    assert "0" * 32 not in objects(files_stack)
+
+
+def test_audit_trail_records_uploads_downloads_and_link_access(files_stack, people):
+    out = files_stack.shell(
+        "from strata.files.models import AuditEvent; "
+        "print(sorted(set(AuditEvent.objects.values_list('action', flat=True))))"
+    )
+    for action in ("upload", "download", "share", "delete", "link-access", "purge"):
+        assert action in out
