@@ -11,7 +11,9 @@ from rich.table import Table
 
 from strata import __version__, deploy, health
 from strata import config as cfgmod
+from strata.accounts import cli as accounts_cli
 from strata.config import ConfigError
+from strata.files import cli as files_cli
 from strata.system import DeployError
 
 out = Console(soft_wrap=True)
@@ -94,6 +96,29 @@ def cmd_manage(args) -> int:
     return 0
 
 
+def cmd_mail(args) -> int:
+    from strata.roles.comms.outbox import list_outbox
+
+    config = cfgmod.load(args.config)
+    mails = list_outbox(config.var_dir)
+    if args.show is not None:
+        if not 1 <= args.show <= len(mails):
+            raise ConfigError(config.path, "", f"no message {args.show} in the outbox ({len(mails)} held)")
+        out.print(mails[args.show - 1].path.read_bytes().decode("utf-8", "replace"), markup=False,
+                  highlight=False)
+        return 0
+    if config.enabled("comms") and config.roles["comms"]["relay_host"]:
+        out.print(f"mail leaves through the relay {config.roles['comms']['relay_host']}; the outbox holds "
+                  f"only what was sent before it was set", markup=False)
+    table = Table(title=f"Outbox — {len(mails)} message(s), newest last")
+    for col in ("#", "date", "to", "from", "subject", "message-id"):
+        table.add_column(col)
+    for i, m in enumerate(mails, 1):
+        table.add_row(str(i), m.date, m.to, m.sender, m.subject, m.message_id)
+    out.print(table)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="strata", description="Run and manage a Strata site.")
     p.add_argument("--version", action="version", version=f"strata {__version__}")
@@ -106,11 +131,18 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="each role's health and each link of the connection matrix")
     m = sub.add_parser("manage", help="run a Django management command for this site")
     m.add_argument("args", nargs=argparse.REMAINDER)
+    mail = sub.add_parser("mail", help="mail kept by the comms role: `strata mail outbox`")
+    mail.add_argument("what", choices=["outbox"], help="outbox: all mail held locally (no relay set)")
+    mail.add_argument("--show", type=int, metavar="N", help="print message N in full")
+    accounts_cli.add_parsers(sub)
+    files_cli.add_parsers(sub)
     return p
 
 
 COMMANDS = {"init": cmd_init, "check": cmd_check, "up": cmd_up, "down": cmd_down,
-            "status": cmd_status, "manage": cmd_manage}
+            "status": cmd_status, "manage": cmd_manage, "mail": cmd_mail}
+COMMANDS.update(dict.fromkeys(accounts_cli.COMMANDS, accounts_cli.run))
+COMMANDS.update(dict.fromkeys(files_cli.COMMANDS, files_cli.run))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,13 +24,11 @@ def client_address(request):
 
 
 def _token_user(request):
-    """Return the user of a `Authorization: Bearer TOKEN` header, or None when the token is not valid."""
-    token = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
-    try:
-        from strata.accounts.tokens import user_for_token
-    except ImportError:
-        return None
-    return user_for_token(token)
+    """Return the person holding the `Authorization: Bearer TOKEN`, or None (bad, revoked, or a service's)."""
+    from strata.accounts.actions import token_for
+
+    row = token_for(request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip())
+    return row.user if row is not None and row.user_id else None
 
 
 def api_view(*methods):

@@ -1,0 +1,244 @@
+"""Backups on the file server: a PostgreSQL dump, the file objects, and a manifest tying them together.
+
+Layout in the backup bucket (roles.files.backup_bucket):
+  backups/<id>/db.dump        pg_dump custom format of the site's database
+  backups/<id>/manifest.json  Strata and PostgreSQL versions, row counts, every object with size and sha256
+  objects/<key>               a copy of each file object (shared by all backups: keys never change content)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection
+
+from strata import __version__, s3
+
+from .errors import FilesError
+from .models import File
+
+FORMAT = 1
+
+
+class BackupError(FilesError):
+    """A backup or restore that cannot go on; nothing has been changed when this is raised."""
+
+
+@dataclass
+class Result:
+    backup_id: str
+    objects: int
+    copied: int
+    rows: dict
+
+
+def _client():
+    return s3.backup_client(settings.CONFIG, settings.SECRETS)
+
+
+def _buckets() -> tuple[str, str]:
+    files = settings.CONFIG.roles["files"]
+    return files["bucket"], files["backup_bucket"]
+
+
+def _pg_env() -> dict:
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "PGHOST": db["HOST"],
+        "PGPORT": str(db["PORT"]),
+        "PGUSER": db["USER"],
+        "PGPASSWORD": db["PASSWORD"],
+        "PGDATABASE": db["NAME"],
+    }
+
+
+def _pg_bin(name: str) -> str:
+    path = f"/usr/lib/postgresql/15/bin/{name}"
+    return path if os.path.exists(path) else name
+
+
+def server_major() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        return int(cursor.fetchone()[0]) // 10000
+
+
+def row_counts() -> dict[str, int]:
+    """Rows per model of the site's own apps (what a restore must bring back)."""
+    out = {}
+    for model in apps.get_models():
+        if model._meta.app_label in ("files", "people", "auth", "messaging", "accounts"):
+            out[model._meta.label] = model.objects.count()
+    return out
+
+
+def _exists(client, bucket: str, key: str) -> int | None:
+    try:
+        return client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    except client.exceptions.ClientError:
+        return None
+
+
+def create() -> Result:
+    """Dump the database, copy new objects into the backup bucket, then write the manifest last."""
+    if not settings.CONFIG.enabled("files"):
+        raise BackupError("Backups are stored on the file server, and the files role is not enabled.")
+    data_bucket, backup_bucket = _buckets()
+    client = _client()
+    backup_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    prefix = f"backups/{backup_id}/"
+    with tempfile.TemporaryDirectory(prefix="strata-backup-") as tmp:
+        dump = os.path.join(tmp, "db.dump")
+        proc = subprocess.run(
+            [_pg_bin("pg_dump"), "-Fc", "--no-owner", "-f", dump],
+            env=_pg_env(),
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if proc.returncode != 0:
+            raise BackupError(f"pg_dump failed: {proc.stderr.strip().splitlines()[-1:]}")
+        digest = hashlib.sha256()
+        with open(dump, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        client.upload_file(dump, backup_bucket, prefix + "db.dump")
+        dump_info = {"size": os.path.getsize(dump), "sha256": digest.hexdigest()}
+    objects, copied = [], 0
+    for f in File.objects.order_by("id").only("key", "size", "sha256").iterator():
+        if _exists(client, backup_bucket, f"objects/{f.key}") != f.size:
+            client.copy_object(
+                Bucket=backup_bucket, Key=f"objects/{f.key}", CopySource={"Bucket": data_bucket, "Key": f.key}
+            )
+            copied += 1
+        objects.append({"key": f.key, "size": f.size, "sha256": f.sha256})
+    rows = row_counts()
+    manifest = {
+        "format": FORMAT,
+        "id": backup_id,
+        "strata_version": __version__,
+        "postgresql_version": server_major(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "database": dump_info,
+        "rows": rows,
+        "objects": objects,
+    }
+    client.put_object(
+        Bucket=backup_bucket,
+        Key=prefix + "manifest.json",
+        Body=json.dumps(manifest, indent=1).encode(),
+        ContentType="application/json",
+    )
+    return Result(backup_id, len(objects), copied, rows)
+
+
+def list_backups() -> list[str]:
+    _data, backup_bucket = _buckets()
+    resp = _client().list_objects_v2(Bucket=backup_bucket, Prefix="backups/", Delimiter="/")
+    return sorted(p["Prefix"].split("/")[1] for p in resp.get("CommonPrefixes", []))
+
+
+def manifest(backup_id: str) -> dict:
+    _data, backup_bucket = _buckets()
+    client = _client()
+    if not backup_id.replace("T", "").replace("Z", "").isdigit():
+        raise BackupError(f"{backup_id!r} is not a backup id (see `strata backup --list`).")
+    try:
+        body = client.get_object(Bucket=backup_bucket, Key=f"backups/{backup_id}/manifest.json")[
+            "Body"
+        ].read()
+    except client.exceptions.NoSuchKey:
+        raise BackupError(f"No backup {backup_id} (see `strata backup --list`).") from None
+    return json.loads(body)
+
+
+def check_compatible(m: dict) -> None:
+    ours = __version__.split(".")[:2]
+    theirs = str(m.get("strata_version", "")).split(".")[:2]
+    if theirs != ours:
+        raise BackupError(
+            f"Backup {m['id']} was made by Strata {m.get('strata_version')}; this is Strata "
+            f"{__version__}. Restore it with the same Strata version."
+        )
+    if m.get("postgresql_version") != server_major():
+        raise BackupError(
+            f"Backup {m['id']} holds a PostgreSQL {m.get('postgresql_version')} dump; this "
+            f"server runs PostgreSQL {server_major()}."
+        )
+
+
+def _stack_is_empty() -> bool:
+    from django.contrib.auth import get_user_model
+
+    return not File.objects.exists() and get_user_model().objects.count() <= 1
+
+
+def restore(backup_id: str, force: bool = False) -> Result:
+    """Restore BACKUP_ID into this (empty) stack: objects first, then the database, then verify."""
+    m = manifest(backup_id)
+    check_compatible(m)
+    if not force and not _stack_is_empty():
+        raise BackupError(
+            "This stack already holds people or files; restore only into an empty stack "
+            "(or pass --force to replace everything)."
+        )
+    data_bucket, backup_bucket = _buckets()
+    client = _client()
+    missing = [
+        o["key"] for o in m["objects"] if _exists(client, backup_bucket, f"objects/{o['key']}") != o["size"]
+    ]
+    if missing:
+        raise BackupError(
+            f"Backup {backup_id} is incomplete: {len(missing)} object(s) missing, e.g. {missing[0]}."
+        )
+    copied = 0
+    for o in m["objects"]:
+        if _exists(client, data_bucket, o["key"]) != o["size"]:
+            client.copy_object(
+                Bucket=data_bucket,
+                Key=o["key"],
+                CopySource={"Bucket": backup_bucket, "Key": f"objects/{o['key']}"},
+            )
+            copied += 1
+    with tempfile.TemporaryDirectory(prefix="strata-restore-") as tmp:
+        dump = os.path.join(tmp, "db.dump")
+        client.download_file(backup_bucket, f"backups/{backup_id}/db.dump", dump)
+        digest = hashlib.sha256()
+        with open(dump, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        if digest.hexdigest() != m["database"]["sha256"]:
+            raise BackupError(f"Backup {backup_id}: the database dump does not match its checksum.")
+        connection.close()
+        proc = subprocess.run(
+            [
+                _pg_bin("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                "-d",
+                settings.DATABASES["default"]["NAME"],
+                dump,
+            ],
+            env=_pg_env(),
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if proc.returncode != 0:
+            raise BackupError(f"pg_restore failed: {proc.stderr.strip().splitlines()[-1:]}")
+    rows = row_counts()
+    wrong = {k: (v, rows.get(k)) for k, v in m["rows"].items() if rows.get(k) != v}
+    if wrong:
+        raise BackupError(f"Restored row counts differ from the backup: {wrong}")
+    return Result(backup_id, len(m["objects"]), copied, rows)
