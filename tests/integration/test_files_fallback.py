@@ -1,0 +1,71 @@
+"""Without the files role: bytes on the app host's disk, served by nginx from there."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.integration.test_files import Api
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def carl(stack):
+    stack.shell(
+        "from django.contrib.auth.models import User; u, _ = User.objects.get_or_create(username='carl'); "
+        "u.set_password('pw-carl-fallback-2026'); u.save()"
+    )
+    return Api(stack, "carl", "pw-carl-fallback-2026")
+
+
+def test_fallback_upload_download_and_range(stack, carl):
+    data = os.urandom(7 * 1024 * 1024 + 1)
+    status, f = carl.put("local.bin", data)
+    assert status == 201 and f["size"] == len(data)
+    status, headers, body = carl.get(f"/files/file/{f['id']}/download")
+    assert status == 200 and body == data
+    assert "local.bin" in headers["Content-Disposition"]
+    status, headers, body = carl.get(f"/files/file/{f['id']}/download", {"Range": "bytes=5-9"})
+    assert status == 206 and body == data[5:10]
+    stored = list((stack.config.var_dir / "data" / "files-local").glob("??/*"))
+    assert any(p.stat().st_size == len(data) for p in stored)
+    assert carl.get("/_files_local/")[0] == 404
+
+
+def test_fallback_chunked_upload(stack, carl):
+    data = os.urandom(17 * 1024 * 1024 + 9)
+    status, up = carl.json("POST", "/api/files/uploads/", {"name": "parts.bin", "size": len(data)})
+    assert status == 201
+    ps = up["part_size"]
+    for n in range(1, up["parts"] + 1):
+        assert (
+            carl.raw("PUT", f"/api/files/uploads/{up['id']}/parts/{n}", data[(n - 1) * ps : n * ps])[0] == 200
+        )
+    status, f = carl.json("POST", f"/api/files/uploads/{up['id']}/complete")
+    assert status == 201
+    assert carl.get(f"/files/file/{f['id']}/download")[2] == data
+    assert not list((stack.config.var_dir / "data" / "files-local" / "uploads").glob("*/*"))
+
+
+def test_api_token_authenticates_and_revocation_ends_it(stack, carl):
+    token = stack.shell(
+        "from django.contrib.auth.models import User; from strata.accounts.actions import "
+        "issue_token; print(issue_token(user=User.objects.get(username='carl'), label='t')[1])"
+    ).split()[-1]
+    anon = Api.__new__(Api)
+    anon.stack, anon.client = stack, carl.client.__class__(stack.url, stack.ca)
+    anon.host, anon.port = carl.host, carl.port
+    status, _h, body = anon.raw("GET", "/api/files/", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200 and b"spaces" in body
+    status, _h, body = anon.raw(
+        "PUT", "/api/files/uploads/put?name=via-token.txt", b"hello", {"Authorization": f"Bearer {token}"}
+    )
+    assert status == 201
+    stack.shell(
+        "from strata.accounts.models import ApiToken; from strata.accounts.actions import revoke_token; "
+        "[revoke_token(t) for t in ApiToken.objects.filter(label='t')]"
+    )
+    assert anon.raw("GET", "/api/files/", headers={"Authorization": f"Bearer {token}"})[0] == 401
+    assert anon.raw("GET", "/api/files/", headers={"Authorization": "Bearer strata_nope"})[0] == 401
