@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from . import access, actions
 from .models import File, Folder, Share, Space, Upload
@@ -411,3 +412,11 @@ def search(request):
 def empty_trash(request, space_id):
     space = access.get_space(request.user, space_id, access.WRITE)
     return JsonResponse({"purged": actions.empty_trash(request.user, space, address=client_address(request))})
+
+
+@require_safe
+def openapi(request):
+    """Serve the API description (public: it holds no data)."""
+    from .openapi import document
+
+    return JsonResponse(document())

@@ -25,6 +25,7 @@ urlpatterns = [
     # JSON API
     path("api/files/", api.spaces, name="api-spaces"),
     path("api/files/search", api.search, name="api-search"),
+    path("api/files/openapi.json", api.openapi, name="api-openapi"),
     path("api/files/spaces/<int:space_id>/", api.space_listing, name="api-space"),
     path("api/files/spaces/<int:space_id>/trash/empty", api.empty_trash, name="api-empty-trash"),
     path("api/files/folders", api.folders, name="api-folders"),

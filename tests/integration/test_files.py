@@ -375,3 +375,16 @@ def test_audit_trail_records_uploads_downloads_and_link_access(files_stack, peop
     )
     for action in ("upload", "download", "share", "delete", "link-access", "purge"):
         assert action in out
+
+
+def test_openapi_document_matches_the_routes(files_stack, people):
+    status, _h, body = people["alice"].get("/api/files/openapi.json")
+    doc = json.loads(body)
+    assert status == 200 and doc["openapi"].startswith("3.")
+    documented = sorted(doc["paths"])
+    out = files_stack.shell(
+        "import json, re; from django.urls import get_resolver; from strata.files.urls import urlpatterns; "
+        "print(json.dumps(sorted('/' + re.sub(r'<(?:\\w+:)?(\\w+)>', r'{\\1}', str(p.pattern)) "
+        "for p in urlpatterns if str(p.pattern).startswith('api/') and 'openapi' not in str(p.pattern))))"
+    )
+    assert documented == json.loads(out.splitlines()[-1])
