@@ -217,6 +217,38 @@ def upload_file(
     return f
 
 
+def register_uploaded(
+    user, space: Space, folder: Folder | None, stored: list, rename: bool = False, address=None
+) -> list[File]:
+    """Commit rows for objects already stored by a multipart request: all of them, or none (and no bytes)."""
+    try:
+        _check_target(user, space, folder)
+        names = [clean_name(obj.name) for obj in stored]
+        with transaction.atomic():
+            _lock_user(user)
+            _check_quota(user, sum(obj.size for obj in stored))
+            out = []
+            for obj, name in zip(stored, names, strict=True):
+                _check_size(obj.size)
+                f = File.objects.create(
+                    space=space,
+                    folder=folder,
+                    name=free_name(space, folder, name, rename=rename),
+                    size=obj.size,
+                    content_type=obj.content_type,
+                    key=obj.key,
+                    sha256=obj.sha256,
+                    created_by=user,
+                )
+                audit(user, AuditEvent.UPLOAD, file=f, address=address, size=f.size, form=True)
+                out.append(f)
+    except BaseException:
+        for obj in stored:
+            backend().delete(obj.key)
+        raise
+    return out
+
+
 def begin_upload(
     user, space: Space, folder: Folder | None, name, size: int, content_type: str = "application/octet-stream"
 ) -> Upload:

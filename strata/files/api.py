@@ -32,6 +32,16 @@ def _token_user(request):
     return row.user if row is not None and row.user_id else None
 
 
+def _csrf_refused(request) -> bool:
+    """Check Origin/Referer and the X-CSRFToken header, never the body: for a POST, Django's check reads
+    request.POST, which would parse (and buffer) an upload before its streaming handler is in place."""
+    method, request.method = request.method, "PUT"
+    try:
+        return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None
+    finally:
+        request.method = method
+
+
 def api_view(*methods):
     """Authenticate (token or session + CSRF), allow METHODS, and turn refusals into JSON errors."""
 
@@ -52,10 +62,8 @@ def api_view(*methods):
                 request.user = user
             elif not request.user.is_authenticated:
                 return JsonResponse({"error": "Log in or send an API token."}, status=401)
-            elif request.method not in ("GET", "HEAD"):
-                refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
-                if refused is not None:
-                    return JsonResponse({"error": "CSRF check failed: reload the page."}, status=403)
+            elif request.method not in ("GET", "HEAD") and _csrf_refused(request):
+                return JsonResponse({"error": "CSRF check failed: reload the page."}, status=403)
             try:
                 return view(request, *args, **kwargs)
             except actions.FilesError as exc:
@@ -217,6 +225,33 @@ def upload_put(request):
         address=client_address(request),
     )
     return JsonResponse(file_json(f), status=201)
+
+
+@api_view("POST")
+def upload_form(request):
+    """Upload files as multipart/form-data; each file part streams to the file server as it arrives."""
+    from . import multipart
+
+    space, folder = target(request, request.GET)
+    length = _content_length(request)
+    if length > actions.max_upload_bytes():
+        raise actions.FilesError(f"Files are limited to {actions.max_upload_bytes()} bytes.", 413)
+    # The body bounds the files' total size: refuse before reading it when it cannot fit.
+    free = actions.quota_bytes(request.user) - actions.used_bytes(request.user)
+    if length > free + 64 * 1024:
+        raise actions.QuotaExceeded(
+            f"This upload needs up to {length} bytes but only {max(free, 0)} are free."
+        )
+    _fields, stored, _handler = multipart.parse(request)
+    files = actions.register_uploaded(
+        request.user,
+        space,
+        folder,
+        stored,
+        rename=request.GET.get("conflict") == "rename",
+        address=client_address(request),
+    )
+    return JsonResponse({"files": [file_json(f) for f in files]}, status=201)
 
 
 def _upload_json(upload: Upload, parts: dict[int, int]) -> dict:

@@ -281,6 +281,25 @@ def document() -> dict:
                     ],
                 )
             },
+            "/api/files/uploads/form": {
+                "post": _op(
+                    "Upload files as multipart/form-data (one or more file parts)",
+                    _json(
+                        {"type": "object", "properties": {"files": {"type": "array", "items": _ref("File")}}},
+                        "Created",
+                    ),
+                    status="201",
+                    body={
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+                    },
+                    params=[
+                        _param("space", "query", False),
+                        _param("folder", "query", False),
+                        _param("conflict", "query", False, {"enum": ["fail", "rename"]}),
+                    ],
+                )
+            },
             "/api/files/uploads/": {
                 "post": _op(
                     "Open a resumable upload; send parts next",

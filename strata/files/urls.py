@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/files/<str:kind>/<int:node_id>/links", api.links, name="api-links"),
     # Byte-carrying endpoints: nginx streams these without buffering (roles/web template).
     path("api/files/uploads/put", api.upload_put, name="api-upload-put"),
+    path("api/files/uploads/form", api.upload_form, name="api-upload-form"),
     path("api/files/uploads/", api.uploads, name="api-uploads"),
     path("api/files/uploads/<str:upload_id>", api.upload_detail, name="api-upload"),
     path("api/files/uploads/<str:upload_id>/parts/<int:number>", api.upload_part, name="api-upload-part"),

@@ -38,3 +38,11 @@ def file_access(context, file, crumbs):
             "state": "expired" if expired else "download limit reached" if used_up else "active",
         })
     return {"shares": shares, "links": links}
+
+
+@register.filter
+def space_is_mine(space, user) -> bool:
+    """Return whether USER may open SPACE itself (their own, or their group's), not just a share in it."""
+    from ..access import space_role
+
+    return space_role(user, space) is not None

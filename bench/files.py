@@ -1,0 +1,243 @@
+"""Benchmark the files data paths side by side in one run (P2 downloads, P3 uploads).
+
+P2: a 256 MiB download through the app URL (nginx -> app permission check -> X-Accel-Redirect -> nginx
+    streams from SeaweedFS) vs a presigned GET of the same object through the same nginx config over HTTPS
+    (a second nginx started from a copy of the rendered config whose S3 location is made public).
+    Also: CPU seconds the app servers spent during the app-URL transfers.
+P3: a 1 GiB upload through the app (the resumable API, parts streamed nginx -> app -> S3 multipart) vs a
+    boto3 multipart upload straight to SeaweedFS, same part size and concurrency. Also: the app workers'
+    peak RSS after a 256 MiB and after a 1 GiB upload (each on freshly restarted app servers).
+
+Run as root: .venv/bin/python -m bench.files   (writes bench/reports/files.md)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import ssl
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+from boto3.s3.transfer import TransferConfig
+
+from strata import s3
+from strata.roles.app import ROLE as APP
+from strata.supervisor import Supervisor
+from tests.client import Client
+from tests.conftest import free_ports, running_stack
+from tests.integration.test_lifecycle import descendants
+
+REPORT = Path(__file__).parent / "reports" / "files.md"
+MiB = 1024 * 1024
+CONCURRENCY = 4
+ROUNDS = 3
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(MiB)
+    with open(path, "wb") as fh:
+        for _ in range(size // MiB):
+            fh.write(block)
+
+
+def app_pids(stack) -> list[int]:
+    sup = Supervisor(stack.config.var_dir)
+    out = []
+    for inst in stack.config.app_instances():
+        out += sorted(descendants(sup.pid(inst.name)))
+    return out
+
+
+def cpu_seconds(pids) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / tick
+
+
+def peak_rss_mib(pids) -> float:
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return peak / 1024
+
+
+def curl_mibps(url: str, cafile: Path, cookie: str = "") -> float:
+    cmd = ["curl", "-sS", "--fail", "--cacert", str(cafile), "-o", "/dev/null", "-w", "%{speed_download}",
+           "--http1.1", url]
+    if cookie:
+        cmd[1:1] = ["-b", cookie]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
+    return float(out) / MiB
+
+
+class Uploader:
+    """The resumable-upload API from a client's side: parts in parallel over HTTPS."""
+
+    def __init__(self, stack, client: Client):
+        u = urllib.parse.urlsplit(stack.url)
+        self.host, self.port, self.ca = u.hostname, u.port, str(stack.ca)
+        self.headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in client.jar),
+                        "X-CSRFToken": client.cookie("csrftoken"), "Origin": stack.url,
+                        "Referer": stack.url + "/files/"}
+
+    def request(self, method, path, body=b"", extra=None):
+        conn = http.client.HTTPSConnection(self.host, self.port, timeout=600,
+                                           context=ssl.create_default_context(cafile=self.ca))
+        try:
+            conn.request(method, path, body=body, headers={**self.headers, **(extra or {})})
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        if resp.status >= 300:
+            raise RuntimeError(f"{method} {path}: {resp.status} {data[:200]!r}")
+        return json.loads(data) if data else {}
+
+    def upload(self, path: Path, name: str) -> dict:
+        size = path.stat().st_size
+        up = self.request("POST", "/api/files/uploads/", json.dumps({"name": name, "size": size}).encode(),
+                          {"Content-Type": "application/json"})
+        ps = up["part_size"]
+
+        def send(n):
+            with open(path, "rb") as fh:
+                fh.seek((n - 1) * ps)
+                data = fh.read(ps)
+            self.request("PUT", f"/api/files/uploads/{up['id']}/parts/{n}", data)
+
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(send, range(1, up["parts"] + 1)))
+        return self.request("POST", f"/api/files/uploads/{up['id']}/complete")
+
+
+def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
+    """Start a second nginx from a copy of the rendered config, its S3 location made public."""
+    conf = (stack.config.var_dir / "etc" / "web" / "nginx.conf").read_text()
+    web = stack.config.roles["web"]
+    http_port, https_port = free_ports(1, 1)
+    run = root / "bench-nginx"
+    for d in ("tmp/client_body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi", "log"):
+        (run / d).mkdir(parents=True, exist_ok=True)
+    shutil.chown(run / "tmp" / "proxy", "www-data")
+    old_run = str(stack.config.var_dir / "run" / "web")
+    old_log = str(stack.config.var_dir / "log" / "web")
+    conf = conf.replace(old_run, str(run)).replace(old_log, str(run / "log"))
+    conf = conf.replace(f":{web['https_port']} ssl", f":{https_port} ssl").replace(
+        f":{web['http_port']};", f":{http_port};")
+    conf = re.sub(r"(location \^~ /_files_s3/ \{\s*)internal;", r"\1", conf)
+    (run / "nginx.conf").write_text(conf)
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(run), "-c", str(run / "nginx.conf"),
+                             "-e", str(run / "log" / "error.log")])
+    time.sleep(1)
+    return proc, https_port
+
+
+def main() -> None:
+    extra = "\n[roles.files]\nhosts = [\"local\"]\nport = {}\ninternal_port = {}\n".format(*free_ports(1, 10))
+    rows = []
+    with running_stack("strata-bench-files-", extra=extra) as stack, \
+            tempfile.TemporaryDirectory(prefix="strata-bench-data-") as tmp:
+        tmp = Path(tmp)
+        stack.shell("from django.contrib.auth.models import User; u, _ = User.objects.get_or_create("
+                    "username='bench'); u.set_password('bench-pass-2026'); u.save()")
+        client = Client(stack.url, stack.ca)
+        client.login("bench", "bench-pass-2026")
+        cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
+        uploader = Uploader(stack, client)
+        sup = Supervisor(stack.config.var_dir)
+
+        # --- P2: downloads -------------------------------------------------------------------------
+        src = tmp / "256.bin"
+        make_file(src, 256 * MiB)
+        f = uploader.upload(src, "download-256.bin")
+        key = stack.shell(f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
+                          ).split()[-1]
+        proc, bench_port = public_s3_nginx(stack, tmp)
+        try:
+            app_speeds, direct_speeds, cpu = [], [], []
+            app_url = f"{stack.url}/api/files/files/{f['id']}/content"
+            for _ in range(ROUNDS):
+                before = cpu_seconds(app_pids(stack))
+                app_speeds.append(curl_mibps(app_url, stack.ca, cookie))
+                cpu.append(cpu_seconds(app_pids(stack)) - before)
+                presigned = s3.app_client(stack.config, stack.secrets).generate_presigned_url(
+                    "get_object", Params={"Bucket": stack.config.roles["files"]["bucket"], "Key": key},
+                    ExpiresIn=300)
+                parts = urllib.parse.urlsplit(presigned)
+                direct_speeds.append(curl_mibps(f"https://localhost:{bench_port}/_files_s3{parts.path}?"
+                                                f"{parts.query}", stack.ca))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        app_mibps, direct_mibps = statistics.median(app_speeds), statistics.median(direct_speeds)
+        rows += [
+            ("P2 download 256 MiB via the app URL (HTTPS, X-Accel)", f"{app_mibps:.0f} MiB/s", ""),
+            ("P2 presigned GET through the same nginx config (HTTPS)", f"{direct_mibps:.0f} MiB/s", ""),
+            ("P2 ratio app / presigned", f"{app_mibps / direct_mibps:.2f}×", "≥ 0.95×"),
+            ("P2 app servers' CPU per 256 MiB download", f"{statistics.median(cpu) * 1000:.0f} ms", "≈ 0"),
+        ]
+
+        # --- P3: uploads -----------------------------------------------------------------------------
+        big = tmp / "1g.bin"
+        make_file(big, 1024 * MiB)
+        part = stack.config.roles["files"]["part_mb"] * MiB
+        boto = s3.app_client(stack.config, stack.secrets)
+        cfg = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=CONCURRENCY)
+        app_t, boto_t = [], []
+        for i in range(2):
+            t0 = time.monotonic()
+            boto.upload_file(str(big), stack.config.roles["files"]["bucket"], f"bench-direct-{i}", Config=cfg)
+            boto_t.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            uploader.upload(big, f"upload-1g-{i}.bin")
+            app_t.append(time.monotonic() - t0)
+        app_up, boto_up = 1024 / statistics.median(app_t), 1024 / statistics.median(boto_t)
+        rss = {}
+        for label, path in (("256 MiB", src), ("1 GiB", big)):
+            for inst in stack.config.app_instances():
+                sup.stop(inst.name)
+                sup.start(inst.name)
+            APP.wait_ready(stack.ctx())
+            uploader.upload(path, f"rss-{label}.bin")
+            rss[label] = peak_rss_mib(app_pids(stack))
+        rows += [
+            ("P3 upload 1 GiB through the app (resumable API, 4 parts in flight)", f"{app_up:.0f} MiB/s", ""),
+            ("P3 boto3 multipart upload to SeaweedFS (same parts, 4 threads)", f"{boto_up:.0f} MiB/s", ""),
+            ("P3 ratio app / boto3", f"{app_up / boto_up:.2f}×", "≥ 0.8×"),
+            ("P3 app worker peak RSS after a 256 MiB upload", f"{rss['256 MiB']:.0f} MiB", "< 150 MB"),
+            ("P3 app worker peak RSS after a 1 GiB upload", f"{rss['1 GiB']:.0f} MiB", "< 150 MB, flat"),
+        ]
+    lines = ["# Files benchmark (P2 downloads, P3 uploads)", "",
+             f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+             f"({os.cpu_count()} cores), "
+             f"`python -m bench.files`; medians of {ROUNDS} downloads and 2 uploads, client and servers on "
+             "the same machine.", "", "| measure | value | target |", "|---|---|---|",
+             *[f"| {a} | {b} | {c} |" for a, b, c in rows], ""]
+    REPORT.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
