@@ -331,7 +331,7 @@ def _check_files_options(config: Config) -> None:
 
 def _is_host_name(value: str) -> bool:
     labels = value.rstrip(".").split(".")
-    return bool(value) and value.isascii() and all(
+    return bool(value) and value.isascii() and not labels[-1].isdigit() and all(
         0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
         for label in labels)
 

@@ -81,6 +81,10 @@ def links_report(config: Config, secrets: dict) -> list[LinkReport]:
             continue
         if (source, target) == ("web", "app"):
             checks = [_tcp(i.host.address, i.port) for i in config.app_instances()]
+        elif (source, target) == ("comms", "app"):
+            from strata.roles.comms import inbound_checks
+
+            checks = inbound_checks(config, secrets)
         elif (source, target) == ("app", "db"):
             checks = [roles["db"].probe(config, secrets, config.host_of("db"))]
         else:

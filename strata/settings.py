@@ -132,7 +132,29 @@ LOGGING = {
 }
 
 # --- optional roles: each section reads its role's options; the fallback applies when it is absent ---
-# comms (Postfix)
+# comms (Postfix): notifications out through Postfix, replies back in. Off: messages stay in the app and
+# no email is attempted (the dummy backend drops Django's own mail; password resets say to ask an admin).
+from strata.roles import comms as _comms  # noqa: E402 - the role's naming rules, no Django inside
+
+INSTALLED_APPS += ["strata.messaging"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("strata.messaging.context_processors.messaging")
+STRATA_MESSAGE_MAX_BYTES = CONFIG.options("comms")["max_message_kb"] * 1024
+STRATA_SITE_URL = CONFIG.url()
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = _comms.from_address(CONFIG)
+STRATA_COMMS = None
+EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+if CONFIG.enabled("comms"):
+    STRATA_COMMS = {
+        "address": CONFIG.host_of("comms").address, "port": CONFIG.roles["comms"]["port"],
+        "reply_domain": _comms.reply_domain(CONFIG), "from_address": _comms.from_address(CONFIG),
+        "helo": f"app.{_comms.reply_domain(CONFIG)}",
+        # Postfix's pipe posts replies from these addresses, straight to an app server.
+        "inbound_addresses": sorted({h.address for h in CONFIG.hosts_of("comms")}),
+    }
+    EMAIL_BACKEND = "strata.messaging.mail.QueueBackend"
+    # Reached over plain HTTP on the app servers' own address, like /healthz.
+    SECURE_REDIRECT_EXEMPT += [r"^messages/inbound/$"]
+    STRATA_SCHEDULE["messaging.requeue"] = ("strata.messaging.tasks.requeue_stuck_notifications", 300)
 
 # domain (OpenLDAP): logins bind to the directory; people, groups and services are mirrored into the
 # database at login and by the scheduled sync. Off: Django's own accounts. Brute-force lockout either way.
@@ -144,12 +166,13 @@ AXES_COOLOFF_TIME = 1  # hours; an admin lifts it earlier (admin: Access attempt
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+AXES_USERNAME_CALLABLE = "strata.accounts.lockout.username"
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 if STRATA_DOMAIN:
     import ldap as _ldap
     from django_auth_ldap.config import LDAPSearch as _LDAPSearch
 
-    from strata.accounts.backends import MemberOfGroupType as _MemberOf
+    from strata.accounts.ldap_groups import MemberOfGroupType as _MemberOf
     from strata.roles.domain import TIMEOUT as _LDAP_TIMEOUT
     from strata.roles.domain import server_uri as _ldap_uri
     from strata.roles.domain import tree as _ldap_tree

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
     path("people/", include("strata.people.urls")),
+    path("", include("strata.messaging.urls")),
     path("", include("strata.files.urls")),
     path("", include("strata.ops.urls")),
     path("admin/", admin.site.urls),

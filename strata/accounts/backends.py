@@ -13,35 +13,12 @@ import ldap
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django_auth_ldap.backend import LDAPBackend
-from django_auth_ldap.config import LDAPGroupType
 
 from . import actions
-from .ldap_link import UNAVAILABLE, normalize_dn
+from .ldap_link import UNAVAILABLE
 from .validation import MAX_PASSWORD, is_valid_name
 
 log = logging.getLogger("strata.accounts")
-
-
-class MemberOfGroupType(LDAPGroupType):
-    """Groups from the person's own memberOf values: no group search, so the person's own bind (which
-    may read only their entry) is enough."""
-
-    def __init__(self, groups_dn: str):
-        super().__init__(name_attr="cn")
-        self.groups_dn = normalize_dn(groups_dn)
-
-    def user_groups(self, ldap_user, group_search):
-        out = []
-        for raw in (ldap_user.attrs or {}).get("memberOf", []):
-            dn = raw.decode() if isinstance(raw, bytes) else raw
-            rdns = ldap.dn.str2dn(dn)
-            if normalize_dn(ldap.dn.dn2str(rdns[1:])) != self.groups_dn or rdns[0][0][0].lower() != "cn":
-                continue
-            out.append((dn.lower(), {"cn": [rdns[0][0][1].lower()]}))
-        return out
-
-    def is_member(self, ldap_user, group_dn):
-        return group_dn.lower() in {dn for dn, _ in self.user_groups(ldap_user, None)}
 
 
 class DirectoryBackend(LDAPBackend):
@@ -60,6 +37,19 @@ class DirectoryBackend(LDAPBackend):
         # The base class swallows every LDAPError; a server that does not answer must be told apart
         # from a wrong password, so this follows _LDAPUser.authenticate (django-auth-ldap 5.4.0).
         request = ldap_user._request
+        try:
+            return self._authenticate(ldap_user, password, request)
+        finally:
+            # Close the login's connection now: left to the garbage collector, its unbind would reach
+            # the directory during some later, unrelated request.
+            conn, ldap_user._connection, ldap_user._connection_bound = ldap_user._connection, None, False
+            if conn is not None:
+                try:
+                    conn.unbind_s()
+                except ldap.LDAPError:
+                    pass
+
+    def _authenticate(self, ldap_user, password, request):
         try:
             ldap_user._authenticate_user_dn(password)
             if actions.is_disabled(ldap_user.attrs or {}):

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 
 from .csvimport import COLUMNS
 from .validation import MAX_PASSWORD
@@ -18,7 +19,7 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
-        self.fields["password"].max_length = MAX_PASSWORD
+        self.fields["password"].validators.append(MaxLengthValidator(MAX_PASSWORD))
 
     @property
     def directory_unavailable(self) -> bool:

@@ -59,8 +59,11 @@ def _describe(exc: ldap.LDAPError) -> str:
 
 def text(attrs: dict, name: str) -> str:
     """Return the first value of attribute NAME as text ("" when absent)."""
+    # python-ldap gives bytes; django-auth-ldap's searches give str.
     values = attrs.get(name) or []
-    return values[0].decode("utf-8", "replace") if values else ""
+    if not values:
+        return ""
+    return values[0].decode("utf-8", "replace") if isinstance(values[0], bytes) else values[0]
 
 
 def normalize_dn(dn: str) -> str:

@@ -287,6 +287,12 @@ class LocalBackend:
         return f"{self.accel_prefix}/{key[:2]}/{key}"
 
 
+def check_file_server() -> None:
+    """HEAD the app's bucket with the app's identity (the /healthz check of the files role)."""
+    cfg = settings.CONFIG
+    s3.app_client(cfg, settings.SECRETS, timeout=2).head_bucket(Bucket=cfg.roles["files"]["bucket"])
+
+
 _backend = None
 
 

@@ -23,8 +23,17 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .mailtext import REPLY_MARKER, InboundError, body_text, has_control_chars, one_line, parse_email, \
-    reply_token, sender_address, trim_reply
+from .mailtext import (
+    REPLY_MARKER,
+    InboundError,
+    body_text,
+    has_control_chars,
+    one_line,
+    parse_email,
+    reply_token,
+    sender_address,
+    trim_reply,
+)
 from .models import Conversation, MailPreference, Message, Notification, Participant
 
 log = logging.getLogger("strata.messaging")
@@ -179,14 +188,16 @@ def post_message(conversation: Conversation, sender, body: str, *, via: str = Me
         if conv.group_id:
             others = others.filter(user__groups=conv.group_id)
         others.update(unread=F("unread") + 1)
-        Participant.objects.filter(conversation=conv, user=sender).update(unread=0, last_read_at=msg.created_at)
+        mine = Participant.objects.filter(conversation=conv, user=sender)
+        mine.update(unread=0, last_read_at=msg.created_at)
         if comms():
             _notify_participants(conv, msg, sender, others)
     return msg
 
 
 def _add_group_members(conv: Conversation) -> None:
-    members = get_user_model().objects.filter(groups=conv.group_id, is_active=True).values_list("pk", flat=True)
+    members = (get_user_model().objects.filter(groups=conv.group_id, is_active=True)
+               .values_list("pk", flat=True))
     Participant.objects.bulk_create([Participant(conversation=conv, user_id=pk) for pk in members],
                                     ignore_conflicts=True)
 
@@ -230,8 +241,8 @@ def _notify_participants(conv: Conversation, msg: Message, sender, others: Query
                from_name=f"{name} via {settings.SITE['name']}")
 
 
-def notify(user, subject: str, body: str, url: str = "", *, reply_to: str = "", message: Message | None = None,
-           from_name: str = "") -> Notification | None:
+def notify(user, subject: str, body: str, url: str = "", *, reply_to: str = "",
+           message: Message | None = None, from_name: str = "") -> Notification | None:
     """Queue an email to USER unless email is off, they chose "never", or their address is unusable.
 
     The hook for other apps (e.g. files: "a file was shared with you"); URL is appended when not in BODY.
@@ -268,12 +279,12 @@ def queue_email(to_address: str, subject: str, body: str, *, user=None, message:
         n = Notification.objects.create(
             user=user, message=message, to_address=to_address, from_name=one_line(from_name, 200),
             reply_to=reply_to, subject=one_line(subject, 300), body=body,
-            message_id=make_msgid(domain=comms()["reply_domain"]), next_attempt_at=timezone.now())
+            msgid=make_msgid(domain=comms()["reply_domain"]), next_attempt_at=timezone.now())
         send_notification.enqueue(n.pk)
     return n
 
 
-# --- sending (the worker) ------------------------------------------------------------------------------------
+# --- sending (the worker) ----------------------------------------------------------------------------
 
 def build_email(n: Notification) -> EmailMessage:
     """Return the email for notification N: the same bytes-to-be on every attempt (same Message-ID)."""
@@ -287,7 +298,7 @@ def build_email(n: Notification) -> EmailMessage:
         msg["Reply-To"] = n.reply_to
     msg["Subject"] = n.subject
     msg["Date"] = format_datetime(n.created_at)
-    msg["Message-ID"] = n.message_id
+    msg["Message-ID"] = n.msgid
     # Tell vacation responders not to answer (RFC 3834).
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -330,12 +341,12 @@ def deliver_notification(notification_id: int) -> str:
             now = timezone.now()
             if isinstance(exc, ValueError) or _is_permanent(exc) or now - n.created_at > GIVE_UP_AFTER:
                 n.state, n.next_attempt_at = Notification.FAILED, None
-                log.warning("email %s to %s failed for good: %s", n.message_id, n.to_address, n.last_error)
+                log.warning("email %s to %s failed for good: %s", n.msgid, n.to_address, n.last_error)
             else:
                 delay = min(2 ** n.attempts, RETRY_CAP_SECONDS)
                 n.next_attempt_at = now + timedelta(seconds=delay)
                 send_notification.using(run_after=n.next_attempt_at).enqueue(n.pk)
-                log.info("email %s: attempt %d failed (%s), next in %ds", n.message_id, n.attempts,
+                log.info("email %s: attempt %d failed (%s), next in %ds", n.msgid, n.attempts,
                          n.last_error, delay)
         else:
             # The body may hold a password-reset link: not kept once the mail is gone.
@@ -349,7 +360,8 @@ def requeue_stuck_notifications(grace: timedelta = timedelta(minutes=5)) -> int:
     """Enqueue again pending emails whose attempt is long overdue (a task lost with a crashed worker)."""
     from .tasks import send_notification
 
-    stuck = Notification.objects.filter(state=Notification.PENDING, next_attempt_at__lt=timezone.now() - grace)
+    stuck = Notification.objects.filter(state=Notification.PENDING,
+                                        next_attempt_at__lt=timezone.now() - grace)
     count = 0
     for pk in stuck.values_list("pk", flat=True)[:1000]:
         send_notification.enqueue(pk)
@@ -378,8 +390,8 @@ def receive_reply(raw: bytes, recipient: str, envelope_sender: str = "") -> Mess
         user = participant.user
         msg = parse_email(raw)
         if not user.is_active or sender_address(msg) != (user.email or "").strip().lower():
-            raise InboundError(403, "5.7.1 this reply address belongs to someone else: reply from the address "
-                                    "the notification was sent to")
+            raise InboundError(403, "5.7.1 this reply address belongs to someone else: reply from the "
+                                    "address the notification was sent to")
         try:
             get_participant_for_user(user, participant.conversation_id)
         except MessagingError:

@@ -14,10 +14,10 @@ class ConversationAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     """Operators see delivery state; message bodies stay out of the admin."""
 
-    list_display = ("message_id", "to_address", "state", "attempts", "last_error", "created_at", "sent_at")
+    list_display = ("msgid", "to_address", "state", "attempts", "last_error", "created_at", "sent_at")
     list_filter = ("state",)
-    search_fields = ("to_address", "message_id")
-    fields = ("to_address", "subject", "message_id", "state", "attempts", "last_error", "next_attempt_at",
+    search_fields = ("to_address", "msgid")
+    fields = ("to_address", "subject", "msgid", "state", "attempts", "last_error", "next_attempt_at",
               "created_at", "sent_at")
     readonly_fields = fields
 

@@ -129,7 +129,7 @@ def body_text(msg: EmailMessage) -> str:
     return text
 
 
-_WROTE = re.compile(r"^(On|Am|Le|El|Il|Op)\b.*(wrote|schrieb|a écrit|escribió|ha scritto|schreef)\s*:\s*$",
+_WROTE = re.compile(r"^(On|Am|Le|El|Il|Op)\b.*\b(wrote|schrieb|a écrit|escribió|ha scritto|schreef)\b.*:\s*$",
                     re.IGNORECASE)
 _SEPARATORS = (
     re.compile(r"^-{2,}\s*(Original Message|Forwarded message|Ursprüngliche Nachricht)\s*-{2,}", re.I),

@@ -99,7 +99,7 @@ class Notification(models.Model):
     reply_to = models.CharField(max_length=254, blank=True)
     subject = models.CharField(max_length=300)
     body = models.TextField()
-    message_id = models.CharField(max_length=255, unique=True)
+    msgid = models.CharField("Message-ID", max_length=255, unique=True)
     state = models.CharField(max_length=8, choices=STATES, default=PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
@@ -108,4 +108,4 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.message_id} to {self.to_address} ({self.state})"
+        return f"{self.msgid} to {self.to_address} ({self.state})"

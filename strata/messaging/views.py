@@ -189,6 +189,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         if not settings.STRATA_COMMS:
             return render(request, "messaging/password_reset_unavailable.html",
                           status=200 if request.method in ("GET", "HEAD") else 400)
+        self.extra_email_context = {"strata_site_name": settings.SITE["name"]}
         return super().dispatch(request, *args, **kwargs)
 
 

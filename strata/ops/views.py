@@ -25,6 +25,14 @@ if settings.CONFIG.enabled("domain"):
     from strata.accounts.ldap_link import check_directory
 
     CHECKS["domain"] = (check_directory, False)  # logins fall back to the emergency admin; sessions live on
+if settings.STRATA_COMMS:
+    from strata.messaging.health import check_comms
+
+    CHECKS["comms"] = (check_comms, False)  # mail waits in the task queue and is retried while it is down
+if settings.CONFIG.enabled("files"):
+    from strata.files.storage import check_file_server
+
+    CHECKS["files"] = (check_file_server, False)  # pages and metadata work; transfers answer 503 meanwhile
 
 
 @never_cache

@@ -120,7 +120,7 @@ def test_optional_role_can_be_disabled():
     (topology(web="threads = 4"), "roles.web.threads"),
     (topology(app="replicas = 4"), "roles.app.replicas"),
     (topology(db="password = \"x\""), "roles.db.password"),
-    (topology(tail='[roles.comms]\nhosts = ["a"]\nport = 25'), "roles.comms.port"),
+    (topology(tail='[roles.comms]\nhosts = ["a"]\nsmtp_port = 25'), "roles.comms.smtp_port"),
 ])
 def test_unknown_key(text, key):
     msg = assert_names(config_error(text), key)

@@ -120,8 +120,9 @@ class CommsRole(Role):
         run([POSTFIX, "-c", str(ctx.etc("comms")), "check"], what="Postfix config check (postfix check)")
 
     def programs(self, ctx: HostContext) -> list[Program]:
-        # start-fg keeps the master in the foreground; it starts as root and drops to `postfix` itself.
-        return [Program("comms", "comms", [POSTFIX, "-c", str(ctx.etc("comms")), "start-fg"],
+        # run.sh: `postfix start-fg`, and `postfix stop` when it ends. Postfix starts as root and runs
+        # its daemons as `postfix` (the pipe to the app as strata-mail).
+        return [Program("comms", "comms", ["/bin/sh", str(ctx.etc("comms") / "run.sh")],
                         stopsignal="TERM", stopwaitsecs=30, startsecs=1,
                         ports=[ctx.config.roles["comms"]["port"]])]
 
@@ -167,6 +168,7 @@ def render_files(config: Config, secrets: dict, host, var: Path, python: str, re
             "path": INBOUND_PATH, "source": address, "secret_file": str(etc / "inbound.secret"),
             "max_bytes": comms["max_message_kb"] * 1024 + 65536}, indent=2) + "\n", 0o644),
         "deliver.py": ((Path(__file__).parent / "deliver.py").read_text(), 0o644),
+        "run.sh": (render("comms/templates/run.sh.j2", etc=etc, postfix=POSTFIX), 0o755),
     }
     if relay and relay["auth"]:
         login = f"{comms['relay_username']}:{secrets['comms_relay_password']}"

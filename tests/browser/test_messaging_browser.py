@@ -1,0 +1,64 @@
+"""Headless Chromium: one person sends a message, the other sees it arrive without reloading the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.test_directory_browser import browser  # noqa: F401 - the shared browser fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+SETUP = """
+from django.contrib.auth.models import User
+from strata.messaging import actions
+users = {}
+for username, first in [("br_ann", "Ann"), ("br_bob", "Bob")]:
+    u, _ = User.objects.get_or_create(username=username, defaults={"first_name": first})
+    u.set_password("correct horse battery " + username)
+    u.save()
+    users[username] = u
+msg = actions.start_conversation(users["br_ann"], "br_bob", "Browser chat", "Hello Bob")
+print(msg.conversation_id)
+"""
+
+
+def open_as(browser, stack, username, path):  # noqa: F811
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(stack.url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "correct horse battery " + username)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/people/**")
+    page.goto(stack.url + path)
+    return context, page, errors
+
+
+def test_message_arrives_for_the_other_person_without_reload(stack, browser):  # noqa: F811
+    conv = int(stack.shell(SETUP).split()[-1])
+    path = f"/messages/c/{conv}/"
+    bob_ctx, bob, bob_errors = open_as(browser, stack, "br_bob", path)
+    ann_ctx, ann, ann_errors = open_as(browser, stack, "br_ann", path)
+    try:
+        assert bob.locator("#chat").inner_text().count("Hello Bob") == 1
+        # A marker that a page reload would wipe out.
+        bob.evaluate("window.__noReload = true")
+        ann.evaluate("window.__noReload = true")
+        ann.fill("#id_body", "Are you there, Bob? <i>not italic</i>")
+        ann.click("#send-form button[type=submit]")
+        ann.wait_for_selector("#chat >> text=Are you there, Bob?", timeout=10000)
+        bob.wait_for_selector("#chat >> text=Are you there, Bob?", timeout=15000)
+        assert "<i>not italic</i>" in bob.locator("#chat").inner_text()
+        assert bob.evaluate("window.__noReload") is True and ann.evaluate("window.__noReload") is True
+        assert ann.input_value("#id_body") == ""
+        # An empty message gets its reason shown, still without a reload.
+        ann.evaluate("document.getElementById('id_body').removeAttribute('required')")
+        ann.click("#send-form button[type=submit]")
+        ann.wait_for_selector("#send-error:not([hidden])")
+        assert "Write a message first" in ann.inner_text("#send-error")
+        assert bob_errors == [] and [e for e in ann_errors if "400" not in e] == []
+    finally:
+        bob_ctx.close()
+        ann_ctx.close()
