@@ -63,11 +63,21 @@ def group_space(group: Group) -> Space:
 
 
 def spaces_for(user) -> list[Space]:
-    """Return the person's own space first, then one per group they belong to."""
-    out = [personal_space(user)]
-    for group in Group.objects.filter(user=user).order_by("name"):
-        out.append(group_space(group))
-    return out
+    """Return the person's own space first, then one per group they belong to (a constant number of
+    queries: group spaces are made in one go the first time they are needed)."""
+    groups = list(Group.objects.filter(user=user).order_by("name"))
+    spaces = {
+        s.group_id: s
+        for s in Space.objects.filter(kind=Space.GROUP, group__in=groups).select_related("group")
+    }
+    missing = [g for g in groups if g.id not in spaces]
+    if missing:
+        Space.objects.bulk_create([Space(kind=Space.GROUP, group=g) for g in missing], ignore_conflicts=True)
+        spaces = {
+            s.group_id: s
+            for s in Space.objects.filter(kind=Space.GROUP, group__in=groups).select_related("group")
+        }
+    return [personal_space(user), *(spaces[g.id] for g in groups)]
 
 
 def _taken(space, folder, name, exclude=None) -> bool:
@@ -499,27 +509,17 @@ def share(
 
 
 def _notify_share(sharer, person, node) -> None:
-    """Tell PERSON about the share when the messaging app offers notifications."""
-    try:
-        from strata.messaging.actions import notify
-    except ImportError:
-        return
+    """Tell PERSON about the share by email (the messaging app decides whether mail is on and wanted)."""
     from django.urls import reverse
 
-    url = (
-        reverse("files:file", args=[node.id])
-        if isinstance(node, File)
-        else reverse("files:folder", args=[node.id])
+    from strata.messaging.actions import notify
+
+    path = reverse("files:file" if isinstance(node, File) else "files:folder", args=[node.id])
+    url = settings.CONFIG.url().rstrip("/") + path
+    who = sharer.get_full_name() or sharer.username
+    notify(
+        person, f"{who} shared “{node.name}” with you", f"{who} shared “{node.name}” with you in Strata.", url
     )
-    try:
-        notify(
-            person,
-            f"{sharer.get_full_name() or sharer.username} shared “{node.name}” with you",
-            f"Open it in Strata: {url}",
-            url,
-        )
-    except TypeError:
-        log.warning("messaging.notify has an unexpected signature; share notification skipped")
 
 
 def unshare(user, share_obj: Share, address=None) -> None:
