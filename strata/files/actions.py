@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from . import access
 from .errors import Conflict, FilesError, Gone, QuotaExceeded  # noqa: F401 - re-exported
-from .models import AuditEvent, File, Folder, PublicLink, Quota, Share, Space, Upload
+from .models import AuditEvent, File, Folder, PublicLink, Quota, Share, Space, Upload, Usage
 from .storage import backend
 
 log = logging.getLogger("strata.files")
@@ -78,6 +78,36 @@ def spaces_for(user) -> list[Space]:
             for s in Space.objects.filter(kind=Space.GROUP, group__in=groups).select_related("group")
         }
     return [personal_space(user), *(spaces[g.id] for g in groups)]
+
+
+def nav_spaces(user) -> list[Space]:
+    """The spaces for the navigation bar in one query: own first, then groups' by name (spaces_for
+    creates missing ones; this only reads)."""
+    rows = list(Space.objects.filter(Q(owner=user) | Q(group__user=user)).select_related("group")
+                .order_by("kind", "group__name").distinct())
+    return sorted(rows, key=lambda s: (s.kind != Space.PERSONAL, s.group.name if s.group else ""))
+
+
+def quota_status(user) -> tuple[int, int]:
+    """Return (limit, used) bytes in one query (usage from its counter, plus uploads in progress)."""
+    from django.db.models import OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    me = OuterRef("pk")
+    pending = Upload.objects.filter(user=me).values("user").annotate(n=Sum("size")).values("n")[:1]
+    row = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(
+            limit=Subquery(Quota.objects.filter(user=me).values("limit_bytes")[:1]),
+            stored=Coalesce(Subquery(Usage.objects.filter(user=me).values("bytes")[:1]), Value(0)),
+            pending=Coalesce(Subquery(pending), Value(0)),
+        )
+        .values("limit", "stored", "pending")
+        .get()
+    )
+    limit = row["limit"] if row["limit"] is not None else settings.STRATA_FILES["quota_mb"] * 1024 * 1024
+    return limit, row["stored"] + row["pending"]
 
 
 def _taken(space, folder, name, exclude=None) -> bool:
@@ -138,7 +168,7 @@ def quota_bytes(user) -> int:
 
 def used_bytes(user) -> int:
     """Bytes counted against USER: files they uploaded (trash included) and uploads in progress."""
-    stored = File.objects.filter(created_by=user).aggregate(n=Sum("size"))["n"] or 0
+    stored = Usage.objects.filter(user=user).values_list("bytes", flat=True).first() or 0
     pending = Upload.objects.filter(user=user).aggregate(n=Sum("size"))["n"] or 0
     return stored + pending
 
@@ -153,6 +183,25 @@ def _lock_user(user) -> None:
     """Serialise quota decisions per person for the rest of the transaction."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7410, user.pk])
+
+
+def _count_usage(user_id: int | None, delta: int) -> None:
+    """Add DELTA to a person's stored bytes (inside the caller's transaction)."""
+    if user_id is None or not delta:
+        return
+    if not Usage.objects.filter(user_id=user_id).update(bytes=F("bytes") + delta):
+        Usage.objects.create(user_id=user_id, bytes=max(delta, 0))
+
+
+def recount_usage() -> int:
+    """Recompute every person's stored bytes from the file rows (repair; returns people counted)."""
+    totals = dict(File.objects.filter(created_by__isnull=False).values_list("created_by")
+                  .annotate(n=Sum("size")).values_list("created_by", "n"))
+    with transaction.atomic():
+        Usage.objects.exclude(user_id__in=totals).delete()
+        for user_id, n in totals.items():
+            Usage.objects.update_or_create(user_id=user_id, defaults={"bytes": n})
+    return len(totals)
 
 
 def _check_quota(user, extra: int) -> None:
@@ -221,6 +270,7 @@ def upload_file(
                 created_by=user,
             )
             audit(user, AuditEvent.UPLOAD, file=f, address=address, size=f.size)
+            _count_usage(user.pk, f.size)
     except BaseException:
         store.delete(key)
         raise
@@ -251,6 +301,7 @@ def register_uploaded(
                     created_by=user,
                 )
                 audit(user, AuditEvent.UPLOAD, file=f, address=address, size=f.size, form=True)
+                _count_usage(user.pk, f.size)
                 out.append(f)
     except BaseException:
         for obj in stored:
@@ -342,6 +393,7 @@ def complete_upload(upload: Upload, rename: bool = True, address=None) -> File:
             )
             Upload.objects.filter(pk=upload.pk).delete()
             audit(upload.user, AuditEvent.UPLOAD, file=f, address=address, size=f.size, chunked=True)
+            _count_usage(upload.user_id, f.size)
     except BaseException:
         store.delete(upload.key)
         raise
@@ -470,8 +522,10 @@ def empty_trash(user, space: Space, address=None) -> int:
     purged = 0
     for f in doomed:
         store.delete(f.key)  # raises if the file server refuses: the row stays and a retry finishes the job
-        audit(user, AuditEvent.PURGE, address=address, name=f.name, size=f.size)
-        f.delete()
+        with transaction.atomic():
+            audit(user, AuditEvent.PURGE, address=address, name=f.name, size=f.size)
+            f.delete()
+            _count_usage(f.created_by_id, -f.size)
         purged += 1
     Folder.objects.filter(id__in=folder_ids).delete()
     return purged

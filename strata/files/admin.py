@@ -41,6 +41,9 @@ class FileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # files arrive through uploads, which store the bytes first
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # through the trash, which removes the bytes and keeps usage counts right
+
 
 admin.site.register(Space)
 admin.site.register(Folder)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -19,17 +18,19 @@ PAGE_SIZE = 50
 @login_required
 @require_safe
 def home(request):
+    actions.spaces_for(request.user)  # make the group spaces the person can use, once
     return redirect("files:space", space_id=actions.personal_space(request.user).id)
 
 
 @login_required
 @require_safe
 def space(request, space_id, folder_id=None):
-    space = access.get_space(request.user, space_id)
-    folder = access.get_folder(request.user, folder_id) if folder_id is not None else None
-    if folder is not None and folder.space_id != space.id:
-        raise Http404
-    return _browse(request, space, folder, writable=True)
+    if folder_id is not None:
+        folder = access.get_folder(request.user, folder_id)
+        if folder.space_id != space_id:
+            raise Http404
+        return _browse(request, folder.space, folder, writable=True)
+    return _browse(request, access.get_space(request.user, space_id), None, writable=True)
 
 
 @login_required
@@ -42,25 +43,22 @@ def folder(request, folder_id):
 
 
 def _browse(request, space, folder, writable):
+    """One page of a folder. No COUNT over the folder: a page holds PAGE_SIZE rows and "next" shows
+    when one more exists, so the first page of a huge folder costs the same as of a small one."""
+    try:
+        page = max(int(request.GET.get("page", 1)), 1)
+    except ValueError:
+        page = 1
     folders, files = actions.listing(space, folder)
-    page = Paginator(files, PAGE_SIZE).get_page(request.GET.get("page"))
-    crumbs = list(reversed(access.ancestors(folder)))
-    return render(
-        request,
-        "files/browse.html",
-        {
-            "space": space,
-            "folder": folder,
-            "crumbs": crumbs,
-            "folders": folders if page.number == 1 else [],
-            "page_obj": page,
-            "files": page.object_list,
-            "writable": writable,
-            "spaces": actions.spaces_for(request.user),
-            "quota": {"limit": actions.quota_bytes(request.user), "used": actions.used_bytes(request.user)},
-            "max_upload": actions.max_upload_bytes(),
-        },
-    )
+    start = (page - 1) * PAGE_SIZE
+    rows = list(files.select_related(None)[start:start + PAGE_SIZE + 1])
+    limit, used = actions.quota_status(request.user)
+    return render(request, "files/browse.html", {
+        "space": space, "folder": folder, "crumbs": list(reversed(access.ancestors(folder))),
+        "folders": list(folders) if page == 1 else [], "files": rows[:PAGE_SIZE], "page": page,
+        "has_next": len(rows) > PAGE_SIZE, "writable": writable, "spaces": actions.nav_spaces(request.user),
+        "quota": {"limit": limit, "used": used}, "max_upload": actions.max_upload_bytes(),
+    })
 
 
 @login_required

@@ -480,3 +480,13 @@ def test_session_writes_need_the_csrf_header(files_stack, people):
                                  {"X-CSRFToken": "", "Content-Type": "text/plain"})
     assert status == 403 and b"CSRF" in body
     assert alice.raw("GET", "/api/files/", headers={"X-CSRFToken": ""})[0] == 200
+
+
+def test_usage_counter_matches_a_recount(files_stack, people):
+    out = files_stack.shell(
+        "from strata.files.models import Usage; from strata.files.actions import recount_usage; "
+        "before = dict(Usage.objects.values_list('user_id', 'bytes')); recount_usage(); "
+        "after = dict(Usage.objects.values_list('user_id', 'bytes')); "
+        "print({k: v for k, v in before.items() if v}, {k: v for k, v in after.items() if v}, before == after)"
+    )
+    assert out.split()[-1] == "True", out
