@@ -155,7 +155,7 @@ def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
 
 
 def main() -> None:
-    extra = "\n[roles.files]\nhosts = [\"local\"]\nport = {}\ninternal_port = {}\n".format(*free_ports(1, 10))
+    extra = "\n[roles.files]\nhosts = [\"local\"]\nport = {}\ninternal_port = {}\n".format(*free_ports(1, 9))
     rows = []
     with running_stack("strata-bench-files-", extra=extra) as stack, \
             tempfile.TemporaryDirectory(prefix="strata-bench-data-") as tmp:

@@ -55,7 +55,7 @@ ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {
               "max_upload_mb": (int, 10240), "part_mb": (int, 16), "presign_seconds": (int, 60),
               "reconcile_grace_hours": (int, 24)},
 }
-FILES_INTERNAL_PORTS = 10
+FILES_INTERNAL_PORTS = 9
 # Options holding a TCP port, per role: used for the clash check and the free-port preflight.
 PORT_OPTIONS = {"web": ("http_port", "https_port"), "app": ("port",), "db": ("port",),
                 "files": ("port", "internal_port"), "domain": ("port",),

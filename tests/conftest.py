@@ -140,8 +140,15 @@ def running_stack(prefix: str, extra: str = "", instances: int = 2):
             shutil.rmtree(root, ignore_errors=True)
 
 
+def all_optional_roles_toml() -> str:
+    """The three optional roles on the local host, on free ports (the default `make up` topology)."""
+    smtp, ldap = free_ports(1, 1)
+    return (files_role_toml() + f'\n[roles.comms]\nhosts = ["local"]\nport = {smtp}\n'
+            f'\n[roles.domain]\nhosts = ["local"]\nport = {ldap}\n')
+
+
 def files_role_toml() -> str:
-    s3, internal = free_ports(1, 10)
+    s3, internal = free_ports(1, 9)
     return f'\n[roles.files]\nhosts = ["local"]\nport = {s3}\ninternal_port = {internal}\npart_mb = 5\n'
 
 

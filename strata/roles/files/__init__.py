@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+from strata.config import FILES_INTERNAL_PORTS
 from strata.render import write
 from strata.roles import Health, HostContext, Program, Role, timed
 from strata.s3 import admin_client, app_client
@@ -96,7 +97,7 @@ class FilesRole(Role):
         master, volume, filer, admin = base, base + 1, base + 2, base + 3
         data = ctx.data("files")
         # Every port explicit and bound to this host's address only; telemetry and the extra
-        # servers (WebDAV, Iceberg, Lance, admin UI) off. grpc ports: base + 4..9.
+        # servers (WebDAV, Iceberg, Lance, admin UI) off. gRPC ports: base + 4..8.
         command = [
             weed_binary(),
             f"-logdir={ctx.log('files')}",
@@ -133,7 +134,7 @@ class FilesRole(Role):
                 stopsignal="TERM",
                 stopwaitsecs=30,
                 startsecs=2,
-                ports=[files["port"], *range(base, base + 10)],
+                ports=[files["port"], *range(base, base + FILES_INTERNAL_PORTS)],
             )
         ]
 
