@@ -131,3 +131,28 @@ def get_file_in_tree(root: Folder, file_id) -> File:
     if root.id not in {x.id for x in chain} or any(x.trashed_at for x in chain):
         raise Http404
     return f
+
+
+def get_share(user, share_id) -> Share:
+    """Return a share of something USER may write (the only people who may remove it), else 404."""
+    try:
+        share = Share.objects.select_related("file__space", "folder__space", "user", "group").get(pk=share_id)
+    except (Share.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+    node = share.file or share.folder
+    if node_permission(user, node) != WRITE:
+        raise Http404
+    return share
+
+
+def get_link_for_owner(user, link_id):
+    from .models import PublicLink
+
+    try:
+        link = PublicLink.objects.select_related("file__space", "folder__space").get(pk=link_id,
+                                                                                      revoked=False)
+    except (PublicLink.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+    if node_permission(user, link.file or link.folder) != WRITE:
+        raise Http404
+    return link

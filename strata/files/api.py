@@ -436,6 +436,18 @@ def links(request, kind, node_id):
     )
 
 
+@api_view("DELETE")
+def share_detail(request, share_id):
+    actions.unshare(request.user, access.get_share(request.user, share_id), address=client_address(request))
+    return HttpResponse(status=204)
+
+
+@api_view("DELETE")
+def link_detail(request, link_id):
+    actions.revoke_link(request.user, access.get_link_for_owner(request.user, link_id))
+    return HttpResponse(status=204)
+
+
 @api_view("GET")
 def search(request):
     return JsonResponse(

@@ -267,6 +267,19 @@ def document() -> dict:
                     ),
                 )
             },
+            "/api/files/shares/{share_id}": {
+                "delete": _op(
+                    "Remove a share", {"description": "Removed"}, params=[_param("share_id")], status="204"
+                )
+            },
+            "/api/files/links/{link_id}": {
+                "delete": _op(
+                    "Revoke a public link",
+                    {"description": "Revoked"},
+                    params=[_param("link_id")],
+                    status="204",
+                )
+            },
             "/api/files/uploads/put": {
                 "put": _op(
                     "Upload a file in one request (streamed to the file server)",

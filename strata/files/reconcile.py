@@ -20,6 +20,7 @@ class Report:
     young_orphans: int = 0  # objects with no row yet: probably uploads in flight
     missing: list[int] = field(default_factory=list)  # rows whose object is gone
     removed: int = 0
+    stale_uploads: int = 0  # resumable uploads abandoned for longer than the grace period
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -31,9 +32,16 @@ def run(delete: bool = False, grace_hours: float | None = None) -> Report:
     grace = dt.timedelta(hours=hours)
     cutoff = timezone.now() - grace
     store = backend()
+    report = Report()
+    for upload in Upload.objects.filter(created_at__lt=cutoff):
+        report.stale_uploads += 1
+        if delete:
+            # Frees the quota it reserved and the parts it holds on the file server.
+            store.abort(upload.key, upload.backend_upload_id)
+            upload.delete()
     known = set(File.objects.values_list("key", flat=True))
     in_flight = set(Upload.objects.values_list("key", flat=True))
-    report = Report(rows=len(known))
+    report.rows = len(known)
     present = set()
     for key, modified in store.keys():
         report.objects += 1

@@ -18,6 +18,8 @@ urlpatterns = [
     path("files/<str:kind>/<int:node_id>/share", views.share, name="share"),
     path("files/<str:kind>/<int:node_id>/link", views.link, name="link"),
     path("files/<str:kind>/<int:node_id>/rename", views.rename_node, name="rename"),
+    path("files/shares/<int:share_id>/remove", views.unshare, name="unshare"),
+    path("files/links/<int:link_id>/revoke", views.revoke_link, name="revoke-link"),
     path("files/<str:kind>/<int:node_id>/trash", views.trash_node, name="trash-node"),
     path("files/<str:kind>/<int:node_id>/restore", views.restore_node, name="restore"),
     path("s/<str:token>", views.public, name="public"),
@@ -36,6 +38,8 @@ urlpatterns = [
     path("api/files/files/<int:file_id>/restore", api.file_restore, name="api-file-restore"),
     path("api/files/<str:kind>/<int:node_id>/shares", api.shares, name="api-shares"),
     path("api/files/<str:kind>/<int:node_id>/links", api.links, name="api-links"),
+    path("api/files/shares/<int:share_id>", api.share_detail, name="api-share"),
+    path("api/files/links/<int:link_id>", api.link_detail, name="api-link"),
     # Byte-carrying endpoints: nginx streams these without buffering (roles/web template).
     path("api/files/uploads/put", api.upload_put, name="api-upload-put"),
     path("api/files/uploads/form", api.upload_form, name="api-upload-form"),

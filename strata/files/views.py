@@ -233,6 +233,23 @@ def link(request, kind, node_id):
 
 
 @_form_action
+def unshare(request, share_id):
+    share = access.get_share(request.user, share_id)
+    node = share.file or share.folder
+    actions.unshare(request.user, share, address=client_address(request))
+    messages.success(request, f"“{node.name}” is no longer shared with {share.user or share.group}.")
+    return _back(node)
+
+
+@_form_action
+def revoke_link(request, link_id):
+    link = access.get_link_for_owner(request.user, link_id)
+    actions.revoke_link(request.user, link)
+    messages.success(request, "The public link no longer works.")
+    return _back(link.file or link.folder)
+
+
+@_form_action
 def rename_node(request, kind, node_id):
     node = _node_for(request, kind, node_id)
     actions.rename(request.user, node, request.POST.get("name"), address=client_address(request))

@@ -382,7 +382,12 @@ def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people)
     assert status == 410 and b"missing" in body
     # An object without a row (older than the grace period) is an orphan that reconcile removes.
     admin.put_object(Bucket=bucket, Key="0" * 32, Body=b"orphan")
+    # An upload left unfinished holds quota until reconcile cancels it.
+    status, up = alice.json("POST", "/api/files/uploads/", {"name": "abandoned.bin", "size": 10})
+    assert status == 201
     out = files_stack.ctx().manage("files_reconcile", "--grace-hours", "0", "--delete")
+    assert "1 abandoned upload(s) cancelled" in out
+    assert alice.json("GET", f"/api/files/uploads/{up['id']}")[0] == 404
     assert "orphan" in out and f"missing rows: {f['id']}" in out
     assert "0" * 32 not in objects(files_stack)
 
@@ -490,3 +495,19 @@ def test_usage_counter_matches_a_recount(files_stack, people):
         "print(before, after, before == after)"
     )
     assert out.split()[-1] == "True", out
+
+
+def test_removing_a_share_and_revoking_a_link_end_access(files_stack, people):
+    alice, bob = people["alice"], people["bob"]
+    _, f = alice.put("temporary.txt", b"for a while", conflict="rename")
+    status, share = alice.json("POST", f"/api/files/files/{f['id']}/shares", {"username": "bob"})
+    assert bob.get(f"/api/files/files/{f['id']}/content")[0] == 200
+    assert bob.json("DELETE", f"/api/files/shares/{share['id']}")[0] == 404  # only those who may write
+    assert alice.json("DELETE", f"/api/files/shares/{share['id']}")[0] == 204
+    assert bob.get(f"/api/files/files/{f['id']}/content")[0] == 404
+    _, link = alice.json("POST", f"/api/files/files/{f['id']}/links", {})
+    anon = Client(files_stack.url, files_stack.ca)
+    path = urllib.parse.urlsplit(link["url"]).path
+    assert anon.get(path + "?download=1").status == 200
+    assert alice.json("DELETE", f"/api/files/links/{link['id']}")[0] == 204
+    assert anon.get(path + "?download=1").status == 404

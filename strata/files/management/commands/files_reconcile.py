@@ -26,6 +26,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{report.young_orphans} recent object(s) without a row left alone (grace period)"
             )
+        if report.stale_uploads:
+            state = "cancelled" if delete else "found"
+            self.stdout.write(f"{report.stale_uploads} abandoned upload(s) {state}")
         if report.missing:
             self.stdout.write(f"missing rows: {', '.join(map(str, report.missing))}")
         if not report.orphans and not report.missing:
