@@ -30,3 +30,6 @@ unit:
 bench:
 	@bash scripts/bootstrap.sh test
 	$(VENV)/bin/python -m bench.stack
+	$(VENV)/bin/python -m bench.folder_page
+	$(VENV)/bin/python -m bench.files
+	$(VENV)/bin/python -m bench.ldap_login

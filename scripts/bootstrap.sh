@@ -11,7 +11,7 @@ packages+=(slapd ldap-utils libldap2-dev libsasl2-dev gcc libc6-dev python3-dev)
 # comms role: a private Postfix instance; SASL modules for an authenticated relay.
 packages+=(postfix libsasl2-modules)
 if [ "$profile" = test ]; then
-  packages+=(chromium fonts-liberation)
+  packages+=(chromium fonts-liberation curl)
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
