@@ -16,6 +16,8 @@ from pathlib import Path
 DEFAULT_CONFIG = "strata.toml"
 ENV_CONFIG = "STRATA_CONFIG"
 ENV_HOST = "STRATA_HOST"
+# Set for the app's processes: they read a copy of the secrets file holding only APP_SECRETS.
+ENV_SECRETS = "STRATA_SECRETS"
 
 REQUIRED_ROLES = ("web", "app", "db")
 OPTIONAL_ROLES = ("comms", "domain", "files")
@@ -139,6 +141,10 @@ class Config:
     @property
     def secrets_path(self) -> Path:
         return self.var_dir / "secrets.toml"
+
+    @property
+    def app_secrets_path(self) -> Path:
+        return self.var_dir / "secrets-app.toml"
 
     def enabled(self, role: str) -> bool:
         return role in self.roles and self.roles[role].enabled
@@ -474,9 +480,17 @@ SECRET_MAKERS = {
 }
 
 
+# What the app servers and the worker need. The rest (database superuser, directory admin, the S3 admin and
+# backup identities, the first admin's password) stays with the deployer, in the root-only secrets file.
+APP_SECRETS = ("django_secret_key", "db_app_password", "ldap_app_password", "ldap_writer_password",
+               "s3_app_access_key", "s3_app_secret_key", "comms_inbound_secret")
+
+
 def load_secrets(config: Config) -> dict[str, str]:
-    """Read the secrets file; raise ConfigError when it is missing or unreadable."""
-    p = config.secrets_path
+    """Read the secrets file ($STRATA_SECRETS when set: the app's subset); raise ConfigError when it is
+    missing, unreadable or lacks a key."""
+    subset = os.environ.get(ENV_SECRETS)
+    p = Path(subset) if subset else config.secrets_path
     try:
         with p.open("rb") as fh:
             data = tomllib.load(fh)
@@ -484,10 +498,17 @@ def load_secrets(config: Config) -> dict[str, str]:
         raise ConfigError(p, "", "no secrets file (run `strata init` or `make up`)") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(p, "", f"cannot read: {exc}") from None
-    for key in SECRET_MAKERS:
+    for key in APP_SECRETS if subset else SECRET_MAKERS:
         if not isinstance(data.get(key), str) or not data[key]:
             raise ConfigError(p, key, "missing secret (run `strata init` to add it)")
     return data
+
+
+def write_app_secrets(config: Config, secrets: dict[str, str]) -> Path:
+    """Write the app's subset of the secrets next to the full file; return its path."""
+    p = config.app_secrets_path
+    write_secrets(p, {k: secrets[k] for k in APP_SECRETS if k in secrets})
+    return p
 
 
 def ensure_secrets(config: Config) -> tuple[dict[str, str], list[str]]:
@@ -498,6 +519,8 @@ def ensure_secrets(config: Config) -> tuple[dict[str, str], list[str]]:
         with p.open("rb") as fh:
             data = tomllib.load(fh)
     added = [k for k in SECRET_MAKERS if not data.get(k)]
+    if p.exists() and os.geteuid() == 0 and p.stat().st_uid != 0:
+        os.chown(p, 0, 0)  # the full file is the deployer's alone (the app gets secrets-app.toml)
     if added or (p.exists() and p.stat().st_mode & 0o077):
         for k in added:
             data[k] = SECRET_MAKERS[k]()

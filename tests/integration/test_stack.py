@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import socket
 import stat
@@ -186,6 +187,15 @@ def test_secrets_and_keys_are_private(stack):
     var = stack.config.var_dir
     for path in (stack.config.secrets_path, var / "pki" / "ca.key", var / "pki" / "web.key"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    # The app's processes get only their subset, as their own user; the full file stays root's.
+    app_secrets = var / "secrets-app.toml"
+    assert stat.S_IMODE(app_secrets.stat().st_mode) == 0o600
+    assert pwd.getpwuid(app_secrets.stat().st_uid).pw_name == "strata"
+    assert stack.config.secrets_path.stat().st_uid == 0
+    subset = app_secrets.read_text()
+    assert stack.secrets["db_app_password"] in subset
+    for key in ("db_superuser_password", "admin_password", "s3_admin_secret_key", "ldap_admin_password"):
+        assert key not in subset and stack.secrets[key] not in subset
     logs = "".join(p.read_text(errors="replace") for p in (var / "log").rglob("*.log"))
     for key in ("admin_password", "db_app_password", "db_superuser_password", "django_secret_key"):
         assert stack.secrets[key] not in logs, f"{key} leaked into a log"

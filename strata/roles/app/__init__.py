@@ -6,6 +6,7 @@ import http.client
 import json
 import shutil
 
+from strata.config import ENV_SECRETS, write_app_secrets
 from strata.render import listen_address, render, write
 from strata.roles import Health, HostContext, Program, Role, timed
 from strata.system import chown, make_dir, require_reachable, service_user
@@ -42,8 +43,8 @@ class AppRole(Role):
         user = self.user()
         make_dir(ctx.etc("app"), None, 0o755)
         make_dir(ctx.log("app"), None, 0o755)
-        # The app reads the secrets file as its own user; nobody else may.
-        chown(ctx.config.secrets_path, user)
+        # The app's processes read only their own subset of the secrets, as their own user.
+        chown(write_app_secrets(ctx.config, ctx.secrets), user)
         require_reachable(ctx.project, user, "the Strata code")
         require_reachable(ctx.venv_bin, user, "the virtualenv")
         require_reachable(ctx.config.path, user, "the config file")
@@ -71,7 +72,7 @@ class AppRole(Role):
         ctx.manage("check", "--deploy", "--fail-level", "WARNING", what="Django deployment check")
 
     def programs(self, ctx: HostContext) -> list[Program]:
-        env = ctx.django_env()
+        env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}
         common = dict(user=self.user(), environment=env, directory=str(ctx.project))
         manage = [str(ctx.venv_bin / "python"), "-m", "django"]
         out = [Program(inst.name, "app",
