@@ -16,6 +16,8 @@ from pathlib import Path
 DEFAULT_CONFIG = "strata.toml"
 ENV_CONFIG = "STRATA_CONFIG"
 ENV_HOST = "STRATA_HOST"
+# One var/ tree per host when several hosts share a machine (the lab).
+ENV_VAR_DIR = "STRATA_VAR_DIR"
 # Set for the app's processes: they read a copy of the secrets file holding only APP_SECRETS.
 ENV_SECRETS = "STRATA_SECRETS"
 
@@ -136,7 +138,9 @@ class Config:
 
     @property
     def var_dir(self) -> Path:
-        return (self.path.parent / self.site["var_dir"]).resolve()
+        """This machine's state: site.var_dir, or $STRATA_VAR_DIR (each lab host has its own)."""
+        override = os.environ.get(ENV_VAR_DIR)
+        return Path(override).resolve() if override else (self.path.parent / self.site["var_dir"]).resolve()
 
     @property
     def secrets_path(self) -> Path:
@@ -441,6 +445,8 @@ def load(path: str | os.PathLike | None = None) -> Config:
 def var_dir_lenient(path: str | os.PathLike | None = None) -> Path:
     """Return site.var_dir from a file that may fail validation (used to stop a running stack)."""
     p = config_path(path)
+    if os.environ.get(ENV_VAR_DIR):
+        return Path(os.environ[ENV_VAR_DIR]).resolve()
     try:
         site = tomllib.loads(p.read_text(encoding="utf-8")).get("site", {})
         var = site.get("var_dir", SITE_OPTIONS["var_dir"][1]) if isinstance(site, dict) else None

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from strata.config import FALLBACKS, Config, Host, port_bindings
+from strata.config import ENV_VAR_DIR, FALLBACKS, Config, Host, port_bindings
 from strata.system import DeployError, run
 
 
@@ -78,7 +78,7 @@ class HostContext:
         return Path(sys.executable).parent
 
     def django_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", ENV_VAR_DIR)}
         env.update(DJANGO_SETTINGS_MODULE="strata.settings", STRATA_CONFIG=str(self.config.path),
                    STRATA_HOST=self.host.name, PYTHONDONTWRITEBYTECODE="1")
         return env
