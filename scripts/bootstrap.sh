@@ -10,6 +10,8 @@ packages=(python3 python3-venv postgresql-15 nginx ca-certificates)
 packages+=(slapd ldap-utils libldap2-dev libsasl2-dev gcc libc6-dev python3-dev)
 # comms role: a private Postfix instance; SASL modules for an authenticated relay.
 packages+=(postfix libsasl2-modules)
+# the lab (`strata lab`): one network namespace per host, each with a firewall from the matrix.
+packages+=(nftables iproute2 iputils-ping)
 if [ "$profile" = test ]; then
   packages+=(chromium fonts-liberation curl)
 fi

@@ -46,7 +46,7 @@ COMMON_ROLE_OPTIONS: dict[str, tuple[type, object]] = {
 }
 ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {
     "web": {"http_port": (int, 18080), "https_port": (int, 18443), "workers": (int, 2)},
-    "app": {"port": (int, 18101), "instances": (int, 2), "workers": (int, 3), "timeout": (int, 30)},
+    "app": {"port": (int, 18101), "instances": (int, 2), "workers": (int, 2), "timeout": (int, 30)},
     "db": {"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"),
            "pool_size": (int, 4)},
     "comms": {"port": (int, 18025), "max_message_kb": (int, 1024), "reply_domain": (str, ""),

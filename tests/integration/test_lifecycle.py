@@ -74,8 +74,8 @@ def test_up_then_down_leaves_nothing_running(root):
     sup = Supervisor(config.var_dir)
     daemon = int(sup.pidfile.read_text())
     pids = descendants(daemon)
-    # supervisord, postgres, 2 x (gunicorn + 2 workers), worker, scheduler, nginx, slapd, postfix, weed
-    assert len(pids) >= 1 + 1 + 2 * 3 + 2 + 2 + 3
+    # supervisord, postgres, 2 x (gunicorn + 2 workers), task worker, nginx x2, slapd, postfix, weed
+    assert len(pids) >= 1 + 1 + 2 * 3 + 1 + 2 + 3
     ports = [port for _, _, port, _ in cfgmod.port_bindings(config)]
     assert not any(port_is_free(p) for p in ports)
 

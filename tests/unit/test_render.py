@@ -237,6 +237,8 @@ def gunicorn_settings(path: Path) -> dict:
     compile(source, str(path), "exec")  # valid Python
     out = {}
     for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):  # server hooks
+            continue
         assert isinstance(node, ast.Assign)
         out[node.targets[0].id] = ast.literal_eval(node.value)
     return out

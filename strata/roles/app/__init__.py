@@ -81,12 +81,12 @@ class AppRole(Role):
                        stopsignal="TERM", stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
                        ports=[inst.port], **common)
                for inst in ctx.config.app_instances(ctx.host.name)]
-        # The background task worker runs on every app host; it finishes its current task on TERM.
-        out.append(Program("worker", "app", [*manage, "db_worker", "--interval", "1"],
+        # The background task worker runs on every app host; it finishes its current task on TERM. The
+        # first app host's worker also enqueues the periodic tasks (one scheduler for the whole site).
+        first = ctx.host.name == ctx.config.hosts_of("app")[0].name
+        out.append(Program("worker", "app", [*manage, "strata_worker", "--interval", "1",
+                                             *(["--scheduler"] if first else [])],
                            stopsignal="TERM", stopwaitsecs=60, **common))
-        if ctx.host.name == ctx.config.hosts_of("app")[0].name:
-            out.append(Program("scheduler", "app", [*manage, "strata_scheduler"], stopwaitsecs=10,
-                               **common))
         return out
 
     def ready_probe(self, ctx: HostContext) -> Health:

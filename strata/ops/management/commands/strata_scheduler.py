@@ -1,14 +1,11 @@
-"""Enqueue the periodic tasks of settings.STRATA_SCHEDULE; runs as the app role's `scheduler` program."""
+"""Enqueue the periodic tasks of settings.STRATA_SCHEDULE (the worker runs the same loop in a thread)."""
 
-import logging
 import signal
-import time
+import threading
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import import_string
 
-log = logging.getLogger("strata.scheduler")
+from strata.ops import schedule
 
 
 class Command(BaseCommand):
@@ -18,25 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="enqueue every task once and exit")
 
     def handle(self, *args, once=False, **options):
-        schedule = {name: (import_string(path), every) for name, (path, every) in
-                    settings.STRATA_SCHEDULE.items()}
         if once:
-            for name, (task, _every) in schedule.items():
-                task.enqueue()
+            for name in schedule.enqueue_all():
                 self.stdout.write(f"enqueued {name}")
             return
-        stopping = []
-        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        now = time.monotonic()
-        # The first run of each comes one period after start, so restarts do not pile up work.
-        due = {name: now + every for name, (_task, every) in schedule.items()}
-        plan = ", ".join(f"{n} every {e}s" for n, (_t, e) in schedule.items())
-        log.info("scheduler: %s", plan or "nothing scheduled")
-        while not stopping:
-            now = time.monotonic()
-            for name, (task, every) in schedule.items():
-                if now >= due[name]:
-                    task.enqueue()
-                    log.info("enqueued %s", name)
-                    due[name] = now + every
-            time.sleep(1)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        schedule.run(stop)
