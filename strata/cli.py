@@ -14,6 +14,7 @@ from strata import config as cfgmod
 from strata.accounts import cli as accounts_cli
 from strata.config import ConfigError
 from strata.files import cli as files_cli
+from strata.lab import cli as lab_cli
 from strata.system import DeployError
 
 out = Console(soft_wrap=True)
@@ -65,8 +66,20 @@ def cmd_down(args) -> int:
 
 def cmd_status(args) -> int:
     config = cfgmod.load(args.config)
+    from strata.lab import run as lab_run
+
+    lab = lab_run.for_config(config)
+    if lab is not None:
+        # In the lab each probe runs on a host the firewall lets through, whichever host asks.
+        from strata.lab import check as lab_check
+
+        return print_status(config, *lab_check.status(lab))
     secrets = cfgmod.load_secrets(config)
-    roles = health.roles_report(config, secrets)
+    return print_status(config, health.roles_report(config, secrets), health.links_report(config, secrets))
+
+
+def print_status(config, roles, links) -> int:
+    """Print the roles and links reports; return 1 when a role is down."""
     table = Table(title=f"Strata roles — {config.url()}")
     for col in ("role", "seed", "hosts", "health", "details"):
         table.add_column(col)
@@ -76,13 +89,13 @@ def cmd_status(args) -> int:
         table.add_row(r.role, "required" if r.required else "optional", ", ".join(r.hosts) or "—",
                       f"[{STATE_STYLE[r.state]}]{state}[/]", detail)
     out.print(table)
-    links = Table(title="Connection matrix")
+    table_links = Table(title="Connection matrix")
     for col in ("from", "to", "why", "state", "details"):
-        links.add_column(col)
-    for link in health.links_report(config, secrets):
-        links.add_row(link.source, link.target, link.purpose,
-                      f"[{STATE_STYLE[link.state]}]{link.state}[/]", link.detail)
-    out.print(links)
+        table_links.add_column(col)
+    for link in links:
+        table_links.add_row(link.source, link.target, link.purpose,
+                            f"[{STATE_STYLE[link.state]}]{link.state}[/]", link.detail)
+    out.print(table_links)
     return 0 if all(r.state != "down" for r in roles) else 1
 
 
@@ -136,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     mail.add_argument("--show", type=int, metavar="N", help="print message N in full")
     accounts_cli.add_parsers(sub)
     files_cli.add_parsers(sub)
+    lab_cli.add_parsers(sub)
     return p
 
 
@@ -143,6 +157,7 @@ COMMANDS = {"init": cmd_init, "check": cmd_check, "up": cmd_up, "down": cmd_down
             "status": cmd_status, "manage": cmd_manage, "mail": cmd_mail}
 COMMANDS.update(dict.fromkeys(accounts_cli.COMMANDS, accounts_cli.run))
 COMMANDS.update(dict.fromkeys(files_cli.COMMANDS, files_cli.run))
+COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
 
 
 def main(argv: list[str] | None = None) -> int:

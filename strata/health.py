@@ -71,25 +71,36 @@ def roles_report(config: Config, secrets: dict) -> list[RoleReport]:
     return out
 
 
-def links_report(config: Config, secrets: dict) -> list[LinkReport]:
+def link_active(config: Config, source: str, target: str) -> bool:
     roles = all_roles()
+    return all(config.enabled(r) and roles[r].built for r in (source, target))
+
+
+def link_checks(config: Config, secrets: dict, source: str, target: str) -> list[Health]:
+    """Probe the link SOURCE -> TARGET from this machine (the lab runs it on each source host)."""
+    roles = all_roles()
+    if (source, target) == ("web", "app"):
+        return [_tcp(i.host.address, i.port) for i in config.app_instances()]
+    if (source, target) == ("comms", "app"):
+        from strata.roles.comms import inbound_checks
+
+        return inbound_checks(config, secrets)
+    if (source, target) == ("app", "db"):
+        return [roles["db"].probe(config, secrets, config.host_of("db"))]
+    return [roles[target].probe(config, secrets, h) for h in config.hosts_of(target)]
+
+
+def link_report(source: str, target: str, purpose: str, checks: list[Health]) -> LinkReport:
+    ok = all(c.ok for c in checks)
+    detail = "; ".join(c.detail for c in checks if not c.ok) or f"{len(checks)} reachable"
+    return LinkReport(source, target, purpose, "ok" if ok else "down", detail)
+
+
+def links_report(config: Config, secrets: dict) -> list[LinkReport]:
     out = []
     for source, target, purpose in LINKS:
-        active = all(config.enabled(r) and roles[r].built for r in (source, target))
-        if not active:
+        if not link_active(config, source, target):
             out.append(LinkReport(source, target, purpose, "unused", "role absent: fallback in use"))
             continue
-        if (source, target) == ("web", "app"):
-            checks = [_tcp(i.host.address, i.port) for i in config.app_instances()]
-        elif (source, target) == ("comms", "app"):
-            from strata.roles.comms import inbound_checks
-
-            checks = inbound_checks(config, secrets)
-        elif (source, target) == ("app", "db"):
-            checks = [roles["db"].probe(config, secrets, config.host_of("db"))]
-        else:
-            checks = [roles[target].probe(config, secrets, h) for h in config.hosts_of(target)]
-        ok = all(c.ok for c in checks)
-        detail = "; ".join(c.detail for c in checks if not c.ok) or f"{len(checks)} reachable"
-        out.append(LinkReport(source, target, purpose, "ok" if ok else "down", detail))
+        out.append(link_report(source, target, purpose, link_checks(config, secrets, source, target)))
     return out

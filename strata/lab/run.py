@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from strata import config as cfgmod
-from strata.config import OPTIONAL_ROLES, ConfigError
-from strata.deploy import START_ORDER
+from strata.config import ConfigError
 from strata.lab import firewall, topology
 from strata.supervisor import Supervisor
 from strata.system import DeployError
@@ -60,8 +59,9 @@ class Lab:
 
     @property
     def shared(self) -> Path:
-        """The site's secrets and CA, made once and copied to every host."""
-        return Path(self.dir) / "shared"
+        """The site's secrets and CA (site.var_dir of the lab's topology), made once and copied to every
+        host; the root namespace's own probes use them too."""
+        return self.config().var_dir
 
     def config(self) -> cfgmod.Config:
         return cfgmod.load(self.config_path)
@@ -86,7 +86,8 @@ class Lab:
         proc = subprocess.run(["ip", "netns", "exec", self.hosts[host].netns, *argv], input=input,
                               env=self.host_env(host), capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
-            lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
+            text = proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}"
+            lines = text.splitlines()
             raise DeployError(f"lab host {host}: `{' '.join(argv[-2:])}` failed: {lines[-1].strip()}")
         return proc
 
@@ -112,6 +113,14 @@ def load(lab_dir: str | os.PathLike) -> Lab | None:
     return Lab(**data)
 
 
+def for_config(config: cfgmod.Config) -> Lab | None:
+    """Return the running lab whose topology CONFIG is (`strata status` on a lab host), else None."""
+    lab = load(config.path.parent) if (config.path.parent / STATE).exists() else None
+    if lab is None or not lab.up or lab.config_path != config.path.resolve() or os.geteuid() != 0:
+        return None
+    return lab
+
+
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
     if check and proc.returncode != 0:
@@ -120,17 +129,21 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def start_groups(config: cfgmod.Config) -> list[list[str]]:
-    """Return the hosts in start order, in groups that may start together: a host starts with its earliest
-    role in START_ORDER; the first app host (migrations) goes before the other app hosts."""
+    """Return the hosts in start order, in groups that start together. Only the app depends on another
+    role at start: the first app host migrates the database once the db host is up, and the other app
+    hosts start after it. Every other host starts in the first group (nginx, Postfix, slapd and SeaweedFS
+    wait for nobody)."""
     first_app = config.hosts_of("app")[0].name
     keys = {}
     for name in config.hosts:
         roles = config.roles_on(name)
-        if not roles:
-            continue
-        # domain, files and comms need nothing but themselves: they start together.
-        keys[name] = min(min(START_ORDER.index(r), 1) if r in OPTIONAL_ROLES else START_ORDER.index(r)
-                         + (r == "app" and name != first_app) for r in roles)
+        if roles:
+            keys[name] = 0 if "app" not in roles else 1 if name == first_app else 2
+    db_host = config.host_of("db").name
+    if keys[db_host] == 2:
+        raise ConfigError(config.path, "roles.app.hosts", f"the db host {db_host} runs an app server too: "
+                          f"list {db_host} first, so that it migrates the database before the other app "
+                          f"hosts start")
     return [[h for h in keys if keys[h] == k] for k in sorted(set(keys.values()))]
 
 
@@ -150,7 +163,7 @@ def up(lab_dir: str | os.PathLike, topology_file: str | os.PathLike | None = Non
         raise ConfigError(root / STATE, "", "a lab is already recorded here: run `strata lab down` first")
     # The service users traverse it to reach their hosts' var/ trees.
     root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o755)
+    os.chmod(root, 0o755)  # noqa: S103 - no secret here; they are 0600 below it
     if topology_file:
         text = Path(topology_file).read_text(encoding="utf-8")
         cfgmod.parse(text, topology_file)  # ConfigError names the user's file, before anything is written
@@ -219,7 +232,7 @@ def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
 
 def _share_secrets(lab: Lab) -> None:
     """Make the secrets and CA once, then give every host the same copy (each issues its own certs)."""
-    env = {**os.environ, cfgmod.ENV_VAR_DIR: str(lab.shared)}
+    env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
     proc = subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(lab.config_path), "init"], env=env,
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
@@ -227,7 +240,7 @@ def _share_secrets(lab: Lab) -> None:
     for h in lab.hosts.values():
         var = Path(h.var)
         (var / "pki").mkdir(parents=True, exist_ok=True)
-        os.chmod(var, 0o755)
+        os.chmod(var, 0o755)  # noqa: S103 - like var/ of `make up`: services traverse it
         for rel in ("secrets.toml", "pki/ca.crt", "pki/ca.key"):
             shutil.copy2(lab.shared / rel, var / rel)
 

@@ -86,7 +86,9 @@ def default_topology(subnet: ipaddress.IPv4Network, *, app_hosts: int = 2,
         raise ConfigError("", "hosts", f"{len(names)} hosts do not fit in the lab's /{subnet.prefixlen}")
     lines = ["# The lab's topology, written by `strata lab up`: one network namespace per host.", "",
              "[site]"]
-    for key, value in {"name": "Strata lab", "domain": "localhost", **(site or {})}.items():
+    # var_dir: the shared secrets and CA every host gets a copy of (each host has its own var/ tree).
+    site = {"name": "Strata lab", "domain": "localhost", "var_dir": "shared", **(site or {})}
+    for key, value in site.items():
         lines.append(f"{key} = {_toml_value(value)}")
     for i, name in enumerate(names):
         lines += ["", f"[hosts.{name}]", f'address = "{subnet.network_address + 2 + i}"']

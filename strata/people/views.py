@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -9,6 +10,11 @@ from . import actions
 from .forms import ContactDetailsForm
 
 PAGE_SIZE = 50
+
+
+def directory_managed(user) -> bool:
+    """Whether USER's details come from the directory (domain role on, account not a local one)."""
+    return settings.CONFIG.enabled("domain") and not user.has_usable_password()
 
 
 @login_required
@@ -40,6 +46,9 @@ def person(request, username):
 @require_http_methods(["GET", "HEAD", "POST"])
 def profile_edit(request):
     user = request.user
+    if directory_managed(user):
+        # The directory is the source of these details: an edit here would be undone at the next sync.
+        return render(request, "people/profile_managed.html", status=403 if request.method == "POST" else 200)
     if request.method == "POST":
         form = ContactDetailsForm(request.POST)
         if form.is_valid():

@@ -185,6 +185,18 @@ def test_directory_login_mirrors_attributes_profile_and_groups(people):
                      "title": "Engineer", "department": "Research"}
 
 
+def test_directory_people_cannot_edit_details_the_directory_owns(people):
+    c = login(people, "alice")
+    page = c.get("/people/me/edit/")
+    assert page.status == 200 and "come from the organisation's directory" in page.text
+    resp = c.post("/people/me/edit/", {"first_name": "Mallory", "last_name": "Liddell",
+                                       "email": "alice@example.org", "phone": "", "fax": "",
+                                       "title": "Engineer", "department": "Research"})
+    assert resp.status == 403
+    assert user_state(people, "alice")["first"] == "Alice"
+    assert "Change password" not in c.get("/people/").text  # their password lives in the directory
+
+
 def test_a_change_in_the_directory_reaches_the_profile_at_the_next_login(people):
     conn = admin_ldap(people)
     try:
