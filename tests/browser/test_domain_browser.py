@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_directory_browser import browser  # noqa: F401 - the shared Chromium fixture
 from tests.integration.domain_support import ok, start_domain_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -15,7 +14,7 @@ def dstack():
     yield from start_domain_stack("strata-domain-browser-")
 
 
-def test_directory_person_logs_in_in_a_browser(dstack, browser):  # noqa: F811
+def test_directory_person_logs_in_in_a_browser(dstack, browser):
     ok(dstack, "users", "add", "mae", "--first-name", "Mae", "--last-name", "Jemison", "--title", "Astronaut",
        "--department", "Flight", "--fax", "+1 555 0177", "--password-stdin",
        stdin="endeavour mission sts 47\n")

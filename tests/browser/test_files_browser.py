@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_directory_browser import ARGS, CHROMIUM
-from tests.conftest import IN_CI, files_role_toml, running_stack
+from tests.conftest import files_role_toml, running_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -29,22 +28,6 @@ def fstack():
     """A stack with the files role (SeaweedFS, 5 MiB parts) for this module only."""
     with running_stack("strata-filesui-", extra=files_role_toml()) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

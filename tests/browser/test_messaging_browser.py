@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_directory_browser import browser  # noqa: F401 - the shared browser fixture
-
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 SETUP = """
@@ -22,7 +20,7 @@ print(msg.conversation_id)
 """
 
 
-def open_as(browser, stack, username, path):  # noqa: F811
+def open_as(browser, stack, username, path):
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
     errors: list[str] = []
@@ -36,7 +34,7 @@ def open_as(browser, stack, username, path):  # noqa: F811
     return context, page, errors
 
 
-def test_message_arrives_for_the_other_person_without_reload(stack, browser):  # noqa: F811
+def test_message_arrives_for_the_other_person_without_reload(stack, browser):
     conv = int(stack.shell(SETUP).split()[-1])
     path = f"/messages/c/{conv}/"
     bob_ctx, bob, bob_errors = open_as(browser, stack, "br_bob", path)
