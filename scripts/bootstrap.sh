@@ -12,8 +12,10 @@ packages+=(slapd ldap-utils libldap2-dev libsasl2-dev gcc libc6-dev python3-dev)
 packages+=(postfix libsasl2-modules)
 # the lab (`strata lab`): one network namespace per host, each with a firewall from the matrix.
 packages+=(nftables iproute2 iputils-ping)
+# `strata deploy` (Ansible over SSH); the lab's Ansible test runs one sshd per namespace host.
+packages+=(openssh-client)
 if [ "$profile" = test ]; then
-  packages+=(chromium fonts-liberation curl)
+  packages+=(chromium fonts-liberation curl wrk openssh-server)
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

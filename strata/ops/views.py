@@ -3,12 +3,13 @@ import time
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connection
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from strata import health
+from strata.ops import topology
 
 
 def _check_db():
@@ -33,6 +34,13 @@ if settings.CONFIG.enabled("files"):
     from strata.files.storage import check_file_server
 
     CHECKS["files"] = (check_file_server, False)  # pages and metadata work; transfers answer 503 meanwhile
+
+
+@never_cache
+@require_GET
+def livez(request):
+    """Answer at once, touching no dependency: the app server process is alive (for load balancers)."""
+    return HttpResponse("ok\n", content_type="text/plain")
 
 
 @never_cache
@@ -62,9 +70,11 @@ def healthz(request):
 def status(request):
     """Show the six roles, where each runs, their health, and the fallback for absent ones."""
     config, secrets = settings.CONFIG, settings.SECRETS
+    roles, links = health.roles_report(config, secrets), health.links_report(config, secrets)
     context = {
-        "roles": health.roles_report(config, secrets),
-        "links": health.links_report(config, secrets),
+        "roles": roles,
+        "links": links,
+        "topology": topology.layout(config, roles, links),
         "hosts": config.hosts.values(),
         "url": config.url(),
     }
