@@ -19,6 +19,10 @@ status:
 lint:
 	@bash scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check strata tests bench
+	@mkdir -p var/ansible
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/var/ansible/home" \
+	  ANSIBLE_LOCAL_TEMP="$(CURDIR)/var/ansible/tmp" XDG_CACHE_HOME="$(CURDIR)/var/ansible/cache" \
+	  $(VENV)/bin/ansible-lint -q --nocolor -c deploy/ansible/.ansible-lint deploy/ansible/
 
 test: lint
 	$(VENV)/bin/python -m pytest

@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from strata import __version__, deploy, health
+from strata import __version__, deploy, deploy_cli, health
 from strata import config as cfgmod
 from strata.accounts import cli as accounts_cli
 from strata.config import ConfigError
@@ -55,6 +55,9 @@ def cmd_up(args) -> int:
     if result.admin_password:
         out.print(f"Admin account created — username: [bold]{result.admin_username}[/bold]  password: "
                   f"[bold]{result.admin_password}[/bold]  (shown once; also in the secrets file)")
+    # One stable last line for scripts (Ansible's changed_when).
+    out.print(f"changed: {', '.join(result.changed)}" if result.changed else "unchanged", markup=False,
+              highlight=False)
     return 0
 
 
@@ -150,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     accounts_cli.add_parsers(sub)
     files_cli.add_parsers(sub)
     lab_cli.add_parsers(sub)
+    deploy_cli.add_parsers(sub)
     return p
 
 
@@ -158,6 +162,7 @@ COMMANDS = {"init": cmd_init, "check": cmd_check, "up": cmd_up, "down": cmd_down
 COMMANDS.update(dict.fromkeys(accounts_cli.COMMANDS, accounts_cli.run))
 COMMANDS.update(dict.fromkeys(files_cli.COMMANDS, files_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
+COMMANDS.update(dict.fromkeys(deploy_cli.COMMANDS, deploy_cli.run))
 
 
 def main(argv: list[str] | None = None) -> int:

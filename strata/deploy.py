@@ -36,6 +36,8 @@ class UpResult:
     admin_password: str | None  # set only when the account was created by this run
     fallbacks: dict[str, str] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
+    # What this run changed on the machine (empty: everything was already in place); Ansible reads it.
+    changed: list[str] = field(default_factory=list)
 
 
 def init(path=None) -> tuple[cfgmod.Config, list[str]]:
@@ -93,7 +95,7 @@ def up(path=None, step: Step = _quiet) -> UpResult:
     preflight_ports(config, sup.running_programs())
 
     step("config and secrets")
-    config, _ = init(config.path)
+    config, init_changes = init(config.path)
     secrets = cfgmod.load_secrets(config)
     ctxs = [HostContext(config, secrets, h) for h in _local(config)]
 
@@ -105,11 +107,13 @@ def up(path=None, step: Step = _quiet) -> UpResult:
             role.render(ctx)
             role.validate(ctx)
             programs += role.programs(ctx)
-    sup.render(programs)
+    result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
+    result.changed += init_changes
+    if sup.render(programs) or not sup.running():
+        result.changed.append("supervisor config")
     step("supervisor")
     sup.start_daemon()
 
-    result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
     first_app_host = config.hosts_of("app")[0].name
     for name in START_ORDER:
         role = roles[name]
@@ -117,6 +121,8 @@ def up(path=None, step: Step = _quiet) -> UpResult:
         for ctx in here:
             step(f"{name}: start on {ctx.host.name}")
             for p in role.programs(ctx):
+                if not sup.is_running(p.name):
+                    result.changed.append(f"started {p.name}")
                 sup.start(p.name)
                 result.started.append(p.name)
         for ctx in here:
@@ -127,10 +133,12 @@ def up(path=None, step: Step = _quiet) -> UpResult:
             for ctx in ctxs:
                 if ctx.host.name == first_app_host:
                     step("database migrations")
-                    ctx.manage("migrate", "--noinput", what="migrate")
+                    if "No migrations to apply" not in ctx.manage("migrate", "--noinput", what="migrate"):
+                        result.changed.append("database migrations")
                     out = ctx.manage("strata_admin", what="creating the first admin")
                     if out.startswith("created"):
                         result.admin_password = secrets["admin_password"]
+                        result.changed.append("first admin")
     for name in cfgmod.OPTIONAL_ROLES:
         if not config.enabled(name) or not roles[name].built:
             result.fallbacks[name] = roles[name].fallback

@@ -64,6 +64,8 @@ def _up(args) -> int:
     url = f"https://{web.address}:{config.roles['web']['https_port']}/"
     out.print(f"\n[bold green]The lab is up:[/bold green] {url}  (CA: {lab.ca()}; config: {lab.config_path})",
               highlight=False)
+    out.print(f"Admin account: {config.site['admin_username']} (password: admin_password in "
+              f"{lab.shared / 'secrets.toml'})", highlight=False)
     first = next(iter(lab.hosts.values())).netns
     out.print(f"Run a command on a host: ip netns exec {first} …", highlight=False)
     return 0

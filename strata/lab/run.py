@@ -165,16 +165,21 @@ def up(lab_dir: str | os.PathLike, topology_file: str | os.PathLike | None = Non
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)  # noqa: S103 - no secret here; they are 0600 below it
     if topology_file:
-        text = Path(topology_file).read_text(encoding="utf-8")
-        cfgmod.parse(text, topology_file)  # ConfigError names the user's file, before anything is written
+        try:
+            text = Path(topology_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(topology_file, "", f"cannot read: {exc}") from None
     else:
         text = topology.default_topology(topology.free_slice(), app_hosts=app_hosts, options=options)
     config_path = root / CONFIG
+    # Every check before anything is written or created.
+    config = cfgmod.parse(text, topology_file or config_path)
+    subnet = topology.lab_slice(config)
+    groups = start_groups(config)
+    if any(a in subnet for a in topology.used_addresses()):
+        raise ConfigError(config.path, "hosts", f"{subnet} is already in use on this machine (another lab?)")
     config_path.write_text(text)
     config = cfgmod.load(config_path)
-    subnet = topology.lab_slice(config)
-    if any(a in subnet for a in topology.used_addresses()):
-        raise ConfigError(config_path, "hosts", f"{subnet} is already in use on this machine (another lab?)")
 
     suffix = secrets.token_hex(3)
     hosts = {name: LabHost(name, h.address, f"strata-{suffix}-{name}", f"stv{suffix}{i}",
@@ -191,7 +196,7 @@ def up(lab_dir: str | os.PathLike, topology_file: str | os.PathLike | None = Non
             apply_firewall(lab, config, name)
         step("shared secrets and CA")
         _share_secrets(lab)
-        for group in start_groups(config):
+        for group in groups:
             step(f"strata up on {', '.join(group)}")
             with ThreadPoolExecutor(max_workers=len(group)) as pool:
                 for f in [pool.submit(_host_up, lab, h) for h in group]:

@@ -1,0 +1,159 @@
+"""The Ansible playbook deploys the six-role lab from nothing, over SSH, and a second run changes nothing.
+
+The lab's namespaces and firewalls are built without starting any role; each host gets a private sshd on
+its own address (port 22 opened to the control node, the bridge's address, only). `strata deploy
+--inventory` then runs the playbook with strata_supervisor=supervisord (the lab has no systemd) and an
+install dir in the test's temp dir, which every host sees: the first host installs, the others find it done.
+Everything is torn down even when a test fails: each sshd by its PID, then the lab.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from strata import playbook
+from strata.lab import run as labrun
+from strata.lab import ssh as labssh
+from tests.client import Client, text_of
+from tests.conftest import IN_CI, make_root, require_servers
+
+pytestmark = [pytest.mark.lab, pytest.mark.integration]
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def require_tools() -> None:
+    require_servers()
+    missing = [t for t in ("ip", "nft", "ssh", labssh.SSHD) if not shutil.which(t)]
+    if missing:
+        message = f"{', '.join(missing)} not installed (make test installs them)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def deploy(lab: labrun.Lab, inventory: Path, install: Path, log: Path) -> tuple[int, dict[str, dict], float]:
+    """Run `strata deploy --inventory` from the control node; return its exit code, the recap per host and
+    the time it took."""
+    env = {k: v for k, v in os.environ.items() if k not in ("STRATA_HOST", "STRATA_VAR_DIR", "STRATA_CONFIG")}
+    start = time.monotonic()
+    with log.open("w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(lab.config_path), "deploy",
+                               "--inventory", str(inventory), "-e", "strata_supervisor=supervisord",
+                               "-e", f"strata_install_dir={install}"],
+                              stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=1500)
+    took = time.monotonic() - start
+    recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+             for m in RECAP.findall(log.read_text())}
+    return proc.returncode, recap, took
+
+
+@pytest.fixture(scope="module")
+def site():
+    require_tools()
+    root = make_root("strata-ansible-")
+    lab_dir, install = root / "lab", root / "opt"
+    sshds = []
+    lab = None
+    try:
+        start = time.monotonic()
+        lab = labssh.network_up(lab_dir, options={"app": {"instances": 1, "workers": 2},
+                                                  "domain": {"sync_seconds": 86400}})
+        keys = labssh.make_keys(root / "ssh", lab)
+        for host in lab.hosts:
+            labssh.allow_ssh(lab, host)
+            sshds.append(labssh.start_sshd(lab, host, keys))
+        print(f"\nlab network and {len(sshds)} sshds up in {time.monotonic() - start:.1f}s")
+        inventory = playbook.write_inventory(
+            lab.config(), root / "hosts.yml",
+            host_vars={h: {"strata_var_dir": lab.hosts[h].var} for h in lab.hosts},
+            group_vars={"ansible_ssh_private_key_file": str(keys.client_key),
+                        "ansible_ssh_common_args": labssh.ssh_args(keys), "strata_shared_filesystem": True})
+        code, recap, took = deploy(lab, inventory, install, root / "deploy-1.log")
+        print(f"first `strata deploy`: {took:.1f}s")
+        yield {"lab": lab, "root": root, "install": install, "inventory": inventory, "code": code,
+               "recap": recap, "log": root / "deploy-1.log"}
+    finally:
+        for proc in sshds:
+            labssh.stop_sshd(proc)
+        problems = labrun.down(lab_dir) if lab is not None else []
+        shutil.rmtree(root, ignore_errors=True)
+        assert not problems, problems
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    return "\n".join(path.read_text().splitlines()[-n:])
+
+
+def test_first_run_deploys_every_host(site):
+    lab, recap = site["lab"], site["recap"]
+    assert site["code"] == 0, _tail(site["log"])
+    assert set(recap) == set(lab.hosts), recap
+    assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), recap
+    assert all(r["changed"] > 0 for r in recap.values()), recap
+    # One install, seen by every host; each host has its own var/ tree with the site's secrets, root's only.
+    assert (site["install"] / "venv" / "bin" / "strata").exists()
+    for host in lab.hosts.values():
+        secrets = Path(host.var) / "secrets.toml"
+        assert secrets.stat().st_mode & 0o777 == 0o600 and secrets.stat().st_uid == 0
+        assert secrets.read_bytes() == (lab.shared / "secrets.toml").read_bytes()
+
+
+def test_each_host_runs_its_own_roles(site):
+    lab = site["lab"]
+    config = lab.config()
+    for name in lab.hosts:
+        running = lab.supervisor(name).running_programs()
+        roles = {p.split("-")[0] for p in running}
+        assert set(config.roles_on(name)) <= roles | {"worker"}, (name, running)
+        assert running, name
+
+
+def test_ssh_is_open_to_the_control_node_only(site):
+    lab = site["lab"]
+    config = lab.config()
+    web, db = config.hosts_of("web")[0], config.host_of("db")
+    probe = ("import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 22), timeout=2).close()\n"
+             "    print('open')\nexcept OSError:\n    print('blocked')\n")
+    # Another lab host may not reach a host's sshd: the firewall opens port 22 to the bridge's address only.
+    out = lab.run_in(db.name, [sys.executable, "-c", probe, web.address], timeout=30).stdout.strip()
+    assert out == "blocked"
+
+
+def test_login_through_the_web_host(site):
+    lab = site["lab"]
+    config = lab.config()
+    with (lab.shared / "secrets.toml").open("rb") as fh:
+        password = tomllib.load(fh)["admin_password"]
+    web = config.hosts_of("web")[0]
+    c = Client(f"https://{web.address}:{config.roles['web']['https_port']}", lab.ca())
+    resp = c.login(config.site["admin_username"], password)
+    assert resp.status == 200 and "/people/" in resp.url, (resp.status, text_of(resp.text)[:300])
+
+
+def test_status_is_all_ok(site):
+    lab = site["lab"]
+    proc = subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(lab.config_path), "status"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " down " not in proc.stdout and "fallback in use" not in proc.stdout, proc.stdout
+
+
+def test_second_run_changes_nothing(site):
+    assert site["code"] == 0, "the first run failed"
+    code, recap, took = deploy(site["lab"], site["inventory"], site["install"], site["root"] / "deploy-2.log")
+    print(f"\nsecond `strata deploy`: {took:.1f}s")
+    assert code == 0, _tail(site["root"] / "deploy-2.log")
+    assert set(recap) == set(site["lab"].hosts)
+    assert {h: r["changed"] for h, r in recap.items()} == dict.fromkeys(recap, 0), _tail(
+        site["root"] / "deploy-2.log", 80)
