@@ -19,7 +19,7 @@ from strata.system import DeployError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-STATE_STYLE = {"ok": "green", "down": "bold red", "fallback": "yellow", "unused": "dim"}
+STATE_STYLE = {"ok": "green", "down": "bold red", "fallback": "yellow", "unused": "dim", "unchecked": "cyan"}
 
 
 def _fail(exc: Exception, code: int) -> int:

@@ -40,15 +40,22 @@ def _tcp(address: str, port: int) -> Health:
     return timed(check)
 
 
-def roles_report(config: Config, secrets: dict) -> list[RoleReport]:
+UNCHECKED = Health(False, "not checked from here (the firewall allows no such flow): see `strata status`")
+
+
+def roles_report(config: Config, secrets: dict, from_host: str | None = None) -> list[RoleReport]:
+    """Probe every role on every host. With FROM_HOST (an app server's own host), probe only what the
+    connection matrix lets that host reach; the rest is reported as unchecked, not as down."""
     roles = all_roles()
+    reachable = _reachable_from(config, from_host)
     jobs = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for name in ROLE_NAMES:
             role = roles[name]
             if role.built:
                 for host in config.hosts_of(name):
-                    jobs[(name, host.name)] = pool.submit(role.probe, config, secrets, host)
+                    if reachable(name, host.name):
+                        jobs[(name, host.name)] = pool.submit(role.probe, config, secrets, host)
         results = {k: f.result() for k, f in jobs.items()}
     out = []
     for name in ROLE_NAMES:
@@ -63,12 +70,24 @@ def roles_report(config: Config, secrets: dict) -> list[RoleReport]:
                 why = "not built yet"
             out.append(RoleReport(name, role.required, placed, "fallback", why, [], role.fallback))
             continue
-        per_host = [(h, results[(name, h)]) for h in placed]
-        ok = all(h.ok for _, h in per_host)
+        per_host = [(h, results.get((name, h), UNCHECKED)) for h in placed]
+        checked = [r for h, r in per_host if (name, h) in results]
+        state = "unchecked" if not checked else "ok" if all(r.ok for r in checked) else "down"
         detail = "; ".join(f"{h}: {r.detail}" for h, r in per_host)
-        out.append(RoleReport(name, role.required, placed, "ok" if ok else "down", detail, per_host,
-                              role.fallback))
+        out.append(RoleReport(name, role.required, placed, state, detail, per_host, role.fallback))
     return out
+
+
+def _reachable_from(config: Config, from_host: str | None):
+    """Return (role, host) -> whether FROM_HOST may probe ROLE on HOST under the connection matrix."""
+    if from_host is None or len({h.address for h in config.hosts.values()}) == 1:
+        return lambda role, host: True
+    mine = set(config.roles_on(from_host))
+    targets = {t for s, t, _ in LINKS if s in mine} | {"web"}  # nginx serves everyone
+
+    def reachable(role: str, host: str) -> bool:
+        return host == from_host or role in targets
+    return reachable
 
 
 def link_active(config: Config, source: str, target: str) -> bool:
@@ -96,11 +115,17 @@ def link_report(source: str, target: str, purpose: str, checks: list[Health]) ->
     return LinkReport(source, target, purpose, "ok" if ok else "down", detail)
 
 
-def links_report(config: Config, secrets: dict) -> list[LinkReport]:
+def links_report(config: Config, secrets: dict, from_host: str | None = None) -> list[LinkReport]:
+    """Probe each link of the matrix; with FROM_HOST only the links that host is a source of."""
+    mine = set(config.roles_on(from_host)) if from_host else None
+    single = len({h.address for h in config.hosts.values()}) == 1
     out = []
     for source, target, purpose in LINKS:
         if not link_active(config, source, target):
             out.append(LinkReport(source, target, purpose, "unused", "role absent: fallback in use"))
+            continue
+        if mine is not None and not single and source not in mine:
+            out.append(LinkReport(source, target, purpose, "unchecked", UNCHECKED.detail))
             continue
         out.append(link_report(source, target, purpose, link_checks(config, secrets, source, target)))
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from strata.config import LINKS, Config
+from strata.health import UNCHECKED
 
 # Hosts in rows by their highest layer: the web tier, the app servers, the servers behind them.
 LAYER = {"web": 0, "app": 1, "db": 2, "comms": 2, "domain": 2, "files": 2}
@@ -52,7 +53,8 @@ def _edge_path(a: Box, b: Box) -> str:
 
 def layout(config: Config, roles: list, links: list) -> dict:
     """Return the boxes, edges and size of the drawing for the template."""
-    state = {(r.role, h): "ok" if probe.ok else "down" for r in roles for h, probe in r.per_host}
+    state = {(r.role, h): "unchecked" if probe is UNCHECKED else "ok" if probe.ok else "down"
+             for r in roles for h, probe in r.per_host}
     placed = {h: config.roles_on(h) for h in config.hosts}
     rows: dict[int, list[str]] = {}
     for host, on in placed.items():

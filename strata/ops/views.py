@@ -1,3 +1,4 @@
+import os
 import time
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from strata import config as strata_config
 from strata import health
 from strata.ops import topology
 
@@ -70,7 +72,10 @@ def healthz(request):
 def status(request):
     """Show the six roles, where each runs, their health, and the fallback for absent ones."""
     config, secrets = settings.CONFIG, settings.SECRETS
-    roles, links = health.roles_report(config, secrets), health.links_report(config, secrets)
+    # Probed from this app server's host: what the firewall lets it reach (all of it on one machine).
+    here = os.environ.get(strata_config.ENV_HOST) or None
+    roles = health.roles_report(config, secrets, from_host=here)
+    links = health.links_report(config, secrets, from_host=here)
     context = {
         "roles": roles,
         "links": links,

@@ -209,6 +209,9 @@ def test_status_page_draws_every_host(lab):
     assert page.status == 200 and "<svg" in page.text and "style=" not in page.text.split("<svg")[1]
     for name, h in lab.hosts.items():
         assert f">{name}</text>" in page.text and h.address in page.text
+    # Seen from one app server, what the firewall hides is "unchecked", never a false "down".
+    assert 'class="badge badge-down"' not in page.text and "link-down" not in page.text
+    assert 'class="badge badge-unchecked"' in page.text
 
 
 # --- the journey across hosts ----------------------------------------------------------------------
