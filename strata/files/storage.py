@@ -130,33 +130,29 @@ class S3Backend:
         url = self._presign("upload_part", Key=key, UploadId=upload_id, PartNumber=number)
         self._put_stream(url, stream_blocks(stream, length, None, Digest()), length)
 
-    def parts(self, key: str, upload_id: str) -> dict[int, int]:
-        """Return {part number: size} of the parts received so far."""
-        out, marker = {}, 0
+    def _listed_parts(self, key: str, upload_id: str) -> list[dict]:
+        """Return every part the file server holds for the upload (list_parts pages through them)."""
+        out, marker = [], 0
         while True:
             resp = self.client.list_parts(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
             )
-            out.update({p["PartNumber"]: p["Size"] for p in resp.get("Parts", [])})
+            out += resp.get("Parts", [])
             if not resp.get("IsTruncated"):
                 return out
             marker = resp["NextPartNumberMarker"]
 
+    def parts(self, key: str, upload_id: str) -> dict[int, int]:
+        """Return {part number: size} of the parts received so far."""
+        return {p["PartNumber"]: p["Size"] for p in self._listed_parts(key, upload_id)}
+
     def complete(self, key: str, upload_id: str) -> None:
-        parts, marker = [], 0
-        while True:
-            resp = self.client.list_parts(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
-            )
-            parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in resp.get("Parts", [])]
-            if not resp.get("IsTruncated"):
-                break
-            marker = resp["NextPartNumberMarker"]
+        parts = sorted(self._listed_parts(key, upload_id), key=lambda p: p["PartNumber"])
         self.client.complete_multipart_upload(
             Bucket=self.bucket,
             Key=key,
             UploadId=upload_id,
-            MultipartUpload={"Parts": sorted(parts, key=lambda p: p["PartNumber"])},
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
         )
 
     def abort(self, key: str, upload_id: str) -> None:
