@@ -31,9 +31,9 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from strata import s3
-from strata.roles.app import ROLE as APP
-from strata.supervisor import Supervisor
+from strata.deploy.roles.app import ROLE as APP
+from strata.deploy.roles.files import client as s3
+from strata.deploy.supervisor import Supervisor
 from tests.client import Client
 from tests.conftest import free_ports, running_stack
 from tests.integration.test_lifecycle import descendants

@@ -39,7 +39,7 @@ def p(values: list[float], q: float) -> float:
 
 def authenticate_alone(stack) -> list[float]:
     """Time django-auth-ldap's own LDAPBackend.authenticate() in this process, same settings and slapd."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "strata.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "strata.site.settings"
     os.environ["STRATA_CONFIG"] = str(stack.config.path)
     import django
 

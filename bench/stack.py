@@ -13,9 +13,9 @@ import statistics
 import time
 from pathlib import Path
 
-from strata import config as cfgmod
-from strata import deploy
-from strata.supervisor import Supervisor
+from strata.deploy import config as cfgmod
+from strata.deploy import local as deploy
+from strata.deploy.supervisor import Supervisor
 from tests.client import Client
 from tests.conftest import all_optional_roles_toml, make_root, write_topology
 from tests.integration.test_lifecycle import descendants

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from strata import config as cfgmod
-from strata import deploy
-from strata.roles import HostContext
-from strata.system import port_free
+from strata.deploy import config as cfgmod
+from strata.deploy import local as deploy
+from strata.deploy.roles import HostContext
+from strata.deploy.system import port_free
 
 IN_CI = os.environ.get("CI") == "true"
 NEEDED = ("/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/nginx")

@@ -20,7 +20,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection
 
-from strata import __version__, s3
+from strata import __version__
+from strata.deploy.roles.files import client as s3
 
 from .errors import FilesError
 from .models import File

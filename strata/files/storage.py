@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from strata import s3
+from strata.deploy.roles.files import client as s3
 
 from .errors import StorageUnavailable, TruncatedUpload
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from strata.config import LINKS, Config
-from strata.health import UNCHECKED
+from strata.deploy.config import LINKS, Config
+from strata.deploy.health import UNCHECKED
 
 # Hosts in rows by their highest layer: the web tier, the app servers, the servers behind them.
 LAYER = {"web": 0, "app": 1, "db": 2, "comms": 2, "domain": 2, "files": 2}

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from strata import config as strata_config
-from strata import health
+from strata.deploy import config as strata_config
+from strata.deploy import health
 from strata.ops import topology
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import ldap
 import pytest
 
-from strata import config as cfgmod
-from strata import deploy
-from strata.roles.domain import SLAPD, connect, connect_admin, tree
+from strata.deploy import config as cfgmod
+from strata.deploy import local as deploy
+from strata.deploy.roles.domain import SLAPD, connect, connect_admin, tree
 from tests.client import Client
 from tests.conftest import IN_CI, Stack, free_ports, make_root, require_servers, write_topology
 
@@ -50,7 +50,7 @@ def start_domain_stack(prefix: str):
 
 def strata(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run the `strata` CLI against STACK's config."""
-    return subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(stack.config.path), *args],
+    return subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from strata import deploy, s3
+from strata.deploy import local as deploy
+from strata.deploy.roles.files import client as s3
 from tests.conftest import files_role_toml, running_stack
 from tests.integration.test_files import Api
 
@@ -28,7 +29,7 @@ COUNTS = ("from strata.files.backup import row_counts; import json; print(json.d
 
 
 def strata(stack, *args):
-    return subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(stack.config.path), *args],
+    return subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
                           capture_output=True, text=True, timeout=600)
 
 

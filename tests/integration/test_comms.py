@@ -20,11 +20,12 @@ from email.message import EmailMessage
 
 import pytest
 
-from strata import config as cfgmod
-from strata import deploy, health
-from strata.roles.app import get_healthz
-from strata.roles.comms.outbox import list_outbox
-from strata.supervisor import Supervisor
+from strata.deploy import config as cfgmod
+from strata.deploy import health
+from strata.deploy import local as deploy
+from strata.deploy.roles.app import get_healthz
+from strata.deploy.roles.comms.outbox import list_outbox
+from strata.deploy.supervisor import Supervisor
 from tests.client import Client, text_of
 from tests.conftest import Stack, free_ports, make_root, require_servers, write_topology
 
@@ -460,7 +461,7 @@ def test_password_reset_by_email(comms_stack):
 
 
 def test_outbox_cli_lists_the_mail(comms_stack, first_mail, capsys):
-    from strata import cli
+    from strata.deploy.cli import main as cli
 
     st = comms_stack
     assert cli.main(["-c", str(st.config.path), "mail", "outbox"]) == 0

@@ -17,10 +17,10 @@ import urllib.request
 import ldap
 import pytest
 
-from strata import health
-from strata.roles.app import get_healthz
-from strata.roles.domain import tree
-from strata.supervisor import Supervisor
+from strata.deploy import health
+from strata.deploy.roles.app import get_healthz
+from strata.deploy.roles.domain import tree
+from strata.deploy.supervisor import Supervisor
 from tests.client import Client, text_of
 from tests.integration.domain_support import (
     admin_ldap,

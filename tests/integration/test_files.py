@@ -13,7 +13,7 @@ import urllib.parse
 
 import pytest
 
-from strata import s3
+from strata.deploy.roles.files import client as s3
 from tests.client import Client
 
 pytestmark = pytest.mark.integration
@@ -393,7 +393,7 @@ def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people)
 
 
 def test_healthz_reports_the_file_server(files_stack):
-    from strata.roles.app import get_healthz
+    from strata.deploy.roles.app import get_healthz
 
     inst = files_stack.config.app_instances()[0]
     body = get_healthz(inst.host.address, inst.port)

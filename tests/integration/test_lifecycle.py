@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from strata import config as cfgmod
-from strata import deploy
-from strata.supervisor import Supervisor
+from strata.deploy import config as cfgmod
+from strata.deploy import local as deploy
+from strata.deploy.supervisor import Supervisor
 from tests.conftest import all_optional_roles_toml, make_root, port_is_free, require_servers, write_topology
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def alive(pid: int) -> bool:
 
 
 def strata(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "strata.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", *args], capture_output=True, text=True,
                           timeout=300)
 
 

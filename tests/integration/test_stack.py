@@ -14,10 +14,11 @@ import time
 import psycopg
 import pytest
 
-from strata import config as cfgmod
-from strata import deploy, health
-from strata.roles.app import get_healthz
-from strata.supervisor import Supervisor
+from strata.deploy import config as cfgmod
+from strata.deploy import health
+from strata.deploy import local as deploy
+from strata.deploy.roles.app import get_healthz
+from strata.deploy.supervisor import Supervisor
 from tests.client import Client, text_of
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from strata import cli, deploy
+from strata.deploy import local as deploy
+from strata.deploy.cli import main as cli
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,7 @@ def test_up_again_changes_nothing(stack, capsys):
 
 
 def test_up_after_a_program_stopped_says_it_started_it(stack):
-    from strata.supervisor import Supervisor
+    from strata.deploy.supervisor import Supervisor
 
     sup = Supervisor(stack.config.var_dir)
     name = sorted(p for p in sup.running_programs() if p.startswith("web"))[0]

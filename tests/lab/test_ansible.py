@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from strata import playbook
-from strata.lab import run as labrun
-from strata.lab import ssh as labssh
+from strata.deploy import playbook
+from strata.deploy.lab import run as labrun
+from strata.deploy.lab import ssh as labssh
 from tests.client import Client, text_of
 from tests.conftest import IN_CI, make_root, require_servers
 
@@ -47,7 +47,7 @@ def deploy(lab: labrun.Lab, inventory: Path, install: Path, log: Path) -> tuple[
     env = {k: v for k, v in os.environ.items() if k not in ("STRATA_HOST", "STRATA_VAR_DIR", "STRATA_CONFIG")}
     start = time.monotonic()
     with log.open("w") as fh:
-        proc = subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(lab.config_path), "deploy",
+        proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "deploy",
                                "--inventory", str(inventory), "-e", "strata_supervisor=supervisord",
                                "-e", f"strata_install_dir={install}"],
                               stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=1500)
@@ -142,7 +142,7 @@ def test_login_through_the_web_host(site):
 
 def test_status_is_all_ok(site):
     lab = site["lab"]
-    proc = subprocess.run([sys.executable, "-m", "strata.cli", "-c", str(lab.config_path), "status"],
+    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "status"],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "COLUMNS": "250"})
     assert proc.returncode == 0, proc.stdout + proc.stderr

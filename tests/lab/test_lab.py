@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from strata.lab import check as labcheck
-from strata.lab import run as labrun
-from strata.roles.comms.outbox import list_outbox
+from strata.deploy.lab import check as labcheck
+from strata.deploy.lab import run as labrun
+from strata.deploy.roles.comms.outbox import list_outbox
 from tests.client import Client, text_of
 from tests.conftest import IN_CI, make_root, require_servers
 
@@ -185,7 +185,7 @@ def test_every_flow_of_the_matrix_is_open_and_every_other_is_blocked(lab):
 
 
 def test_lab_check_and_status_from_the_cli(lab):
-    proc = subprocess.run([sys.executable, "-m", "strata.cli", "lab", "check", "--dir", lab.dir],
+    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "lab", "check", "--dir", lab.dir],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert "all as the matrix says" in proc.stdout

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from strata import cli, deploy
-from strata.config import ENV_HOST
-from strata.system import port_free
+from strata.deploy import local as deploy
+from strata.deploy.cli import main as cli
+from strata.deploy.config import ENV_HOST
+from strata.deploy.system import port_free
 
 DEFAULT = Path(deploy.__file__).parent / "default.toml"
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from strata.config import ConfigError, parse
-from strata.roles.comms import from_address, render_files, reply_domain
+from strata.deploy.config import ConfigError, parse
+from strata.deploy.roles.comms import from_address, render_files, reply_domain
 
 BASE = """
 [site]

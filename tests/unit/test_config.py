@@ -1,4 +1,4 @@
-"""strata.config: the default topology, every validation error, and the secrets file."""
+"""strata.deploy.config: the default topology, every validation error, and the secrets file."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from strata import config as cfgmod
-from strata.config import ConfigError, load, parse
+from strata.deploy import config as cfgmod
+from strata.deploy.config import ConfigError, load, parse
 
 DEFAULT = Path(cfgmod.__file__).parent / "default.toml"
 PATH = "/srv/site/strata.toml"

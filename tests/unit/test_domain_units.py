@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from strata import pki
 from strata.accounts.csvimport import parse_users_csv
 from strata.accounts.validation import (
     InvalidInput,
@@ -18,10 +17,11 @@ from strata.accounts.validation import (
     check_person_fields,
     is_valid_name,
 )
-from strata.config import ConfigError, parse
-from strata.render import render
-from strata.roles import HostContext
-from strata.roles.domain import DomainRole, Tree, _current_rootpw, ssha, ssha_matches
+from strata.deploy import pki
+from strata.deploy.config import ConfigError, parse
+from strata.deploy.render import render
+from strata.deploy.roles import HostContext
+from strata.deploy.roles.domain import DomainRole, Tree, _current_rootpw, ssha, ssha_matches
 
 TOPOLOGY = """
 [site]
@@ -149,7 +149,7 @@ def _ctx(tmp_path: Path) -> HostContext:
 
 
 def test_slapd_conf_renders_listener_acls_and_tls(tmp_path, monkeypatch):
-    monkeypatch.setattr("strata.roles.domain.chown", lambda *a: None)
+    monkeypatch.setattr("strata.deploy.roles.domain.chown", lambda *a: None)
     ctx = _ctx(tmp_path)
     role = DomainRole()
     role.render(ctx)
@@ -174,7 +174,7 @@ def test_slapd_conf_renders_listener_acls_and_tls(tmp_path, monkeypatch):
 def test_rendered_slapd_conf_passes_slaptest(tmp_path, monkeypatch):
     if not Path("/usr/sbin/slaptest").exists():
         pytest.skip("slaptest is not installed (make test installs slapd)")
-    monkeypatch.setattr("strata.roles.domain.chown", lambda *a: None)
+    monkeypatch.setattr("strata.deploy.roles.domain.chown", lambda *a: None)
     ctx = _ctx(tmp_path)
     DomainRole().render(ctx)
     ctx.data("domain").mkdir(parents=True)

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from strata.config import LINKS, ConfigError, parse, port_bindings
-from strata.lab import firewall, run, topology
+from strata.deploy.config import LINKS, ConfigError, parse, port_bindings
+from strata.deploy.lab import firewall, run, topology
 
 SLICE = ipaddress.ip_network("198.18.0.32/27")
 
@@ -141,9 +141,9 @@ def test_files_ports_avoid_seaweedfs_sockets_left_under_tmp(monkeypatch):
 
 
 def test_status_page_topology_places_hosts_in_tiers_and_draws_each_link_once():
-    from strata.health import LinkReport, RoleReport
+    from strata.deploy.health import LinkReport, RoleReport
+    from strata.deploy.roles import Health
     from strata.ops.topology import layout
-    from strata.roles import Health
 
     config = lab_config()
     roles = [RoleReport(r, True, [h.name for h in config.hosts_of(r)], "ok", "",
@@ -168,12 +168,12 @@ def test_lab_up_refuses_a_topology_outside_the_lab_network_in_one_line_and_creat
     bad.write_text('[hosts.a]\naddress = "127.0.0.1"\n[roles.web]\nhosts = ["a"]\n'
                    '[roles.app]\nhosts = ["a"]\n[roles.db]\nhosts = ["a"]\n')
     lab_dir = tmp_path / "lab"
-    proc = subprocess.run([sys.executable, "-m", "strata.cli", "lab", "up", "--dir", str(lab_dir),
+    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "lab", "up", "--dir", str(lab_dir),
                            "--topology", str(bad)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"strata: {bad}: hosts.a.address: 127.0.0.1 is outside the lab's network "
                                    f"198.18.0.0/24")
     assert not (lab_dir / "lab.json").exists() and not (lab_dir / "strata.toml").exists()
-    proc = subprocess.run([sys.executable, "-m", "strata.cli", "lab", "status", "--dir", str(lab_dir)],
+    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "lab", "status", "--dir", str(lab_dir)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "no lab here" in proc.stderr

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from strata import cli, playbook
-from strata import config as cfgmod
+from strata.deploy import config as cfgmod
+from strata.deploy import playbook
+from strata.deploy.cli import main as cli
 
 TOPOLOGY = """
 [site]
@@ -117,7 +118,7 @@ def test_source_pack_is_reproducible_and_holds_only_the_project():
     with tarfile.open(first) as tar:
         names = tar.getnames()
         assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
-    assert "strata/config.py" in names and "pyproject.toml" in names
+    assert "strata/deploy/config.py" in names and "pyproject.toml" in names
     assert "deploy/ansible/site.yml" not in names
     assert not [n for n in names if "__pycache__" in n or n.startswith(("var/", ".venv/", "tests/"))]
 

@@ -18,15 +18,15 @@ from cryptography.hazmat.primitives import serialization
 from gunicorn.util import parse_address
 from supervisor.datatypes import dict_of_key_value_pairs
 
-from strata import pki
-from strata.config import parse
-from strata.render import render, write
-from strata.roles import HostContext, Program
-from strata.roles.app import AppRole
-from strata.roles.db import DbRole
-from strata.roles.web import TEMP_DIRS, WebRole
-from strata.supervisor import Supervisor
-from strata.system import DeployError
+from strata.deploy import pki
+from strata.deploy.config import parse
+from strata.deploy.render import render, write
+from strata.deploy.roles import HostContext, Program
+from strata.deploy.roles.app import AppRole
+from strata.deploy.roles.db import DbRole
+from strata.deploy.roles.web import TEMP_DIRS, WebRole
+from strata.deploy.supervisor import Supervisor
+from strata.deploy.system import DeployError
 
 TOPOLOGY = """
 [site]
@@ -95,7 +95,7 @@ def ctx_for(config, host: str) -> HostContext:
 @pytest.fixture
 def no_service_users(monkeypatch):
     """Render as a non-root deployer would: no `user` directives (we may be running as root)."""
-    monkeypatch.setattr("strata.roles.web.service_user", lambda name: None)
+    monkeypatch.setattr("strata.deploy.roles.web.service_user", lambda name: None)
 
 
 # --- nginx -----------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_nginx_runs_in_foreground_with_paths_under_var(config, no_service_users)
 
 
 def test_nginx_user_line_when_running_as_root(config, monkeypatch):
-    monkeypatch.setattr("strata.roles.web.service_user", lambda name: name)
+    monkeypatch.setattr("strata.deploy.roles.web.service_user", lambda name: name)
     text = render_web(config)
     assert text.splitlines()[1] == "user www-data;"
 
@@ -286,7 +286,7 @@ def test_supervisor_conf(tmp_path):
         Program(
             "app-1",
             "app",
-            ["/opt/bin/gunicorn", "-c", "/etc/g 1.conf.py", "strata.wsgi:application"],
+            ["/opt/bin/gunicorn", "-c", "/etc/g 1.conf.py", "strata.site.wsgi:application"],
             user="strata",
             environment={"PATH": "/usr/bin:/bin", "RATIO": "50%"},
             directory="/srv/x%y",

@@ -1,0 +1,131 @@
+"""Health of every role and every link of the connection matrix, by protocol probes.
+
+Used by `strata status` and by the admin status page, so both always agree.
+"""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from strata.deploy.config import LINKS, OPTIONAL_ROLES, ROLE_NAMES, Config
+from strata.deploy.roles import Health, all_roles, timed
+
+
+@dataclass(frozen=True)
+class RoleReport:
+    role: str
+    required: bool
+    hosts: list[str]
+    state: str  # "ok", "down", "fallback"
+    detail: str
+    per_host: list[tuple[str, Health]]
+    fallback: str
+
+
+@dataclass(frozen=True)
+class LinkReport:
+    source: str
+    target: str
+    purpose: str
+    state: str  # "ok", "down", "unused"
+    detail: str
+
+
+def _tcp(address: str, port: int) -> Health:
+    def check():
+        with socket.create_connection((address, port), timeout=2):
+            return f"TCP {address}:{port}"
+    return timed(check)
+
+
+UNCHECKED = Health(False, "not checked from here (the firewall allows no such flow): see `strata status`")
+
+
+def roles_report(config: Config, secrets: dict, from_host: str | None = None) -> list[RoleReport]:
+    """Probe every role on every host. With FROM_HOST (an app server's own host), probe only what the
+    connection matrix lets that host reach; the rest is reported as unchecked, not as down."""
+    roles = all_roles()
+    reachable = _reachable_from(config, from_host)
+    jobs = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for name in ROLE_NAMES:
+            role = roles[name]
+            if role.built:
+                for host in config.hosts_of(name):
+                    if reachable(name, host.name):
+                        jobs[(name, host.name)] = pool.submit(role.probe, config, secrets, host)
+        results = {k: f.result() for k, f in jobs.items()}
+    out = []
+    for name in ROLE_NAMES:
+        role = roles[name]
+        placed = [h.name for h in config.hosts_of(name)]
+        if name in OPTIONAL_ROLES and (not config.enabled(name) or not role.built):
+            if name not in config.roles:
+                why = "not placed in strata.toml"
+            elif not config.roles[name].enabled:
+                why = "disabled in strata.toml"
+            else:
+                why = "not built yet"
+            out.append(RoleReport(name, role.required, placed, "fallback", why, [], role.fallback))
+            continue
+        per_host = [(h, results.get((name, h), UNCHECKED)) for h in placed]
+        checked = [r for h, r in per_host if (name, h) in results]
+        state = "unchecked" if not checked else "ok" if all(r.ok for r in checked) else "down"
+        detail = "; ".join(f"{h}: {r.detail}" for h, r in per_host)
+        out.append(RoleReport(name, role.required, placed, state, detail, per_host, role.fallback))
+    return out
+
+
+def _reachable_from(config: Config, from_host: str | None):
+    """Return (role, host) -> whether FROM_HOST may probe ROLE on HOST under the connection matrix."""
+    if from_host is None or len({h.address for h in config.hosts.values()}) == 1:
+        return lambda role, host: True
+    mine = set(config.roles_on(from_host))
+    targets = {t for s, t, _ in LINKS if s in mine} | {"web"}  # nginx serves everyone
+
+    def reachable(role: str, host: str) -> bool:
+        return host == from_host or role in targets
+    return reachable
+
+
+def link_active(config: Config, source: str, target: str) -> bool:
+    roles = all_roles()
+    return all(config.enabled(r) and roles[r].built for r in (source, target))
+
+
+def link_checks(config: Config, secrets: dict, source: str, target: str) -> list[Health]:
+    """Probe the link SOURCE -> TARGET from this machine (the lab runs it on each source host)."""
+    roles = all_roles()
+    if (source, target) == ("web", "app"):
+        return [_tcp(i.host.address, i.port) for i in config.app_instances()]
+    if (source, target) == ("comms", "app"):
+        from strata.deploy.roles.comms import inbound_checks
+
+        return inbound_checks(config, secrets)
+    if (source, target) == ("app", "db"):
+        return [roles["db"].probe(config, secrets, config.host_of("db"))]
+    return [roles[target].probe(config, secrets, h) for h in config.hosts_of(target)]
+
+
+def link_report(source: str, target: str, purpose: str, checks: list[Health]) -> LinkReport:
+    ok = all(c.ok for c in checks)
+    detail = "; ".join(c.detail for c in checks if not c.ok) or f"{len(checks)} reachable"
+    return LinkReport(source, target, purpose, "ok" if ok else "down", detail)
+
+
+def links_report(config: Config, secrets: dict, from_host: str | None = None) -> list[LinkReport]:
+    """Probe each link of the matrix; with FROM_HOST only the links that host is a source of."""
+    mine = set(config.roles_on(from_host)) if from_host else None
+    single = len({h.address for h in config.hosts.values()}) == 1
+    out = []
+    for source, target, purpose in LINKS:
+        if not link_active(config, source, target):
+            out.append(LinkReport(source, target, purpose, "unused", "role absent: fallback in use"))
+            continue
+        if mine is not None and not single and source not in mine:
+            out.append(LinkReport(source, target, purpose, "unchecked", UNCHECKED.detail))
+            continue
+        out.append(link_report(source, target, purpose, link_checks(config, secrets, source, target)))
+    return out

@@ -1,0 +1,155 @@
+"""The deployer's API: init, up, down and status for the hosts of this machine.
+
+The CLI (strata/deploy/cli/) only parses arguments and calls these functions; the tests call them too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strata.deploy import config as cfgmod
+from strata.deploy import pki
+from strata.deploy.config import ConfigError
+from strata.deploy.roles import HostContext, Role, all_roles
+from strata.deploy.supervisor import Supervisor
+from strata.deploy.system import DeployError, ensure_system_user, make_dir, port_free
+
+# Servers the app depends on start first; nginx last, once the app answers.
+START_ORDER = ("db", "domain", "files", "comms", "app", "web")
+DEFAULT_TEMPLATE = Path(__file__).parent / "default.toml"
+
+Step = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+@dataclass
+class UpResult:
+    url: str
+    ca_cert: Path
+    admin_username: str
+    admin_password: str | None  # set only when the account was created by this run
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    # What this run changed on the machine (empty: everything was already in place); Ansible reads it.
+    changed: list[str] = field(default_factory=list)
+
+
+def init(path=None) -> tuple[cfgmod.Config, list[str]]:
+    """Write the default strata.toml if missing, then the secrets and the local CA; return what changed."""
+    p = cfgmod.config_path(path)
+    changes = []
+    if not p.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEFAULT_TEMPLATE, p)
+        changes.append(f"wrote {p}")
+    config = cfgmod.load(p)
+    make_dir(config.var_dir, None, 0o755)
+    _, added = cfgmod.ensure_secrets(config)
+    if added:
+        changes.append(f"generated {len(added)} secret(s) in {config.secrets_path} (mode 0600)")
+    if pki.ensure_ca(config.var_dir / "pki", config.site["name"]):
+        changes.append(f"created the local CA {config.var_dir / 'pki' / 'ca.crt'}")
+    return config, changes
+
+
+def _local(config: cfgmod.Config) -> list[HostContext]:
+    hosts = config.local_hosts()
+    if not hosts:
+        raise DeployError(f"{config.path}: no host of the topology is on this machine (no loopback "
+                          f"address; set STRATA_HOST to choose one)")
+    return hosts
+
+
+def _roles_here(config, host, roles: dict[str, Role]) -> list[Role]:
+    return [roles[r] for r in START_ORDER if r in config.roles_on(host.name) and roles[r].built]
+
+
+def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
+    """Refuse to start when a port the topology needs on this machine is taken by someone else."""
+    roles = all_roles()
+    for host in _local(config):
+        for role in _roles_here(config, host, roles):
+            ours = {port for p in role.programs_for_ports(config, host) if p.name in running
+                    for port in p.ports}
+            for key, port in role.ports(config, host):
+                if port not in ours and not port_free(host.address, port):
+                    raise ConfigError(config.path, key,
+                                      f"port {port} on {host.address} is already in use by another process")
+
+
+def up(path=None, step: Step = _quiet) -> UpResult:
+    """Bring up every role placed on this machine's hosts; safe to run again."""
+    config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
+    sup = Supervisor(config.var_dir)
+    roles = all_roles()
+    for host in _local(config):
+        for role in _roles_here(config, host, roles):
+            for user in role.system_users:
+                ensure_system_user(user)
+    preflight_ports(config, sup.running_programs())
+
+    step("config and secrets")
+    config, init_changes = init(config.path)
+    secrets = cfgmod.load_secrets(config)
+    ctxs = [HostContext(config, secrets, h) for h in _local(config)]
+
+    programs = []
+    for ctx in ctxs:
+        for role in _roles_here(config, ctx.host, roles):
+            step(f"{role.name}: prepare, render and validate on {ctx.host.name}")
+            role.prepare(ctx)
+            role.render(ctx)
+            role.validate(ctx)
+            programs += role.programs(ctx)
+    result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
+    result.changed += init_changes
+    if sup.render(programs) or not sup.running():
+        result.changed.append("supervisor config")
+    step("supervisor")
+    sup.start_daemon()
+
+    first_app_host = config.hosts_of("app")[0].name
+    for name in START_ORDER:
+        role = roles[name]
+        here = [ctx for ctx in ctxs if role in _roles_here(config, ctx.host, roles)]
+        for ctx in here:
+            step(f"{name}: start on {ctx.host.name}")
+            for p in role.programs(ctx):
+                if not sup.is_running(p.name):
+                    result.changed.append(f"started {p.name}")
+                sup.start(p.name)
+                result.started.append(p.name)
+        for ctx in here:
+            role.wait_ready(ctx)
+            role.after_start(ctx)
+        if name == "db":
+            # Migrations and the first admin run once, from the first app host, before any app server.
+            for ctx in ctxs:
+                if ctx.host.name == first_app_host:
+                    step("database migrations")
+                    if "No migrations to apply" not in ctx.manage("migrate", "--noinput", what="migrate"):
+                        result.changed.append("database migrations")
+                    out = ctx.manage("strata_admin", what="creating the first admin")
+                    if out.startswith("created"):
+                        result.admin_password = secrets["admin_password"]
+                        result.changed.append("first admin")
+    for name in cfgmod.OPTIONAL_ROLES:
+        if not config.enabled(name) or not roles[name].built:
+            result.fallbacks[name] = roles[name].fallback
+    return result
+
+
+def down(path=None) -> bool:
+    """Stop every program and the supervisor of this machine; return False if nothing ran."""
+    try:
+        var = cfgmod.load(path).var_dir
+    except ConfigError:
+        # A config edited into an invalid state must not keep the running stack from stopping.
+        var = cfgmod.var_dir_lenient(path)
+    return Supervisor(var).shutdown()
