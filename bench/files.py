@@ -84,8 +84,19 @@ def peak_rss_mib(pids) -> float:
 
 
 def curl_mibps(url: str, cafile: Path, cookie: str = "") -> float:
-    cmd = ["curl", "-sS", "--fail", "--cacert", str(cafile), "-o", "/dev/null", "-w", "%{speed_download}",
-           "--http1.1", url]
+    cmd = [
+        "curl",
+        "-sS",
+        "--fail",
+        "--cacert",
+        str(cafile),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{speed_download}",
+        "--http1.1",
+        url,
+    ]
     if cookie:
         cmd[1:1] = ["-b", cookie]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
@@ -98,13 +109,17 @@ class Uploader:
     def __init__(self, stack, client: Client):
         u = urllib.parse.urlsplit(stack.url)
         self.host, self.port, self.ca = u.hostname, u.port, str(stack.ca)
-        self.headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in client.jar),
-                        "X-CSRFToken": client.cookie("csrftoken"), "Origin": stack.url,
-                        "Referer": stack.url + "/files/"}
+        self.headers = {
+            "Cookie": "; ".join(f"{c.name}={c.value}" for c in client.jar),
+            "X-CSRFToken": client.cookie("csrftoken"),
+            "Origin": stack.url,
+            "Referer": stack.url + "/files/",
+        }
 
     def request(self, method, path, body=b"", extra=None):
-        conn = http.client.HTTPSConnection(self.host, self.port, timeout=600,
-                                           context=ssl.create_default_context(cafile=self.ca))
+        conn = http.client.HTTPSConnection(
+            self.host, self.port, timeout=600, context=ssl.create_default_context(cafile=self.ca)
+        )
         try:
             conn.request(method, path, body=body, headers={**self.headers, **(extra or {})})
             resp = conn.getresponse()
@@ -117,8 +132,12 @@ class Uploader:
 
     def upload(self, path: Path, name: str) -> dict:
         size = path.stat().st_size
-        up = self.request("POST", "/api/files/uploads/", json.dumps({"name": name, "size": size}).encode(),
-                          {"Content-Type": "application/json"})
+        up = self.request(
+            "POST",
+            "/api/files/uploads/",
+            json.dumps({"name": name, "size": size}).encode(),
+            {"Content-Type": "application/json"},
+        )
         ps = up["part_size"]
 
         def send(n):
@@ -145,23 +164,37 @@ def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
     old_log = str(stack.config.var_dir / "log" / "web")
     conf = conf.replace(old_run, str(run)).replace(old_log, str(run / "log"))
     conf = conf.replace(f":{web['https_port']} ssl", f":{https_port} ssl").replace(
-        f":{web['http_port']};", f":{http_port};")
+        f":{web['http_port']};", f":{http_port};"
+    )
     conf = re.sub(r"(location \^~ /_files_s3/ \{\s*)internal;", r"\1", conf)
     (run / "nginx.conf").write_text(conf)
-    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(run), "-c", str(run / "nginx.conf"),
-                             "-e", str(run / "log" / "error.log")])
+    proc = subprocess.Popen(
+        [
+            "/usr/sbin/nginx",
+            "-p",
+            str(run),
+            "-c",
+            str(run / "nginx.conf"),
+            "-e",
+            str(run / "log" / "error.log"),
+        ]
+    )
     time.sleep(1)
     return proc, https_port
 
 
 def main() -> None:
-    extra = "\n[roles.files]\nhosts = [\"local\"]\nport = {}\ninternal_port = {}\n".format(*free_ports(1, 9))
+    extra = '\n[roles.files]\nhosts = ["local"]\nport = {}\ninternal_port = {}\n'.format(*free_ports(1, 9))
     rows = []
-    with running_stack("strata-bench-files-", extra=extra) as stack, \
-            tempfile.TemporaryDirectory(prefix="strata-bench-data-") as tmp:
+    with (
+        running_stack("strata-bench-files-", extra=extra) as stack,
+        tempfile.TemporaryDirectory(prefix="strata-bench-data-") as tmp,
+    ):
         tmp = Path(tmp)
-        stack.shell("from django.contrib.auth.models import User; u, _ = User.objects.get_or_create("
-                    "username='bench'); u.set_password('bench-pass-2026'); u.save()")
+        stack.shell(
+            "from django.contrib.auth.models import User; u, _ = User.objects.get_or_create("
+            "username='bench'); u.set_password('bench-pass-2026'); u.save()"
+        )
         client = Client(stack.url, stack.ca)
         client.login("bench", "bench-pass-2026")
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
@@ -172,20 +205,23 @@ def main() -> None:
         src = tmp / "256.bin"
         make_file(src, 256 * MiB)
         f = uploader.upload(src, "download-256.bin")
-        key = stack.shell(f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
-                          ).split()[-1]
+        key = stack.shell(
+            f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
+        ).split()[-1]
         proc, bench_port = public_s3_nginx(stack, tmp)
         try:
             app_speeds, direct_speeds, cpu = [], [], []
             app_url = f"{stack.url}/api/files/files/{f['id']}/content"
             for i in range(ROUNDS):
                 presigned = s3.app_client(stack.config, stack.secrets).generate_presigned_url(
-                    "get_object", Params={"Bucket": stack.config.roles["files"]["bucket"], "Key": key},
-                    ExpiresIn=300)
+                    "get_object",
+                    Params={"Bucket": stack.config.roles["files"]["bucket"], "Key": key},
+                    ExpiresIn=300,
+                )
                 parts = urllib.parse.urlsplit(presigned)
                 direct_url = f"https://localhost:{bench_port}/_files_s3{parts.path}?{parts.query}"
                 # Alternate which goes first, so warm caches favour neither.
-                for which in (("app", "direct") if i % 2 == 0 else ("direct", "app")):
+                for which in ("app", "direct") if i % 2 == 0 else ("direct", "app"):
                     if which == "app":
                         before = cpu_seconds(app_pids(stack))
                         app_speeds.append(curl_mibps(app_url, stack.ca, cookie))
@@ -197,10 +233,16 @@ def main() -> None:
             proc.wait(timeout=30)
         app_mibps, direct_mibps = statistics.median(app_speeds), statistics.median(direct_speeds)
         rows += [
-            ("P2 download 256 MiB via the app URL (HTTPS, X-Accel)", f"{app_mibps:.0f} MiB/s",
-             "runs: " + ", ".join(f"{v:.0f}" for v in app_speeds)),
-            ("P2 presigned GET through the same nginx config (HTTPS)", f"{direct_mibps:.0f} MiB/s",
-             "runs: " + ", ".join(f"{v:.0f}" for v in direct_speeds)),
+            (
+                "P2 download 256 MiB via the app URL (HTTPS, X-Accel)",
+                f"{app_mibps:.0f} MiB/s",
+                "runs: " + ", ".join(f"{v:.0f}" for v in app_speeds),
+            ),
+            (
+                "P2 presigned GET through the same nginx config (HTTPS)",
+                f"{direct_mibps:.0f} MiB/s",
+                "runs: " + ", ".join(f"{v:.0f}" for v in direct_speeds),
+            ),
             ("P2 ratio app / presigned", f"{app_mibps / direct_mibps:.2f}×", "≥ 0.95×"),
             ("P2 app servers' CPU per 256 MiB download", f"{statistics.median(cpu) * 1000:.0f} ms", "≈ 0"),
         ]
@@ -235,12 +277,19 @@ def main() -> None:
             ("P3 app worker peak RSS after a 256 MiB upload", f"{rss['256 MiB']:.0f} MiB", "< 150 MB"),
             ("P3 app worker peak RSS after a 1 GiB upload", f"{rss['1 GiB']:.0f} MiB", "< 150 MB, flat"),
         ]
-    lines = ["# Files benchmark (P2 downloads, P3 uploads)", "",
-             f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-             f"({os.cpu_count()} cores), "
-             f"`python -m bench.files`; medians of {ROUNDS} downloads and 2 uploads, client and servers on "
-             "the same machine.", "", "| measure | value | target |", "|---|---|---|",
-             *[f"| {a} | {b} | {c} |" for a, b, c in rows], ""]
+    lines = [
+        "# Files benchmark (P2 downloads, P3 uploads)",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({os.cpu_count()} cores), "
+        f"`python -m bench.files`; medians of {ROUNDS} downloads and 2 uploads, client and servers on "
+        "the same machine.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        "",
+    ]
     REPORT.write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -63,12 +63,15 @@ def main() -> None:
     results = json.loads(out.strip().splitlines()[-1])
     small, big = results["50 files"], results["100,000 files"]
     lines = [
-        "# Folder page benchmark (P5)", "",
+        "# Folder page benchmark (P5)",
+        "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, "
         "`python -m bench.folder_page`: "
         "server time of the first page (50 rows) measured in the app against the real PostgreSQL, "
-        "median and p95 of 30 requests.", "",
-        "| folder | median | p95 | queries | target |", "|---|---|---|---|---|",
+        "median and p95 of 30 requests.",
+        "",
+        "| folder | median | p95 | queries | target |",
+        "|---|---|---|---|---|",
         f"| 50 files | {small['median_ms']:.1f} ms | {small['p95_ms']:.1f} ms | {small['queries']} | |",
         f"| 100,000 files | {big['median_ms']:.1f} ms | {big['p95_ms']:.1f} ms | {big['queries']} | "
         "< 50 ms, ≤ 8 queries, constant in N |",

@@ -80,8 +80,18 @@ def operations(stack) -> tuple[float, float]:
 
 def main() -> None:
     with contextlib.contextmanager(start_domain_stack)("strata-bench-ldap-") as stack:
-        ok(stack, "users", "add", USER, "--first-name", "Bench", "--last-name", "Mark", "--password-stdin",
-           stdin=PASSWORD + "\n")
+        ok(
+            stack,
+            "users",
+            "add",
+            USER,
+            "--first-name",
+            "Bench",
+            "--last-name",
+            "Mark",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
         ok(stack, "groups", "add", "bench-group")
         ok(stack, "groups", "add-member", "bench-group", USER)
         # Alternate the two measures so both see the same machine load.
@@ -92,25 +102,42 @@ def main() -> None:
         per_login, per_page = operations(stack)
     ratio = statistics.median(nginx) / statistics.median(alone)
     rows = [
-        ("django-auth-ldap `authenticate()` alone (StartTLS, bind, read, mirror to the db)",
-         f"{statistics.median(alone):.1f} ms", f"{p(alone, 0.95):.1f} ms", "—"),
-        ("directory login: POST /accounts/login/ through nginx → gunicorn → slapd",
-         f"{statistics.median(nginx):.1f} ms", f"{p(nginx, 0.95):.1f} ms", "—"),
+        (
+            "django-auth-ldap `authenticate()` alone (StartTLS, bind, read, mirror to the db)",
+            f"{statistics.median(alone):.1f} ms",
+            f"{p(alone, 0.95):.1f} ms",
+            "—",
+        ),
+        (
+            "directory login: POST /accounts/login/ through nginx → gunicorn → slapd",
+            f"{statistics.median(nginx):.1f} ms",
+            f"{p(nginx, 0.95):.1f} ms",
+            "—",
+        ),
         ("ratio login request / authenticate() (medians)", f"{ratio:.2f}×", "", "≤ 4× (P4)"),
         ("LDAP operations per login through nginx (counted by slapd)", f"{per_login:.0f}", "", "—"),
-        (f"LDAP operations per ordinary page ({PAGES} pages, counted by slapd's cn=Monitor)",
-         f"{per_page:.2f}", "", "0 (P4)"),
+        (
+            f"LDAP operations per ordinary page ({PAGES} pages, counted by slapd's cn=Monitor)",
+            f"{per_page:.2f}",
+            "",
+            "0 (P4)",
+        ),
     ]
     lines = [
-        "# Directory login benchmark (P4)", "",
+        "# Directory login benchmark (P4)",
+        "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({platform.machine()}, "
         f"{os.cpu_count()} CPUs), by `python -m bench.ldap_login`: {2 * LOGINS} logins each way, one client, "
-        f"sequential; slapd, PostgreSQL, nginx and gunicorn (2 instances × 2 workers) on this machine.", "",
-        "| measure | median | p95 | target |", "|---|---|---|---|",
-        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows], "",
+        f"sequential; slapd, PostgreSQL, nginx and gunicorn (2 instances × 2 workers) on this machine.",
+        "",
+        "| measure | median | p95 | target |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        "",
         "The login request adds to `authenticate()`: TLS to nginx, the session and CSRF checks, the "
         "brute-force check (django-axes, two queries), the profile mirror, writing the session and the "
-        "redirect.", "",
+        "redirect.",
+        "",
     ]
     REPORT.write_text("\n".join(lines))
     print("\n".join(lines))

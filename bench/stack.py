@@ -70,17 +70,24 @@ def main() -> None:
     rows = [
         ("cold `up` (initdb, migrate, collectstatic, start all)", f"{cold:.1f} s", "—"),
         ("warm `up` (already running), median of 3", f"{statistics.median(warm):.1f} s", "< 20 s (P6)"),
-        (f"stack memory idle, sum of PSS over {nprocs} processes", f"{idle:.0f} MiB",
-         "< 600 MB for six roles (P6)"),
+        (
+            f"stack memory idle, sum of PSS over {nprocs} processes",
+            f"{idle:.0f} MiB",
+            "< 600 MB for six roles (P6)",
+        ),
         (f"stack memory after {n} directory pages", f"{busy:.0f} MiB", "< 1.5 GB (P6)"),
         ("directory page, one client, sequential, HTTPS", f"{page_ms:.1f} ms/page", "—"),
     ]
     lines = [
-        "# Stack benchmark (all six roles on one machine)", "",
+        "# Stack benchmark (all six roles on one machine)",
+        "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({platform.machine()}), by `python -m bench.stack`.", "",
-        "| measure | value | target |", "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in rows], "",
+        f"({platform.machine()}), by `python -m bench.stack`.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        "",
     ]
     REPORT.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -55,8 +55,7 @@ class Client:
         if self.cookie("csrftoken") is None:
             self.get(path)
         data = {"csrfmiddlewaretoken": self.cookie("csrftoken"), **data}
-        return self.request("POST", path, data,
-                            headers={"Origin": self.base, "Referer": self.base + path})
+        return self.request("POST", path, data, headers={"Origin": self.base, "Referer": self.base + path})
 
     def login(self, username: str, password: str) -> Response:
         self.get("/accounts/login/")

@@ -143,8 +143,10 @@ def running_stack(prefix: str, extra: str = "", instances: int = 2):
 def all_optional_roles_toml() -> str:
     """The three optional roles on the local host, on free ports (the default `make up` topology)."""
     smtp, ldap = free_ports(1, 1)
-    return (files_role_toml() + f'\n[roles.comms]\nhosts = ["local"]\nport = {smtp}\n'
-            f'\n[roles.domain]\nhosts = ["local"]\nport = {ldap}\n')
+    return (
+        files_role_toml() + f'\n[roles.comms]\nhosts = ["local"]\nport = {smtp}\n'
+        f'\n[roles.domain]\nhosts = ["local"]\nport = {ldap}\n'
+    )
 
 
 def files_role_toml() -> str:

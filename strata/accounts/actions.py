@@ -28,8 +28,12 @@ log = logging.getLogger("strata.accounts")
 
 # Directory attribute -> (model, field) mirrored into the database.
 USER_ATTRS = {"givenName": "first_name", "sn": "last_name", "mail": "email"}
-PROFILE_ATTRS = {"telephoneNumber": "phone", "facsimileTelephoneNumber": "fax", "title": "title",
-                 "departmentNumber": "department"}
+PROFILE_ATTRS = {
+    "telephoneNumber": "phone",
+    "facsimileTelephoneNumber": "fax",
+    "title": "title",
+    "departmentNumber": "department",
+}
 PERSON_ATTRLIST = ["uid", *USER_ATTRS, *PROFILE_ATTRS, "memberOf", "shadowExpire"]
 TOKEN_PREFIX = "strata_"  # noqa: S105 - the public prefix of every token, not a secret
 
@@ -69,8 +73,11 @@ def end_sessions(user_ids) -> int:
     wanted = {str(pk) for pk in user_ids}
     if not wanted:
         return 0
-    doomed = [s.session_key for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-              if s.get_decoded().get("_auth_user_id") in wanted]
+    doomed = [
+        s.session_key
+        for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if s.get_decoded().get("_auth_user_id") in wanted
+    ]
     Session.objects.filter(session_key__in=doomed).delete()
     return len(doomed)
 
@@ -97,9 +104,11 @@ class SyncReport:
     services: int = 0
 
     def summary(self) -> str:
-        return (f"{self.people} people ({len(self.created)} new, {len(self.updated)} changed, "
-                f"{len(self.deactivated)} deactivated, {self.sessions_ended} session(s) ended), "
-                f"{self.groups} groups, {self.services} services")
+        return (
+            f"{self.people} people ({len(self.created)} new, {len(self.updated)} changed, "
+            f"{len(self.deactivated)} deactivated, {self.sessions_ended} session(s) ended), "
+            f"{self.groups} groups, {self.services} services"
+        )
 
 
 def read_directory() -> tuple[list, list, list]:
@@ -108,8 +117,9 @@ def read_directory() -> tuple[list, list, list]:
     with bound("app") as conn:
         people = conn.search_s(t.people, ldap.SCOPE_ONELEVEL, "(objectClass=inetOrgPerson)", PERSON_ATTRLIST)
         groups = conn.search_s(t.groups, ldap.SCOPE_ONELEVEL, "(objectClass=groupOfNames)", ["cn", "member"])
-        services = conn.search_s(t.services, ldap.SCOPE_ONELEVEL, "(uid=*)",
-                                 ["uid", "description", "memberOf"])
+        services = conn.search_s(
+            t.services, ldap.SCOPE_ONELEVEL, "(uid=*)", ["uid", "description", "memberOf"]
+        )
     return people, groups, services
 
 
@@ -223,6 +233,7 @@ def _apply_services(services, members, group_ids) -> None:
 
 # --- API tokens -------------------------------------------------------------------------------------
 
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -233,8 +244,9 @@ def issue_token(*, user=None, service=None, label: str = "") -> tuple[ApiToken, 
         raise ValueError("a token belongs to exactly one person or one service")
     prefix = secrets.token_hex(4)
     token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiToken.objects.create(prefix=prefix, digest=_digest(token), label=label[:100], user=user,
-                                  service=service)
+    row = ApiToken.objects.create(
+        prefix=prefix, digest=_digest(token), label=label[:100], user=user, service=service
+    )
     return row, token
 
 
@@ -248,8 +260,11 @@ def token_for(secret: str) -> ApiToken | None:
     """Return the live token row for SECRET (holder active), or None."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    row = (ApiToken.objects.select_related("user", "service")
-           .filter(digest=_digest(secret), revoked_at__isnull=True).first())
+    row = (
+        ApiToken.objects.select_related("user", "service")
+        .filter(digest=_digest(secret), revoked_at__isnull=True)
+        .first()
+    )
     if row is None:
         return None
     holder_active = row.user.is_active if row.user_id else row.service.is_active

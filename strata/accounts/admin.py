@@ -40,9 +40,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        row, secret = actions.issue_token(user=form.cleaned_data.get("user"),
-                                          service=form.cleaned_data.get("service"),
-                                          label=form.cleaned_data.get("label", ""))
+        row, secret = actions.issue_token(
+            user=form.cleaned_data.get("user"),
+            service=form.cleaned_data.get("service"),
+            label=form.cleaned_data.get("label", ""),
+        )
         obj.pk = row.pk
         messages.warning(request, f"Token for {row.holder_name} (shown once, copy it now): {secret}")
 

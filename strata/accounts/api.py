@@ -44,7 +44,9 @@ def api_view(require_group: bool):
             if require_group and settings.STRATA_API_GROUP not in groups:
                 return _error(403, f"the token's holder is not in the group {settings.STRATA_API_GROUP!r}")
             return view(request, token, groups, *args, **kwargs)
+
         return inner
+
     return wrap
 
 
@@ -62,7 +64,15 @@ def people(request, token, groups):
     out = []
     for u in rows:
         p = getattr(u, "profile", None)
-        out.append({"username": u.get_username(), "name": u.get_full_name(), "email": u.email,
-                    "phone": p.phone if p else "", "fax": p.fax if p else "",
-                    "title": p.title if p else "", "department": p.department if p else ""})
+        out.append(
+            {
+                "username": u.get_username(),
+                "name": u.get_full_name(),
+                "email": u.email,
+                "phone": p.phone if p else "",
+                "fax": p.fax if p else "",
+                "title": p.title if p else "",
+                "department": p.department if p else "",
+            }
+        )
     return JsonResponse({"people": out})

@@ -42,8 +42,13 @@ def parse_users_csv(text: str) -> tuple[list[Row], list[str]]:
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
-        problem = (f"missing column(s) {', '.join(missing)}" if missing else
-                   f"unknown column(s) {', '.join(unknown)}" if unknown else "a column is named twice")
+        problem = (
+            f"missing column(s) {', '.join(missing)}"
+            if missing
+            else f"unknown column(s) {', '.join(unknown)}"
+            if unknown
+            else "a column is named twice"
+        )
         return [], [f"row 1 (header): {problem}; columns: {', '.join(COLUMNS)}"]
     rows, errors, seen = [], [], {}
     try:

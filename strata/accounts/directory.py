@@ -22,8 +22,18 @@ from .ldap_link import DirectoryUnavailable, bound, domain_enabled, normalize_dn
 from .models import ServiceAccount
 from .validation import InvalidInput, check_name, check_password_shape, check_person_fields
 
-__all__ = ["DirectoryError", "DirectoryUnavailable", "add_user", "set_password", "disable_user",
-           "import_users", "add_group", "add_member", "remove_member", "add_service"]
+__all__ = [
+    "DirectoryError",
+    "DirectoryUnavailable",
+    "add_user",
+    "set_password",
+    "disable_user",
+    "import_users",
+    "add_group",
+    "add_member",
+    "remove_member",
+    "add_service",
+]
 
 
 class DirectoryError(ValueError):
@@ -56,6 +66,7 @@ def _name(value: str, what: str) -> str:
 
 
 # --- the two implementations -----------------------------------------------------------------------
+
 
 class LocalDirectory:
     """Django's own accounts (domain role off)."""
@@ -138,11 +149,20 @@ class LdapDirectory:
     def _person_entry(self, p: NewPerson) -> dict:
         f = p.fields
         full = " ".join(x for x in (f.get("first_name"), f.get("last_name")) if x) or p.username
-        attrs = {"objectClass": ["inetOrgPerson"], "uid": [p.username], "cn": [full],
-                 "sn": [f.get("last_name") or p.username]}
-        for key, attr in (("first_name", "givenName"), ("email", "mail"), ("phone", "telephoneNumber"),
-                          ("fax", "facsimileTelephoneNumber"), ("title", "title"),
-                          ("department", "departmentNumber")):
+        attrs = {
+            "objectClass": ["inetOrgPerson"],
+            "uid": [p.username],
+            "cn": [full],
+            "sn": [f.get("last_name") or p.username],
+        }
+        for key, attr in (
+            ("first_name", "givenName"),
+            ("email", "mail"),
+            ("phone", "telephoneNumber"),
+            ("fax", "facsimileTelephoneNumber"),
+            ("title", "title"),
+            ("department", "departmentNumber"),
+        ):
             if f.get(key):
                 attrs[attr] = [f[key]]
         return {k: [v.encode() for v in vs] for k, vs in attrs.items()}
@@ -215,8 +235,11 @@ class LdapDirectory:
 
     def add_service(self, name: str, password: str, description: str) -> None:
         dn = self.tree.service(name)
-        entry = {"objectClass": [b"account", b"simpleSecurityObject"], "uid": [name.encode()],
-                 "userPassword": [b"!"]}
+        entry = {
+            "objectClass": [b"account", b"simpleSecurityObject"],
+            "uid": [name.encode()],
+            "userPassword": [b"!"],
+        }
         if description:
             entry["description"] = [description.encode()]
         with self._conn() as conn:
@@ -236,6 +259,7 @@ def get_directory(account: str = "admin"):
 
 
 # --- the operations (same answers whichever directory is in use) --------------------------------------
+
 
 def _require_person(d, username: str) -> None:
     if not d.person_exists(username):
@@ -292,8 +316,11 @@ def import_users(text: str, source: str = "the file", *, account: str = "admin")
             if d.person_exists(row.username):
                 errors.append(f"row {row.line}: user {row.username!r} already exists")
     if errors:
-        raise DirectoryError(f"{source}: nothing imported; " + "; ".join(errors[:20])
-                             + (f"; and {len(errors) - 20} more" if len(errors) > 20 else ""))
+        raise DirectoryError(
+            f"{source}: nothing imported; "
+            + "; ".join(errors[:20])
+            + (f"; and {len(errors) - 20} more" if len(errors) > 20 else "")
+        )
     if not rows:
         raise DirectoryError(f"{source}: no rows to import")
     d.add_people([NewPerson(r.username, r.password, r.fields) for r in rows])

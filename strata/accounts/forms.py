@@ -14,7 +14,7 @@ class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "directory_unavailable": "The directory is unavailable, so you cannot log in right now. "
-                                 "Please try again in a few minutes.",
+        "Please try again in a few minutes.",
     }
 
     def __init__(self, request=None, *args, **kwargs):
@@ -33,8 +33,9 @@ class LoginForm(AuthenticationForm):
 
 class NewUserForm(forms.Form):
     username = forms.CharField(max_length=64)
-    password = forms.CharField(max_length=MAX_PASSWORD, widget=forms.PasswordInput(render_value=False),
-                               strip=False)
+    password = forms.CharField(
+        max_length=MAX_PASSWORD, widget=forms.PasswordInput(render_value=False), strip=False
+    )
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
     email = forms.CharField(max_length=254, required=False)
@@ -42,8 +43,9 @@ class NewUserForm(forms.Form):
 
 class PasswordForm(forms.Form):
     username = forms.CharField(max_length=64)
-    password = forms.CharField(max_length=MAX_PASSWORD, widget=forms.PasswordInput(render_value=False),
-                               strip=False)
+    password = forms.CharField(
+        max_length=MAX_PASSWORD, widget=forms.PasswordInput(render_value=False), strip=False
+    )
 
 
 class UsernameForm(forms.Form):
@@ -60,5 +62,8 @@ class MembershipForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with a header row: " + ", ".join(COLUMNS)
-                           + ". All rows are imported, or none when any row is bad.")
+    file = forms.FileField(
+        help_text="CSV with a header row: "
+        + ", ".join(COLUMNS)
+        + ". All rows are imported, or none when any row is bad."
+    )

@@ -29,10 +29,12 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=12, unique=True, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     label = models.CharField(max_length=100, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="api_tokens")
-    service = models.ForeignKey(ServiceAccount, null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    service = models.ForeignKey(
+        ServiceAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -41,9 +43,11 @@ class ApiToken(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(user__isnull=False, service__isnull=True)
-                           | Q(user__isnull=True, service__isnull=False)),
-                name="api_token_one_holder"),
+                condition=(
+                    Q(user__isnull=False, service__isnull=True) | Q(user__isnull=True, service__isnull=False)
+                ),
+                name="api_token_one_holder",
+            ),
         ]
 
     def __str__(self) -> str:

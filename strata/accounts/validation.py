@@ -12,8 +12,15 @@ NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 PHONE_RE = re.compile(r"[0-9 +\-().,]*\Z")
 EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\Z")
 MAX_PASSWORD = 256
-FIELD_LIMITS = {"first_name": 150, "last_name": 150, "email": 254, "phone": 40, "fax": 40, "title": 120,
-                "department": 120}
+FIELD_LIMITS = {
+    "first_name": 150,
+    "last_name": 150,
+    "email": 254,
+    "phone": 40,
+    "fax": 40,
+    "title": 120,
+    "department": 120,
+}
 
 
 class InvalidInput(ValueError):
@@ -28,8 +35,10 @@ def check_name(value: str, what: str = "username") -> str:
         raise InvalidInput(f"{what} is longer than 64 characters")
     lowered = value.lower()
     if not NAME_RE.match(lowered):
-        raise InvalidInput(f"{what} {value[:64]!r} may hold only letters, digits, '.', '_' and '-' "
-                           f"(starting with a letter or digit)")
+        raise InvalidInput(
+            f"{what} {value[:64]!r} may hold only letters, digits, '.', '_' and '-' "
+            f"(starting with a letter or digit)"
+        )
     return lowered
 
 

@@ -27,20 +27,38 @@ def _superuser(user) -> None:
 
 # Each operation: its form and how it calls the directory (as the write-limited "writer" account).
 OPERATIONS = {
-    "add_user": (forms.NewUserForm, lambda d, f: directory.add_user(
-        d["username"], d["password"], first_name=d["first_name"], last_name=d["last_name"],
-        email=d["email"], account="writer")),
-    "set_password": (forms.PasswordForm, lambda d, f: directory.set_password(
-        d["username"], d["password"], account="writer")),
-    "disable_user": (forms.UsernameForm, lambda d, f: directory.disable_user(
-        d["username"], account="writer")),
-    "import_users": (forms.ImportForm, lambda d, f: directory.import_users(
-        _read_upload(d["file"]), d["file"].name[:100], account="writer")),
+    "add_user": (
+        forms.NewUserForm,
+        lambda d, f: directory.add_user(
+            d["username"],
+            d["password"],
+            first_name=d["first_name"],
+            last_name=d["last_name"],
+            email=d["email"],
+            account="writer",
+        ),
+    ),
+    "set_password": (
+        forms.PasswordForm,
+        lambda d, f: directory.set_password(d["username"], d["password"], account="writer"),
+    ),
+    "disable_user": (
+        forms.UsernameForm,
+        lambda d, f: directory.disable_user(d["username"], account="writer"),
+    ),
+    "import_users": (
+        forms.ImportForm,
+        lambda d, f: directory.import_users(_read_upload(d["file"]), d["file"].name[:100], account="writer"),
+    ),
     "add_group": (forms.GroupForm, lambda d, f: directory.add_group(d["group"], account="writer")),
-    "add_member": (forms.MembershipForm, lambda d, f: directory.add_member(
-        d["group"], d["member"], account="writer")),
-    "remove_member": (forms.MembershipForm, lambda d, f: directory.remove_member(
-        d["group"], d["member"], account="writer")),
+    "add_member": (
+        forms.MembershipForm,
+        lambda d, f: directory.add_member(d["group"], d["member"], account="writer"),
+    ),
+    "remove_member": (
+        forms.MembershipForm,
+        lambda d, f: directory.remove_member(d["group"], d["member"], account="writer"),
+    ),
 }
 
 
@@ -80,7 +98,13 @@ def manage_directory(request):
                     status, error = 503, f"Nothing was changed: {exc}."
             else:
                 status, error = 400, "Please correct the fields below."
-    sections = [(op, op.replace("_", " ").capitalize(), bound_forms.get(op) or form_class(prefix=op))
-                for op, (form_class, _call) in OPERATIONS.items()]
-    return render(request, "accounts/directory.html",
-                  {"sections": sections, "error": error, "domain_on": domain_enabled()}, status=status)
+    sections = [
+        (op, op.replace("_", " ").capitalize(), bound_forms.get(op) or form_class(prefix=op))
+        for op, (form_class, _call) in OPERATIONS.items()
+    ]
+    return render(
+        request,
+        "accounts/directory.html",
+        {"sections": sections, "error": error, "domain_on": domain_enabled()},
+        status=status,
+    )

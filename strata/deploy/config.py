@@ -47,23 +47,45 @@ COMMON_ROLE_OPTIONS: dict[str, tuple[type, object]] = {
 ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {
     "web": {"http_port": (int, 18080), "https_port": (int, 18443), "workers": (int, 2)},
     "app": {"port": (int, 18101), "instances": (int, 2), "workers": (int, 2), "timeout": (int, 30)},
-    "db": {"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"),
-           "pool_size": (int, 4)},
-    "comms": {"port": (int, 18025), "max_message_kb": (int, 1024), "reply_domain": (str, ""),
-              "from_address": (str, ""), "relay_host": (str, ""), "relay_port": (int, 587),
-              "relay_starttls": (bool, True), "relay_username": (str, "")},
-    "domain": {"port": (int, 18389), "base_dn": (str, "dc=strata,dc=local"), "api_group": (str, "api"),
-               "sync_seconds": (int, 300)},
-    "files": {"port": (int, 18333), "internal_port": (int, 18340), "bucket": (str, "strata-files"),
-              "backup_bucket": (str, "strata-backups"), "quota_mb": (int, 10240),
-              "max_upload_mb": (int, 10240), "part_mb": (int, 16), "presign_seconds": (int, 60),
-              "reconcile_grace_hours": (int, 24)},
+    "db": {"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"), "pool_size": (int, 4)},
+    "comms": {
+        "port": (int, 18025),
+        "max_message_kb": (int, 1024),
+        "reply_domain": (str, ""),
+        "from_address": (str, ""),
+        "relay_host": (str, ""),
+        "relay_port": (int, 587),
+        "relay_starttls": (bool, True),
+        "relay_username": (str, ""),
+    },
+    "domain": {
+        "port": (int, 18389),
+        "base_dn": (str, "dc=strata,dc=local"),
+        "api_group": (str, "api"),
+        "sync_seconds": (int, 300),
+    },
+    "files": {
+        "port": (int, 18333),
+        "internal_port": (int, 18340),
+        "bucket": (str, "strata-files"),
+        "backup_bucket": (str, "strata-backups"),
+        "quota_mb": (int, 10240),
+        "max_upload_mb": (int, 10240),
+        "part_mb": (int, 16),
+        "presign_seconds": (int, 60),
+        "reconcile_grace_hours": (int, 24),
+    },
 }
 FILES_INTERNAL_PORTS = 9
 # Options holding a TCP port, per role: used for the clash check and the free-port preflight.
-PORT_OPTIONS = {"web": ("http_port", "https_port"), "app": ("port",), "db": ("port",),
-                "files": ("port", "internal_port"), "domain": ("port",),
-                "comms": ("port",)}
+PORT_OPTIONS = {
+    "web": ("http_port", "https_port"),
+    "app": ("port",),
+    "db": ("port",),
+    "files": ("port", "internal_port"),
+    "domain": ("port",),
+    "comms": ("port",),
+}
 
 FALLBACKS = {
     "comms": "messages stay in the app; the people directory shows each person's email, phone and fax",
@@ -241,8 +263,9 @@ def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
         try:
             addr = ipaddress.ip_address(opts["address"])
         except ValueError:
-            raise ConfigError(path, f"hosts.{name}.address",
-                              f"not an IP address: {opts['address']!r}") from None
+            raise ConfigError(
+                path, f"hosts.{name}.address", f"not an IP address: {opts['address']!r}"
+            ) from None
         if addr.is_unspecified or addr.is_multicast:
             raise ConfigError(path, f"hosts.{name}.address", f"not a host address: {addr}")
         hosts[name] = Host(name, str(addr))
@@ -259,8 +282,7 @@ def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
             if name in REQUIRED_ROLES:
                 raise ConfigError(path, f"roles.{name}", "required role is missing")
             continue
-        opts = _read_table(path, f"roles.{name}", raw_roles[name],
-                           COMMON_ROLE_OPTIONS | ROLE_OPTIONS[name])
+        opts = _read_table(path, f"roles.{name}", raw_roles[name], COMMON_ROLE_OPTIONS | ROLE_OPTIONS[name])
         placed = opts.pop("hosts")
         enabled = opts.pop("enabled")
         key = f"roles.{name}.hosts"
@@ -310,13 +332,16 @@ def _check_domain_options(config: Config) -> None:
         return
     path, domain = config.path, config.roles["domain"]
     if not 60 <= domain["sync_seconds"] <= 86400:
-        raise ConfigError(path, "roles.domain.sync_seconds",
-                          f"{domain['sync_seconds']} is out of range 60..86400")
+        raise ConfigError(
+            path, "roles.domain.sync_seconds", f"{domain['sync_seconds']} is out of range 60..86400"
+        )
     parts = domain["base_dn"].split(",")
     if not all(p.startswith("dc=") and p[3:].replace("-", "").isalnum() and p[3:].isascii() for p in parts):
-        raise ConfigError(path, "roles.domain.base_dn",
-                          f"use dc= components of letters, digits and '-', e.g. dc=example,dc=org: "
-                          f"{domain['base_dn']!r}")
+        raise ConfigError(
+            path,
+            "roles.domain.base_dn",
+            f"use dc= components of letters, digits and '-', e.g. dc=example,dc=org: {domain['base_dn']!r}",
+        )
     group = domain["api_group"]
     if not (group.isascii() and group.replace("-", "").replace("_", "").isalnum() and len(group) <= 64):
         raise ConfigError(path, "roles.domain.api_group", f"use letters, digits, '-' and '_': {group!r}")
@@ -326,14 +351,25 @@ def _check_files_options(config: Config) -> None:
     if "files" not in config.roles:
         return
     path, files = config.path, config.roles["files"]
-    for key, low, high in (("part_mb", 5, 512), ("presign_seconds", 10, 3600), ("quota_mb", 0, 10**9),
-                           ("max_upload_mb", 1, 10**7), ("reconcile_grace_hours", 1, 24 * 365)):
+    for key, low, high in (
+        ("part_mb", 5, 512),
+        ("presign_seconds", 10, 3600),
+        ("quota_mb", 0, 10**9),
+        ("max_upload_mb", 1, 10**7),
+        ("reconcile_grace_hours", 1, 24 * 365),
+    ):
         if not low <= files[key] <= high:
             raise ConfigError(path, f"roles.files.{key}", f"{files[key]} is out of range {low}..{high}")
     for key in ("bucket", "backup_bucket"):
         name = files[key]
-        if not (3 <= len(name) <= 63 and name.replace("-", "").isalnum() and name == name.lower()
-                and name.isascii() and name[0].isalnum() and name[-1].isalnum()):
+        if not (
+            3 <= len(name) <= 63
+            and name.replace("-", "").isalnum()
+            and name == name.lower()
+            and name.isascii()
+            and name[0].isalnum()
+            and name[-1].isalnum()
+        ):
             raise ConfigError(path, f"roles.files.{key}", f"not a valid bucket name: {name!r}")
     if files["bucket"] == files["backup_bucket"]:
         raise ConfigError(path, "roles.files.backup_bucket", "must differ from roles.files.bucket")
@@ -341,9 +377,15 @@ def _check_files_options(config: Config) -> None:
 
 def _is_host_name(value: str) -> bool:
     labels = value.rstrip(".").split(".")
-    return bool(value) and value.isascii() and not labels[-1].isdigit() and all(
-        0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
-        for label in labels)
+    return (
+        bool(value)
+        and value.isascii()
+        and not labels[-1].isdigit()
+        and all(
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
+            for label in labels
+        )
+    )
 
 
 def _check_comms_options(config: Config) -> None:
@@ -352,11 +394,13 @@ def _check_comms_options(config: Config) -> None:
         return
     path, comms = config.path, config.roles["comms"]
     if not 1 <= comms["max_message_kb"] <= 102400:
-        raise ConfigError(path, "roles.comms.max_message_kb",
-                          f"{comms['max_message_kb']} is out of range 1..102400")
+        raise ConfigError(
+            path, "roles.comms.max_message_kb", f"{comms['max_message_kb']} is out of range 1..102400"
+        )
     if not 1 <= comms["relay_port"] <= 65535:
-        raise ConfigError(path, "roles.comms.relay_port",
-                          f"port {comms['relay_port']} is out of range 1..65535")
+        raise ConfigError(
+            path, "roles.comms.relay_port", f"port {comms['relay_port']} is out of range 1..65535"
+        )
     if comms["reply_domain"] and not _is_host_name(comms["reply_domain"]):
         raise ConfigError(path, "roles.comms.reply_domain", f"not a domain name: {comms['reply_domain']!r}")
     relay = comms["relay_host"]
@@ -364,14 +408,21 @@ def _check_comms_options(config: Config) -> None:
         raise ConfigError(path, "roles.comms.relay_host", f"not a host name or address: {relay!r}")
     sender = comms["from_address"]
     local, _, domain = sender.rpartition("@")
-    if sender and not (local and _is_host_name(domain) and local.isascii() and local.isprintable()
-                       and not any(c in local for c in ' <>()[],;:"\\@')):
-        raise ConfigError(path, "roles.comms.from_address", f"not a plain address like noreply@example.org: "
-                          f"{sender!r}")
+    if sender and not (
+        local
+        and _is_host_name(domain)
+        and local.isascii()
+        and local.isprintable()
+        and not any(c in local for c in ' <>()[],;:"\\@')
+    ):
+        raise ConfigError(
+            path, "roles.comms.from_address", f"not a plain address like noreply@example.org: {sender!r}"
+        )
     user = comms["relay_username"]
     if user and (not user.isprintable() or any(c in user for c in " :\t")):
-        raise ConfigError(path, "roles.comms.relay_username",
-                          "may not hold spaces, ':' or control characters")
+        raise ConfigError(
+            path, "roles.comms.relay_username", "may not hold spaces, ':' or control characters"
+        )
     if user and not comms["relay_host"]:
         raise ConfigError(path, "roles.comms.relay_username", "set roles.comms.relay_host too")
 
@@ -391,8 +442,12 @@ def _check_placement(config: Config) -> None:
         app = {h.address for h in config.hosts_of("app")}
         if len(web | app) > 1:
             key = "roles.files.enabled" if "files" in config.roles else "roles.files"
-            raise ConfigError(config.path, key, "without the files role, files live on the app host's disk "
-                              "and nginx serves them from there: web and app must then share one host")
+            raise ConfigError(
+                config.path,
+                key,
+                "without the files role, files live on the app host's disk "
+                "and nginx serves them from there: web and app must then share one host",
+            )
 
 
 def _check_ports(config: Config) -> None:
@@ -403,8 +458,7 @@ def _check_ports(config: Config) -> None:
             raise ConfigError(config.path, key, f"port {port} is out of range 1..65535")
         other = taken.get((host.address, port))
         if other:
-            raise ConfigError(config.path, key,
-                              f"port {port} on {host.address} is also used by {other}")
+            raise ConfigError(config.path, key, f"port {port} on {host.address} is also used by {other}")
         taken[(host.address, port)] = key
 
 
@@ -459,6 +513,7 @@ def var_dir_lenient(path: str | os.PathLike | None = None) -> Path:
 
 # --- secrets ---------------------------------------------------------------------------------------
 
+
 def _token(n: int = 32) -> str:
     return _secrets.token_urlsafe(n)
 
@@ -488,8 +543,15 @@ SECRET_MAKERS = {
 
 # What the app servers and the worker need. The rest (database superuser, directory admin, the S3 admin and
 # backup identities, the first admin's password) stays with the deployer, in the root-only secrets file.
-APP_SECRETS = ("django_secret_key", "db_app_password", "ldap_app_password", "ldap_writer_password",
-               "s3_app_access_key", "s3_app_secret_key", "comms_inbound_secret")
+APP_SECRETS = (
+    "django_secret_key",
+    "db_app_password",
+    "ldap_app_password",
+    "ldap_writer_password",
+    "s3_app_access_key",
+    "s3_app_secret_key",
+    "comms_inbound_secret",
+)
 
 
 def load_secrets(config: Config) -> dict[str, str]:

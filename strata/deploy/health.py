@@ -37,6 +37,7 @@ def _tcp(address: str, port: int) -> Health:
     def check():
         with socket.create_connection((address, port), timeout=2):
             return f"TCP {address}:{port}"
+
     return timed(check)
 
 
@@ -87,6 +88,7 @@ def _reachable_from(config: Config, from_host: str | None):
 
     def reachable(role: str, host: str) -> bool:
         return host == from_host or role in targets
+
     return reachable
 
 

@@ -61,8 +61,10 @@ def init(path=None) -> tuple[cfgmod.Config, list[str]]:
 def _local(config: cfgmod.Config) -> list[HostContext]:
     hosts = config.local_hosts()
     if not hosts:
-        raise DeployError(f"{config.path}: no host of the topology is on this machine (no loopback "
-                          f"address; set STRATA_HOST to choose one)")
+        raise DeployError(
+            f"{config.path}: no host of the topology is on this machine (no loopback "
+            f"address; set STRATA_HOST to choose one)"
+        )
     return hosts
 
 
@@ -75,12 +77,16 @@ def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
     roles = all_roles()
     for host in _local(config):
         for role in _roles_here(config, host, roles):
-            ours = {port for p in role.programs_for_ports(config, host) if p.name in running
-                    for port in p.ports}
+            ours = {
+                port for p in role.programs_for_ports(config, host) if p.name in running for port in p.ports
+            }
             for key, port in role.ports(config, host):
                 if port not in ours and not port_free(host.address, port):
-                    raise ConfigError(config.path, key,
-                                      f"port {port} on {host.address} is already in use by another process")
+                    raise ConfigError(
+                        config.path,
+                        key,
+                        f"port {port} on {host.address} is already in use by another process",
+                    )
 
 
 def up(path=None, step: Step = _quiet) -> UpResult:

@@ -19,8 +19,11 @@ RENEW_BEFORE = dt.timedelta(days=30)
 def _write_key(path: Path, key) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     os.chmod(path, 0o600)
 
 
@@ -35,18 +38,35 @@ def ensure_ca(pki: Path, site_name: str) -> bool:
         return False
     pki.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, site_name),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"{site_name} local CA")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, site_name),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{site_name} local CA"),
+        ]
+    )
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - dt.timedelta(minutes=5))
         .not_valid_after(_now() + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -61,7 +81,8 @@ def _sans(cert: x509.Certificate) -> set[str]:
     except x509.ExtensionNotFound:
         return set()
     return {str(v) for v in ext.get_values_for_type(x509.DNSName)} | {
-        str(v) for v in ext.get_values_for_type(x509.IPAddress)}
+        str(v) for v in ext.get_values_for_type(x509.IPAddress)
+    }
 
 
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
@@ -81,27 +102,34 @@ def ensure_server_cert(pki: Path, stem: str, names: list[str], addresses: list[s
     ca_crt = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
     if crt_path.exists() and key_path.exists():
         current = x509.load_pem_x509_certificate(crt_path.read_bytes())
-        if (_sans(current) == wanted and current.not_valid_after_utc - _now() > RENEW_BEFORE
-                and _issued_by(current, ca_crt)):
+        if (
+            _sans(current) == wanted
+            and current.not_valid_after_utc - _now() > RENEW_BEFORE
+            and _issued_by(current, ca_crt)
+        ):
             return False
     key = ec.generate_private_key(ec.SECP256R1())
     san = [x509.DNSName(n) for n in sorted(set(names))] + [
-        x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(set(addresses))]
+        x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(set(addresses))
+    ]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .issuer_name(ca_crt.subject).public_key(key.public_key())
+        .issuer_name(ca_crt.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - dt.timedelta(minutes=5))
         .not_valid_after(_now() + dt.timedelta(days=397))
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     _write_key(key_path, key)
-    crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
-                         + ca_crt.public_bytes(serialization.Encoding.PEM))
+    crt_path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM) + ca_crt.public_bytes(serialization.Encoding.PEM)
+    )
     return True

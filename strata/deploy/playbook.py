@@ -40,15 +40,19 @@ def state_dir() -> Path:
     return PROJECT / "var" / "ansible"
 
 
-def inventory(config: cfgmod.Config, *, host_vars: dict[str, dict] | None = None,
-              group_vars: dict | None = None) -> dict:
+def inventory(
+    config: cfgmod.Config, *, host_vars: dict[str, dict] | None = None, group_vars: dict | None = None
+) -> dict:
     """Return an Ansible inventory for CONFIG: every host with a role in group `strata`, addressed by
     its topology address, and one group per enabled role (strata_web, strata_app, ...) in topology
     order (the first app host migrates the database)."""
     host_vars = host_vars or {}
     used = [h for h in config.hosts if config.roles_on(h)]
-    groups: dict = {"strata": {"hosts": {h: {"ansible_host": config.hosts[h].address, **host_vars.get(h, {})}
-                                         for h in used}}}
+    groups: dict = {
+        "strata": {
+            "hosts": {h: {"ansible_host": config.hosts[h].address, **host_vars.get(h, {})} for h in used}
+        }
+    }
     for role in cfgmod.ROLE_NAMES:
         if config.enabled(role):
             groups[GROUP_PREFIX + role] = {"hosts": {h.name: None for h in config.hosts_of(role)}}
@@ -61,8 +65,11 @@ def write_inventory(config: cfgmod.Config, path: str | os.PathLike, **kw) -> Pat
     p = Path(path).absolute()
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".new")
-    tmp.write_text(f"# Written by `strata deploy --write-inventory` from {config.path}\n"
-                   + json.dumps(inventory(config, **kw), indent=2) + "\n")
+    tmp.write_text(
+        f"# Written by `strata deploy --write-inventory` from {config.path}\n"
+        + json.dumps(inventory(config, **kw), indent=2)
+        + "\n"
+    )
     os.replace(tmp, p)
     return p
 
@@ -127,9 +134,23 @@ def pack_wheels(step=deploy._quiet) -> Path:
         return state_dir() / "releases" / done.read_text().strip()
     wheels = state_dir() / "wheels" / f"{key}-{os.getpid()}"
     step(f"building the wheelhouse for the hosts ({len(reqs)} requirements) in {wheels}")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
-                           "--no-cache-dir", "--wheel-dir", str(wheels), *reqs],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--wheel-dir",
+            str(wheels),
+            *reqs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
         raise DeployError(f"pip wheel failed: {lines[-1]}")
@@ -150,8 +171,12 @@ class Bundle:
     wheels: Path
 
     def extra_vars(self) -> dict[str, str]:
-        return {"strata_topology": str(self.topology), "strata_secrets_dir": str(self.secrets_dir),
-                "strata_src_archive": str(self.source), "strata_wheels_archive": str(self.wheels)}
+        return {
+            "strata_topology": str(self.topology),
+            "strata_secrets_dir": str(self.secrets_dir),
+            "strata_src_archive": str(self.source),
+            "strata_wheels_archive": str(self.wheels),
+        }
 
 
 def prepare(config_path=None, step=deploy._quiet) -> Bundle:
@@ -160,8 +185,11 @@ def prepare(config_path=None, step=deploy._quiet) -> Bundle:
     # The control node only holds the site's secrets: its own STRATA_HOST/STRATA_VAR_DIR do not apply.
     for key in (cfgmod.ENV_HOST, cfgmod.ENV_VAR_DIR):
         if os.environ.get(key):
-            raise ConfigError(config.path, key, "unset it: `strata deploy` keeps the site's secrets in "
-                              "site.var_dir of the topology")
+            raise ConfigError(
+                config.path,
+                key,
+                "unset it: `strata deploy` keeps the site's secrets in site.var_dir of the topology",
+            )
     step("secrets and CA (strata init)")
     config, _ = deploy.init(config.path)
     step("packing the project tree")
@@ -174,40 +202,65 @@ def ansible_env() -> dict[str, str]:
     base = state_dir()
     for d in ("home", "tmp", "cp"):
         (base / d).mkdir(parents=True, exist_ok=True, mode=0o700)
-    return {**os.environ, "ANSIBLE_CONFIG": str(PLAYBOOK_DIR / "ansible.cfg"),
-            "ANSIBLE_HOME": str(base / "home"), "ANSIBLE_LOCAL_TEMP": str(base / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(base / "remote-tmp"), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(base / "cp"),
-            "ANSIBLE_ASYNC_DIR": str(base / "async"), "ANSIBLE_NOCOLOR": "1"}
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(PLAYBOOK_DIR / "ansible.cfg"),
+        "ANSIBLE_HOME": str(base / "home"),
+        "ANSIBLE_LOCAL_TEMP": str(base / "tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(base / "remote-tmp"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(base / "cp"),
+        "ANSIBLE_ASYNC_DIR": str(base / "async"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
 
 
-def playbook_command(inventory_path: str | os.PathLike, bundle: Bundle, extra: list[str] = (),
-                     vars_file: Path | None = None) -> list[str]:
+def playbook_command(
+    inventory_path: str | os.PathLike, bundle: Bundle, extra: list[str] = (), vars_file: Path | None = None
+) -> list[str]:
     """Return the ansible-playbook command line, writing the bundle's variables to VARS_FILE (extra: more
     -e values from the user)."""
     vars_file = vars_file or state_dir() / "tmp" / "strata-vars.json"
     vars_file.parent.mkdir(parents=True, exist_ok=True)
     vars_file.write_text(json.dumps(bundle.extra_vars(), indent=2) + "\n")
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(Path(inventory_path).absolute()),
-            "-e", f"@{vars_file}"]
+    argv = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(Path(inventory_path).absolute()),
+        "-e",
+        f"@{vars_file}",
+    ]
     for e in extra:
         argv += ["-e", e]
     return [*argv, str(PLAYBOOK_DIR / "site.yml")]
 
 
-def run(inventory_path: str | os.PathLike, config_path=None, extra: list[str] = (), step=deploy._quiet,
-        output=None) -> int:
+def run(
+    inventory_path: str | os.PathLike,
+    config_path=None,
+    extra: list[str] = (),
+    step=deploy._quiet,
+    output=None,
+) -> int:
     """Run the playbook against INVENTORY_PATH; stream its output to OUTPUT (a file object, default
     stdout); return ansible-playbook's exit code."""
     if not Path(inventory_path).is_file():
-        raise ConfigError(inventory_path, "", "no such inventory file (`strata deploy --write-inventory "
-                          "FILE` writes one from the topology)")
+        raise ConfigError(
+            inventory_path,
+            "",
+            "no such inventory file (`strata deploy --write-inventory FILE` writes one from the topology)",
+        )
     bundle = prepare(config_path, step)
     step("ansible-playbook " + str(PLAYBOOK_DIR / "site.yml"))
     # One variables file per run: several deploys (e.g. two labs' tests) may run at once.
     vars_file = state_dir() / "tmp" / f"strata-vars-{os.getpid()}.json"
     try:
-        proc = subprocess.run(playbook_command(inventory_path, bundle, extra, vars_file), env=ansible_env(),
-                              stdout=output or sys.stdout, stderr=subprocess.STDOUT, cwd=PLAYBOOK_DIR)
+        proc = subprocess.run(
+            playbook_command(inventory_path, bundle, extra, vars_file),
+            env=ansible_env(),
+            stdout=output or sys.stdout,
+            stderr=subprocess.STDOUT,
+            cwd=PLAYBOOK_DIR,
+        )
     finally:
         vars_file.unlink(missing_ok=True)
     return proc.returncode

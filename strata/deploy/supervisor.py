@@ -32,13 +32,26 @@ class Supervisor:
     def render(self, programs: list[Program]) -> bool:
         lines = [
             "; Rendered by Strata. Do not edit: run `make up`.",
-            "[unix_http_server]", f"file={_esc(self.sock)}", "chmod=0700", "",
-            "[supervisord]", f"logfile={_esc(self.logdir / 'supervisord.log')}",
-            f"pidfile={_esc(self.pidfile)}", f"childlogdir={_esc(self.logdir)}",
-            "logfile_maxbytes=10MB", "logfile_backups=3", "loglevel=info", "nodaemon=false",
-            "minfds=4096", "", "[rpcinterface:supervisor]",
-            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-            "[supervisorctl]", f"serverurl=unix://{_esc(self.sock)}", "",
+            "[unix_http_server]",
+            f"file={_esc(self.sock)}",
+            "chmod=0700",
+            "",
+            "[supervisord]",
+            f"logfile={_esc(self.logdir / 'supervisord.log')}",
+            f"pidfile={_esc(self.pidfile)}",
+            f"childlogdir={_esc(self.logdir)}",
+            "logfile_maxbytes=10MB",
+            "logfile_backups=3",
+            "loglevel=info",
+            "nodaemon=false",
+            "minfds=4096",
+            "",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "",
+            "[supervisorctl]",
+            f"serverurl=unix://{_esc(self.sock)}",
+            "",
         ]
         for p in programs:
             log = self.var / "log" / p.role / f"{p.name}.log"
@@ -47,10 +60,18 @@ class Supervisor:
                 f"[program:{p.name}]",
                 "command=" + " ".join(_esc(_quote(a)) for a in p.command),
                 f"directory={_esc(p.directory)}",
-                "autostart=false", "autorestart=true", f"startsecs={p.startsecs}", "startretries=3",
-                f"stopsignal={p.stopsignal}", f"stopwaitsecs={p.stopwaitsecs}", "stopasgroup=true",
-                "killasgroup=true", "redirect_stderr=true", f"stdout_logfile={_esc(log)}",
-                "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=5",
+                "autostart=false",
+                "autorestart=true",
+                f"startsecs={p.startsecs}",
+                "startretries=3",
+                f"stopsignal={p.stopsignal}",
+                f"stopwaitsecs={p.stopwaitsecs}",
+                "stopasgroup=true",
+                "killasgroup=true",
+                "redirect_stderr=true",
+                f"stdout_logfile={_esc(log)}",
+                "stdout_logfile_maxbytes=20MB",
+                "stdout_logfile_backups=5",
             ]
             if p.user:
                 lines.append(f"user={p.user}")
@@ -77,14 +98,22 @@ class Supervisor:
     def start_daemon(self) -> None:
         """Start supervisord, or make a running one pick up the rendered config."""
         if self.running():
-            proc = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(self.conf),
-                                   "update"], capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(self.conf), "update"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if proc.returncode != 0:
                 raise DeployError(f"supervisorctl update failed: {proc.stdout.strip()} {proc.stderr.strip()}")
             return
         self.sock.unlink(missing_ok=True)
-        proc = subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if proc.returncode != 0:
             raise DeployError(f"supervisord did not start: {(proc.stderr or proc.stdout).strip()}")
         deadline = time.monotonic() + 15
@@ -163,8 +192,10 @@ def _env_value(program: str, key: str, value: str) -> str:
     # supervisor splits environment= with a non-POSIX shlex: no escapes, and it strips quote
     # characters from both ends of a value, so a value holding a quote cannot be passed intact.
     if '"' in value or "'" in value:
-        raise DeployError(f"{program}: environment {key} holds a quote character, which supervisor "
-                          f"cannot pass: {value!r} (rename the path or file)")
+        raise DeployError(
+            f"{program}: environment {key} holds a quote character, which supervisor "
+            f"cannot pass: {value!r} (rename the path or file)"
+        )
     return '"' + _esc(value) + '"'
 
 

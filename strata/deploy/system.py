@@ -27,8 +27,9 @@ def service_user(name: str) -> str | None:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        raise DeployError(f"system user {name!r} is missing: run `make up` (it installs packages "
-                          f"and creates users)") from None
+        raise DeployError(
+            f"system user {name!r} is missing: run `make up` (it installs packages and creates users)"
+        ) from None
     return name
 
 
@@ -39,8 +40,19 @@ def ensure_system_user(name: str) -> None:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True)
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
+            check=True,
+        )
 
 
 def chown(path: Path, user: str | None) -> None:
@@ -83,9 +95,11 @@ def require_reachable(path: Path, user: str | None, what: str) -> None:
         return
     blocked = unreachable_for(path, user)
     if blocked:
-        raise DeployError(f"{what} {path} is not reachable by user {user!r}: directory {blocked} is "
-                          f"mode {stat.S_IMODE(blocked.stat().st_mode):04o}; move the checkout (or "
-                          f"site.var_dir) under a directory others can traverse")
+        raise DeployError(
+            f"{what} {path} is not reachable by user {user!r}: directory {blocked} is "
+            f"mode {stat.S_IMODE(blocked.stat().st_mode):04o}; move the checkout (or "
+            f"site.var_dir) under a directory others can traverse"
+        )
 
 
 def port_free(address: str, port: int) -> bool:
@@ -99,8 +113,9 @@ def port_free(address: str, port: int) -> bool:
     return True
 
 
-def run(cmd: list[str], *, user: str | None = None, env: dict | None = None, what: str,
-        timeout: float = 300) -> str:
+def run(
+    cmd: list[str], *, user: str | None = None, env: dict | None = None, what: str, timeout: float = 300
+) -> str:
     """Run CMD (as USER when given); raise DeployError naming WHAT with the command's last output line."""
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]

@@ -149,8 +149,9 @@ def get_link_for_owner(user, link_id):
     from .models import PublicLink
 
     try:
-        link = PublicLink.objects.select_related("file__space", "folder__space").get(pk=link_id,
-                                                                                      revoked=False)
+        link = PublicLink.objects.select_related("file__space", "folder__space").get(
+            pk=link_id, revoked=False
+        )
     except (PublicLink.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     if node_permission(user, link.file or link.folder) != WRITE:

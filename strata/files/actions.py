@@ -83,8 +83,12 @@ def spaces_for(user) -> list[Space]:
 def nav_spaces(user) -> list[Space]:
     """The spaces for the navigation bar in one query: own first, then groups' by name (spaces_for
     creates missing ones; this only reads)."""
-    rows = list(Space.objects.filter(Q(owner=user) | Q(group__user=user)).select_related("group")
-                .order_by("kind", "group__name").distinct())
+    rows = list(
+        Space.objects.filter(Q(owner=user) | Q(group__user=user))
+        .select_related("group")
+        .order_by("kind", "group__name")
+        .distinct()
+    )
     return sorted(rows, key=lambda s: (s.kind != Space.PERSONAL, s.group.name if s.group else ""))
 
 
@@ -195,8 +199,12 @@ def _count_usage(user_id: int | None, delta: int) -> None:
 
 def recount_usage() -> int:
     """Recompute every person's stored bytes from the file rows (repair; returns people counted)."""
-    totals = dict(File.objects.filter(created_by__isnull=False).values_list("created_by")
-                  .annotate(n=Sum("size")).values_list("created_by", "n"))
+    totals = dict(
+        File.objects.filter(created_by__isnull=False)
+        .values_list("created_by")
+        .annotate(n=Sum("size"))
+        .values_list("created_by", "n")
+    )
     with transaction.atomic():
         Usage.objects.exclude(user_id__in=totals).delete()
         for user_id, n in totals.items():

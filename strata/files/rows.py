@@ -25,22 +25,31 @@ def _when(value) -> str:
 
 
 def folder_rows(folders, files, writable: bool) -> SafeString:
-    folder_url, file_url, download_url = (_pattern("files:folder"), _pattern("files:file"),
-                                          _pattern("files:download"))
+    folder_url, file_url, download_url = (
+        _pattern("files:folder"),
+        _pattern("files:file"),
+        _pattern("files:download"),
+    )
     out = []
     for f in folders:
-        out.append(f'<tr class="folder-row"><th scope="row"><a href="{folder_url.format(id=f.id)}">'
-                   f'<span aria-hidden="true">📁 </span>{escape(f.name)}</a></th><td>—</td>'
-                   f"<td>{_when(f.updated_at)}</td><td></td></tr>")
+        out.append(
+            f'<tr class="folder-row"><th scope="row"><a href="{folder_url.format(id=f.id)}">'
+            f'<span aria-hidden="true">📁 </span>{escape(f.name)}</a></th><td>—</td>'
+            f"<td>{_when(f.updated_at)}</td><td></td></tr>"
+        )
     for f in files:
         name = escape(f.name)
-        out.append(f'<tr class="file-row" data-name="{name}"><th scope="row">'
-                   f'<a href="{file_url.format(id=f.id)}">{name}</a></th>'
-                   f'<td class="nowrap">{escape(filesizeformat(f.size))}</td>'
-                   f'<td class="nowrap">{_when(f.updated_at)}</td>'
-                   f'<td><a href="{download_url.format(id=f.id)}">Download</a></td></tr>')
+        out.append(
+            f'<tr class="file-row" data-name="{name}"><th scope="row">'
+            f'<a href="{file_url.format(id=f.id)}">{name}</a></th>'
+            f'<td class="nowrap">{escape(filesizeformat(f.size))}</td>'
+            f'<td class="nowrap">{_when(f.updated_at)}</td>'
+            f'<td><a href="{download_url.format(id=f.id)}">Download</a></td></tr>'
+        )
     if not out:
         hint = " Drop files here to upload them." if writable else ""
-        out.append(f'<tr class="files-empty"><td colspan="4" class="empty-state">This folder is empty.{hint}'
-                   "</td></tr>")
+        out.append(
+            f'<tr class="files-empty"><td colspan="4" class="empty-state">This folder is empty.{hint}'
+            "</td></tr>"
+        )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped

@@ -70,7 +70,9 @@ class S3Backend:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         try:
             conn.request(
-                "PUT", f"{parts.path}?{parts.query}", body=blocks,
+                "PUT",
+                f"{parts.path}?{parts.query}",
+                body=blocks,
                 headers={"Content-Length": str(length), **(headers or {})},
             )
             resp = conn.getresponse()
@@ -95,8 +97,12 @@ class S3Backend:
         if length <= part_size:
             url = self._presign("put_object", Key=key, ContentType=content_type)
             try:
-                self._put_stream(url, stream_blocks(stream, length, digest, counter), length,
-                                 {"Content-Type": content_type})
+                self._put_stream(
+                    url,
+                    stream_blocks(stream, length, digest, counter),
+                    length,
+                    {"Content-Type": content_type},
+                )
             except Exception:
                 self.delete(key)
                 raise

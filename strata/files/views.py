@@ -52,16 +52,28 @@ def _browse(request, space, folder, writable):
         page = 1
     folders, files = actions.listing(space, folder)
     start = (page - 1) * PAGE_SIZE
-    rows = list(files.only("id", "name", "size", "updated_at")[start:start + PAGE_SIZE + 1])
+    rows = list(files.only("id", "name", "size", "updated_at")[start : start + PAGE_SIZE + 1])
     limit, used = actions.quota_status(request.user)
-    return render(request, "files/browse.html", {
-        "space": space, "folder": folder, "crumbs": list(reversed(access.ancestors(folder))),
-        "rows": folder_rows(list(folders.only("id", "name", "updated_at")) if page == 1 else [],
-                            rows[:PAGE_SIZE], writable),
-        "page": page,
-        "has_next": len(rows) > PAGE_SIZE, "writable": writable, "spaces": actions.nav_spaces(request.user),
-        "quota": {"limit": limit, "used": used}, "max_upload": actions.max_upload_bytes(),
-    })
+    return render(
+        request,
+        "files/browse.html",
+        {
+            "space": space,
+            "folder": folder,
+            "crumbs": list(reversed(access.ancestors(folder))),
+            "rows": folder_rows(
+                list(folders.only("id", "name", "updated_at")) if page == 1 else [],
+                rows[:PAGE_SIZE],
+                writable,
+            ),
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "writable": writable,
+            "spaces": actions.nav_spaces(request.user),
+            "quota": {"limit": limit, "used": used},
+            "max_upload": actions.max_upload_bytes(),
+        },
+    )
 
 
 @login_required

@@ -67,16 +67,21 @@ def display_name(user) -> str:
 
 # --- access -------------------------------------------------------------------------------------------
 
+
 def _reachable(user) -> Q:
     """Filter on Participant: the user's memberships they may still use (group conversations: members)."""
-    return Q(user=user) & (Q(conversation__group__isnull=True) |
-                           Q(conversation__group__in=user.groups.values("pk")))
+    return Q(user=user) & (
+        Q(conversation__group__isnull=True) | Q(conversation__group__in=user.groups.values("pk"))
+    )
 
 
 def get_participant_for_user(user, conversation_id: int) -> Participant:
     """Return USER's membership of the conversation, or raise MessagingError(404)."""
-    found = (Participant.objects.filter(_reachable(user), conversation_id=conversation_id)
-             .select_related("conversation", "conversation__group").first())
+    found = (
+        Participant.objects.filter(_reachable(user), conversation_id=conversation_id)
+        .select_related("conversation", "conversation__group")
+        .first()
+    )
     if found is None:
         raise MessagingError("There is no such conversation, or you are not in it.", 404)
     return found
@@ -84,9 +89,11 @@ def get_participant_for_user(user, conversation_id: int) -> Participant:
 
 def conversations_for(user) -> QuerySet:
     """Return the user's memberships, most recent conversation first, with what the list shows."""
-    return (Participant.objects.filter(_reachable(user))
-            .select_related("conversation", "conversation__group")
-            .order_by("-conversation__last_message_at", "-conversation_id"))
+    return (
+        Participant.objects.filter(_reachable(user))
+        .select_related("conversation", "conversation__group")
+        .order_by("-conversation__last_message_at", "-conversation_id")
+    )
 
 
 def unread_total(user) -> int:
@@ -98,8 +105,11 @@ def search_messages(user, query: str) -> QuerySet:
     """Return messages of the user's own conversations holding every term of QUERY, newest first."""
     terms = (query or "")[:MAX_QUERY].split()[:8]
     mine = Participant.objects.filter(_reachable(user)).values("conversation_id")
-    found = (Message.objects.filter(conversation_id__in=mine)
-             .select_related("sender", "conversation").order_by("-id"))
+    found = (
+        Message.objects.filter(conversation_id__in=mine)
+        .select_related("sender", "conversation")
+        .order_by("-id")
+    )
     if not terms:
         return found.none()
     for term in terms:
@@ -108,6 +118,7 @@ def search_messages(user, query: str) -> QuerySet:
 
 
 # --- input ----------------------------------------------------------------------------------------------
+
 
 def clean_subject(subject: str) -> str:
     subject = (subject or "").strip()
@@ -155,21 +166,24 @@ def resolve_recipient(sender, to: str):
 
 # --- writes -----------------------------------------------------------------------------------------------
 
+
 def start_conversation(sender, to: str, subject: str, body: str) -> Message:
     """Open a conversation with a person or a group and post its first message."""
     target = resolve_recipient(sender, to)
     subject, body = clean_subject(subject), clean_body(body)
     is_group = isinstance(target, Group)
     with transaction.atomic():
-        conv = Conversation.objects.create(subject=subject, is_group=is_group,
-                                           group=target if is_group else None, created_by=sender)
+        conv = Conversation.objects.create(
+            subject=subject, is_group=is_group, group=target if is_group else None, created_by=sender
+        )
         members = [sender] if is_group else [sender, target]
         Participant.objects.bulk_create([Participant(conversation=conv, user=u) for u in members])
         return post_message(conv, sender, body)
 
 
-def post_message(conversation: Conversation, sender, body: str, *, via: str = Message.WEB,
-                 email_message_id: str = "") -> Message:
+def post_message(
+    conversation: Conversation, sender, body: str, *, via: str = Message.WEB, email_message_id: str = ""
+) -> Message:
     """Add a message, bump the others' unread counts and notify them; an email seen before is not re-added."""
     body = clean_body(body)
     with transaction.atomic():
@@ -181,8 +195,9 @@ def post_message(conversation: Conversation, sender, body: str, *, via: str = Me
                 return seen
         if conv.group_id:
             _add_group_members(conv)
-        msg = Message.objects.create(conversation=conv, sender=sender, body=body, via=via,
-                                     email_message_id=email_message_id)
+        msg = Message.objects.create(
+            conversation=conv, sender=sender, body=body, via=via, email_message_id=email_message_id
+        )
         Conversation.objects.filter(pk=conv.pk).update(last_message_at=msg.created_at)
         others = Participant.objects.filter(conversation=conv).exclude(user=sender)
         if conv.group_id:
@@ -196,10 +211,12 @@ def post_message(conversation: Conversation, sender, body: str, *, via: str = Me
 
 
 def _add_group_members(conv: Conversation) -> None:
-    members = (get_user_model().objects.filter(groups=conv.group_id, is_active=True)
-               .values_list("pk", flat=True))
-    Participant.objects.bulk_create([Participant(conversation=conv, user_id=pk) for pk in members],
-                                    ignore_conflicts=True)
+    members = (
+        get_user_model().objects.filter(groups=conv.group_id, is_active=True).values_list("pk", flat=True)
+    )
+    Participant.objects.bulk_create(
+        [Participant(conversation=conv, user_id=pk) for pk in members], ignore_conflicts=True
+    )
 
 
 def mark_read(participant: Participant) -> None:
@@ -231,18 +248,35 @@ def _notify_participants(conv: Conversation, msg: Message, sender, others: Query
     subject = f"{name}: {conv.subject}" if conv.subject else f"New message from {name}"
     if conv.group_id:
         subject = f"[{one_line(conv.group.name, 60)}] {subject}"
-    text = (f"{REPLY_MARKER}\n\n{name} wrote in {topic}:\n\n{msg.body}\n\n-- \n"
-            f"Open the conversation: {url}\n"
-            f"Reply to this email to answer. Change when you get these emails: "
-            f"{settings.STRATA_SITE_URL.rstrip('/')}/messages/settings/\n")
+    text = (
+        f"{REPLY_MARKER}\n\n{name} wrote in {topic}:\n\n{msg.body}\n\n-- \n"
+        f"Open the conversation: {url}\n"
+        f"Reply to this email to answer. Change when you get these emails: "
+        f"{settings.STRATA_SITE_URL.rstrip('/')}/messages/settings/\n"
+    )
     domain = comms()["reply_domain"]
     for p in others.select_related("user", "user__mail_preference"):
-        notify(p.user, subject, text, url, reply_to=f"{REPLY_PREFIX}{p.reply_token}@{domain}", message=msg,
-               from_name=f"{name} via {settings.SITE['name']}")
+        notify(
+            p.user,
+            subject,
+            text,
+            url,
+            reply_to=f"{REPLY_PREFIX}{p.reply_token}@{domain}",
+            message=msg,
+            from_name=f"{name} via {settings.SITE['name']}",
+        )
 
 
-def notify(user, subject: str, body: str, url: str = "", *, reply_to: str = "",
-           message: Message | None = None, from_name: str = "") -> Notification | None:
+def notify(
+    user,
+    subject: str,
+    body: str,
+    url: str = "",
+    *,
+    reply_to: str = "",
+    message: Message | None = None,
+    from_name: str = "",
+) -> Notification | None:
     """Queue an email to USER unless email is off, they chose "never", or their address is unusable.
 
     The hook for other apps (e.g. files: "a file was shared with you"); URL is appended when not in BODY.
@@ -252,15 +286,24 @@ def notify(user, subject: str, body: str, url: str = "", *, reply_to: str = "",
     if url and url not in body:
         body = f"{body}\n\n{url}\n"
     try:
-        return queue_email(user.email, subject, body, user=user, message=message, reply_to=reply_to,
-                           from_name=from_name)
+        return queue_email(
+            user.email, subject, body, user=user, message=message, reply_to=reply_to, from_name=from_name
+        )
     except MessagingError as exc:
         log.warning("no notification for user %s: %s", user.pk, exc.message)
         return None
 
 
-def queue_email(to_address: str, subject: str, body: str, *, user=None, message: Message | None = None,
-                reply_to: str = "", from_name: str = "") -> Notification:
+def queue_email(
+    to_address: str,
+    subject: str,
+    body: str,
+    *,
+    user=None,
+    message: Message | None = None,
+    reply_to: str = "",
+    from_name: str = "",
+) -> Notification:
     """Store one email with its final Message-ID and enqueue its sending (atomically with the caller)."""
     from .tasks import send_notification
 
@@ -277,22 +320,31 @@ def queue_email(to_address: str, subject: str, body: str, *, user=None, message:
         raise MessagingError("Email headers must be single lines.")
     with transaction.atomic():
         n = Notification.objects.create(
-            user=user, message=message, to_address=to_address, from_name=one_line(from_name, 200),
-            reply_to=reply_to, subject=one_line(subject, 300), body=body,
-            msgid=make_msgid(domain=comms()["reply_domain"]), next_attempt_at=timezone.now())
+            user=user,
+            message=message,
+            to_address=to_address,
+            from_name=one_line(from_name, 200),
+            reply_to=reply_to,
+            subject=one_line(subject, 300),
+            body=body,
+            msgid=make_msgid(domain=comms()["reply_domain"]),
+            next_attempt_at=timezone.now(),
+        )
         send_notification.enqueue(n.pk)
     return n
 
 
 # --- sending (the worker) ----------------------------------------------------------------------------
 
+
 def build_email(n: Notification) -> EmailMessage:
     """Return the email for notification N: the same bytes-to-be on every attempt (same Message-ID)."""
     c = comms()
     local, _, domain = c["from_address"].rpartition("@")
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = Address(display_name=one_line(n.from_name or settings.SITE["name"], 200), username=local,
-                          domain=domain)
+    msg["From"] = Address(
+        display_name=one_line(n.from_name or settings.SITE["name"], 200), username=local, domain=domain
+    )
     msg["To"] = n.to_address
     if n.reply_to:
         msg["Reply-To"] = n.reply_to
@@ -343,11 +395,12 @@ def deliver_notification(notification_id: int) -> str:
                 n.state, n.next_attempt_at = Notification.FAILED, None
                 log.warning("email %s to %s failed for good: %s", n.msgid, n.to_address, n.last_error)
             else:
-                delay = min(2 ** n.attempts, RETRY_CAP_SECONDS)
+                delay = min(2**n.attempts, RETRY_CAP_SECONDS)
                 n.next_attempt_at = now + timedelta(seconds=delay)
                 send_notification.using(run_after=n.next_attempt_at).enqueue(n.pk)
-                log.info("email %s: attempt %d failed (%s), next in %ds", n.msgid, n.attempts,
-                         n.last_error, delay)
+                log.info(
+                    "email %s: attempt %d failed (%s), next in %ds", n.msgid, n.attempts, n.last_error, delay
+                )
         else:
             # The body may hold a password-reset link: not kept once the mail is gone.
             n.state, n.sent_at, n.next_attempt_at, n.body = Notification.SENT, timezone.now(), None, ""
@@ -360,8 +413,9 @@ def requeue_stuck_notifications(grace: timedelta = timedelta(minutes=5)) -> int:
     """Enqueue again pending emails whose attempt is long overdue (a task lost with a crashed worker)."""
     from .tasks import send_notification
 
-    stuck = Notification.objects.filter(state=Notification.PENDING,
-                                        next_attempt_at__lt=timezone.now() - grace)
+    stuck = Notification.objects.filter(
+        state=Notification.PENDING, next_attempt_at__lt=timezone.now() - grace
+    )
     count = 0
     for pk in stuck.values_list("pk", flat=True)[:1000]:
         send_notification.enqueue(pk)
@@ -370,6 +424,7 @@ def requeue_stuck_notifications(grace: timedelta = timedelta(minutes=5)) -> int:
 
 
 # --- replies by email ---------------------------------------------------------------------------------------
+
 
 def receive_reply(raw: bytes, recipient: str, envelope_sender: str = "") -> Message:
     """Add the reply RAW (an email to RECIPIENT, a reply address) to its conversation; raise InboundError."""
@@ -383,15 +438,19 @@ def receive_reply(raw: bytes, recipient: str, envelope_sender: str = "") -> Mess
         token = reply_token(recipient, REPLY_PREFIX, c["reply_domain"])
         participant = None
         if token:
-            participant = (Participant.objects.select_related("conversation", "user")
-                           .filter(reply_token=token).first())
+            participant = (
+                Participant.objects.select_related("conversation", "user").filter(reply_token=token).first()
+            )
         if participant is None:
             raise InboundError(404, "5.1.1 unknown reply address: reply to a notification from this site")
         user = participant.user
         msg = parse_email(raw)
         if not user.is_active or sender_address(msg) != (user.email or "").strip().lower():
-            raise InboundError(403, "5.7.1 this reply address belongs to someone else: reply from the "
-                                    "address the notification was sent to")
+            raise InboundError(
+                403,
+                "5.7.1 this reply address belongs to someone else: reply from the "
+                "address the notification was sent to",
+            )
         try:
             get_participant_for_user(user, participant.conversation_id)
         except MessagingError:
@@ -401,13 +460,15 @@ def receive_reply(raw: bytes, recipient: str, envelope_sender: str = "") -> Mess
             raise InboundError(400, "5.6.0 the reply is empty once the quoted text is removed")
         message_id = one_line(str(msg.get("Message-ID") or ""), 255)
         try:
-            created = post_message(participant.conversation, user, text, via=Message.EMAIL,
-                                   email_message_id=message_id)
+            created = post_message(
+                participant.conversation, user, text, via=Message.EMAIL, email_message_id=message_id
+            )
         except MessagingError as exc:
             raise InboundError(413 if exc.status == 413 else 400, f"5.6.0 {exc.message}") from None
     except InboundError as exc:
         inbound_log.warning("rejected inbound mail %s: %s", where, exc.reason)
         raise
-    inbound_log.info("reply added to conversation %s as message %s (%s)", created.conversation_id,
-                     created.pk, where)
+    inbound_log.info(
+        "reply added to conversation %s as message %s (%s)", created.conversation_id, created.pk, where
+    )
     return created

@@ -17,8 +17,17 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("msgid", "to_address", "state", "attempts", "last_error", "created_at", "sent_at")
     list_filter = ("state",)
     search_fields = ("to_address", "msgid")
-    fields = ("to_address", "subject", "msgid", "state", "attempts", "last_error", "next_attempt_at",
-              "created_at", "sent_at")
+    fields = (
+        "to_address",
+        "subject",
+        "msgid",
+        "state",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -42,7 +42,7 @@ def reply_token(recipient: str, prefix: str, domain: str) -> str | None:
     local, at, dom = (recipient or "").strip().rpartition("@")
     if not at or dom.lower().rstrip(".") != domain.lower() or not local.lower().startswith(prefix):
         return None
-    token = local[len(prefix):].lower()
+    token = local[len(prefix) :].lower()
     return token if re.fullmatch(r"[a-z2-7]{26}", token) else None
 
 
@@ -129,8 +129,9 @@ def body_text(msg: EmailMessage) -> str:
     return text
 
 
-_WROTE = re.compile(r"^(On|Am|Le|El|Il|Op)\b.*\b(wrote|schrieb|a écrit|escribió|ha scritto|schreef)\b.*:\s*$",
-                    re.IGNORECASE)
+_WROTE = re.compile(
+    r"^(On|Am|Le|El|Il|Op)\b.*\b(wrote|schrieb|a écrit|escribió|ha scritto|schreef)\b.*:\s*$", re.IGNORECASE
+)
 _SEPARATORS = (
     re.compile(r"^-{2,}\s*(Original Message|Forwarded message|Ursprüngliche Nachricht)\s*-{2,}", re.I),
     re.compile(r"^_{10,}\s*$"),
@@ -151,7 +152,7 @@ def trim_reply(text: str) -> str:
         if any(p.match(stripped) for p in _SEPARATORS):
             break
         # "On <date>, <name> wrote:" often wraps onto a second line.
-        joined = " ".join(x.strip() for x in lines[i:i + 2])
+        joined = " ".join(x.strip() for x in lines[i : i + 2])
         if _WROTE.match(stripped) or (stripped[:3] in ("On ", "Am ", "Le ") and _WROTE.match(joined)):
             break
         out.append(line.rstrip())

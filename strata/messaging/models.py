@@ -20,10 +20,12 @@ class Conversation(models.Model):
     # A group conversation reaches the group's current members; when the group is deleted the
     # conversation stays with the people already in it.
     is_group = models.BooleanField(default=False)
-    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="conversations")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_message_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -38,15 +40,17 @@ class Participant(models.Model):
     """A person in a conversation: their unread count and their own reply token for email replies."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="conversation_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_memberships"
+    )
     reply_token = models.CharField(max_length=32, unique=True, default=new_reply_token, editable=False)
     unread = models.PositiveIntegerField(default=0)
     last_read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["conversation", "user"],
-                                               name="one_participant_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "user"], name="one_participant_per_user")
+        ]
         indexes = [models.Index(fields=["user", "unread"], name="participant_user_unread")]
 
     def __str__(self) -> str:
@@ -56,8 +60,9 @@ class Participant(models.Model):
 class Message(models.Model):
     WEB, EMAIL = "web", "email"
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                               related_name="messages_sent")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages_sent"
+    )
     body = models.TextField()
     via = models.CharField(max_length=8, choices=[(WEB, "web"), (EMAIL, "email")], default=WEB)
     # The Message-ID of the email a reply came in: Postfix may hand the same email over twice.
@@ -66,9 +71,13 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["conversation", "email_message_id"],
-                                               condition=~Q(email_message_id=""),
-                                               name="one_message_per_email")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "email_message_id"],
+                condition=~Q(email_message_id=""),
+                name="one_message_per_email",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Message {self.pk} in {self.conversation_id}"
@@ -77,8 +86,9 @@ class Message(models.Model):
 class MailPreference(models.Model):
     IMMEDIATELY, NEVER = "immediately", "never"
     CHOICES = [(IMMEDIATELY, "Immediately: an email for each new message"), (NEVER, "Never")]
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="mail_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mail_preference"
+    )
     notify = models.CharField(max_length=16, choices=CHOICES, default=IMMEDIATELY)
 
     def __str__(self) -> str:
@@ -90,10 +100,16 @@ class Notification(models.Model):
 
     PENDING, SENT, FAILED = "pending", "sent", "failed"
     STATES = [(PENDING, "pending"), (SENT, "sent"), (FAILED, "failed")]
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="notifications")
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
     to_address = models.CharField(max_length=254)
     from_name = models.CharField(max_length=200, blank=True)
     reply_to = models.CharField(max_length=254, blank=True)

@@ -15,7 +15,10 @@ urlpatterns = [
     path("messages/c/<int:pk>/after/<int:after>/", views.messages_after, name="after"),
     path("accounts/password/reset/", views.password_reset, name="password_reset"),
     path("accounts/password/reset/sent/", views.password_reset_done, name="password_reset_done"),
-    path("accounts/password/reset/<uidb64>/<token>/", views.password_reset_confirm,
-         name="password_reset_confirm"),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        views.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
     path("accounts/password/reset/done/", views.password_reset_complete, name="password_reset_complete"),
 ]

@@ -39,9 +39,13 @@ def _error(request, exc: MessagingError, template: str | None = None, context: d
 def _inbox_context(request, **extra):
     q = request.GET.get("q", "").strip()[: actions.MAX_QUERY]
     memberships = list(actions.conversations_for(request.user)[:100])
-    return {"memberships": memberships, "q": q,
-            "results": list(actions.search_messages(request.user, q)[: actions.SEARCH_LIMIT]) if q else None,
-            "form": {"to": request.GET.get("to", "")[:160], "subject": "", "body": ""}, **extra}
+    return {
+        "memberships": memberships,
+        "q": q,
+        "results": list(actions.search_messages(request.user, q)[: actions.SEARCH_LIMIT]) if q else None,
+        "form": {"to": request.GET.get("to", "")[:160], "subject": "", "body": ""},
+        **extra,
+    }
 
 
 @login_required
@@ -81,9 +85,17 @@ def conversation(request, pk):
     recent = list(conv.messages.select_related("sender").order_by("-id")[:PAGE_MESSAGES])[::-1]
     people = [p.user for p in conv.participants.select_related("user").order_by("user__username")[:50]]
     actions.mark_read(participant)
-    return render(request, "messaging/conversation.html", {
-        "conversation": conv, "chat": recent, "people": people, "participant": participant,
-        "truncated": len(recent) == PAGE_MESSAGES})
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": conv,
+            "chat": recent,
+            "people": people,
+            "participant": participant,
+            "truncated": len(recent) == PAGE_MESSAGES,
+        },
+    )
 
 
 @login_required
@@ -95,8 +107,11 @@ def messages_after(request, pk, after):
         participant = actions.get_participant_for_user(request.user, pk)
     except MessagingError as exc:
         return _error(request, exc)
-    newer = list(participant.conversation.messages.filter(id__gt=after).select_related("sender")
-                 .order_by("id")[:PAGE_MESSAGES])
+    newer = list(
+        participant.conversation.messages.filter(id__gt=after)
+        .select_related("sender")
+        .order_by("id")[:PAGE_MESSAGES]
+    )
     if newer:
         actions.mark_read(participant)
     response = render(request, "messaging/_messages.html", {"chat": newer})
@@ -139,8 +154,12 @@ def preferences(request):
             return redirect("messaging:preferences")
         except MessagingError as exc:
             error, status = exc.message, exc.status
-    return render(request, "messaging/preferences.html",
-                  {"choices": MailPreference.CHOICES, "current": current, "error": error}, status=status)
+    return render(
+        request,
+        "messaging/preferences.html",
+        {"choices": MailPreference.CHOICES, "current": current, "error": error},
+        status=status,
+    )
 
 
 @csrf_exempt  # a machine endpoint: authenticated by the comms host's address and a shared secret
@@ -151,8 +170,12 @@ def inbound(request):
     c = settings.STRATA_COMMS
     meta = request.META
     # Only straight from a comms host: never through nginx (which always sets X-Forwarded-For).
-    if not c or "STRATA_PROXY_ADDR" in meta or meta.get("HTTP_X_FORWARDED_FOR") or \
-            meta.get("REMOTE_ADDR") not in c["inbound_addresses"]:
+    if (
+        not c
+        or "STRATA_PROXY_ADDR" in meta
+        or meta.get("HTTP_X_FORWARDED_FOR")
+        or meta.get("REMOTE_ADDR") not in c["inbound_addresses"]
+    ):
         raise Http404
     expected = "Bearer " + settings.SECRETS["comms_inbound_secret"]
     if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected.encode()):
@@ -170,8 +193,9 @@ def inbound(request):
     # read() rather than .body: DATA_UPLOAD_MAX_MEMORY_SIZE is for forms; the limit above applies here.
     raw = request.read(limit + 1)
     try:
-        actions.receive_reply(raw, request.headers.get("X-Strata-Recipient", ""),
-                              request.headers.get("X-Strata-Sender", ""))
+        actions.receive_reply(
+            raw, request.headers.get("X-Strata-Recipient", ""), request.headers.get("X-Strata-Sender", "")
+        )
     except InboundError as exc:
         return HttpResponse(exc.reason, status=exc.status, content_type="text/plain; charset=utf-8")
     return HttpResponse("2.0.0 added to the conversation", status=201, content_type="text/plain")
@@ -187,17 +211,23 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def dispatch(self, request, *args, **kwargs):
         if not settings.STRATA_COMMS:
-            return render(request, "messaging/password_reset_unavailable.html",
-                          status=200 if request.method in ("GET", "HEAD") else 400)
+            return render(
+                request,
+                "messaging/password_reset_unavailable.html",
+                status=200 if request.method in ("GET", "HEAD") else 400,
+            )
         self.extra_email_context = {"strata_site_name": settings.SITE["name"]}
         return super().dispatch(request, *args, **kwargs)
 
 
 password_reset = PasswordResetView.as_view()
 password_reset_done = auth_views.PasswordResetDoneView.as_view(
-    template_name="messaging/password_reset_done.html")
+    template_name="messaging/password_reset_done.html"
+)
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
     template_name="messaging/password_reset_confirm.html",
-    success_url=reverse_lazy("messaging:password_reset_complete"))
+    success_url=reverse_lazy("messaging:password_reset_complete"),
+)
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
-    template_name="messaging/password_reset_complete.html")
+    template_name="messaging/password_reset_complete.html"
+)

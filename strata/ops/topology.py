@@ -53,8 +53,11 @@ def _edge_path(a: Box, b: Box) -> str:
 
 def layout(config: Config, roles: list, links: list) -> dict:
     """Return the boxes, edges and size of the drawing for the template."""
-    state = {(r.role, h): "unchecked" if probe is UNCHECKED else "ok" if probe.ok else "down"
-             for r in roles for h, probe in r.per_host}
+    state = {
+        (r.role, h): "unchecked" if probe is UNCHECKED else "ok" if probe.ok else "down"
+        for r in roles
+        for h, probe in r.per_host
+    }
     placed = {h: config.roles_on(h) for h in config.hosts}
     rows: dict[int, list[str]] = {}
     for host, on in placed.items():
@@ -67,10 +70,12 @@ def layout(config: Config, roles: list, links: list) -> dict:
         left = (width - (len(hosts) * (BOX_W + GAP) - GAP)) // 2
         for j, host in enumerate(hosts):
             y = MARGIN + i * ROW_H
-            on = [(r, state.get((r, host), "fallback"), y + 54 + k * LINE_H)
-                  for k, r in enumerate(placed[host])]
-            boxes[host] = Box(host, config.hosts[host].address, left + j * (BOX_W + GAP), y,
-                              44 + LINE_H * len(on), on)
+            on = [
+                (r, state.get((r, host), "fallback"), y + 54 + k * LINE_H) for k, r in enumerate(placed[host])
+            ]
+            boxes[host] = Box(
+                host, config.hosts[host].address, left + j * (BOX_W + GAP), y, 44 + LINE_H * len(on), on
+            )
     link_state = {(x.source, x.target): x.state for x in links}
     edges, seen = [], set()
     for source, target, purpose in LINKS:
@@ -79,9 +84,19 @@ def layout(config: Config, roles: list, links: list) -> dict:
                 if s.name == t.name or (s.name, t.name) in seen:
                     continue
                 seen.add((s.name, t.name))
-                edges.append(Edge(_edge_path(boxes[s.name], boxes[t.name]),
-                                  link_state.get((source, target), "unused"),
-                                  f"{source} on {s.name} → {target} on {t.name}: {purpose}"))
+                edges.append(
+                    Edge(
+                        _edge_path(boxes[s.name], boxes[t.name]),
+                        link_state.get((source, target), "unused"),
+                        f"{source} on {s.name} → {target} on {t.name}: {purpose}",
+                    )
+                )
     height = MARGIN * 2 + (len(rows) - 1) * ROW_H + max((b.h for b in boxes.values()), default=0) + CURVE
-    return {"boxes": list(boxes.values()), "edges": edges, "width": width, "height": height,
-            "box_w": BOX_W, "line_h": LINE_H}
+    return {
+        "boxes": list(boxes.values()),
+        "edges": edges,
+        "width": width,
+        "height": height,
+        "box_w": BOX_W,
+        "line_h": LINE_H,
+    }

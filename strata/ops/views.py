@@ -49,8 +49,11 @@ def livez(request):
 @require_GET
 def healthz(request):
     """Report each dependency's health; only direct calls from the web tier or the app hosts."""
-    if "STRATA_PROXY_ADDR" in request.META or request.META.get("HTTP_X_FORWARDED_FOR") or \
-            request.META.get("REMOTE_ADDR") not in settings.STRATA_PROBE_ADDRESSES:
+    if (
+        "STRATA_PROXY_ADDR" in request.META
+        or request.META.get("HTTP_X_FORWARDED_FOR")
+        or request.META.get("REMOTE_ADDR") not in settings.STRATA_PROBE_ADDRESSES
+    ):
         raise Http404
     checks = {}
     for name, (check, critical) in CHECKS.items():

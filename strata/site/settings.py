@@ -19,8 +19,9 @@ CSRF_TRUSTED_ORIGINS = [f"https://{SITE['domain']}{_port}"]
 
 # Addresses allowed to call /healthz directly, and whose X-Forwarded-For is trusted.
 STRATA_WEB_ADDRESSES = sorted({h.address for h in _web_hosts})
-STRATA_PROBE_ADDRESSES = sorted({h.address for h in _web_hosts + CONFIG.hosts_of("app")} |
-                                {"127.0.0.1", "::1"})
+STRATA_PROBE_ADDRESSES = sorted(
+    {h.address for h in _web_hosts + CONFIG.hosts_of("app")} | {"127.0.0.1", "::1"}
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -78,8 +79,10 @@ DATABASES = {
         "NAME": _db["name"],
         "USER": _db["user"],
         "PASSWORD": SECRETS["db_app_password"],
-        "OPTIONS": {"pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 10},
-                    "connect_timeout": 5},
+        "OPTIONS": {
+            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 10},
+            "connect_timeout": 5,
+        },
     }
 }
 
@@ -145,8 +148,10 @@ STRATA_COMMS = None
 EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
 if CONFIG.enabled("comms"):
     STRATA_COMMS = {
-        "address": CONFIG.host_of("comms").address, "port": CONFIG.roles["comms"]["port"],
-        "reply_domain": _comms.reply_domain(CONFIG), "from_address": _comms.from_address(CONFIG),
+        "address": CONFIG.host_of("comms").address,
+        "port": CONFIG.roles["comms"]["port"],
+        "reply_domain": _comms.reply_domain(CONFIG),
+        "from_address": _comms.from_address(CONFIG),
         "helo": f"app.{_comms.reply_domain(CONFIG)}",
         # Postfix's pipe posts replies from these addresses, straight to an app server.
         "inbound_addresses": sorted({h.address for h in CONFIG.hosts_of("comms")}),
@@ -178,14 +183,18 @@ if STRATA_DOMAIN:
     from strata.deploy.roles.domain import tree as _ldap_tree
 
     _tree = _ldap_tree(CONFIG)
-    AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
-                               "strata.accounts.backends.EmergencyBackend",
-                               "strata.accounts.backends.DirectoryBackend"]
+    AUTHENTICATION_BACKENDS = [
+        "axes.backends.AxesStandaloneBackend",
+        "strata.accounts.backends.EmergencyBackend",
+        "strata.accounts.backends.DirectoryBackend",
+    ]
     AUTH_LDAP_SERVER_URI = _ldap_uri(CONFIG)
     AUTH_LDAP_START_TLS = True
     AUTH_LDAP_CONNECTION_OPTIONS = {
-        _ldap.OPT_PROTOCOL_VERSION: 3, _ldap.OPT_REFERRALS: 0,
-        _ldap.OPT_NETWORK_TIMEOUT: _LDAP_TIMEOUT, _ldap.OPT_TIMEOUT: _LDAP_TIMEOUT,
+        _ldap.OPT_PROTOCOL_VERSION: 3,
+        _ldap.OPT_REFERRALS: 0,
+        _ldap.OPT_NETWORK_TIMEOUT: _LDAP_TIMEOUT,
+        _ldap.OPT_TIMEOUT: _LDAP_TIMEOUT,
         _ldap.OPT_X_TLS_CACERTFILE: str(CONFIG.var_dir / "pki" / "ca.crt"),
         _ldap.OPT_X_TLS_REQUIRE_CERT: _ldap.OPT_X_TLS_DEMAND,
         _ldap.OPT_X_TLS_NEWCTX: 0,  # last: applies the TLS options above
@@ -194,17 +203,29 @@ if STRATA_DOMAIN:
     AUTH_LDAP_BIND_PASSWORD = SECRETS["ldap_app_password"]
     # Bind straight as the person (no search first), then read their own entry with that bind.
     AUTH_LDAP_USER_DN_TEMPLATE = f"uid=%(user)s,{_tree.people}"
-    AUTH_LDAP_USER_ATTRLIST = ["uid", "cn", "sn", "givenName", "mail", "telephoneNumber",
-                               "facsimileTelephoneNumber", "title", "departmentNumber", "memberOf",
-                               "shadowExpire"]
+    AUTH_LDAP_USER_ATTRLIST = [
+        "uid",
+        "cn",
+        "sn",
+        "givenName",
+        "mail",
+        "telephoneNumber",
+        "facsimileTelephoneNumber",
+        "title",
+        "departmentNumber",
+        "memberOf",
+        "shadowExpire",
+    ]
     AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
     AUTH_LDAP_ALWAYS_UPDATE_USER = True
     AUTH_LDAP_GROUP_SEARCH = _LDAPSearch(_tree.groups, _ldap.SCOPE_ONELEVEL, "(objectClass=groupOfNames)")
     AUTH_LDAP_GROUP_TYPE = _MemberOf(_tree.groups)
     AUTH_LDAP_MIRROR_GROUPS = True
     AUTH_LDAP_CACHE_TIMEOUT = 0
-    STRATA_SCHEDULE["domain.sync"] = ("strata.accounts.tasks.sync_directory",
-                                      CONFIG.roles["domain"]["sync_seconds"])
+    STRATA_SCHEDULE["domain.sync"] = (
+        "strata.accounts.tasks.sync_directory",
+        CONFIG.roles["domain"]["sync_seconds"],
+    )
 STRATA_API_GROUP = CONFIG.options("domain")["api_group"]
 
 # files (SeaweedFS)

@@ -15,9 +15,24 @@ def dstack():
 
 
 def test_directory_person_logs_in_in_a_browser(dstack, browser):
-    ok(dstack, "users", "add", "mae", "--first-name", "Mae", "--last-name", "Jemison", "--title", "Astronaut",
-       "--department", "Flight", "--fax", "+1 555 0177", "--password-stdin",
-       stdin="endeavour mission sts 47\n")
+    ok(
+        dstack,
+        "users",
+        "add",
+        "mae",
+        "--first-name",
+        "Mae",
+        "--last-name",
+        "Jemison",
+        "--title",
+        "Astronaut",
+        "--department",
+        "Flight",
+        "--fax",
+        "+1 555 0177",
+        "--password-stdin",
+        stdin="endeavour mission sts 47\n",
+    )
     ok(dstack, "groups", "add", "crew")
     ok(dstack, "groups", "add-member", "crew", "mae")
     context = browser.new_context(ignore_https_errors=True)

@@ -243,15 +243,15 @@ def test_too_large_is_refused_before_any_byte(fstack, browser):
         resp = route.fetch()
         body = resp.text()
         start = body.index('data-max="') + len('data-max="')
-        route.fulfill(response=resp, body=body[:start] + "1000" + body[body.index('"', start):])
+        route.fulfill(response=resp, body=body[:start] + "1000" + body[body.index('"', start) :])
 
     page.route("**/files/space/**", shrink_limit)
     page.reload()
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "/api/files/uploads" in r.url else None)
-    page.set_input_files("#id_files", files=[
-        {"name": "big.txt", "mimeType": "text/plain", "buffer": b"x" * 2000}
-    ])
+    page.set_input_files(
+        "#id_files", files=[{"name": "big.txt", "mimeType": "text/plain", "buffer": b"x" * 2000}]
+    )
     it = item(page, "big.txt")
     it.locator(".upload-item__state", has_text="Too large").wait_for()
     assert it.get_attribute("data-state") == "error"
@@ -343,11 +343,15 @@ def test_file_and_folder_pages_query_count_does_not_grow(fstack):
 def test_refused_part_shows_the_server_message_and_cancel_frees_the_upload(fstack, browser):
     context, page = login(browser, fstack, *fstack.admin)
     message = "Part 1 must be 10 bytes, not 9."  # a refusal is not retried: sending it again cannot help
-    page.route("**/parts/1", lambda route: route.fulfill(
-        status=400, content_type="application/json", body=json.dumps({"error": message})))
-    page.set_input_files("#id_files", files=[
-        {"name": "refused.txt", "mimeType": "text/plain", "buffer": b"x" * 9}
-    ])
+    page.route(
+        "**/parts/1",
+        lambda route: route.fulfill(
+            status=400, content_type="application/json", body=json.dumps({"error": message})
+        ),
+    )
+    page.set_input_files(
+        "#id_files", files=[{"name": "refused.txt", "mimeType": "text/plain", "buffer": b"x" * 9}]
+    )
     it = item(page, "refused.txt")
     cancel = it.locator("button", has_text="Cancel")
     cancel.wait_for(timeout=UPLOAD_TIMEOUT_MS)

@@ -35,8 +35,9 @@ def start_domain_stack(prefix: str):
     root = make_root(prefix)
     (port,) = free_ports(1)
     # A sync period far beyond the test run: no scheduled LDAP traffic interferes with the counters.
-    path = write_topology(root, extra=f'\n[roles.domain]\nhosts = ["local"]\nport = {port}\n'
-                                      f'sync_seconds = 86400\n')
+    path = write_topology(
+        root, extra=f'\n[roles.domain]\nhosts = ["local"]\nport = {port}\nsync_seconds = 86400\n'
+    )
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)
@@ -50,8 +51,13 @@ def start_domain_stack(prefix: str):
 
 def strata(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run the `strata` CLI against STACK's config."""
-    return subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def ok(stack: Stack, *args: str, stdin: str | None = None) -> str:
@@ -68,8 +74,9 @@ def ldap_operations(stack: Stack) -> int:
     """Return slapd's count of operations initiated so far (cn=Monitor), read as the directory admin."""
     conn = admin_ldap(stack)
     try:
-        res = conn.search_s("cn=Operations,cn=Monitor", ldap.SCOPE_BASE, "(objectClass=*)",
-                            ["monitorOpInitiated"])
+        res = conn.search_s(
+            "cn=Operations,cn=Monitor", ldap.SCOPE_BASE, "(objectClass=*)", ["monitorOpInitiated"]
+        )
     finally:
         conn.unbind_s()
     return int(res[0][1]["monitorOpInitiated"][0])
@@ -78,8 +85,9 @@ def ldap_operations(stack: Stack) -> int:
 def person_attrs(stack: Stack, uid: str) -> dict | None:
     conn = admin_ldap(stack)
     try:
-        return conn.search_s(tree(stack.config).person(uid), ldap.SCOPE_BASE, "(objectClass=*)",
-                             ["*", "+"])[0][1]
+        return conn.search_s(tree(stack.config).person(uid), ldap.SCOPE_BASE, "(objectClass=*)", ["*", "+"])[
+            0
+        ][1]
     except ldap.NO_SUCH_OBJECT:
         return None
     finally:
@@ -114,6 +122,7 @@ def client_from(stack: Stack, source: str) -> Client:
     c = Client(stack.url, stack.ca)
     ctx = ssl.create_default_context(cafile=str(stack.ca))
     c.jar = http.cookiejar.CookieJar()
-    c.opener = urllib.request.build_opener(_SourceHTTPSHandler(source, ctx),
-                                           urllib.request.HTTPCookieProcessor(c.jar))
+    c.opener = urllib.request.build_opener(
+        _SourceHTTPSHandler(source, ctx), urllib.request.HTTPCookieProcessor(c.jar)
+    )
     return c

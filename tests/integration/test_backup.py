@@ -25,12 +25,16 @@ for name in ("dora", "eve"):
     u.save()
 print("ok")
 """
-COUNTS = ("from strata.files.backup import row_counts; import json; print(json.dumps(row_counts()))")
+COUNTS = "from strata.files.backup import row_counts; import json; print(json.dumps(row_counts()))"
 
 
 def strata(stack, *args):
-    return subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +69,9 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
     bucket = bstack.config.roles["files"]["backup_bucket"]
     m = json.loads(client.get_object(Bucket=bucket, Key=f"backups/{backup_id}/manifest.json")["Body"].read())
     odd = dict(m, id="20000101T000000Z", strata_version="9.9.0")
-    client.put_object(Bucket=bucket, Key="backups/20000101T000000Z/manifest.json",
-                      Body=json.dumps(odd).encode())
+    client.put_object(
+        Bucket=bucket, Key="backups/20000101T000000Z/manifest.json", Body=json.dumps(odd).encode()
+    )
     wrong = strata(bstack, "restore", "20000101T000000Z")
     assert wrong.returncode == 2 and "Strata 9.9.0" in wrong.stderr
 

@@ -56,12 +56,15 @@ def comms_stack():
         pytest.fail("Postfix is not installed (make test installs it)")
     root = make_root("strata-comms-")
     (smtp_port,) = free_ports(1)
-    path = write_topology(root, extra=f"""
+    path = write_topology(
+        root,
+        extra=f"""
 [roles.comms]
 hosts = ["local"]
 port = {smtp_port}
 max_message_kb = {MAX_KB}
-""")
+""",
+    )
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)
@@ -90,9 +93,12 @@ def fetch_post(c: Client, path: str, data: dict):
     """POST the way messaging.js does (fetch with the form's CSRF token)."""
     if c.cookie("csrftoken") is None:
         c.get("/messages/")
-    return c.request("POST", path, {"csrfmiddlewaretoken": c.cookie("csrftoken"), **data},
-                     headers={"Origin": c.base, "Referer": c.base + "/messages/",
-                              "X-Requested-With": "fetch"})
+    return c.request(
+        "POST",
+        path,
+        {"csrfmiddlewaretoken": c.cookie("csrftoken"), **data},
+        headers={"Origin": c.base, "Referer": c.base + "/messages/", "X-Requested-With": "fetch"},
+    )
 
 
 def wait_for(fn, timeout=30.0, what="condition"):
@@ -107,8 +113,7 @@ def wait_for(fn, timeout=30.0, what="condition"):
 
 
 def outbox_to(st, address, subject_part=""):
-    return [m for m in list_outbox(st.config.var_dir)
-            if m.to == address and subject_part in m.subject]
+    return [m for m in list_outbox(st.config.var_dir) if m.to == address and subject_part in m.subject]
 
 
 def conversation_id(resp) -> int:
@@ -122,8 +127,13 @@ def start(c: Client, to: str, subject: str, body: str):
 
 
 def send_mail(st, msg: EmailMessage | bytes, to: str, sender="grace@example.org", source="127.0.0.1"):
-    with smtplib.SMTP(st.config.host_of("comms").address, smtp_port(st), timeout=10,
-                      local_hostname="client.test", source_address=(source, 0)) as smtp:
+    with smtplib.SMTP(
+        st.config.host_of("comms").address,
+        smtp_port(st),
+        timeout=10,
+        local_hostname="client.test",
+        source_address=(source, 0),
+    ) as smtp:
         if isinstance(msg, bytes):
             return smtp.sendmail(sender, [to], msg)
         return smtp.send_message(msg, from_addr=sender, to_addrs=[to])
@@ -182,7 +192,8 @@ def test_comms_is_healthy_private_and_its_links_are_checked(comms_stack):
     secret = (etc / "inbound.secret").stat()
     assert stat.S_IMODE(secret.st_mode) == 0o600 and pwd.getpwuid(secret.st_uid).pw_name == "strata-mail"
     assert st.secrets["comms_inbound_secret"] not in "".join(
-        p.read_text(errors="replace") for p in (st.config.var_dir / "log").rglob("*.log"))
+        p.read_text(errors="replace") for p in (st.config.var_dir / "log").rglob("*.log")
+    )
     outbox = st.config.var_dir / "data" / "comms" / "outbox"
     assert stat.S_IMODE(outbox.stat().st_mode) == 0o700
     assert grp.getgrgid(outbox.stat().st_gid).gr_name != "root"
@@ -197,13 +208,17 @@ def test_notification_reaches_the_outbox_with_the_right_headers(comms_stack, fir
     assert str(msg["To"]) == "grace@example.org"
     assert msg["Subject"] == "Ada Lovelace: Launch plans"
     assert msg["Auto-Submitted"] == "auto-generated"
-    info = json.loads(st.shell(f"""
+    info = json.loads(
+        st.shell(f"""
 import json
 from strata.messaging.models import Notification, Participant
 n = Notification.objects.get(user__username="grace", message__conversation_id={conv})
 p = Participant.objects.get(user__username="grace", conversation_id={conv})
 print(json.dumps([n.msgid, n.state, n.attempts, p.reply_token, n.body]))
-""").strip().splitlines()[-1])
+""")
+        .strip()
+        .splitlines()[-1]
+    )
     msgid, state, attempts, token, stored_body = info
     assert msg["Message-ID"] == msgid and (state, attempts) == ("sent", 1)
     assert stored_body == ""  # not kept once sent
@@ -217,9 +232,11 @@ def test_reply_by_smtp_lands_in_the_conversation_once(comms_stack, first_mail):
     st = comms_stack
     conv, mail = first_mail
     to = str(mail.message()["Reply-To"])
-    text = ("Ten works for me.\n\nGrace\n-- \nRear Admiral Grace Hopper\n\n"
-            "On Mon, 1 Jan 2024 at 09:00, Ada via Strata <noreply@localhost> wrote:\n"
-            "> ## Reply above this line to answer in Strata ##\n> Shall we meet at ten?\n")
+    text = (
+        "Ten works for me.\n\nGrace\n-- \nRear Admiral Grace Hopper\n\n"
+        "On Mon, 1 Jan 2024 at 09:00, Ada via Strata <noreply@localhost> wrote:\n"
+        "> ## Reply above this line to answer in Strata ##\n> Shall we meet at ten?\n"
+    )
     m = reply(to, text, msgid="<once-only@example.org>")
     send_mail(st, m, to)
     wait_for(lambda: ("email", "Ten works for me.\n\nGrace") in messages_in(st, conv), what="the reply")
@@ -258,20 +275,26 @@ q = Notification.objects.filter(to_address="alan@example.org", state="pending", 
 print(q.count())
 """)
             return int(out.split()[-1]) == 3
+
         wait_for(retried, what="failed attempts while comms is down")
     finally:
         sup.start("comms")
-    msgids = json.loads(st.shell(f"""
+    msgids = json.loads(
+        st.shell(f"""
 import json
 from strata.messaging.models import Notification
 print(json.dumps(list(Notification.objects.filter(message__conversation_id={conv})
       .values_list("msgid", flat=True))))
-""").strip().splitlines()[-1])
+""")
+        .strip()
+        .splitlines()[-1]
+    )
     assert len(msgids) == 4
 
     def delivered():
         ids = [m.message_id for m in list_outbox(st.config.var_dir)]
         return all(ids.count(x) >= 1 for x in msgids) and ids
+
     ids = wait_for(delivered, timeout=60, what="delivery after comms came back")
     # A late duplicate task for a sent email changes nothing.
     st.shell(f"""
@@ -288,8 +311,10 @@ for n in Notification.objects.filter(message__conversation_id={conv}):
 def test_bad_input_on_the_web_gets_a_clear_answer_and_changes_nothing(comms_stack):
     st = comms_stack
     ada = login(st, "ada")
-    count = ("from strata.messaging.models import Conversation, Message; "
-             "print(Conversation.objects.count(), Message.objects.count())")
+    count = (
+        "from strata.messaging.models import Conversation, Message; "
+        "print(Conversation.objects.count(), Message.objects.count())"
+    )
     before = st.shell(count).split()[-2:]
     cases = [
         ({"to": "grace", "subject": "Hi\r\nBcc: evil@example.org", "body": "x"}, 400, "single line"),
@@ -314,8 +339,12 @@ def test_bad_input_on_the_web_gets_a_clear_answer_and_changes_nothing(comms_stac
     assert "<script>alert" not in page.text
     assert kj.get(f"/messages/c/{conv}/").status == 404
     assert fetch_post(kj, f"/messages/c/{conv}/send/", {"body": "hi"}).status == 404
-    no_csrf = ada.request("POST", f"/messages/c/{conv}/send/", {"body": "x"},
-                          headers={"Origin": st.url, "Referer": st.url + "/"})
+    no_csrf = ada.request(
+        "POST",
+        f"/messages/c/{conv}/send/",
+        {"body": "x"},
+        headers={"Origin": st.url, "Referer": st.url + "/"},
+    )
     assert no_csrf.status == 403
 
 
@@ -337,8 +366,10 @@ User.objects.filter(username="alan").update(first_name="Alan\\r\\nBcc: evil@exam
         assert msg["From"].addresses[0].display_name.startswith("Alan Bcc: evil@example.org")
         assert not outbox_to(st, "evil@example.org")
     finally:
-        st.shell("from django.contrib.auth.models import User; "
-                 "User.objects.filter(username='alan').update(first_name='Alan')")
+        st.shell(
+            "from django.contrib.auth.models import User; "
+            "User.objects.filter(username='alan').update(first_name='Alan')"
+        )
 
 
 def test_group_conversation_notifies_each_member_with_their_own_token(comms_stack):
@@ -370,8 +401,12 @@ def test_bad_inbound_mail_is_rejected_logged_and_changes_nothing(comms_stack, fi
     bad = [
         (forged, reply(forged, "forged token"), "unknown reply address"),
         (to, reply(to, "not me", sender="Mallory <mallory@example.org>"), "belongs to someone else"),
-        (to, b"From: grace@example.org\r\nSubject: latin\r\nContent-Type: text/plain; charset=utf-8\r\n"
-             b"Message-ID: <bad-utf8@example.org>\r\n\r\ncaf\xe9 \xff\xfe\r\n", "not valid utf-8"),
+        (
+            to,
+            b"From: grace@example.org\r\nSubject: latin\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Message-ID: <bad-utf8@example.org>\r\n\r\ncaf\xe9 \xff\xfe\r\n",
+            "not valid utf-8",
+        ),
         (to, b"Subject: no sender\r\nMessage-ID: <nofrom@example.org>\r\n\r\nhello\r\n", "no From header"),
         (to, reply(to, "> only quoted text\n"), "empty once the quoted text is removed"),
     ]
@@ -381,8 +416,12 @@ def test_bad_inbound_mail_is_rejected_logged_and_changes_nothing(comms_stack, fi
     for _rcpt, _msg, reason in bad:
         wait_for(lambda reason=reason: reason.lower() in app_log(st).lower(), what=f"the log line '{reason}'")
     # Each sender gets a bounce naming the reason; nothing reached the conversation.
-    bounces = wait_for(lambda: [m for m in list_outbox(st.config.var_dir)
-                                if "Undelivered" in m.subject or "Returned" in m.subject], what="bounces")
+    bounces = wait_for(
+        lambda: [
+            m for m in list_outbox(st.config.var_dir) if "Undelivered" in m.subject or "Returned" in m.subject
+        ],
+        what="bounces",
+    )
     texts = " ".join(b.path.read_text(errors="replace") for b in bounces).lower()
     assert "unknown reply address" in texts and "belongs to someone else" in texts
     assert messages_in(st, conv) == before
@@ -397,12 +436,20 @@ def test_inbound_endpoint_only_answers_the_comms_host_with_the_secret(comms_stac
     def call(secret, source="127.0.0.1"):
         conn = http.client.HTTPConnection(inst.host.address, inst.port, timeout=5, source_address=(source, 0))
         try:
-            conn.request("POST", "/messages/inbound/", body=b"From: a@example.org\r\n\r\nhi",
-                         headers={"Authorization": f"Bearer {secret}", "X-Strata-Recipient": "x@localhost",
-                                  "Host": inst.host.address})
+            conn.request(
+                "POST",
+                "/messages/inbound/",
+                body=b"From: a@example.org\r\n\r\nhi",
+                headers={
+                    "Authorization": f"Bearer {secret}",
+                    "X-Strata-Recipient": "x@localhost",
+                    "Host": inst.host.address,
+                },
+            )
             return conn.getresponse().status
         finally:
             conn.close()
+
     assert call("wrong") == 401
     assert call(st.secrets["comms_inbound_secret"], source="127.0.0.2") == 404
     assert call(st.secrets["comms_inbound_secret"]) == 404  # right caller, but no such reply address
@@ -412,8 +459,13 @@ def test_inbound_endpoint_only_answers_the_comms_host_with_the_secret(comms_stac
 
 def test_only_app_hosts_may_relay_through_postfix(comms_stack):
     st = comms_stack
-    with smtplib.SMTP(st.config.host_of("comms").address, smtp_port(st), timeout=10,
-                      local_hostname="client.test", source_address=("127.0.0.2", 0)) as smtp:
+    with smtplib.SMTP(
+        st.config.host_of("comms").address,
+        smtp_port(st),
+        timeout=10,
+        local_hostname="client.test",
+        source_address=("127.0.0.2", 0),
+    ) as smtp:
         smtp.ehlo()
         smtp.mail("someone@example.org")
         code, text = smtp.rcpt("bob@example.net")
@@ -433,8 +485,10 @@ def test_preference_never_stops_notifications(comms_stack):
     try:
         ada = login(st, "ada")
         conv = conversation_id(start(ada, "grace", "Quiet please", "no email for this"))
-        out = st.shell(f"from strata.messaging.models import Notification; "
-                       f"print(Notification.objects.filter(message__conversation_id={conv}).count())")
+        out = st.shell(
+            f"from strata.messaging.models import Notification; "
+            f"print(Notification.objects.filter(message__conversation_id={conv}).count())"
+        )
         assert out.split()[-1] == "0"
         assert "Quiet please" in grace.get("/messages/").text
     finally:
@@ -451,13 +505,16 @@ def test_password_reset_by_email(comms_stack):
     link = re.search(r"https://\S+/accounts/password/reset/\S+/\S+/", body).group(0)
     page = anon.get(link)
     assert page.status == 200 and "Choose a new password" in page.text
-    done = anon.post(urllib.parse.urlparse(page.url).path,
-                     {"new_password1": "a brand new passphrase 7",
-                      "new_password2": "a brand new passphrase 7"})
+    done = anon.post(
+        urllib.parse.urlparse(page.url).path,
+        {"new_password1": "a brand new passphrase 7", "new_password2": "a brand new passphrase 7"},
+    )
     assert done.status == 200 and "Password changed" in done.text
     assert "/accounts/login/" not in Client(st.url, st.ca).login("kj", "a brand new passphrase 7").url
-    st.shell("from django.contrib.auth.models import User; u = User.objects.get(username='kj'); "
-             "u.set_password('correct horse battery kj'); u.save()")
+    st.shell(
+        "from django.contrib.auth.models import User; u = User.objects.get(username='kj'); "
+        "u.set_password('correct horse battery kj'); u.save()"
+    )
 
 
 def test_outbox_cli_lists_the_mail(comms_stack, first_mail, capsys):

@@ -34,15 +34,19 @@ def login(stack, username) -> Client:
 
 
 def count(stack, model) -> int:
-    return int(stack.shell(f"from strata.messaging.models import {model}; "
-                           f"print({model}.objects.count())").split()[-1])
+    return int(
+        stack.shell(f"from strata.messaging.models import {model}; print({model}.objects.count())").split()[
+            -1
+        ]
+    )
 
 
 def test_messages_stay_in_the_app_without_email(stack, users):
     ann, bob = login(stack, "fb_ann"), login(stack, "fb_bob")
     before = count(stack, "Notification")
-    resp = ann.post("/messages/new/", {"to": "fb_bob", "subject": "Pineapple",
-                                       "body": "Pineapple for lunch?"})
+    resp = ann.post(
+        "/messages/new/", {"to": "fb_bob", "subject": "Pineapple", "body": "Pineapple for lunch?"}
+    )
     assert resp.status == 200 and "Pineapple for lunch?" in resp.text
     conv = resp.url.rstrip("/").rsplit("/", 1)[-1]
     inbox = bob.get("/messages/")
@@ -52,9 +56,12 @@ def test_messages_stay_in_the_app_without_email(stack, users):
     assert "Pineapple for lunch?" in page.text
     assert "data-unread-badge hidden" in bob.get("/messages/").text  # read now
     csrf = bob.cookie("csrftoken")
-    sent = bob.request("POST", f"/messages/c/{conv}/send/",
-                       {"csrfmiddlewaretoken": csrf, "body": "Yes <b>please</b>"},
-                       headers={"Origin": stack.url, "Referer": stack.url + "/", "X-Requested-With": "fetch"})
+    sent = bob.request(
+        "POST",
+        f"/messages/c/{conv}/send/",
+        {"csrfmiddlewaretoken": csrf, "body": "Yes <b>please</b>"},
+        headers={"Origin": stack.url, "Referer": stack.url + "/", "X-Requested-With": "fetch"},
+    )
     assert sent.status == 201 and "Yes &lt;b&gt;please&lt;/b&gt;" in sent.text and "<html" not in sent.text
     assert count(stack, "Notification") == before  # no email attempted
     # Search covers one's own conversations only.

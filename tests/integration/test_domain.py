@@ -49,12 +49,39 @@ def dstack():
 @pytest.fixture(scope="module")
 def people(dstack):
     """alice (eng, with contact details), bob (eng), carol, dave and erin; groups eng and api."""
-    ok(dstack, "users", "add", "alice", "--first-name", "Alice", "--last-name", "Liddell",
-       "--email", "alice@example.org", "--phone", "+1 555 0101", "--fax", "+1 555 0102",
-       "--title", "Engineer", "--department", "Research", "--password-stdin", stdin=PASSWORDS["alice"] + "\n")
+    ok(
+        dstack,
+        "users",
+        "add",
+        "alice",
+        "--first-name",
+        "Alice",
+        "--last-name",
+        "Liddell",
+        "--email",
+        "alice@example.org",
+        "--phone",
+        "+1 555 0101",
+        "--fax",
+        "+1 555 0102",
+        "--title",
+        "Engineer",
+        "--department",
+        "Research",
+        "--password-stdin",
+        stdin=PASSWORDS["alice"] + "\n",
+    )
     for name in ("bob", "carol", "dave", "erin"):
-        ok(dstack, "users", "add", name, "--last-name", name.title(), "--password-stdin",
-           stdin=PASSWORDS[name] + "\n")
+        ok(
+            dstack,
+            "users",
+            "add",
+            name,
+            "--last-name",
+            name.title(),
+            "--password-stdin",
+            stdin=PASSWORDS[name] + "\n",
+        )
     ok(dstack, "groups", "add", "eng")
     ok(dstack, "groups", "add", "api")
     ok(dstack, "groups", "add-member", "eng", "alice")
@@ -90,6 +117,7 @@ def user_state(stack, name: str) -> dict:
 
 # --- the server ------------------------------------------------------------------------------------
 
+
 def test_domain_role_is_healthy_and_the_app_link_binds(dstack):
     roles = {r.role: r for r in health.roles_report(dstack.config, dstack.secrets)}
     assert roles["domain"].state == "ok" and "cn=strata-app" in roles["domain"].detail
@@ -97,8 +125,11 @@ def test_domain_role_is_healthy_and_the_app_link_binds(dstack):
     assert links[("app", "domain")].state == "ok"
     inst = dstack.config.app_instances()[0]
     body = get_healthz(inst.host.address, inst.port)
-    assert body["status"] == "ok" and body["checks"]["domain"] == {**body["checks"]["domain"], "ok": True,
-                                                                   "critical": False}
+    assert body["status"] == "ok" and body["checks"]["domain"] == {
+        **body["checks"]["domain"],
+        "ok": True,
+        "critical": False,
+    }
 
 
 def test_slapd_runs_as_openldap_with_private_key_and_data(dstack):
@@ -110,7 +141,7 @@ def test_slapd_runs_as_openldap_with_private_key_and_data(dstack):
     assert stat.S_IMODE(key.st_mode) == 0o600 and pwd.getpwuid(key.st_uid).pw_name == "openldap"
     data = (var / "data" / "domain").stat()
     assert stat.S_IMODE(data.st_mode) == 0o700 and pwd.getpwuid(data.st_uid).pw_name == "openldap"
-    conf = (var / "etc" / "domain" / "slapd.conf")
+    conf = var / "etc" / "domain" / "slapd.conf"
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
     assert dstack.secrets["ldap_admin_password"] not in conf.read_text()  # only its salted hash
 
@@ -175,23 +206,42 @@ def test_acls_app_reads_person_reads_self_only_admin_and_writer_write(dstack, pe
 
 # --- login and mirroring ---------------------------------------------------------------------------
 
+
 def test_directory_login_mirrors_attributes_profile_and_groups(people):
     c = login(people, "alice")
     page = text_of(c.get("/people/alice/").text)
     assert "Alice Liddell" in page and "+1 555 0102" in page and "Research" in page
     state = user_state(people, "alice")
-    assert state == {"first": "Alice", "last": "Liddell", "email": "alice@example.org", "active": True,
-                     "usable": False, "groups": ["eng"], "phone": "+1 555 0101", "fax": "+1 555 0102",
-                     "title": "Engineer", "department": "Research"}
+    assert state == {
+        "first": "Alice",
+        "last": "Liddell",
+        "email": "alice@example.org",
+        "active": True,
+        "usable": False,
+        "groups": ["eng"],
+        "phone": "+1 555 0101",
+        "fax": "+1 555 0102",
+        "title": "Engineer",
+        "department": "Research",
+    }
 
 
 def test_directory_people_cannot_edit_details_the_directory_owns(people):
     c = login(people, "alice")
     page = c.get("/people/me/edit/")
     assert page.status == 200 and "come from the organisation's directory" in page.text
-    resp = c.post("/people/me/edit/", {"first_name": "Mallory", "last_name": "Liddell",
-                                       "email": "alice@example.org", "phone": "", "fax": "",
-                                       "title": "Engineer", "department": "Research"})
+    resp = c.post(
+        "/people/me/edit/",
+        {
+            "first_name": "Mallory",
+            "last_name": "Liddell",
+            "email": "alice@example.org",
+            "phone": "",
+            "fax": "",
+            "title": "Engineer",
+            "department": "Research",
+        },
+    )
     assert resp.status == 403
     assert user_state(people, "alice")["first"] == "Alice"
     assert "Change password" not in c.get("/people/").text  # their password lives in the directory
@@ -213,8 +263,10 @@ def test_removal_from_a_group_takes_effect_at_the_next_sync(people):
     # Changed in the directory by another tool: the database is behind until the sync.
     conn = admin_ldap(people)
     try:
-        conn.modify_s(tree(people.config).group("eng"),
-                      [(ldap.MOD_DELETE, "member", [tree(people.config).person("bob").encode()])])
+        conn.modify_s(
+            tree(people.config).group("eng"),
+            [(ldap.MOD_DELETE, "member", [tree(people.config).person("bob").encode()])],
+        )
     finally:
         conn.unbind_s()
     assert user_state(people, "bob")["groups"] == ["eng"]
@@ -272,11 +324,28 @@ def test_page_requests_make_no_ldap_operations(people):
 
 # --- bad input -------------------------------------------------------------------------------------
 
-INJECTIONS = ["*", "alice*", "*)(uid=*", "alice)(|(uid=*", "(uid=*)", "alice\\2a", "\\", "alice,ou=people",
-              "uid=alice", "alice=", "ali\x00ce", "a" * 5000]
+INJECTIONS = [
+    "*",
+    "alice*",
+    "*)(uid=*",
+    "alice)(|(uid=*",
+    "(uid=*)",
+    "alice\\2a",
+    "\\",
+    "alice,ou=people",
+    "uid=alice",
+    "alice=",
+    "ali\x00ce",
+    "a" * 5000,
+]
 # What the login form says: one message for any name and password it cannot accept.
-REFUSED = (BAD_LOGIN, "Null characters are not allowed", "at most 150 characters", "at most 256 characters",
-           "This field is required")
+REFUSED = (
+    BAD_LOGIN,
+    "Null characters are not allowed",
+    "at most 150 characters",
+    "at most 256 characters",
+    "This field is required",
+)
 
 
 def test_injection_and_oversized_usernames_are_refused_without_ldap_traffic(people):
@@ -320,28 +389,36 @@ def test_cli_refuses_bad_names_and_passwords_in_one_line(people):
 
 def test_csv_import_is_all_or_nothing_and_names_the_bad_rows(people, tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("username,password,first_name,email\n"
-                   "gina,correct horse battery gina,Gina,gina@example.org\n"
-                   "hank,correct horse battery hank,Hank\n"
-                   "gina,correct horse battery gin2,Gina,gina2@example.org\n"
-                   "i*an,correct horse battery ian,Ian,ian@example.org\n"
-                   "alice,correct horse battery alic,Al,al@example.org\n")
+    bad.write_text(
+        "username,password,first_name,email\n"
+        "gina,correct horse battery gina,Gina,gina@example.org\n"
+        "hank,correct horse battery hank,Hank\n"
+        "gina,correct horse battery gin2,Gina,gina2@example.org\n"
+        "i*an,correct horse battery ian,Ian,ian@example.org\n"
+        "alice,correct horse battery alic,Al,al@example.org\n"
+    )
     proc = strata(people, "users", "import", str(bad))
     assert proc.returncode == 2 and "nothing imported" in proc.stderr
-    for row in ("row 3: expected 4 fields", "row 4: duplicate username 'gina' (also row 2)",
-                "row 5: username"):
+    for row in (
+        "row 3: expected 4 fields",
+        "row 4: duplicate username 'gina' (also row 2)",
+        "row 5: username",
+    ):
         assert row in proc.stderr, row
     assert person_attrs(people, "gina") is None and person_attrs(people, "hank") is None
     existing = tmp_path / "existing.csv"
-    existing.write_text("username,password\n"
-                        "gina,correct horse battery gina\nalice,correct horse battery x1\n")
+    existing.write_text(
+        "username,password\ngina,correct horse battery gina\nalice,correct horse battery x1\n"
+    )
     proc = strata(people, "users", "import", str(existing))
     assert proc.returncode == 2 and "row 3: user 'alice' already exists" in proc.stderr
     assert person_attrs(people, "gina") is None
     good = tmp_path / "good.csv"
-    good.write_text("username,password,first_name,last_name,department\n"
-                    "gina,correct horse battery gina,Gina,Gray,Sales\n"
-                    "hank,correct horse battery hank,Hank,Hill,Sales\n")
+    good.write_text(
+        "username,password,first_name,last_name,department\n"
+        "gina,correct horse battery gina,Gina,Gray,Sales\n"
+        "hank,correct horse battery hank,Hank,Hill,Sales\n"
+    )
     assert ok(people, "users", "import", str(good)) == "imported 2 user(s)"
     assert user_state(people, "hank")["department"] == "Sales"
     login(people, "gina", "correct horse battery gina")
@@ -349,6 +426,7 @@ def test_csv_import_is_all_or_nothing_and_names_the_bad_rows(people, tmp_path):
 
 
 # --- service accounts and tokens -------------------------------------------------------------------
+
 
 def api(stack, path: str, token: str | None) -> tuple[int, dict]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -362,8 +440,19 @@ def api(stack, path: str, token: str | None) -> tuple[int, dict]:
 
 
 def test_service_account_uses_the_api_by_group_and_a_revoked_token_stops_working(people):
-    assert ok(people, "services", "add", "backup-bot", "--description", "nightly export",
-              "--password-stdin", stdin="service password for backup 1\n") == "added service backup-bot"
+    assert (
+        ok(
+            people,
+            "services",
+            "add",
+            "backup-bot",
+            "--description",
+            "nightly export",
+            "--password-stdin",
+            stdin="service password for backup 1\n",
+        )
+        == "added service backup-bot"
+    )
     t = tree(people.config)
     bind_as(people, t.service("backup-bot"), "service password for backup 1").unbind_s()  # it can bind
     token = ok(people, "tokens", "issue", "--service", "backup-bot", "--label", "nightly")
@@ -401,6 +490,7 @@ def test_a_person_token_works_until_the_person_is_disabled(people):
 
 # --- brute force -----------------------------------------------------------------------------------
 
+
 def test_lockout_per_account_and_per_address_until_an_admin_lifts_it(people):
     reset_lockouts(people)
     try:
@@ -426,25 +516,37 @@ def test_lockout_per_account_and_per_address_until_an_admin_lifts_it(people):
 
 # --- the web admin --------------------------------------------------------------------------------
 
+
 def test_admins_manage_the_directory_from_the_web_through_the_write_limited_account(people):
     admin = Client(people.url, people.ca)
     assert "/people/" in admin.login(*people.admin).url
     assert admin.get("/accounts/directory/").status == 200
-    resp = admin.post("/accounts/directory/", {"op": "add_user", "add_user-username": "judy",
-                                               "add_user-password": "correct horse battery judy",
-                                               "add_user-first_name": "Judy", "add_user-last_name": "Hopps",
-                                               "add_user-email": "judy@example.org"})
+    resp = admin.post(
+        "/accounts/directory/",
+        {
+            "op": "add_user",
+            "add_user-username": "judy",
+            "add_user-password": "correct horse battery judy",
+            "add_user-first_name": "Judy",
+            "add_user-last_name": "Hopps",
+            "add_user-email": "judy@example.org",
+        },
+    )
     assert resp.status == 200 and "added user judy" in resp.text
     assert person_attrs(people, "judy")["mail"] == [b"judy@example.org"]
     assert person_attrs(people, "judy")["creatorsName"] == [tree(people.config).writer.encode()]
-    resp = admin.post("/accounts/directory/", {"op": "add_member", "add_member-group": "eng",
-                                               "add_member-member": "judy"})
+    resp = admin.post(
+        "/accounts/directory/", {"op": "add_member", "add_member-group": "eng", "add_member-member": "judy"}
+    )
     assert resp.status == 200 and user_state(people, "judy")["groups"] == ["eng"]
     for data, message in (
-            ({"op": "add_user", "add_user-username": "j*dy", "add_user-password": "correct horse battery x"},
-             "may hold only"),
-            ({"op": "add_member", "add_member-group": "nope", "add_member-member": "judy"}, "unknown group"),
-            ({"op": "drop_tables"}, "Unknown operation")):
+        (
+            {"op": "add_user", "add_user-username": "j*dy", "add_user-password": "correct horse battery x"},
+            "may hold only",
+        ),
+        ({"op": "add_member", "add_member-group": "nope", "add_member-member": "judy"}, "unknown group"),
+        ({"op": "drop_tables"}, "Unknown operation"),
+    ):
         resp = admin.post("/accounts/directory/", data)
         assert resp.status == 400 and message in resp.text, message
     assert person_attrs(people, "j*dy") is None
@@ -452,12 +554,17 @@ def test_admins_manage_the_directory_from_the_web_through_the_write_limited_acco
     # Not for people who are not admins; not without CSRF.
     judy = login(people, "judy", "correct horse battery judy")
     assert judy.get("/accounts/directory/").status == 403
-    no_csrf = admin.request("POST", "/accounts/directory/", {"op": "add_group", "add_group-group": "x"},
-                            headers={"Origin": people.url, "Referer": people.url + "/"})
+    no_csrf = admin.request(
+        "POST",
+        "/accounts/directory/",
+        {"op": "add_group", "add_group-group": "x"},
+        headers={"Origin": people.url, "Referer": people.url + "/"},
+    )
     assert no_csrf.status == 403
 
 
 # --- the directory goes down (last: it stops slapd) ------------------------------------------------
+
 
 def test_directory_down_login_answers_fast_sessions_live_on_emergency_admin_works(people):
     sup = Supervisor(people.config.var_dir)

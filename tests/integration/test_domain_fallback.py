@@ -27,8 +27,19 @@ print(json.dumps(dict(active=u.is_active, groups=sorted(u.groups.values_list("na
 
 
 def test_the_cli_writes_django_accounts_with_the_same_answers(stack):
-    assert ok(stack, "users", "add", "fb-ann", "--department", "Ops", "--password-stdin",
-              stdin=PW.format("ann") + "\n") == "added user fb-ann"
+    assert (
+        ok(
+            stack,
+            "users",
+            "add",
+            "fb-ann",
+            "--department",
+            "Ops",
+            "--password-stdin",
+            stdin=PW.format("ann") + "\n",
+        )
+        == "added user fb-ann"
+    )
     assert ok(stack, "groups", "add", "fb-team") == "added group fb-team"
     assert ok(stack, "groups", "add-member", "fb-team", "fb-ann") == "added fb-ann to fb-team"
     assert state(stack, "fb-ann") == {"active": True, "groups": ["fb-team"], "dept": "Ops"}
@@ -36,8 +47,10 @@ def test_the_cli_writes_django_accounts_with_the_same_answers(stack):
     assert "/people/" in c.login("fb-ann", PW.format("ann")).url
     assert ok(stack, "groups", "remove-member", "fb-team", "fb-ann") == "removed fb-ann from fb-team"
     assert state(stack, "fb-ann")["groups"] == []
-    assert ok(stack, "users", "passwd", "fb-ann", "--password-stdin",
-              stdin=PW.format("ann2") + "\n") == "set the password of fb-ann"
+    assert (
+        ok(stack, "users", "passwd", "fb-ann", "--password-stdin", stdin=PW.format("ann2") + "\n")
+        == "set the password of fb-ann"
+    )
     assert ok(stack, "users", "disable", "fb-ann") == "disabled fb-ann; ended 1 session(s)"
     assert "/accounts/login/" in c.get("/people/").url
     assert state(stack, "fb-ann")["active"] is False
@@ -55,8 +68,10 @@ def test_bad_input_is_refused_the_same_way(stack, tmp_path):
     csv.write_text("username,password\nfb-bo,correct horse battery bo\nfb-bo,correct horse battery b2\n")
     proc = strata(stack, "users", "import", str(csv))
     assert proc.returncode == 2 and "row 3: duplicate username 'fb-bo' (also row 2)" in proc.stderr
-    assert "fb-bo" not in stack.shell("from django.contrib.auth.models import User\n"
-                                      "print(list(User.objects.values_list('username', flat=True)))")
+    assert "fb-bo" not in stack.shell(
+        "from django.contrib.auth.models import User\n"
+        "print(list(User.objects.values_list('username', flat=True)))"
+    )
     csv.write_text("username,password,department\nfb-bo,correct horse battery bo,Sales\n")
     assert ok(stack, "users", "import", str(csv)) == "imported 1 user(s)"
     proc = strata(stack, "domain", "sync")

@@ -189,8 +189,13 @@ def test_failed_uploads_leave_no_row_and_no_object(files_stack, people):
     alice = people["alice"]
     before_rows, before_objects = file_rows(files_stack), objects(files_stack)
     # Truncated body: announce 4 MiB, send 1 MiB and hang up.
-    alice.raw("PUT", "/api/files/uploads/put?name=cut.bin", body_iter=[b"x" * (1024 * 1024)],
-              length=4 * 1024 * 1024, hang_up=True)
+    alice.raw(
+        "PUT",
+        "/api/files/uploads/put?name=cut.bin",
+        body_iter=[b"x" * (1024 * 1024)],
+        length=4 * 1024 * 1024,
+        hang_up=True,
+    )
     assert settled(files_stack, before_rows, before_objects)
     # A chunked body (no Content-Length from the client) is refused, or stored whole if the web tier
     # learned its length; never stored short.
@@ -471,8 +476,14 @@ def test_multipart_form_upload_streams_and_bad_bodies_store_nothing(files_stack,
     assert status == 400, data
     # Truncated: announce the whole body, send half of it, hang up.
     body, ctype = multipart_body({"cut.bin": os.urandom(8 * 1024 * 1024)})
-    carol.raw("POST", "/api/files/uploads/form", headers={"Content-Type": ctype},
-              body_iter=[body[: len(body) // 2]], length=len(body), hang_up=True)
+    carol.raw(
+        "POST",
+        "/api/files/uploads/form",
+        headers={"Content-Type": ctype},
+        body_iter=[body[: len(body) // 2]],
+        length=len(body),
+        hang_up=True,
+    )
     # Not multipart at all.
     status, _h, _d = carol.raw("POST", "/api/files/uploads/form", b"{}", {"Content-Type": "application/json"})
     assert status == 415
@@ -481,8 +492,12 @@ def test_multipart_form_upload_streams_and_bad_bodies_store_nothing(files_stack,
 
 def test_session_writes_need_the_csrf_header(files_stack, people):
     alice = people["alice"]
-    status, _h, body = alice.raw("PUT", "/api/files/uploads/put?name=nocsrf.txt", b"x",
-                                 {"X-CSRFToken": "", "Content-Type": "text/plain"})
+    status, _h, body = alice.raw(
+        "PUT",
+        "/api/files/uploads/put?name=nocsrf.txt",
+        b"x",
+        {"X-CSRFToken": "", "Content-Type": "text/plain"},
+    )
     assert status == 403 and b"CSRF" in body
     assert alice.raw("GET", "/api/files/", headers={"X-CSRFToken": ""})[0] == 200
 

@@ -45,8 +45,9 @@ def alive(pid: int) -> bool:
 
 
 def strata(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", *args], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture

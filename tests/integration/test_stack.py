@@ -92,28 +92,54 @@ def test_wrong_password_is_refused_and_pages_need_login(stack):
 def test_person_edits_contact_details_and_bad_input_changes_nothing(stack, people):
     c = Client(stack.url, stack.ca)
     assert "/people/" in c.login("grace", "correct horse battery grace").url
-    bad = c.post("/people/me/edit/", {"first_name": "Grace", "last_name": "Hopper",
-                                      "email": "not-an-email", "phone": "call me <maybe>", "fax": "",
-                                      "title": "Rear Admiral", "department": "Navy"})
+    bad = c.post(
+        "/people/me/edit/",
+        {
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "email": "not-an-email",
+            "phone": "call me <maybe>",
+            "fax": "",
+            "title": "Rear Admiral",
+            "department": "Navy",
+        },
+    )
     assert bad.status == 400
     assert "Compilers" in c.get("/people/grace/").text  # nothing was saved
-    ok = c.post("/people/me/edit/", {"first_name": "Grace", "last_name": "Hopper",
-                                     "email": "grace@example.org", "phone": "+1 555 0199",
-                                     "fax": "+1 555 0198",
-                                     "title": "Rear Admiral", "department": "Navy"})
+    ok = c.post(
+        "/people/me/edit/",
+        {
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "email": "grace@example.org",
+            "phone": "+1 555 0199",
+            "fax": "+1 555 0198",
+            "title": "Rear Admiral",
+            "department": "Navy",
+        },
+    )
     assert ok.status == 200 and ok.url.endswith("/people/grace/")
     assert "+1 555 0198" in ok.text and "Rear Admiral" in ok.text
-    no_csrf = c.request("POST", "/people/me/edit/", {"first_name": "X"},
-                        headers={"Origin": stack.url, "Referer": stack.url + "/"})
+    no_csrf = c.request(
+        "POST",
+        "/people/me/edit/",
+        {"first_name": "X"},
+        headers={"Origin": stack.url, "Referer": stack.url + "/"},
+    )
     assert no_csrf.status == 403
 
 
 def test_password_change(stack, people):
     c = Client(stack.url, stack.ca)
     c.login("alan", "correct horse battery alan")
-    resp = c.post("/accounts/password/", {"old_password": "correct horse battery alan",
-                                          "new_password1": "enigma machine rotor 42",
-                                          "new_password2": "enigma machine rotor 42"})
+    resp = c.post(
+        "/accounts/password/",
+        {
+            "old_password": "correct horse battery alan",
+            "new_password1": "enigma machine rotor 42",
+            "new_password2": "enigma machine rotor 42",
+        },
+    )
     assert resp.status == 200 and resp.url.endswith("/accounts/password/done/")
     fresh = Client(stack.url, stack.ca)
     assert "/people/" in fresh.login("alan", "enigma machine rotor 42").url
@@ -141,8 +167,12 @@ def test_http_redirects_to_https_and_security_headers_are_sent_once(stack):
     assert head.startswith("HTTP/1.1 301")
     assert f"Location: https://localhost:{web['https_port']}/people/?q=a" in head
     resp = Client(stack.url, stack.ca, follow=False).get("/accounts/login/")
-    for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
-                   "Content-Security-Policy"):
+    for header in (
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Content-Security-Policy",
+    ):
         assert len(resp.headers.get_all(header) or []) == 1, header
     css = Client(stack.url, stack.ca).get("/static/strata/site.css")
     assert css.status == 200 and css.headers["Content-Type"] == "text/css"
@@ -174,13 +204,27 @@ def test_killing_one_app_instance_does_not_fail_a_get(stack):
 def test_database_accepts_only_the_app_user_from_app_hosts(stack):
     db = stack.config.roles["db"]
     with pytest.raises(psycopg.OperationalError, match="no pg_hba.conf entry"):
-        psycopg.connect(host="127.0.0.1", port=db["port"], user="postgres", dbname="postgres",
-                        password=stack.secrets["db_superuser_password"], connect_timeout=3)
-    with contextlib.closing(psycopg.connect(host="127.0.0.1", port=db["port"], user=db["user"],
-                                            dbname=db["name"], password=stack.secrets["db_app_password"],
-                                            connect_timeout=3)) as conn:
-        su = conn.execute("SELECT rolsuper, rolcreatedb FROM pg_roles "
-                          "WHERE rolname = current_user").fetchone()
+        psycopg.connect(
+            host="127.0.0.1",
+            port=db["port"],
+            user="postgres",
+            dbname="postgres",
+            password=stack.secrets["db_superuser_password"],
+            connect_timeout=3,
+        )
+    with contextlib.closing(
+        psycopg.connect(
+            host="127.0.0.1",
+            port=db["port"],
+            user=db["user"],
+            dbname=db["name"],
+            password=stack.secrets["db_app_password"],
+            connect_timeout=3,
+        )
+    ) as conn:
+        su = conn.execute(
+            "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
     assert su == (False, False)
 
 
@@ -225,8 +269,10 @@ def test_background_worker_runs_queued_tasks(stack):
     while "SUCCESSFUL" not in out:
         assert time.monotonic() < deadline, f"task not run by the worker: {out}"
         time.sleep(0.3)
-        out = stack.shell(f"from strata.ops.tasks import ping; r = ping.get_result({task_id!r}); "
-                          f"print(r.status, r.return_value if r.status == 'SUCCESSFUL' else '')")
+        out = stack.shell(
+            f"from strata.ops.tasks import ping; r = ping.get_result({task_id!r}); "
+            f"print(r.status, r.return_value if r.status == 'SUCCESSFUL' else '')"
+        )
     assert out.split()[-1] == "hello"
     sup = Supervisor(stack.config.var_dir)
     assert sup.is_running("worker")

@@ -47,13 +47,31 @@ def deploy(lab: labrun.Lab, inventory: Path, install: Path, log: Path) -> tuple[
     env = {k: v for k, v in os.environ.items() if k not in ("STRATA_HOST", "STRATA_VAR_DIR", "STRATA_CONFIG")}
     start = time.monotonic()
     with log.open("w") as fh:
-        proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "deploy",
-                               "--inventory", str(inventory), "-e", "strata_supervisor=supervisord",
-                               "-e", f"strata_install_dir={install}"],
-                              stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=1500)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "strata.deploy.cli.main",
+                "-c",
+                str(lab.config_path),
+                "deploy",
+                "--inventory",
+                str(inventory),
+                "-e",
+                "strata_supervisor=supervisord",
+                "-e",
+                f"strata_install_dir={install}",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=1500,
+        )
     took = time.monotonic() - start
-    recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
-             for m in RECAP.findall(log.read_text())}
+    recap = {
+        m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+        for m in RECAP.findall(log.read_text())
+    }
     return proc.returncode, recap, took
 
 
@@ -66,22 +84,35 @@ def site():
     lab = None
     try:
         start = time.monotonic()
-        lab = labssh.network_up(lab_dir, options={"app": {"instances": 1, "workers": 2},
-                                                  "domain": {"sync_seconds": 86400}})
+        lab = labssh.network_up(
+            lab_dir, options={"app": {"instances": 1, "workers": 2}, "domain": {"sync_seconds": 86400}}
+        )
         keys = labssh.make_keys(root / "ssh", lab)
         for host in lab.hosts:
             labssh.allow_ssh(lab, host)
             sshds.append(labssh.start_sshd(lab, host, keys))
         print(f"\nlab network and {len(sshds)} sshds up in {time.monotonic() - start:.1f}s")
         inventory = playbook.write_inventory(
-            lab.config(), root / "hosts.yml",
+            lab.config(),
+            root / "hosts.yml",
             host_vars={h: {"strata_var_dir": lab.hosts[h].var} for h in lab.hosts},
-            group_vars={"ansible_ssh_private_key_file": str(keys.client_key),
-                        "ansible_ssh_common_args": labssh.ssh_args(keys), "strata_shared_filesystem": True})
+            group_vars={
+                "ansible_ssh_private_key_file": str(keys.client_key),
+                "ansible_ssh_common_args": labssh.ssh_args(keys),
+                "strata_shared_filesystem": True,
+            },
+        )
         code, recap, took = deploy(lab, inventory, install, root / "deploy-1.log")
         print(f"first `strata deploy`: {took:.1f}s")
-        yield {"lab": lab, "root": root, "install": install, "inventory": inventory, "code": code,
-               "recap": recap, "log": root / "deploy-1.log"}
+        yield {
+            "lab": lab,
+            "root": root,
+            "install": install,
+            "inventory": inventory,
+            "code": code,
+            "recap": recap,
+            "log": root / "deploy-1.log",
+        }
     finally:
         for proc in sshds:
             labssh.stop_sshd(proc)
@@ -122,8 +153,10 @@ def test_ssh_is_open_to_the_control_node_only(site):
     lab = site["lab"]
     config = lab.config()
     web, db = config.hosts_of("web")[0], config.host_of("db")
-    probe = ("import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 22), timeout=2).close()\n"
-             "    print('open')\nexcept OSError:\n    print('blocked')\n")
+    probe = (
+        "import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 22), timeout=2).close()\n"
+        "    print('open')\nexcept OSError:\n    print('blocked')\n"
+    )
     # Another lab host may not reach a host's sshd: the firewall opens port 22 to the bridge's address only.
     out = lab.run_in(db.name, [sys.executable, "-c", probe, web.address], timeout=30).stdout.strip()
     assert out == "blocked"
@@ -142,9 +175,13 @@ def test_login_through_the_web_host(site):
 
 def test_status_is_all_ok(site):
     lab = site["lab"]
-    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "status"],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "250"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "status"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " down " not in proc.stdout and "fallback in use" not in proc.stdout, proc.stdout
 
@@ -156,4 +193,5 @@ def test_second_run_changes_nothing(site):
     assert code == 0, _tail(site["root"] / "deploy-2.log")
     assert set(recap) == set(site["lab"].hosts)
     assert {h: r["changed"] for h, r in recap.items()} == dict.fromkeys(recap, 0), _tail(
-        site["root"] / "deploy-2.log", 80)
+        site["root"] / "deploy-2.log", 80
+    )

@@ -52,8 +52,14 @@ def lab():
     try:
         start = time.monotonic()
         # One app server per app host, and no scheduled directory sync during the run.
-        lab = labrun.up(root / "lab", options={"app": {"instances": 1, "workers": 2},
-                                               "domain": {"sync_seconds": 86400}, "files": {"part_mb": 5}})
+        lab = labrun.up(
+            root / "lab",
+            options={
+                "app": {"instances": 1, "workers": 2},
+                "domain": {"sync_seconds": 86400},
+                "files": {"part_mb": 5},
+            },
+        )
         print(f"\nlab up in {time.monotonic() - start:.1f}s")
         yield lab
     finally:
@@ -109,11 +115,16 @@ def outbox_to(lab, address: str, subject_part: str):
 
 def upload(c: Client, name: str, data: bytes) -> tuple[int, dict]:
     u = urllib.parse.urlsplit(c.base)
-    conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=60,
-                                       context=ssl.create_default_context(cafile=str(c.ca)))
-    headers = {"Cookie": "; ".join(f"{k.name}={k.value}" for k in c.jar),
-               "X-CSRFToken": c.cookie("csrftoken") or "", "Origin": c.base, "Referer": c.base + "/files/",
-               "Content-Type": "application/octet-stream"}
+    conn = http.client.HTTPSConnection(
+        u.hostname, u.port, timeout=60, context=ssl.create_default_context(cafile=str(c.ca))
+    )
+    headers = {
+        "Cookie": "; ".join(f"{k.name}={k.value}" for k in c.jar),
+        "X-CSRFToken": c.cookie("csrftoken") or "",
+        "Origin": c.base,
+        "Referer": c.base + "/files/",
+        "Content-Type": "application/octet-stream",
+    }
     try:
         conn.request("PUT", "/api/files/uploads/put?" + urllib.parse.urlencode({"name": name}), data, headers)
         resp = conn.getresponse()
@@ -125,8 +136,9 @@ def upload(c: Client, name: str, data: bytes) -> tuple[int, dict]:
 
 def download(c: Client, path: str) -> tuple[int, bytes]:
     u = urllib.parse.urlsplit(c.base)
-    conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=60,
-                                       context=ssl.create_default_context(cafile=str(c.ca)))
+    conn = http.client.HTTPSConnection(
+        u.hostname, u.port, timeout=60, context=ssl.create_default_context(cafile=str(c.ca))
+    )
     try:
         conn.request("GET", path, headers={"Cookie": "; ".join(f"{k.name}={k.value}" for k in c.jar)})
         resp = conn.getresponse()
@@ -140,22 +152,38 @@ def people(lab):
     """Alice and Bob in the directory, added by the CLI on the first app host (app -> domain)."""
     app1 = lab.config().hosts_of("app")[0].name
     for name in ("alice", "bob"):
-        lab.strata(app1, "users", "add", name, "--password-stdin", "--first-name", name.title(),
-                   "--email", f"{name}@example.org", input=PASSWORD.format(name) + "\n")
+        lab.strata(
+            app1,
+            "users",
+            "add",
+            name,
+            "--password-stdin",
+            "--first-name",
+            name.title(),
+            "--email",
+            f"{name}@example.org",
+            input=PASSWORD.format(name) + "\n",
+        )
     return {"alice": login(lab, "alice")}
 
 
 # --- the network -----------------------------------------------------------------------------------
 
+
 def test_every_host_is_a_namespace_with_its_own_address_and_firewall(lab):
     config = lab.config()
     for name, h in lab.hosts.items():
-        addrs = subprocess.run(["ip", "-n", h.netns, "-j", "-4", "addr"], capture_output=True, text=True,
-                               check=True).stdout
+        addrs = subprocess.run(
+            ["ip", "-n", h.netns, "-j", "-4", "addr"], capture_output=True, text=True, check=True
+        ).stdout
         assert h.address in addrs and config.hosts[name].address == h.address
         assert h.address.startswith("198.18.0.")
-        rules = subprocess.run(["ip", "netns", "exec", h.netns, "nft", "list", "table", "inet", "strata_lab"],
-                               capture_output=True, text=True, check=True).stdout
+        rules = subprocess.run(
+            ["ip", "netns", "exec", h.netns, "nft", "list", "table", "inet", "strata_lab"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "policy drop" in rules
     # One site: every host holds the same secrets and CA after its `strata up` (nothing regenerated).
     for rel in ("secrets.toml", "pki/ca.crt", "pki/ca.key"):
@@ -185,8 +213,12 @@ def test_every_flow_of_the_matrix_is_open_and_every_other_is_blocked(lab):
 
 
 def test_lab_check_and_status_from_the_cli(lab):
-    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "lab", "check", "--dir", lab.dir],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "lab", "check", "--dir", lab.dir],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert "all as the matrix says" in proc.stdout
     # `strata status` on any host (here the second app host) reports every host's roles and every link.
@@ -194,16 +226,20 @@ def test_lab_check_and_status_from_the_cli(lab):
     proc = lab.strata(app2, "status", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     roles, links = labcheck.status(lab)
-    assert {r.role: r.state for r in roles} == dict.fromkeys(("web", "app", "db", "comms", "domain", "files"),
-                                                             "ok")
+    assert {r.role: r.state for r in roles} == dict.fromkeys(
+        ("web", "app", "db", "comms", "domain", "files"), "ok"
+    )
     assert all(link.state == "ok" for link in links), links
 
 
 def test_status_page_draws_every_host(lab):
     admin = client(lab)
     secrets = (lab.shared / "secrets.toml").read_text()
-    password = next(line.split("=", 1)[1].strip().strip('"') for line in secrets.splitlines()
-                    if line.startswith("admin_password"))
+    password = next(
+        line.split("=", 1)[1].strip().strip('"')
+        for line in secrets.splitlines()
+        if line.startswith("admin_password")
+    )
     assert "/people/" in admin.login(lab.config().site["admin_username"], password).url
     page = admin.get("/status/")
     assert page.status == 200 and "<svg" in page.text and "style=" not in page.text.split("<svg")[1]
@@ -216,6 +252,7 @@ def test_status_page_draws_every_host(lab):
 
 # --- the journey across hosts ----------------------------------------------------------------------
 
+
 def test_journey_login_upload_download_message_across_hosts(lab, people):
     alice = people["alice"]  # a directory login: app -> domain host
     page = alice.get("/people/")
@@ -226,9 +263,11 @@ def test_journey_login_upload_download_message_across_hosts(lab, people):
     status, body = download(alice, f"/files/file/{f['id']}/download")
     assert status == 200 and body == data
     # The bytes are on the file server, seen from a host allowed to ask it (app -> files).
-    code = ("from strata import config as c, s3\ncfg = c.load(); sec = c.load_secrets(cfg)\n"
-            "r = s3.admin_client(cfg, sec).list_objects_v2(Bucket=cfg.roles['files']['bucket'])\n"
-            "print(sum(o['Size'] for o in r.get('Contents', [])))")
+    code = (
+        "from strata import config as c, s3\ncfg = c.load(); sec = c.load_secrets(cfg)\n"
+        "r = s3.admin_client(cfg, sec).list_objects_v2(Bucket=cfg.roles['files']['bucket'])\n"
+        "print(sum(o['Size'] for o in r.get('Contents', [])))"
+    )
     assert int(in_host(lab, lab.config().hosts_of("app")[0].name, code).split()[-1]) >= len(data)
     # A message: stored in the app, mailed by the worker through Postfix on the comms host.
     resp = alice.post("/messages/new/", {"to": "bob", "subject": "Lab hello", "body": "Across hosts."})
@@ -238,6 +277,7 @@ def test_journey_login_upload_download_message_across_hosts(lab, people):
 
 
 # --- failures --------------------------------------------------------------------------------------
+
 
 def test_sigkill_of_one_app_server_under_load_fails_no_get(lab, people):
     config = lab.config()
@@ -270,11 +310,17 @@ def test_sigkill_of_one_app_server_under_load_fails_no_get(lab, people):
     print(f"\n{len(results)} GETs under load, {len(failed)} failed")
     assert len(results) > 20 and not failed, failed[:10]
     # That host's supervisor brings its app server back.
-    wait_for(lambda: sup.is_running("app-1") and sup.pid("app-1") not in (0, pid), timeout=30,
-             what="the killed app server to be restarted")
+    wait_for(
+        lambda: sup.is_running("app-1") and sup.pid("app-1") not in (0, pid),
+        timeout=30,
+        what="the killed app server to be restarted",
+    )
     # ... and it serves again once its orphaned workers have let go of the port.
-    wait_for(lambda: {r.role: r.state for r in labcheck.status(lab)[0]}["app"] == "ok", timeout=60,
-             what="the restarted app server to answer /healthz")
+    wait_for(
+        lambda: {r.role: r.state for r in labcheck.status(lab)[0]}["app"] == "ok",
+        timeout=60,
+        what="the restarted app server to answer /healthz",
+    )
 
 
 def test_directory_down_degrades_only_logins(lab, people):
@@ -298,8 +344,11 @@ def test_directory_down_degrades_only_logins(lab, people):
     finally:
         sup.start("domain")
         lab.strata(config.hosts_of("app")[0].name, "manage", "axes_reset", check=False)
-    wait_for(lambda: "/people/" in client(lab).login("bob", PASSWORD.format("bob")).url, timeout=30,
-             what="directory logins to work again")
+    wait_for(
+        lambda: "/people/" in client(lab).login("bob", PASSWORD.format("bob")).url,
+        timeout=30,
+        what="directory logins to work again",
+    )
 
 
 def test_mail_server_down_messages_stay_in_app_and_mail_waits(lab, people):
@@ -308,8 +357,9 @@ def test_mail_server_down_messages_stay_in_app_and_mail_waits(lab, people):
     sup = lab.supervisor(config.host_of("comms").name)
     sup.stop("comms")
     try:
-        resp = alice.post("/messages/new/", {"to": "bob", "subject": "While comms is down",
-                                             "body": "Queued, not lost."})
+        resp = alice.post(
+            "/messages/new/", {"to": "bob", "subject": "While comms is down", "body": "Queued, not lost."}
+        )
         assert resp.status == 200 and "/messages/c/" in resp.url
         bob = login(lab, "bob")
         assert "While comms is down" in bob.get("/messages/").text
@@ -317,8 +367,11 @@ def test_mail_server_down_messages_stay_in_app_and_mail_waits(lab, people):
         assert not outbox_to(lab, "bob@example.org", "While comms is down")
     finally:
         sup.start("comms")
-    mail = wait_for(lambda: outbox_to(lab, "bob@example.org", "While comms is down"), timeout=90,
-                    what="the queued notification after comms came back")
+    mail = wait_for(
+        lambda: outbox_to(lab, "bob@example.org", "While comms is down"),
+        timeout=90,
+        what="the queued notification after comms came back",
+    )
     assert len(mail) == 1
 
 

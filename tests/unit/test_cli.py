@@ -37,9 +37,11 @@ def one_error_line(capsys) -> str:
 
 
 def topology(web="", app="", db="", site="") -> str:
-    return (f'[site]\n{site}\n[hosts.local]\naddress = "127.0.0.1"\n'
-            f'[roles.web]\nhosts = ["local"]\n{web}\n[roles.app]\nhosts = ["local"]\n{app}\n'
-            f'[roles.db]\nhosts = ["local"]\n{db}\n')
+    return (
+        f'[site]\n{site}\n[hosts.local]\naddress = "127.0.0.1"\n'
+        f'[roles.web]\nhosts = ["local"]\n{web}\n[roles.app]\nhosts = ["local"]\n{app}\n'
+        f'[roles.db]\nhosts = ["local"]\n{db}\n'
+    )
 
 
 def test_check_default_config(tmp_path, capsys):
@@ -53,13 +55,16 @@ def test_check_default_config(tmp_path, capsys):
     assert not (tmp_path / "var").exists()
 
 
-@pytest.mark.parametrize("text, key", [
-    (topology(web="bogus = 1"), "roles.web.bogus"),
-    (topology(app='port = "18101"'), "roles.app.port"),
-    (topology(db="port = 18101"), "roles.db.port"),
-    (topology(site="colour = 'red'"), "site.colour"),
-    (topology().replace('address = "127.0.0.1"', 'address = "localhost"'), "hosts.local.address"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (topology(web="bogus = 1"), "roles.web.bogus"),
+        (topology(app='port = "18101"'), "roles.app.port"),
+        (topology(db="port = 18101"), "roles.db.port"),
+        (topology(site="colour = 'red'"), "site.colour"),
+        (topology().replace('address = "127.0.0.1"', 'address = "localhost"'), "hosts.local.address"),
+    ],
+)
 def test_check_bad_config(tmp_path, capsys, text, key):
     path = tmp_path / "strata.toml"
     path.write_text(text)
@@ -132,12 +137,18 @@ def test_up_refuses_a_port_in_use_before_writing_anything(tmp_path, capsys):
         assert not port_free("127.0.0.1", busy)
         assert all(port_free("127.0.0.1", p) for p in (app, app + 1, http, db))
         path = tmp_path / "strata.toml"
-        path.write_text(topology(web=f"http_port = {http}\nhttps_port = {busy}",
-                                 app=f"port = {app}\ninstances = 2", db=f"port = {db}"))
+        path.write_text(
+            topology(
+                web=f"http_port = {http}\nhttps_port = {busy}",
+                app=f"port = {app}\ninstances = 2",
+                db=f"port = {db}",
+            )
+        )
         assert cli.main(["-c", str(path), "up"]) == 2
     line = one_error_line(capsys)
-    assert line == (f"strata: {path}: roles.web.https_port: port {busy} on 127.0.0.1 is already in use "
-                    f"by another process")
+    assert line == (
+        f"strata: {path}: roles.web.https_port: port {busy} on 127.0.0.1 is already in use by another process"
+    )
     assert not (tmp_path / "var" / "run" / "supervisor.sock").exists()
     assert not (tmp_path / "var").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["strata.toml"]
@@ -149,8 +160,13 @@ def test_up_names_the_app_instance_port_in_use(tmp_path, capsys):
         blocker.bind(("127.0.0.1", app + 1))
         blocker.listen(1)
         path = tmp_path / "strata.toml"
-        path.write_text(topology(web=f"http_port = {http}\nhttps_port = {https}",
-                                 app=f"port = {app}\ninstances = 2", db=f"port = {db}"))
+        path.write_text(
+            topology(
+                web=f"http_port = {http}\nhttps_port = {https}",
+                app=f"port = {app}\ninstances = 2",
+                db=f"port = {db}",
+            )
+        )
         assert cli.main(["-c", str(path), "up"]) == 2
     line = one_error_line(capsys)
     assert line.startswith(f"strata: {path}: roles.app.port (instance 2): port {app + 1} on 127.0.0.1 ")

@@ -42,16 +42,21 @@ SECRETS = {"comms_inbound_secret": "s3cret-inbound", "comms_relay_password": "re
 
 def files_for(extra: str = "", relay=None) -> dict[str, str]:
     config = parse(BASE + extra, "/srv/strata/strata.toml")
-    out = render_files(config, SECRETS, config.hosts["mail"], config.var_dir, "/venv/bin/python", relay,
-                       1500, 1500)
+    out = render_files(
+        config, SECRETS, config.hosts["mail"], config.var_dir, "/venv/bin/python", relay, 1500, 1500
+    )
     return {name: text for name, (text, _mode) in out.items()}
 
 
 def test_defaults_and_derived_names():
     config = parse(BASE, "x.toml")
     comms = config.roles["comms"]
-    assert (comms["port"], comms["max_message_kb"], comms["relay_host"], comms["relay_starttls"]) == \
-        (2525, 1024, "", True)
+    assert (comms["port"], comms["max_message_kb"], comms["relay_host"], comms["relay_starttls"]) == (
+        2525,
+        1024,
+        "",
+        True,
+    )
     assert reply_domain(config) == "team.example" and from_address(config) == "noreply@team.example"
     config = parse(BASE + 'reply_domain = "reply.team.example"\nfrom_address = "bot@team.example"\n', "x")
     assert reply_domain(config) == "reply.team.example" and from_address(config) == "bot@team.example"
@@ -90,13 +95,18 @@ def test_reply_addresses_go_to_the_app_and_only_well_formed_tokens_are_accepted(
 
     def accepted(addr):
         return any(p.search(addr) for p in patterns)
+
     assert accepted("reply+" + "a2" * 13 + "@team.example")
     assert not accepted("reply+short@team.example")
     assert not accepted("reply+" + "a" * 26 + "@team.example.evil.org")
     assert not accepted("postmaster@team.example")
     inbound = json.loads(files["inbound.json"])
-    assert inbound["apps"] == [["198.18.0.2", 18101], ["198.18.0.2", 18102], ["198.18.0.3", 18101],
-                               ["198.18.0.3", 18102]]
+    assert inbound["apps"] == [
+        ["198.18.0.2", 18101],
+        ["198.18.0.2", 18102],
+        ["198.18.0.3", 18101],
+        ["198.18.0.3", 18102],
+    ]
     assert inbound["source"] == "198.18.0.4"
     assert "s3cret-inbound" not in "".join(files.values())
 
@@ -118,19 +128,22 @@ def test_ipv6_host():
     assert files["master.cf"][0].splitlines()[3].startswith("[::1]:2525 ")
 
 
-@pytest.mark.parametrize("extra, key", [
-    ("max_message_kb = 0\n", "roles.comms.max_message_kb"),
-    ('reply_domain = "bad domain"\n', "roles.comms.reply_domain"),
-    ('reply_domain = "198.18.0.9"\n', "roles.comms.reply_domain"),
-    ('from_address = "a@b.example\\nBcc: x@y.example"\n', "roles.comms.from_address"),
-    ('from_address = "Robot <bot@team.example>"\n', "roles.comms.from_address"),
-    ('relay_host = "smtp.example; rm"\n', "roles.comms.relay_host"),
-    ("relay_port = 70000\n", "roles.comms.relay_port"),
-    ('relay_username = "user"\n', "roles.comms.relay_username"),
-    ('relay_host = "smtp.example.org"\nrelay_username = "a b"\n', "roles.comms.relay_username"),
-    ("port = 18101\n", "roles.comms.port"),
-    ("surprise = 1\n", "roles.comms.surprise"),
-])
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        ("max_message_kb = 0\n", "roles.comms.max_message_kb"),
+        ('reply_domain = "bad domain"\n', "roles.comms.reply_domain"),
+        ('reply_domain = "198.18.0.9"\n', "roles.comms.reply_domain"),
+        ('from_address = "a@b.example\\nBcc: x@y.example"\n', "roles.comms.from_address"),
+        ('from_address = "Robot <bot@team.example>"\n', "roles.comms.from_address"),
+        ('relay_host = "smtp.example; rm"\n', "roles.comms.relay_host"),
+        ("relay_port = 70000\n", "roles.comms.relay_port"),
+        ('relay_username = "user"\n', "roles.comms.relay_username"),
+        ('relay_host = "smtp.example.org"\nrelay_username = "a b"\n', "roles.comms.relay_username"),
+        ("port = 18101\n", "roles.comms.port"),
+        ("surprise = 1\n", "roles.comms.surprise"),
+    ],
+)
 def test_bad_comms_options_name_the_key(extra, key):
     text = BASE + extra
     if key == "roles.comms.port":

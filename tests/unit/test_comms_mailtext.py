@@ -26,15 +26,18 @@ def test_header_values():
     assert len(one_line("x" * 500, 50)) == 50
 
 
-@pytest.mark.parametrize("addr, expected", [
-    (f"reply+{TOKEN}@team.example", TOKEN),
-    (f"Reply+{TOKEN.upper()}@Team.Example", TOKEN),
-    (f"reply+{TOKEN}@team.example.evil.org", None),
-    (f"reply+{TOKEN[:-1]}@team.example", None),
-    (f"reply+{TOKEN}0@team.example", None),
-    ("reply@team.example", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "addr, expected",
+    [
+        (f"reply+{TOKEN}@team.example", TOKEN),
+        (f"Reply+{TOKEN.upper()}@Team.Example", TOKEN),
+        (f"reply+{TOKEN}@team.example.evil.org", None),
+        (f"reply+{TOKEN[:-1]}@team.example", None),
+        (f"reply+{TOKEN}0@team.example", None),
+        ("reply@team.example", None),
+        ("", None),
+    ],
+)
 def test_reply_token(addr, expected):
     assert reply_token(addr, "reply+", "team.example") == expected
 
@@ -46,10 +49,13 @@ def test_sender_address():
     assert sender_address(two) == ""
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"", "empty message"),
-    (b"Subject: no sender\r\n\r\nhello\r\n", "no From header"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "empty message"),
+        (b"Subject: no sender\r\n\r\nhello\r\n", "no From header"),
+    ],
+)
 def test_malformed_mail(raw, reason):
     with pytest.raises(InboundError) as err:
         parse_email(raw)
@@ -74,26 +80,35 @@ def test_body_charsets():
 
 
 def test_html_only_mail_becomes_text():
-    raw = (b"From: a@example.org\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-           b"<html><head><style>p{}</style></head><body><p>Yes &amp; no</p>"
-           b"<script>alert(1)</script><blockquote>old text</blockquote></body></html>\r\n")
+    raw = (
+        b"From: a@example.org\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><head><style>p{}</style></head><body><p>Yes &amp; no</p>"
+        b"<script>alert(1)</script><blockquote>old text</blockquote></body></html>\r\n"
+    )
     text = trim_reply(body_text(parse_email(raw)))
     assert text == "Yes & no"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Sounds good.\n\nOn Mon, 1 Jan 2024 at 09:00, Ada <a@example.org> wrote:\n> Shall we?\n",
-     "Sounds good."),
-    ("Sounds good.\nOn Mon, 1 Jan 2024 at 09:00, Ada Lovelace\n<a@example.org> wrote:\n> Shall we?\n",
-     "Sounds good."),
-    ("Yes\n-- \nGrace Hopper\nRear Admiral\n", "Yes"),
-    ("Yes\n\nSent from my iPhone\n", "Yes"),
-    ("Yes\n-----Original Message-----\nFrom: Ada\n", "Yes"),
-    ("Yes\n________________________________\nFrom: Ada\nSent: Monday\n", "Yes"),
-    (f"Top reply\n\n> {REPLY_MARKER}\n> old\n", "Top reply"),
-    (f"Top reply\r\n\r\n{REPLY_MARKER}\r\nold\r\n", "Top reply"),
-    ("Am 01.01.2024 um 10:00 schrieb Ada <a@example.org>:\n> Hallo\n", ""),
-    ("line one\nline two", "line one\nline two"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "Sounds good.\n\nOn Mon, 1 Jan 2024 at 09:00, Ada <a@example.org> wrote:\n> Shall we?\n",
+            "Sounds good.",
+        ),
+        (
+            "Sounds good.\nOn Mon, 1 Jan 2024 at 09:00, Ada Lovelace\n<a@example.org> wrote:\n> Shall we?\n",
+            "Sounds good.",
+        ),
+        ("Yes\n-- \nGrace Hopper\nRear Admiral\n", "Yes"),
+        ("Yes\n\nSent from my iPhone\n", "Yes"),
+        ("Yes\n-----Original Message-----\nFrom: Ada\n", "Yes"),
+        ("Yes\n________________________________\nFrom: Ada\nSent: Monday\n", "Yes"),
+        (f"Top reply\n\n> {REPLY_MARKER}\n> old\n", "Top reply"),
+        (f"Top reply\r\n\r\n{REPLY_MARKER}\r\nold\r\n", "Top reply"),
+        ("Am 01.01.2024 um 10:00 schrieb Ada <a@example.org>:\n> Hallo\n", ""),
+        ("line one\nline two", "line one\nline two"),
+    ],
+)
 def test_trim_reply(text, expected):
     assert trim_reply(text) == expected

@@ -38,8 +38,10 @@ address = "198.18.0.2"
 
 def topology(web="", app="", db="", hosts='[hosts.a]\naddress = "127.0.0.1"\n', top="", tail="") -> str:
     """A minimal valid topology; each argument adds lines to its table."""
-    return (f"{top}\n{hosts}\n[roles.web]\nhosts = [\"a\"]\n{web}\n[roles.app]\nhosts = [\"a\"]\n{app}\n"
-            f"[roles.db]\nhosts = [\"a\"]\n{db}\n{tail}")
+    return (
+        f'{top}\n{hosts}\n[roles.web]\nhosts = ["a"]\n{web}\n[roles.app]\nhosts = ["a"]\n{app}\n'
+        f'[roles.db]\nhosts = ["a"]\n{db}\n{tail}'
+    )
 
 
 def config_error(text: str, path: str = PATH) -> ConfigError:
@@ -60,6 +62,7 @@ def assert_names(exc: ConfigError, key: str, path: str = PATH) -> str:
 
 
 # --- the default file ------------------------------------------------------------------------------
+
 
 def test_default_file_gives_documented_defaults():
     config = parse(DEFAULT.read_text(encoding="utf-8"), DEFAULT)
@@ -112,16 +115,20 @@ def test_optional_role_can_be_disabled():
 
 # --- unknown keys and roles ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, key", [
-    (topology(top="colour = 1"), "colour"),
-    (topology(tail="[extra]\nx = 1"), "extra"),
-    (topology(tail="[site]\nfoo = 1"), "site.foo"),
-    (topology(hosts='[hosts.a]\naddress = "127.0.0.1"\nport = 22'), "hosts.a.port"),
-    (topology(web="threads = 4"), "roles.web.threads"),
-    (topology(app="replicas = 4"), "roles.app.replicas"),
-    (topology(db="password = \"x\""), "roles.db.password"),
-    (topology(tail='[roles.comms]\nhosts = ["a"]\nsmtp_port = 25'), "roles.comms.smtp_port"),
-])
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (topology(top="colour = 1"), "colour"),
+        (topology(tail="[extra]\nx = 1"), "extra"),
+        (topology(tail="[site]\nfoo = 1"), "site.foo"),
+        (topology(hosts='[hosts.a]\naddress = "127.0.0.1"\nport = 22'), "hosts.a.port"),
+        (topology(web="threads = 4"), "roles.web.threads"),
+        (topology(app="replicas = 4"), "roles.app.replicas"),
+        (topology(db='password = "x"'), "roles.db.password"),
+        (topology(tail='[roles.comms]\nhosts = ["a"]\nsmtp_port = 25'), "roles.comms.smtp_port"),
+    ],
+)
 def test_unknown_key(text, key):
     msg = assert_names(config_error(text), key)
     assert "unknown key" in msg
@@ -133,6 +140,7 @@ def test_unknown_role():
 
 
 # --- roles and placement ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["web", "app", "db"])
 def test_missing_required_role(role):
@@ -163,16 +171,24 @@ def test_role_on_unknown_host(role):
 
 @pytest.mark.parametrize("role", ["db", "comms"])
 def test_singular_role_on_two_hosts(role):
-    text = (TWO_HOSTS + '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["a"]\n'
-            + ('[roles.db]\nhosts = ["a", "b"]\n' if role == "db"
-               else '[roles.db]\nhosts = ["b"]\n[roles.comms]\nhosts = ["a", "b"]\n'))
+    text = (
+        TWO_HOSTS
+        + '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["a"]\n'
+        + (
+            '[roles.db]\nhosts = ["a", "b"]\n'
+            if role == "db"
+            else '[roles.db]\nhosts = ["b"]\n[roles.comms]\nhosts = ["a", "b"]\n'
+        )
+    )
     msg = assert_names(config_error(text), f"roles.{role}.hosts")
     assert "exactly one host" in msg
 
 
 def test_multi_host_roles_on_two_hosts_are_fine():
-    text = TWO_HOSTS + ('[roles.web]\nhosts = ["a", "b"]\n[roles.app]\nhosts = ["a", "b"]\n'
-                        '[roles.db]\nhosts = ["b"]\n[roles.files]\nhosts = ["b"]\n')
+    text = TWO_HOSTS + (
+        '[roles.web]\nhosts = ["a", "b"]\n[roles.app]\nhosts = ["a", "b"]\n'
+        '[roles.db]\nhosts = ["b"]\n[roles.files]\nhosts = ["b"]\n'
+    )
     config = parse(text, PATH)
     assert [h.name for h in config.hosts_of("web")] == ["a", "b"]
     assert len(config.app_instances()) == 4
@@ -198,14 +214,18 @@ def test_no_hosts_table():
 
 # --- host addresses --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("address, words", [
-    ("999.1.1.1", "not an IP address"),
-    ("localhost", "not an IP address"),
-    ("", "not an IP address"),
-    ("0.0.0.0", "not a host address"),  # noqa: S104
-    ("::", "not a host address"),
-    ("224.0.0.1", "not a host address"),
-])
+
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        ("999.1.1.1", "not an IP address"),
+        ("localhost", "not an IP address"),
+        ("", "not an IP address"),
+        ("0.0.0.0", "not a host address"),  # noqa: S104
+        ("::", "not a host address"),
+        ("224.0.0.1", "not a host address"),
+    ],
+)
 def test_bad_address(address, words):
     text = topology(hosts=f'[hosts.a]\naddress = "{address}"')
     msg = assert_names(config_error(text), "hosts.a.address")
@@ -230,15 +250,19 @@ def test_bad_host_name():
 
 # --- types -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, key, words", [
-    (topology(app='port = "18101"'), "roles.app.port", "expected int, got str"),
-    (topology(web="workers = true"), "roles.web.workers", "expected int, got bool"),
-    (topology(db="port = 15432.0"), "roles.db.port", "expected int, got float"),
-    (topology(tail="[site]\nhsts_seconds = false"), "site.hsts_seconds", "expected int, got bool"),
-    (topology(tail="[site]\nname = 3"), "site.name", "expected str, got int"),
-    (topology(web='enabled = "yes"'), "roles.web.enabled", "expected bool, got str"),
-    (topology(hosts="[hosts.a]\naddress = 2130706433"), "hosts.a.address", "expected str, got int"),
-])
+
+@pytest.mark.parametrize(
+    "text, key, words",
+    [
+        (topology(app='port = "18101"'), "roles.app.port", "expected int, got str"),
+        (topology(web="workers = true"), "roles.web.workers", "expected int, got bool"),
+        (topology(db="port = 15432.0"), "roles.db.port", "expected int, got float"),
+        (topology(tail="[site]\nhsts_seconds = false"), "site.hsts_seconds", "expected int, got bool"),
+        (topology(tail="[site]\nname = 3"), "site.name", "expected str, got int"),
+        (topology(web='enabled = "yes"'), "roles.web.enabled", "expected bool, got str"),
+        (topology(hosts="[hosts.a]\naddress = 2130706433"), "hosts.a.address", "expected str, got int"),
+    ],
+)
 def test_wrong_type(text, key, words):
     msg = assert_names(config_error(text), key)
     assert words in msg
@@ -246,19 +270,23 @@ def test_wrong_type(text, key, words):
 
 def test_table_expected():
     assert_names(config_error(topology(top="site = 3")), "site")
-    assert_names(config_error('hosts = 3\n'), "hosts")
-    assert_names(config_error(topology(web='[roles.web.extra]')), "roles.web.extra")
+    assert_names(config_error("hosts = 3\n"), "hosts")
+    assert_names(config_error(topology(web="[roles.web.extra]")), "roles.web.extra")
 
 
 # --- ports -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, key", [
-    (topology(web="http_port = 0"), "roles.web.http_port"),
-    (topology(web="https_port = 65536"), "roles.web.https_port"),
-    (topology(db="port = -1"), "roles.db.port"),
-    (topology(app="port = 70000"), "roles.app.port"),
-    (topology(app="port = 65535\ninstances = 2"), "roles.app.port (instance 2)"),
-])
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (topology(web="http_port = 0"), "roles.web.http_port"),
+        (topology(web="https_port = 65536"), "roles.web.https_port"),
+        (topology(db="port = -1"), "roles.db.port"),
+        (topology(app="port = 70000"), "roles.app.port"),
+        (topology(app="port = 65535\ninstances = 2"), "roles.app.port (instance 2)"),
+    ],
+)
 def test_port_out_of_range(text, key):
     msg = assert_names(config_error(text), key)
     assert "out of range 1..65535" in msg
@@ -269,14 +297,20 @@ def test_highest_port_is_fine():
     assert [i.port for i in config.app_instances()] == [65534, 65535]
 
 
-@pytest.mark.parametrize("text, key, other", [
-    (topology(web="http_port = 15432"), "roles.db.port", "roles.web.http_port"),
-    (topology(web="http_port = 18443"), "roles.web.https_port", "roles.web.http_port"),
-    (topology(app="port = 18443"), "roles.app.port", "roles.web.https_port"),
-    (topology(app="port = 18101\ninstances = 2", db="port = 18102"), "roles.db.port",
-     "roles.app.port (instance 2)"),
-    (topology(app="port = 18079\ninstances = 2"), "roles.app.port (instance 2)", "roles.web.http_port"),
-])
+@pytest.mark.parametrize(
+    "text, key, other",
+    [
+        (topology(web="http_port = 15432"), "roles.db.port", "roles.web.http_port"),
+        (topology(web="http_port = 18443"), "roles.web.https_port", "roles.web.http_port"),
+        (topology(app="port = 18443"), "roles.app.port", "roles.web.https_port"),
+        (
+            topology(app="port = 18101\ninstances = 2", db="port = 18102"),
+            "roles.db.port",
+            "roles.app.port (instance 2)",
+        ),
+        (topology(app="port = 18079\ninstances = 2"), "roles.app.port (instance 2)", "roles.web.http_port"),
+    ],
+)
 def test_two_listeners_on_one_port(text, key, other):
     msg = assert_names(config_error(text), key)
     assert f"also used by {other}" in msg
@@ -290,18 +324,22 @@ def test_app_range_next_to_another_port_is_fine():
 
 @pytest.mark.parametrize("files", ["", '[roles.files]\nhosts = ["b"]\nenabled = false\n'])
 def test_file_fallback_needs_web_and_app_on_one_host(files):
-    text = TWO_HOSTS + ('[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n'
-                        '[roles.db]\nhosts = ["b"]\n' + files)
+    text = TWO_HOSTS + (
+        '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n[roles.db]\nhosts = ["b"]\n' + files
+    )
     key = "roles.files.enabled" if files else "roles.files"
     assert "share one host" in assert_names(config_error(text), key)
 
 
-@pytest.mark.parametrize("option, key", [
-    ("part_mb = 4", "roles.files.part_mb"),
-    ('bucket = "Bad_Bucket"', "roles.files.bucket"),
-    ('backup_bucket = "strata-files"', "roles.files.backup_bucket"),
-    ("presign_seconds = 5", "roles.files.presign_seconds"),
-])
+@pytest.mark.parametrize(
+    "option, key",
+    [
+        ("part_mb = 4", "roles.files.part_mb"),
+        ('bucket = "Bad_Bucket"', "roles.files.bucket"),
+        ('backup_bucket = "strata-files"', "roles.files.backup_bucket"),
+        ("presign_seconds = 5", "roles.files.presign_seconds"),
+    ],
+)
 def test_files_options_are_checked(option, key):
     assert_names(config_error(topology(tail=f'[roles.files]\nhosts = ["a"]\n{option}\n')), key)
 
@@ -313,45 +351,56 @@ def test_files_internal_ports_clash_with_other_roles():
 
 
 def test_same_port_on_two_addresses_is_fine():
-    text = TWO_HOSTS + ('[roles.web]\nhosts = ["a"]\nhttps_port = 5000\n'
-                        '[roles.app]\nhosts = ["b"]\nport = 5000\ninstances = 1\n'
-                        '[roles.db]\nhosts = ["b"]\nport = 18443\n[roles.files]\nhosts = ["b"]\n')
+    text = TWO_HOSTS + (
+        '[roles.web]\nhosts = ["a"]\nhttps_port = 5000\n'
+        '[roles.app]\nhosts = ["b"]\nport = 5000\ninstances = 1\n'
+        '[roles.db]\nhosts = ["b"]\nport = 18443\n[roles.files]\nhosts = ["b"]\n'
+    )
     config = parse(text, PATH)
     assert config.roles["web"]["https_port"] == config.roles["app"]["port"] == 5000
 
 
 def test_same_port_on_two_host_names_with_one_address_clashes():
-    text = ('[hosts.a]\naddress = "198.18.0.1"\n[hosts.b]\naddress = "198.18.0.1"\n'
-            '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["a"]\n'
-            '[roles.db]\nhosts = ["b"]\nport = 18443\n')
+    text = (
+        '[hosts.a]\naddress = "198.18.0.1"\n[hosts.b]\naddress = "198.18.0.1"\n'
+        '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["a"]\n'
+        '[roles.db]\nhosts = ["b"]\nport = 18443\n'
+    )
     msg = assert_names(config_error(text), "roles.db.port")
     assert "roles.web.https_port" in msg
 
 
 def test_web_on_two_hosts_with_same_ports_is_fine():
-    text = TWO_HOSTS + ('[roles.web]\nhosts = ["a", "b"]\n[roles.app]\nhosts = ["a"]\n'
-                        '[roles.db]\nhosts = ["a"]\n[roles.files]\nhosts = ["a"]\n')
+    text = TWO_HOSTS + (
+        '[roles.web]\nhosts = ["a", "b"]\n[roles.app]\nhosts = ["a"]\n'
+        '[roles.db]\nhosts = ["a"]\n[roles.files]\nhosts = ["a"]\n'
+    )
     assert len(parse(text, PATH).hosts_of("web")) == 2
 
 
 # --- other options ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, key", [
-    (topology(app="instances = 0"), "roles.app.instances"),
-    (topology(app="instances = 17"), "roles.app.instances"),
-    (topology(app="workers = 0"), "roles.app.workers"),
-    (topology(web="workers = 65"), "roles.web.workers"),
-    (topology(db="pool_size = 0"), "roles.db.pool_size"),
-    (topology(db='name = "1db"'), "roles.db.name"),
-    (topology(db='user = "strata; drop"'), "roles.db.user"),
-    (topology(tail='[site]\ndomain = "a b"'), "site.domain"),
-    (topology(tail='[site]\ndomain = ""'), "site.domain"),
-])
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (topology(app="instances = 0"), "roles.app.instances"),
+        (topology(app="instances = 17"), "roles.app.instances"),
+        (topology(app="workers = 0"), "roles.app.workers"),
+        (topology(web="workers = 65"), "roles.web.workers"),
+        (topology(db="pool_size = 0"), "roles.db.pool_size"),
+        (topology(db='name = "1db"'), "roles.db.name"),
+        (topology(db='user = "strata; drop"'), "roles.db.user"),
+        (topology(tail='[site]\ndomain = "a b"'), "site.domain"),
+        (topology(tail='[site]\ndomain = ""'), "site.domain"),
+    ],
+)
 def test_option_out_of_range_or_malformed(text, key):
     assert_names(config_error(text), key)
 
 
 # --- TOML and files --------------------------------------------------------------------------------
+
 
 def test_invalid_toml():
     exc = config_error("[site\nname = 1\n")
@@ -402,10 +451,13 @@ def test_load_uses_environment_variable(tmp_path, monkeypatch):
 
 # --- local hosts -----------------------------------------------------------------------------------
 
+
 def test_local_hosts(monkeypatch):
-    text = ('[hosts.a]\naddress = "127.0.0.1"\n[hosts.b]\naddress = "198.18.0.2"\n'
-            '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n[roles.db]\nhosts = ["b"]\n'
-            '[roles.files]\nhosts = ["b"]\n')
+    text = (
+        '[hosts.a]\naddress = "127.0.0.1"\n[hosts.b]\naddress = "198.18.0.2"\n'
+        '[roles.web]\nhosts = ["a"]\n[roles.app]\nhosts = ["b"]\n[roles.db]\nhosts = ["b"]\n'
+        '[roles.files]\nhosts = ["b"]\n'
+    )
     config = parse(text, PATH)
     monkeypatch.delenv(cfgmod.ENV_HOST, raising=False)
     assert [h.name for h in config.local_hosts()] == ["a"]
@@ -418,6 +470,7 @@ def test_local_hosts(monkeypatch):
 
 
 # --- secrets ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def site(tmp_path):

@@ -49,8 +49,27 @@ base_dn = "dc=team,dc=example"
 """
 
 
-@pytest.mark.parametrize("name", ["*", "a*", "(uid=*)", "a)(uid=*", "back\\slash", "nul\x00l", "com,ma",
-                                  "eq=ual", "", " ", "a" * 65, "-dash", ".dot", "sp ace", "ünï", "new\nline"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "*",
+        "a*",
+        "(uid=*)",
+        "a)(uid=*",
+        "back\\slash",
+        "nul\x00l",
+        "com,ma",
+        "eq=ual",
+        "",
+        " ",
+        "a" * 65,
+        "-dash",
+        ".dot",
+        "sp ace",
+        "ünï",
+        "new\nline",
+    ],
+)
 def test_names_that_would_need_ldap_escaping_are_refused(name):
     assert not is_valid_name(name)
     with pytest.raises(InvalidInput):
@@ -70,32 +89,45 @@ def test_password_shapes_no_bind_could_take_are_refused(password, message):
 
 def test_person_fields_are_checked_and_stripped():
     assert check_person_fields({"first_name": " Ada ", "phone": "+44 (20) 7946-0001"})["first_name"] == "Ada"
-    for fields, key in (({"phone": "call me"}, "phone"), ({"email": "not-an-address"}, "email"),
-                        ({"email": "ünï@example.org"}, "email"), ({"title": "x" * 121}, "title"),
-                        ({"department": "a\x00b"}, "department"), ({"shoe_size": "9"}, "unknown")):
+    for fields, key in (
+        ({"phone": "call me"}, "phone"),
+        ({"email": "not-an-address"}, "email"),
+        ({"email": "ünï@example.org"}, "email"),
+        ({"title": "x" * 121}, "title"),
+        ({"department": "a\x00b"}, "department"),
+        ({"shoe_size": "9"}, "unknown"),
+    ):
         with pytest.raises(InvalidInput, match=key):
             check_person_fields(fields)
 
 
 def test_csv_reports_every_bad_row_by_line_number():
-    text = ("username,password,email\n"
-            "ada,correct horse battery ada,ada@example.org\n"
-            "bob,short\n"
-            "ada,correct horse battery two,ada2@example.org\n"
-            "c*d,correct horse battery cd,\n"
-            "\n"
-            "eve,,eve@example.org\n"
-            "fay,correct horse battery fay,not-an-email\n"
-            "gus,correct horse battery gus,gus@example.org\n")
+    text = (
+        "username,password,email\n"
+        "ada,correct horse battery ada,ada@example.org\n"
+        "bob,short\n"
+        "ada,correct horse battery two,ada2@example.org\n"
+        "c*d,correct horse battery cd,\n"
+        "\n"
+        "eve,,eve@example.org\n"
+        "fay,correct horse battery fay,not-an-email\n"
+        "gus,correct horse battery gus,gus@example.org\n"
+    )
     rows, errors = parse_users_csv(text)
     assert [r.username for r in rows] == ["ada", "gus"]
     assert [e.split(":")[0] for e in errors] == ["row 3", "row 4", "row 5", "row 7", "row 8"]
     assert "duplicate username 'ada' (also row 2)" in errors[1]
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("", "empty"), ("name,password\nada,x\n", "missing column(s) username"),
-    ("username,password,shoe\n", "unknown column(s) shoe"), ("username,password,password\n", "twice")])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("", "empty"),
+        ("name,password\nada,x\n", "missing column(s) username"),
+        ("username,password,shoe\n", "unknown column(s) shoe"),
+        ("username,password,password\n", "twice"),
+    ],
+)
 def test_csv_header_problems(text, problem):
     rows, errors = parse_users_csv(text)
     assert rows == [] and problem in errors[0]
@@ -110,9 +142,13 @@ def test_csv_quoting_keeps_commas_inside_fields():
 def test_domain_options_have_defaults_and_are_checked():
     config = parse(TOPOLOGY, "strata.toml")
     assert config.roles["domain"]["api_group"] == "api" and config.roles["domain"]["sync_seconds"] == 300
-    for bad, key in (('base_dn = "ou=x,dc=example"', "base_dn"), ('base_dn = "dc=a b"', "base_dn"),
-                     ("sync_seconds = 5", "sync_seconds"), ('api_group = "a*"', "api_group"),
-                     ("colour = 1", "colour")):
+    for bad, key in (
+        ('base_dn = "ou=x,dc=example"', "base_dn"),
+        ('base_dn = "dc=a b"', "base_dn"),
+        ("sync_seconds = 5", "sync_seconds"),
+        ('api_group = "a*"', "api_group"),
+        ("colour = 1", "colour"),
+    ):
         text = TOPOLOGY.replace('base_dn = "dc=team,dc=example"', bad)
         with pytest.raises(ConfigError, match=f"roles.domain.{key}"):
             parse(text, "strata.toml")
@@ -155,8 +191,9 @@ def test_slapd_conf_renders_listener_acls_and_tls(tmp_path, monkeypatch):
     role.render(ctx)
     conf = (ctx.etc("domain") / "slapd.conf").read_text()
     assert 'suffix "dc=team,dc=example"' in conf and 'rootdn "cn=admin,dc=team,dc=example"' in conf
-    assert "admin secret" not in conf and ssha_matches(_current_rootpw(ctx.etc("domain") / "slapd.conf"),
-                                                       "admin secret")
+    assert "admin secret" not in conf and ssha_matches(
+        _current_rootpw(ctx.etc("domain") / "slapd.conf"), "admin secret"
+    )
     assert "security simple_bind=71" in conf and "disallow bind_anon" in conf and "require authc" in conf
     assert "overlay memberof" in conf and "password-hash {ARGON2}" in conf
     assert f"TLSCertificateKeyFile {ctx.pki / 'domain.key'}" in conf
@@ -181,8 +218,11 @@ def test_rendered_slapd_conf_passes_slaptest(tmp_path, monkeypatch):
     ctx.run_dir("domain").mkdir(parents=True)
     pki.ensure_ca(ctx.pki, "test")
     pki.ensure_server_cert(ctx.pki, "domain", ["team.example"], ["198.18.0.5"])
-    proc = subprocess.run(["/usr/sbin/slaptest", "-u", "-Q", "-f", str(ctx.etc("domain") / "slapd.conf")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["/usr/sbin/slaptest", "-u", "-Q", "-f", str(ctx.etc("domain") / "slapd.conf")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 

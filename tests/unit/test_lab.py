@@ -38,13 +38,17 @@ def test_options_and_placement_are_written_into_the_topology():
     config = lab_config(app_hosts=3, options={"app": {"workers": 4}, "domain": {"sync_seconds": 600}})
     assert len(config.hosts_of("app")) == 3 and config.roles["app"]["workers"] == 4
     assert config.roles["domain"]["sync_seconds"] == 600
-    shared = parse(topology.default_topology(SLICE, placement={
-        "web": ["front"], "app": ["front"], "db": ["back"]}), "/x.toml")
+    shared = parse(
+        topology.default_topology(SLICE, placement={"web": ["front"], "app": ["front"], "db": ["back"]}),
+        "/x.toml",
+    )
     assert set(shared.hosts) == {"front", "back"} and not shared.enabled("files")
     # Without the file server, web and app must share a host: the config validator says so.
     with pytest.raises(ConfigError, match="roles.files.*share one host"):
-        parse(topology.default_topology(SLICE, placement={
-            "web": ["front"], "app": ["back"], "db": ["back"]}), "/x.toml")
+        parse(
+            topology.default_topology(SLICE, placement={"web": ["front"], "app": ["back"], "db": ["back"]}),
+            "/x.toml",
+        )
 
 
 def test_free_slice_skips_slices_in_use_and_says_when_none_is_left():
@@ -55,12 +59,15 @@ def test_free_slice_skips_slices_in_use_and_says_when_none_is_left():
         topology.free_slice(everything)
 
 
-@pytest.mark.parametrize("addresses, message", [
-    (("198.18.0.34", "10.0.0.5"), "outside the lab's network"),
-    (("198.18.0.34", "198.18.0.70"), "share one /27"),
-    (("198.18.0.33", "198.18.0.34"), "reserved"),
-    (("198.18.0.34", "198.18.0.63"), "reserved"),
-])
+@pytest.mark.parametrize(
+    "addresses, message",
+    [
+        (("198.18.0.34", "10.0.0.5"), "outside the lab's network"),
+        (("198.18.0.34", "198.18.0.70"), "share one /27"),
+        (("198.18.0.33", "198.18.0.34"), "reserved"),
+        (("198.18.0.34", "198.18.0.63"), "reserved"),
+    ],
+)
 def test_lab_addresses_must_lie_in_one_slice_of_198_18_0_0_24(addresses, message):
     text = f"""
 [hosts.a]
@@ -81,8 +88,12 @@ hosts = ["b"]
 
 def test_start_groups_db_and_servers_first_then_the_migrating_app_host_then_the_others():
     assert run.start_groups(lab_config()) == [["web", "db", "comms", "domain", "files"], ["app1"], ["app2"]]
-    together = parse(topology.default_topology(SLICE, placement={
-        "web": ["a"], "app": ["a", "b"], "db": ["b"], "files": ["a"]}), "/x.toml")
+    together = parse(
+        topology.default_topology(
+            SLICE, placement={"web": ["a"], "app": ["a", "b"], "db": ["b"], "files": ["a"]}
+        ),
+        "/x.toml",
+    )
     with pytest.raises(ConfigError, match="roles.app.hosts: the db host b runs an app server too"):
         run.start_groups(together)
 
@@ -93,8 +104,9 @@ def test_firewall_allows_exactly_the_matrix():
     role_of = {h: config.roles_on(h)[0] for h in config.hosts}
     link_pairs = {(s, t) for s, t, _ in LINKS}
     s3 = config.roles["files"]["port"]
-    for (_role, _key, port, target), source in itertools.product(port_bindings(config),
-                                                                 [None, *config.hosts]):
+    for (_role, _key, port, target), source in itertools.product(
+        port_bindings(config), [None, *config.hosts]
+    ):
         address = outside if source is None else config.hosts[source].address
         got = firewall.allowed(config, address, target.name, port)
         t = role_of[target.name]
@@ -146,9 +158,18 @@ def test_status_page_topology_places_hosts_in_tiers_and_draws_each_link_once():
     from strata.ops.topology import layout
 
     config = lab_config()
-    roles = [RoleReport(r, True, [h.name for h in config.hosts_of(r)], "ok", "",
-                        [(h.name, Health(r != "domain", "")) for h in config.hosts_of(r)], "")
-             for r in ("web", "app", "db", "comms", "domain", "files")]
+    roles = [
+        RoleReport(
+            r,
+            True,
+            [h.name for h in config.hosts_of(r)],
+            "ok",
+            "",
+            [(h.name, Health(r != "domain", "")) for h in config.hosts_of(r)],
+            "",
+        )
+        for r in ("web", "app", "db", "comms", "domain", "files")
+    ]
     links = [LinkReport(s, t, p, "down" if "domain" in (s, t) else "ok", "") for s, t, p in LINKS]
     t = layout(config, roles, links)
     boxes = {b.name: b for b in t["boxes"]}
@@ -165,15 +186,36 @@ def test_status_page_topology_places_hosts_in_tiers_and_draws_each_link_once():
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="lab up needs root and nftables")
 def test_lab_up_refuses_a_topology_outside_the_lab_network_in_one_line_and_creates_nothing(tmp_path):
     bad = tmp_path / "mine.toml"
-    bad.write_text('[hosts.a]\naddress = "127.0.0.1"\n[roles.web]\nhosts = ["a"]\n'
-                   '[roles.app]\nhosts = ["a"]\n[roles.db]\nhosts = ["a"]\n')
+    bad.write_text(
+        '[hosts.a]\naddress = "127.0.0.1"\n[roles.web]\nhosts = ["a"]\n'
+        '[roles.app]\nhosts = ["a"]\n[roles.db]\nhosts = ["a"]\n'
+    )
     lab_dir = tmp_path / "lab"
-    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "lab", "up", "--dir", str(lab_dir),
-                           "--topology", str(bad)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "strata.deploy.cli.main",
+            "lab",
+            "up",
+            "--dir",
+            str(lab_dir),
+            "--topology",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"strata: {bad}: hosts.a.address: 127.0.0.1 is outside the lab's network "
-                                   f"198.18.0.0/24")
+    assert proc.stderr.strip() == (
+        f"strata: {bad}: hosts.a.address: 127.0.0.1 is outside the lab's network 198.18.0.0/24"
+    )
     assert not (lab_dir / "lab.json").exists() and not (lab_dir / "strata.toml").exists()
-    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "lab", "status", "--dir", str(lab_dir)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "lab", "status", "--dir", str(lab_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "no lab here" in proc.stderr

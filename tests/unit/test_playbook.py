@@ -64,10 +64,12 @@ def test_inventory_groups_hosts_by_role_in_topology_order(config):
     groups = inv["all"]["children"]
     assert inv["all"]["vars"] == {"ansible_user": "root", "a": 1}
     # A host without a role is left out; every other one is reached at its topology address.
-    assert groups["strata"]["hosts"] == {"front": {"ansible_host": "198.18.0.2"},
-                                         "app1": {"ansible_host": "198.18.0.3", "strata_var_dir": "/x"},
-                                         "app2": {"ansible_host": "198.18.0.4"},
-                                         "data": {"ansible_host": "198.18.0.5"}}
+    assert groups["strata"]["hosts"] == {
+        "front": {"ansible_host": "198.18.0.2"},
+        "app1": {"ansible_host": "198.18.0.3", "strata_var_dir": "/x"},
+        "app2": {"ansible_host": "198.18.0.4"},
+        "data": {"ansible_host": "198.18.0.5"},
+    }
     # The first app host of the topology (it migrates the database) comes first in its group.
     assert list(groups["strata_app"]["hosts"]) == ["app2", "app1"]
     assert list(groups["strata_db"]["hosts"]) == list(groups["strata_files"]["hosts"]) == ["data"]
@@ -80,8 +82,13 @@ def _ansible_env():
 
 def test_written_inventory_is_what_ansible_reads(config, tmp_path):
     inv = playbook.write_inventory(config, tmp_path / "inv" / "hosts.yml")
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(inv), "--list"],
-                          capture_output=True, text=True, env=_ansible_env(), timeout=120)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(inv), "--list"],
+        capture_output=True,
+        text=True,
+        env=_ansible_env(),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     listed = json.loads(proc.stdout)
     assert listed["strata_app"]["hosts"] == ["app2", "app1"]
@@ -104,8 +111,9 @@ def test_cli_refuses_a_missing_inventory_in_one_line(config, tmp_path, capsys):
 
 def test_cli_refuses_a_bad_topology_in_one_line(tmp_path, capsys):
     bad = tmp_path / "strata.toml"
-    bad.write_text(TOPOLOGY.replace('hosts = ["data"]\n\n[roles.files]',
-                                    'hosts = ["nowhere"]\n\n[roles.files]'))
+    bad.write_text(
+        TOPOLOGY.replace('hosts = ["data"]\n\n[roles.files]', 'hosts = ["nowhere"]\n\n[roles.files]')
+    )
     code = cli.main(["-c", str(bad), "deploy", "--write-inventory", str(tmp_path / "hosts.yml")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "roles.db.hosts" in err and "\n" not in err
@@ -139,10 +147,17 @@ def test_ansible_writes_only_under_the_projects_var():
 
 def test_playbook_passes_ansibles_syntax_check(config, tmp_path):
     inv = playbook.write_inventory(config, tmp_path / "hosts.yml")
-    bundle = playbook.Bundle(config.path, tmp_path, tmp_path / "strata-src-0.tar.gz",
-                             tmp_path / "wheels-0.tar")
+    bundle = playbook.Bundle(
+        config.path, tmp_path, tmp_path / "strata-src-0.tar.gz", tmp_path / "wheels-0.tar"
+    )
     argv = playbook.playbook_command(inv, bundle, ["strata_supervisor=supervisord"])
     assert argv[-1] == str(playbook.PLAYBOOK_DIR / "site.yml") and "strata_supervisor=supervisord" in argv
-    proc = subprocess.run([*argv[:-1], "--syntax-check", argv[-1]], capture_output=True, text=True,
-                          env=_ansible_env(), cwd=playbook.PLAYBOOK_DIR, timeout=120)
+    proc = subprocess.run(
+        [*argv[:-1], "--syntax-check", argv[-1]],
+        capture_output=True,
+        text=True,
+        env=_ansible_env(),
+        cwd=playbook.PLAYBOOK_DIR,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

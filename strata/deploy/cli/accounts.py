@@ -27,14 +27,19 @@ def add_parsers(sub) -> None:
     pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     us.add_parser("disable", help="disable a person and end their sessions").add_argument("username")
     imp = us.add_parser("import", help="import people from a CSV file (all rows or none)")
-    imp.add_argument("file", help="CSV with a header row: username,password[,first_name,last_name,email,"
-                                  "phone,fax,title,department]")
+    imp.add_argument(
+        "file",
+        help="CSV with a header row: username,password[,first_name,last_name,email,"
+        "phone,fax,title,department]",
+    )
 
     g = sub.add_parser("groups", help="add groups and change their members")
     gs = g.add_subparsers(dest="action", required=True)
     gs.add_parser("add", help="add a group").add_argument("group")
-    for verb, helptext in (("add-member", "add a person or service to a group"),
-                           ("remove-member", "remove a person or service from a group")):
+    for verb, helptext in (
+        ("add-member", "add a person or service to a group"),
+        ("remove-member", "remove a person or service from a group"),
+    ):
         p = gs.add_parser(verb, help=helptext)
         p.add_argument("group")
         p.add_argument("member")
@@ -88,8 +93,10 @@ class _Bad(Exception):
 
 def _users(args, directory) -> str:
     if args.action == "add":
-        fields = {k: getattr(args, k) for k in ("first_name", "last_name", "email", "phone", "fax", "title",
-                                                 "department")}
+        fields = {
+            k: getattr(args, k)
+            for k in ("first_name", "last_name", "email", "phone", "fax", "title", "department")
+        }
         return directory.add_user(args.username, _password(args), **fields)
     if args.action == "passwd":
         return directory.set_password(args.username, _password(args, "New password"))
@@ -136,8 +143,12 @@ def _tokens(args) -> str:
         done = actions.revoke_token(row)
         return f"revoked token {row.prefix}" if done else f"token {row.prefix} was already revoked"
     rows = ApiToken.objects.select_related("user", "service")
-    return "\n".join(f"{r.prefix}  {r.holder_name}  {'revoked' if r.is_revoked else 'active'}  {r.label}"
-                     for r in rows) or "no tokens"
+    return (
+        "\n".join(
+            f"{r.prefix}  {r.holder_name}  {'revoked' if r.is_revoked else 'active'}  {r.label}" for r in rows
+        )
+        or "no tokens"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
         elif args.command == "groups":
             out = _groups(args, directory)
         elif args.command == "services":
-            out = directory.add_service(args.name, _password(args) if config.enabled("domain") else "",
-                                        args.description)
+            out = directory.add_service(
+                args.name, _password(args) if config.enabled("domain") else "", args.description
+            )
         elif args.command == "tokens":
             out = _tokens(args)
         else:

@@ -29,16 +29,20 @@ def _argv(args: argparse.Namespace) -> list[str]:
         return ["strata_backup", *(["--list"] if args.list else [])]
     if args.command == "restore":
         return ["strata_restore", args.backup_id, *(["--force"] if args.force else [])]
-    return ["files_reconcile", *(["--delete"] if args.delete else []),
-            *(["--grace-hours", str(args.grace_hours)] if args.grace_hours is not None else [])]
+    return [
+        "files_reconcile",
+        *(["--delete"] if args.delete else []),
+        *(["--grace-hours", str(args.grace_hours)] if args.grace_hours is not None else []),
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
     config = cfgmod.load(args.config)
     secrets = cfgmod.load_secrets(config)
     ctx = HostContext(config, secrets, (config.local_hosts() or config.hosts_of("app"))[0])
-    proc = subprocess.run([sys.executable, "-m", "django", *_argv(args)], env=ctx.django_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "django", *_argv(args)], env=ctx.django_env(), capture_output=True, text=True
+    )
     sys.stdout.write(proc.stdout)
     if proc.returncode:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()] or ["failed"]

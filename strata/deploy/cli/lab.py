@@ -1,5 +1,5 @@
-"""`strata lab up|status|check|down`: argument parsing and output only; the work is in strata.deploy.lab.run and
-strata.deploy.lab.check."""
+"""`strata lab up|status|check|down`: argument parsing and output only; the work is in
+strata.deploy.lab.run and strata.deploy.lab.check."""
 
 from __future__ import annotations
 
@@ -16,17 +16,25 @@ DEFAULT_DIR = "var/lab"
 
 
 def add_parsers(sub) -> None:
-    lab = sub.add_parser("lab", help="every host in its own network namespace: "
-                                     "`strata lab up|status|check|down`")
+    lab = sub.add_parser(
+        "lab", help="every host in its own network namespace: `strata lab up|status|check|down`"
+    )
     ls = lab.add_subparsers(dest="action", required=True)
     up = ls.add_parser("up", help="build the lab and start every host's roles in its own namespace")
-    up.add_argument("--topology", metavar="FILE",
-                    help="a strata.toml with hosts in 198.18.0.0/24 (default: each role on its own host, "
-                         "two app hosts)")
-    for name, text in (("up", None), ("status", "each role and link, probed from the lab's hosts"),
-                       ("check", "try every flow between the hosts: allowed ones succeed, others are "
-                                 "blocked (exit 1 if not)"),
-                       ("down", "stop every host and remove the namespaces, veths, bridge and firewalls")):
+    up.add_argument(
+        "--topology",
+        metavar="FILE",
+        help="a strata.toml with hosts in 198.18.0.0/24 (default: each role on its own host, two app hosts)",
+    )
+    for name, text in (
+        ("up", None),
+        ("status", "each role and link, probed from the lab's hosts"),
+        (
+            "check",
+            "try every flow between the hosts: allowed ones succeed, others are blocked (exit 1 if not)",
+        ),
+        ("down", "stop every host and remove the namespaces, veths, bridge and firewalls"),
+    ):
         p = up if text is None else ls.add_parser(name, help=text)
         p.add_argument("--dir", default=DEFAULT_DIR, help=f"the lab's directory (default: {DEFAULT_DIR})")
 
@@ -48,9 +56,11 @@ def _up(args) -> int:
     from strata.deploy.lab import run as labrun
 
     with out.status("building the lab…") as status:
+
         def step(msg):
             status.update(msg)
             out.print(f"[dim]•[/dim] {msg}", highlight=False)
+
         lab = labrun.up(args.dir, args.topology, step=step)
     config = lab.config()
     table = Table(title=f"Lab {lab.suffix} — {lab.subnet}, bridge {lab.bridge} {lab.bridge_address}")
@@ -61,10 +71,15 @@ def _up(args) -> int:
     out.print(table)
     web = config.hosts_of("web")[0]
     url = f"https://{web.address}:{config.roles['web']['https_port']}/"
-    out.print(f"\n[bold green]The lab is up:[/bold green] {url}  (CA: {lab.ca()}; config: {lab.config_path})",
-              highlight=False)
-    out.print(f"Admin account: {config.site['admin_username']} (password: admin_password in "
-              f"{lab.shared / 'secrets.toml'})", highlight=False)
+    out.print(
+        f"\n[bold green]The lab is up:[/bold green] {url}  (CA: {lab.ca()}; config: {lab.config_path})",
+        highlight=False,
+    )
+    out.print(
+        f"Admin account: {config.site['admin_username']} (password: admin_password in "
+        f"{lab.shared / 'secrets.toml'})",
+        highlight=False,
+    )
     first = next(iter(lab.hosts.values())).netns
     out.print(f"Run a command on a host: ip netns exec {first} …", highlight=False)
     return 0
@@ -104,12 +119,17 @@ def _check(args) -> int:
                 row.append(f"[bold red]✗ {f.result}[/]")
         table.add_row(*row)
     out.print(table)
-    out.print("✓ allowed by the matrix and open   · blocked as the matrix says   — the host itself   "
-              "✗ disagrees with the matrix (what happened)", highlight=False)
+    out.print(
+        "✓ allowed by the matrix and open   · blocked as the matrix says   — the host itself   "
+        "✗ disagrees with the matrix (what happened)",
+        highlight=False,
+    )
     wrong = [f for f in flows if not f.as_expected]
     allowed = sum(f.expected for f in flows)
-    out.print(f"{len(flows)} flows: {allowed} allowed, {len(flows) - allowed} blocked by the matrix; "
-              + (f"[bold red]{len(wrong)} disagree[/]" if wrong else "[green]all as the matrix says[/]"))
+    out.print(
+        f"{len(flows)} flows: {allowed} allowed, {len(flows) - allowed} blocked by the matrix; "
+        + (f"[bold red]{len(wrong)} disagree[/]" if wrong else "[green]all as the matrix says[/]")
+    )
     return 1 if wrong else 0
 
 

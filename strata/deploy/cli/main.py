@@ -35,28 +35,41 @@ def cmd_init(args) -> int:
 
 def cmd_check(args) -> int:
     config = cfgmod.load(args.config)
-    out.print(f"{config.path}: ok ({len(config.hosts)} host(s), roles: "
-              f"{', '.join(r for r in cfgmod.ROLE_NAMES if config.enabled(r))})", markup=False)
+    out.print(
+        f"{config.path}: ok ({len(config.hosts)} host(s), roles: "
+        f"{', '.join(r for r in cfgmod.ROLE_NAMES if config.enabled(r))})",
+        markup=False,
+    )
     return 0
 
 
 def cmd_up(args) -> int:
     with out.status("starting…") as status:
+
         def step(msg):
             status.update(msg)
             out.print(f"[dim]•[/dim] {msg}", markup=True, highlight=False)
+
         result = deploy.up(args.config, step=step)
     for role, fallback in result.fallbacks.items():
         out.print(f"[yellow]{role}[/yellow]: fallback in use — {fallback}")
     out.print(f"\n[bold green]Strata is up:[/bold green] {result.url}")
-    out.print(f"TLS: the site's local CA is {result.ca_cert} (import it into your browser to trust the site)",
-              markup=False, highlight=False)
+    out.print(
+        f"TLS: the site's local CA is {result.ca_cert} (import it into your browser to trust the site)",
+        markup=False,
+        highlight=False,
+    )
     if result.admin_password:
-        out.print(f"Admin account created — username: [bold]{result.admin_username}[/bold]  password: "
-                  f"[bold]{result.admin_password}[/bold]  (shown once; also in the secrets file)")
+        out.print(
+            f"Admin account created — username: [bold]{result.admin_username}[/bold]  password: "
+            f"[bold]{result.admin_password}[/bold]  (shown once; also in the secrets file)"
+        )
     # One stable last line for scripts (Ansible's changed_when).
-    out.print(f"changed: {', '.join(result.changed)}" if result.changed else "unchanged", markup=False,
-              highlight=False)
+    out.print(
+        f"changed: {', '.join(result.changed)}" if result.changed else "unchanged",
+        markup=False,
+        highlight=False,
+    )
     return 0
 
 
@@ -98,12 +111,16 @@ def cmd_mail(args) -> int:
     if args.show is not None:
         if not 1 <= args.show <= len(mails):
             raise ConfigError(config.path, "", f"no message {args.show} in the outbox ({len(mails)} held)")
-        out.print(mails[args.show - 1].path.read_bytes().decode("utf-8", "replace"), markup=False,
-                  highlight=False)
+        out.print(
+            mails[args.show - 1].path.read_bytes().decode("utf-8", "replace"), markup=False, highlight=False
+        )
         return 0
     if config.enabled("comms") and config.roles["comms"]["relay_host"]:
-        out.print(f"mail leaves through the relay {config.roles['comms']['relay_host']}; the outbox holds "
-                  f"only what was sent before it was set", markup=False)
+        out.print(
+            f"mail leaves through the relay {config.roles['comms']['relay_host']}; the outbox holds "
+            f"only what was sent before it was set",
+            markup=False,
+        )
     table = Table(title=f"Outbox — {len(mails)} message(s), newest last")
     for col in ("#", "date", "to", "from", "subject", "message-id"):
         table.add_column(col)
@@ -135,8 +152,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"init": cmd_init, "check": cmd_check, "up": cmd_up, "down": cmd_down,
-            "status": cmd_status, "manage": cmd_manage, "mail": cmd_mail}
+COMMANDS = {
+    "init": cmd_init,
+    "check": cmd_check,
+    "up": cmd_up,
+    "down": cmd_down,
+    "status": cmd_status,
+    "manage": cmd_manage,
+    "mail": cmd_mail,
+}
 COMMANDS.update(dict.fromkeys(accounts_cli.COMMANDS, accounts_cli.run))
 COMMANDS.update(dict.fromkeys(files_cli.COMMANDS, files_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))

@@ -18,14 +18,20 @@ def print_status(config, roles, links) -> int:
     for r in roles:
         detail = f"{r.detail}: {r.fallback}" if r.state == "fallback" else r.detail
         state = "fallback in use" if r.state == "fallback" else r.state
-        table.add_row(r.role, "required" if r.required else "optional", ", ".join(r.hosts) or "—",
-                      f"[{STATE_STYLE[r.state]}]{state}[/]", detail)
+        table.add_row(
+            r.role,
+            "required" if r.required else "optional",
+            ", ".join(r.hosts) or "—",
+            f"[{STATE_STYLE[r.state]}]{state}[/]",
+            detail,
+        )
     out.print(table)
     table_links = Table(title="Connection matrix")
     for col in ("from", "to", "why", "state", "details"):
         table_links.add_column(col)
     for link in links:
-        table_links.add_row(link.source, link.target, link.purpose,
-                            f"[{STATE_STYLE[link.state]}]{link.state}[/]", link.detail)
+        table_links.add_row(
+            link.source, link.target, link.purpose, f"[{STATE_STYLE[link.state]}]{link.state}[/]", link.detail
+        )
     out.print(table_links)
     return 0 if all(r.state != "down" for r in roles) else 1

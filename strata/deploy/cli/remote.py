@@ -11,15 +11,25 @@ out = Console(soft_wrap=True, highlight=False)
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("deploy", help="install and start the topology on real servers with Ansible "
-                                      "(deploy/ansible/)")
+    p = sub.add_parser(
+        "deploy", help="install and start the topology on real servers with Ansible (deploy/ansible/)"
+    )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--inventory", metavar="FILE", help="run the playbook against the hosts of FILE")
-    what.add_argument("--write-inventory", metavar="FILE",
-                      help="write an inventory from the topology (hosts, addresses, one group per role)")
-    p.add_argument("-e", "--extra-vars", action="append", default=[], metavar="KEY=VALUE",
-                   help="a playbook variable, e.g. strata_supervisor=supervisord or "
-                        "strata_install_dir=/srv/strata (repeatable)")
+    what.add_argument(
+        "--write-inventory",
+        metavar="FILE",
+        help="write an inventory from the topology (hosts, addresses, one group per role)",
+    )
+    p.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a playbook variable, e.g. strata_supervisor=supervisord or "
+        "strata_install_dir=/srv/strata (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,12 +39,15 @@ def run(args: argparse.Namespace) -> int:
     if args.write_inventory:
         config = cfgmod.load(args.config)
         path = playbook.write_inventory(config, args.write_inventory)
-        out.print(f"wrote {path} ({len(config.hosts)} host(s)); deploy with: "
-                  f"strata deploy --inventory {path}", markup=False)
+        out.print(
+            f"wrote {path} ({len(config.hosts)} host(s)); deploy with: strata deploy --inventory {path}",
+            markup=False,
+        )
         return 0
 
     def step(msg):
         out.print(f"[dim]•[/dim] {msg}")
+
     code = playbook.run(args.inventory, args.config, args.extra_vars, step=step)
     if code:
         out.print(f"strata: ansible-playbook failed (exit code {code})", markup=False)

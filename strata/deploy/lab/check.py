@@ -48,8 +48,9 @@ def run_probes(lab: Lab, source: str, jobs: list[dict], timeout: float = 120) ->
         return []
     if source == OUTSIDE:
         return run_jobs(jobs, str(lab.config_path))
-    proc = lab.run_in(source, [sys.executable, "-m", "strata.deploy.lab.probe"], input=json.dumps(jobs),
-                      timeout=timeout)
+    proc = lab.run_in(
+        source, [sys.executable, "-m", "strata.deploy.lab.probe"], input=json.dumps(jobs), timeout=timeout
+    )
     return json.loads(proc.stdout)
 
 
@@ -60,15 +61,18 @@ def check(lab: Lab) -> list[Flow]:
     sources = [OUTSIDE, *lab.hosts]
     plan = {s: [t for t in targets if t[3] != s] for s in sources}
     with ThreadPoolExecutor(max_workers=len(sources)) as pool:
-        futures = {s: pool.submit(run_probes, lab, s, [{"tcp": [config.hosts[t[3]].address, t[2]]}
-                                                       for t in plan[s]]) for s in sources}
+        futures = {
+            s: pool.submit(run_probes, lab, s, [{"tcp": [config.hosts[t[3]].address, t[2]]} for t in plan[s]])
+            for s in sources
+        }
         results = {s: f.result() for s, f in futures.items()}
     flows = []
     for s in sources:
         address = lab.bridge_address if s == OUTSIDE else config.hosts[s].address
         for (role, key, port, target), result in zip(plan[s], results[s], strict=True):
-            flows.append(Flow(s, target, role, key, port, firewall.allowed(config, address, target, port),
-                              result))
+            flows.append(
+                Flow(s, target, role, key, port, firewall.allowed(config, address, target, port), result)
+            )
     return flows
 
 
@@ -112,26 +116,37 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
             for key, answer in zip(keys[s], answers, strict=True):
                 found.setdefault(key, []).extend(
                     Health(a["ok"], f"from {s}: {a['detail']}" if not a["ok"] else a["detail"], a["ms"])
-                    for a in answer)
+                    for a in answer
+                )
 
     role_reports = []
     for name in ROLE_NAMES:
         role, placed = roles[name], [h.name for h in config.hosts_of(name)]
         if name in OPTIONAL_ROLES and (not config.enabled(name) or not role.built):
             why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
-            role_reports.append(health.RoleReport(name, role.required, placed, "fallback", why, [],
-                                                  role.fallback))
+            role_reports.append(
+                health.RoleReport(name, role.required, placed, "fallback", why, [], role.fallback)
+            )
             continue
         per_host = [(h, found[("role", name, h)][0]) for h in placed]
         ok = all(r.ok for _, r in per_host)
-        role_reports.append(health.RoleReport(
-            name, role.required, placed, "ok" if ok else "down",
-            "; ".join(f"{h}: {r.detail}" for h, r in per_host), per_host, role.fallback))
+        role_reports.append(
+            health.RoleReport(
+                name,
+                role.required,
+                placed,
+                "ok" if ok else "down",
+                "; ".join(f"{h}: {r.detail}" for h, r in per_host),
+                per_host,
+                role.fallback,
+            )
+        )
     link_reports = []
     for source, target, purpose in LINKS:
         if not health.link_active(config, source, target):
-            link_reports.append(health.LinkReport(source, target, purpose, "unused",
-                                                  "role absent: fallback in use"))
+            link_reports.append(
+                health.LinkReport(source, target, purpose, "unused", "role absent: fallback in use")
+            )
             continue
         link_reports.append(health.link_report(source, target, purpose, found[("link", source, target)]))
     return role_reports, link_reports

@@ -15,9 +15,12 @@ import jinja2
 from strata.deploy.config import LINKS, Config
 
 TABLE = "strata_lab"
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                          autoescape=False)  # noqa: S701 - an nftables file, not HTML
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # noqa: S701 - an nftables file, not HTML
+)
 
 
 @dataclass(frozen=True)
@@ -67,4 +70,5 @@ def allowed(config: Config, source_address: str | None, host: str, port: int) ->
 def render(config: Config, host: str) -> str:
     """Return HOST's nftables file: it replaces the lab's table and leaves everything else alone."""
     return _env.get_template("nftables.conf.j2").render(
-        host=host, address=config.hosts[host].address, table=TABLE, rules=rules(config, host))
+        host=host, address=config.hosts[host].address, table=TABLE, rules=rules(config, host)
+    )

@@ -1,5 +1,5 @@
-"""Run probes from inside one lab host's namespace: `python -m strata.deploy.lab.probe` reads a JSON list of jobs
-on stdin and prints a JSON list of results, in order.
+"""Run probes from inside one lab host's namespace: `python -m strata.deploy.lab.probe` reads a JSON
+list of jobs on stdin and prints a JSON list of results, in order.
 
 Jobs: {"tcp": [address, port]} -> "open" | "refused" | "timeout" | "error: ...";
 {"role": name, "host": host} and {"link": [source, target]} -> [{"ok", "detail", "ms"}, ...] (the same

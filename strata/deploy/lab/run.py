@@ -77,14 +77,31 @@ class Lab:
 
     def host_env(self, host: str) -> dict[str, str]:
         """Return the environment a command of HOST runs with: its var/ tree and its roles only."""
-        return {**os.environ, cfgmod.ENV_HOST: host, cfgmod.ENV_VAR_DIR: self.hosts[host].var,
-                cfgmod.ENV_CONFIG: str(self.config_path)}
+        return {
+            **os.environ,
+            cfgmod.ENV_HOST: host,
+            cfgmod.ENV_VAR_DIR: self.hosts[host].var,
+            cfgmod.ENV_CONFIG: str(self.config_path),
+        }
 
-    def run_in(self, host: str, argv: list[str], *, input: str | None = None, timeout: float = 600,
-               check: bool = True) -> subprocess.CompletedProcess:
+    def run_in(
+        self,
+        host: str,
+        argv: list[str],
+        *,
+        input: str | None = None,
+        timeout: float = 600,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess:
         """Run ARGV inside HOST's namespace with HOST's environment."""
-        proc = subprocess.run(["ip", "netns", "exec", self.hosts[host].netns, *argv], input=input,
-                              env=self.host_env(host), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            ["ip", "netns", "exec", self.hosts[host].netns, *argv],
+            input=input,
+            env=self.host_env(host),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             text = proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}"
             lines = text.splitlines()
@@ -93,8 +110,9 @@ class Lab:
 
     def strata(self, host: str, *args: str, **kw) -> subprocess.CompletedProcess:
         """Run the strata CLI for the lab's topology inside HOST's namespace."""
-        return self.run_in(host, [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(self.config_path), *args],
-                           **kw)
+        return self.run_in(
+            host, [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(self.config_path), *args], **kw
+        )
 
     def supervisor(self, host: str) -> Supervisor:
         return Supervisor(Path(self.hosts[host].var))
@@ -141,14 +159,24 @@ def start_groups(config: cfgmod.Config) -> list[list[str]]:
             keys[name] = 0 if "app" not in roles else 1 if name == first_app else 2
     db_host = config.host_of("db").name
     if keys[db_host] == 2:
-        raise ConfigError(config.path, "roles.app.hosts", f"the db host {db_host} runs an app server too: "
-                          f"list {db_host} first, so that it migrates the database before the other app "
-                          f"hosts start")
+        raise ConfigError(
+            config.path,
+            "roles.app.hosts",
+            f"the db host {db_host} runs an app server too: "
+            f"list {db_host} first, so that it migrates the database before the other app "
+            f"hosts start",
+        )
     return [[h for h in keys if keys[h] == k] for k in sorted(set(keys.values()))]
 
 
-def up(lab_dir: str | os.PathLike, topology_file: str | os.PathLike | None = None, *,
-       options: dict | None = None, app_hosts: int = 2, step: Step = _quiet) -> Lab:
+def up(
+    lab_dir: str | os.PathLike,
+    topology_file: str | os.PathLike | None = None,
+    *,
+    options: dict | None = None,
+    app_hosts: int = 2,
+    step: Step = _quiet,
+) -> Lab:
     """Build the lab in LAB_DIR and start every host's roles; tear it all down again if anything fails.
 
     Without TOPOLOGY_FILE the default lab is written (each role on its own host, APP_HOSTS app hosts;
@@ -182,14 +210,18 @@ def up(lab_dir: str | os.PathLike, topology_file: str | os.PathLike | None = Non
     config = cfgmod.load(config_path)
 
     suffix = secrets.token_hex(3)
-    hosts = {name: LabHost(name, h.address, f"strata-{suffix}-{name}", f"stv{suffix}{i}",
-                           str(root / "hosts" / name))
-             for i, (name, h) in enumerate(config.hosts.items())}
+    hosts = {
+        name: LabHost(
+            name, h.address, f"strata-{suffix}-{name}", f"stv{suffix}{i}", str(root / "hosts" / name)
+        )
+        for i, (name, h) in enumerate(config.hosts.items())
+    }
     lab = Lab(str(root), suffix, str(subnet), f"stb{suffix}", topology.bridge_address(subnet), hosts)
     lab.save()
     try:
-        step(f"network: bridge {lab.bridge} ({lab.bridge_address}/{subnet.prefixlen}), "
-             f"{len(hosts)} namespaces")
+        step(
+            f"network: bridge {lab.bridge} ({lab.bridge_address}/{subnet.prefixlen}), {len(hosts)} namespaces"
+        )
         _build_network(lab, subnet.prefixlen)
         step("firewalls from the connection matrix")
         for name in hosts:
@@ -227,8 +259,10 @@ def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
     path = Path(lab.dir) / "nft" / f"{host}.nft"
     path.parent.mkdir(exist_ok=True)
     path.write_text(firewall.render(config, host))
-    for argv in (["nft", "-c", "-f", str(path)],
-                 ["ip", "netns", "exec", lab.hosts[host].netns, "nft", "-f", str(path)]):
+    for argv in (
+        ["nft", "-c", "-f", str(path)],
+        ["ip", "netns", "exec", lab.hosts[host].netns, "nft", "-f", str(path)],
+    ):
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if proc.returncode != 0:
             raise DeployError(f"{path}: nftables refused the firewall: {proc.stderr.strip()}")
@@ -238,8 +272,13 @@ def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
 def _share_secrets(lab: Lab) -> None:
     """Make the secrets and CA once, then give every host the same copy (each issues its own certs)."""
     env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
-    proc = subprocess.run([sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "init"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "init"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise DeployError(f"strata init failed: {(proc.stderr or proc.stdout).strip()}")
     for h in lab.hosts.values():
@@ -257,8 +296,9 @@ def _host_up(lab: Lab, host: str) -> None:
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
-        raise DeployError(f"lab host {host}: strata up failed: {lines[-1].removeprefix('strata: ')} "
-                          f"(log: {log})")
+        raise DeployError(
+            f"lab host {host}: strata up failed: {lines[-1].removeprefix('strata: ')} (log: {log})"
+        )
 
 
 def down(lab_dir: str | os.PathLike) -> list[str]:
@@ -283,8 +323,11 @@ def down(lab_dir: str | os.PathLike) -> list[str]:
     for h in lab.hosts.values():
         if h.netns in existing:
             _kill_leftovers(h.netns)
-            subprocess.run(["ip", "netns", "exec", h.netns, "nft", "delete", "table", "inet", firewall.TABLE],
-                           capture_output=True, timeout=30)
+            subprocess.run(
+                ["ip", "netns", "exec", h.netns, "nft", "delete", "table", "inet", firewall.TABLE],
+                capture_output=True,
+                timeout=30,
+            )
             proc = _ip("netns", "del", h.netns, check=False)
             if proc.returncode:
                 problems.append(f"namespace {h.netns}: {proc.stderr.strip()}")

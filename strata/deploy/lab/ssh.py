@@ -1,9 +1,9 @@
 """The lab as Ansible's target: the namespaces and firewalls without the roles, and an sshd per host.
 
-`network_up` builds what `strata.deploy.lab.run.up` builds before it starts the roles (the same functions and the
-same lab.json, so `strata.deploy.lab.run.down` removes it); `start_sshd` runs a private sshd in a host's namespace
-on its own address, with keys made in a directory of the caller's; `allow_ssh` opens port 22 to the
-bridge's address (the control node) in the host's firewall.
+`network_up` builds what `strata.deploy.lab.run.up` builds before it starts the roles (the same
+functions and the same lab.json, so `strata.deploy.lab.run.down` removes it); `start_sshd` runs a private
+sshd in a host's namespace on its own address, with keys made in a directory of the caller's; `allow_ssh`
+opens port 22 to the bridge's address (the control node) in the host's firewall.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def network_up(lab_dir: str | os.PathLike, *, options: dict | None = None, app_h
         raise DeployError("the lab needs root (network namespaces, nftables)")
     root = Path(lab_dir).resolve()
     if (root / labrun.STATE).exists():
-        raise ConfigError(root / labrun.STATE, "", "a lab is already recorded here: "
-                          "run `strata lab down` first")
+        raise ConfigError(
+            root / labrun.STATE, "", "a lab is already recorded here: run `strata lab down` first"
+        )
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)  # noqa: S103 - the service users traverse it to their hosts' var/ trees
     text = topology.default_topology(topology.free_slice(), app_hosts=app_hosts, options=options)
@@ -44,9 +45,12 @@ def network_up(lab_dir: str | os.PathLike, *, options: dict | None = None, app_h
     subnet = topology.lab_slice(config)
     config_path.write_text(text)
     suffix = secrets.token_hex(3)
-    hosts = {name: labrun.LabHost(name, h.address, f"strata-{suffix}-{name}", f"stv{suffix}{i}",
-                                  str(root / "hosts" / name))
-             for i, (name, h) in enumerate(config.hosts.items())}
+    hosts = {
+        name: labrun.LabHost(
+            name, h.address, f"strata-{suffix}-{name}", f"stv{suffix}{i}", str(root / "hosts" / name)
+        )
+        for i, (name, h) in enumerate(config.hosts.items())
+    }
     lab = labrun.Lab(str(root), suffix, str(subnet), f"stb{suffix}", topology.bridge_address(subnet), hosts)
     lab.save()
     try:
@@ -64,9 +68,30 @@ def network_up(lab_dir: str | os.PathLike, *, options: dict | None = None, app_h
 
 def allow_ssh(lab: labrun.Lab, host: str) -> None:
     """Accept SSH from the bridge's address (the control node) only, ahead of the matrix's rules."""
-    proc = subprocess.run(["ip", "netns", "exec", lab.hosts[host].netns, "nft", "insert", "rule", "inet",
-                           firewall.TABLE, "input", "ip", "saddr", lab.bridge_address, "tcp", "dport", "22",
-                           "accept"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.hosts[host].netns,
+            "nft",
+            "insert",
+            "rule",
+            "inet",
+            firewall.TABLE,
+            "input",
+            "ip",
+            "saddr",
+            lab.bridge_address,
+            "tcp",
+            "dport",
+            "22",
+            "accept",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if proc.returncode != 0:
         raise DeployError(f"lab host {host}: cannot open SSH in its firewall: {proc.stderr.strip()}")
 
@@ -86,8 +111,12 @@ def make_keys(directory: str | os.PathLike, lab: labrun.Lab) -> Keys:
     host_key, client_key = d / "ssh_host_ed25519_key", d / "id_ed25519"
     for key in (host_key, client_key):
         if not key.exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "strata-lab",
-                            "-f", str(key)], check=True, capture_output=True, timeout=30)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "strata-lab", "-f", str(key)],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
     (d / "authorized_keys").write_text(client_key.with_suffix(".pub").read_text())
     os.chmod(d / "authorized_keys", 0o600)
     public = " ".join(host_key.with_suffix(".pub").read_text().split()[:2])
@@ -98,8 +127,10 @@ def make_keys(directory: str | os.PathLike, lab: labrun.Lab) -> Keys:
 
 def ssh_args(keys: Keys) -> str:
     """Return ansible_ssh_common_args for the lab: no user ssh config, the lab's known_hosts only."""
-    return (f"-F /dev/null -o UserKnownHostsFile={keys.known_hosts} -o StrictHostKeyChecking=yes "
-            f"-o IdentitiesOnly=yes -o ConnectTimeout=10")
+    return (
+        f"-F /dev/null -o UserKnownHostsFile={keys.known_hosts} -o StrictHostKeyChecking=yes "
+        f"-o IdentitiesOnly=yes -o ConnectTimeout=10"
+    )
 
 
 def start_sshd(lab: labrun.Lab, host: str, keys: Keys) -> subprocess.Popen:
@@ -108,13 +139,29 @@ def start_sshd(lab: labrun.Lab, host: str, keys: Keys) -> subprocess.Popen:
         raise DeployError(f"{SSHD} is missing: `bash scripts/bootstrap.sh test` installs openssh-server")
     address = lab.hosts[host].address
     conf = keys.dir / f"sshd-{host}.conf"
-    conf.write_text("\n".join([
-        f"ListenAddress {address}:22", f"HostKey {keys.host_key}", f"PidFile {keys.dir}/sshd-{host}.pid",
-        f"AuthorizedKeysFile {keys.dir}/authorized_keys", "PermitRootLogin prohibit-password",
-        "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-        "UsePAM no", "X11Forwarding no", "PrintMotd no", "PrintLastLog no",
-        # The key files live in a temp dir of the test's, not under ~root/.ssh.
-        "StrictModes no", "Subsystem sftp internal-sftp", "LogLevel ERROR", ""]))
+    conf.write_text(
+        "\n".join(
+            [
+                f"ListenAddress {address}:22",
+                f"HostKey {keys.host_key}",
+                f"PidFile {keys.dir}/sshd-{host}.pid",
+                f"AuthorizedKeysFile {keys.dir}/authorized_keys",
+                "PermitRootLogin prohibit-password",
+                "PubkeyAuthentication yes",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "X11Forwarding no",
+                "PrintMotd no",
+                "PrintLastLog no",
+                # The key files live in a temp dir of the test's, not under ~root/.ssh.
+                "StrictModes no",
+                "Subsystem sftp internal-sftp",
+                "LogLevel ERROR",
+                "",
+            ]
+        )
+    )
     # sshd's privilege separation needs this directory (the Debian package's unit creates it at boot).
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     check = subprocess.run([SSHD, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
@@ -122,15 +169,21 @@ def start_sshd(lab: labrun.Lab, host: str, keys: Keys) -> subprocess.Popen:
         raise DeployError(f"{conf}: sshd refused it: {check.stderr.strip()}")
     log = (keys.dir / f"sshd-{host}.log").open("ab")
     # `ip netns exec` execs sshd in place: the PID is sshd's own.
-    proc = subprocess.Popen(["ip", "netns", "exec", lab.hosts[host].netns, SSHD, "-D", "-e", "-f", str(conf)],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", lab.hosts[host].netns, SSHD, "-D", "-e", "-f", str(conf)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
     log.close()
     deadline = time.monotonic() + 15
     while not _listening(lab, host, address):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_sshd(proc)
-            raise DeployError(f"sshd on lab host {host} did not listen on {address}:22 "
-                              f"(log: {keys.dir / f'sshd-{host}.log'})")
+            raise DeployError(
+                f"sshd on lab host {host} did not listen on {address}:22 "
+                f"(log: {keys.dir / f'sshd-{host}.log'})"
+            )
         time.sleep(0.1)
     return proc
 

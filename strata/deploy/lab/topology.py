@@ -13,8 +13,14 @@ from strata.deploy.config import FILES_INTERNAL_PORTS, ROLE_OPTIONS, Config, Con
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/24")
 # Each lab takes one slice of LAB_NETWORK (bridge + up to 29 hosts), so several labs can coexist.
 SLICE_PREFIX = 27
-DEFAULT_HOSTS = {"web": ["web"], "app": ["app1", "app2"], "db": ["db"], "comms": ["comms"],
-                 "domain": ["domain"], "files": ["files"]}
+DEFAULT_HOSTS = {
+    "web": ["web"],
+    "app": ["app1", "app2"],
+    "db": ["db"],
+    "comms": ["comms"],
+    "domain": ["domain"],
+    "files": ["files"],
+}
 # Lighter than `make up`'s default (seven hosts on one machine): one app server per app host.
 DEFAULT_OPTIONS = {"app": {"instances": 1, "workers": 2}}
 
@@ -40,8 +46,12 @@ def free_slice(taken: set[ipaddress.IPv4Address] | None = None) -> ipaddress.IPv
     for subnet in slices():
         if not any(a in subnet for a in taken):
             return subnet
-    raise ConfigError("", "", f"every /{SLICE_PREFIX} slice of {LAB_NETWORK} is in use by another lab "
-                      f"(`strata lab down --dir DIR` the stale ones)")
+    raise ConfigError(
+        "",
+        "",
+        f"every /{SLICE_PREFIX} slice of {LAB_NETWORK} is in use by another lab "
+        f"(`strata lab down --dir DIR` the stale ones)",
+    )
 
 
 def _socket_taken(port: int) -> bool:
@@ -69,9 +79,14 @@ def _toml_value(value) -> str:
     return json.dumps(str(value))
 
 
-def default_topology(subnet: ipaddress.IPv4Network, *, app_hosts: int = 2,
-                     options: dict[str, dict] | None = None, placement: dict[str, list[str]] | None = None,
-                     site: dict | None = None) -> str:
+def default_topology(
+    subnet: ipaddress.IPv4Network,
+    *,
+    app_hosts: int = 2,
+    options: dict[str, dict] | None = None,
+    placement: dict[str, list[str]] | None = None,
+    site: dict | None = None,
+) -> str:
     """Return the text of a lab strata.toml: by default each role on its own host, APP_HOSTS app hosts.
 
     OPTIONS adds or overrides role options (e.g. ports); PLACEMENT maps roles to host names."""
@@ -84,8 +99,11 @@ def default_topology(subnet: ipaddress.IPv4Network, *, app_hosts: int = 2,
     names = list(dict.fromkeys(h for hosts in placement.values() for h in hosts))
     if len(names) > subnet.num_addresses - 3:
         raise ConfigError("", "hosts", f"{len(names)} hosts do not fit in the lab's /{subnet.prefixlen}")
-    lines = ["# The lab's topology, written by `strata lab up`: one network namespace per host.", "",
-             "[site]"]
+    lines = [
+        "# The lab's topology, written by `strata lab up`: one network namespace per host.",
+        "",
+        "[site]",
+    ]
     # var_dir: the shared secrets and CA every host gets a copy of (each host has its own var/ tree).
     site = {"name": "Strata lab", "domain": "localhost", "var_dir": "shared", **(site or {})}
     for key, value in site.items():
@@ -110,10 +128,17 @@ def lab_slice(config: Config) -> ipaddress.IPv4Network:
         if subnet is None:
             subnet = here
         elif here != subnet:
-            raise ConfigError(config.path, key, f"{addr} is not in {subnet}: a lab's hosts share one "
-                              f"/{SLICE_PREFIX} slice of {LAB_NETWORK}")
+            raise ConfigError(
+                config.path,
+                key,
+                f"{addr} is not in {subnet}: a lab's hosts share one /{SLICE_PREFIX} slice of {LAB_NETWORK}",
+            )
         if addr in (subnet.network_address, subnet.broadcast_address) or str(addr) == bridge_address(subnet):
-            raise ConfigError(config.path, key, f"{addr} is reserved in {subnet} (network, broadcast or the "
-                              f"lab's bridge {bridge_address(subnet)})")
+            raise ConfigError(
+                config.path,
+                key,
+                f"{addr} is reserved in {subnet} (network, broadcast or the "
+                f"lab's bridge {bridge_address(subnet)})",
+            )
     assert subnet is not None  # a Config always has a host
     return subnet

@@ -31,8 +31,7 @@ def timed(fn):
         detail = fn()
         return Health(True, detail or "ok", (time.monotonic() - start) * 1000)
     except Exception as exc:  # noqa: BLE001 - a probe reports every failure, it never raises
-        return Health(False, f"{type(exc).__name__}: {exc}".strip()[:200],
-                      (time.monotonic() - start) * 1000)
+        return Health(False, f"{type(exc).__name__}: {exc}".strip()[:200], (time.monotonic() - start) * 1000)
 
 
 @dataclass
@@ -79,14 +78,22 @@ class HostContext:
 
     def django_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", ENV_VAR_DIR)}
-        env.update(DJANGO_SETTINGS_MODULE="strata.site.settings", STRATA_CONFIG=str(self.config.path),
-                   STRATA_HOST=self.host.name, PYTHONDONTWRITEBYTECODE="1")
+        env.update(
+            DJANGO_SETTINGS_MODULE="strata.site.settings",
+            STRATA_CONFIG=str(self.config.path),
+            STRATA_HOST=self.host.name,
+            PYTHONDONTWRITEBYTECODE="1",
+        )
         return env
 
     def manage(self, *args: str, what: str | None = None, timeout: float = 300) -> str:
         """Run a Django management command for this site."""
-        return run([sys.executable, "-m", "django", *args], env=self.django_env(),
-                   what=what or f"manage.py {args[0]}", timeout=timeout)
+        return run(
+            [sys.executable, "-m", "django", *args],
+            env=self.django_env(),
+            what=what or f"manage.py {args[0]}",
+            timeout=timeout,
+        )
 
 
 class Role:
@@ -102,8 +109,11 @@ class Role:
         return FALLBACKS.get(self.name, "")
 
     def ports(self, config: Config, host: Host) -> list[tuple[str, int]]:
-        return [(key, port) for role, key, port, h in port_bindings(config)
-                if role == self.name and h.name == host.name]
+        return [
+            (key, port)
+            for role, key, port, h in port_bindings(config)
+            if role == self.name and h.name == host.name
+        ]
 
     def prepare(self, ctx: HostContext) -> None:
         """Create directories, users, data and certificates this role needs on the host."""
@@ -134,8 +144,10 @@ class Role:
             if health.ok:
                 return
             if time.monotonic() > deadline:
-                raise DeployError(f"{self.name} on {ctx.host.name} did not become healthy in "
-                                  f"{self.ready_timeout:.0f}s: {health.detail} (logs: {ctx.log(self.name)})")
+                raise DeployError(
+                    f"{self.name} on {ctx.host.name} did not become healthy in "
+                    f"{self.ready_timeout:.0f}s: {health.detail} (logs: {ctx.log(self.name)})"
+                )
             time.sleep(0.2)
 
     def after_start(self, ctx: HostContext) -> None:

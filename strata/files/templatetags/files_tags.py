@@ -31,12 +31,14 @@ def file_access(context, file, crumbs):
         expired = link.expires_at is not None and link.expires_at <= now
         used_up = link.max_downloads is not None and link.downloads >= link.max_downloads
         path = reverse("files:public", args=[link.token])
-        links.append({
-            "link": link,
-            "url": request.build_absolute_uri(path) if request is not None else path,
-            "live": not (expired or used_up),
-            "state": "expired" if expired else "download limit reached" if used_up else "active",
-        })
+        links.append(
+            {
+                "link": link,
+                "url": request.build_absolute_uri(path) if request is not None else path,
+                "live": not (expired or used_up),
+                "state": "expired" if expired else "download limit reached" if used_up else "active",
+            }
+        )
     return {"shares": shares, "links": links}
 
 

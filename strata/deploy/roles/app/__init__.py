@@ -61,10 +61,17 @@ class AppRole(Role):
         app = ctx.config.roles["app"]
         web_addresses = sorted({h.address for h in ctx.config.hosts_of("web")})
         for inst in ctx.config.app_instances(ctx.host.name):
-            write(self._conf(ctx, inst), render(
-                "app/templates/gunicorn.conf.py.j2", bind=f"{listen_address(inst.host.address)}:{inst.port}",
-                workers=app["workers"], timeout=app["timeout"], name=f"strata-{inst.name}",
-                forwarded_allow_ips=",".join(web_addresses)))
+            write(
+                self._conf(ctx, inst),
+                render(
+                    "app/templates/gunicorn.conf.py.j2",
+                    bind=f"{listen_address(inst.host.address)}:{inst.port}",
+                    workers=app["workers"],
+                    timeout=app["timeout"],
+                    name=f"strata-{inst.name}",
+                    forwarded_allow_ips=",".join(web_addresses),
+                ),
+            )
 
     def validate(self, ctx: HostContext) -> None:
         # Imports the settings (so the config and secrets are read exactly as gunicorn will) and runs
@@ -75,18 +82,36 @@ class AppRole(Role):
         env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}
         common = dict(user=self.user(), environment=env, directory=str(ctx.project))
         manage = [str(ctx.venv_bin / "python"), "-m", "django"]
-        out = [Program(inst.name, "app",
-                       [str(ctx.venv_bin / "gunicorn"), "-c", str(self._conf(ctx, inst)),
-                        "strata.site.wsgi:application"],
-                       stopsignal="TERM", stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
-                       ports=[inst.port], **common)
-               for inst in ctx.config.app_instances(ctx.host.name)]
+        out = [
+            Program(
+                inst.name,
+                "app",
+                [
+                    str(ctx.venv_bin / "gunicorn"),
+                    "-c",
+                    str(self._conf(ctx, inst)),
+                    "strata.site.wsgi:application",
+                ],
+                stopsignal="TERM",
+                stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
+                ports=[inst.port],
+                **common,
+            )
+            for inst in ctx.config.app_instances(ctx.host.name)
+        ]
         # The background task worker runs on every app host; it finishes its current task on TERM. The
         # first app host's worker also enqueues the periodic tasks (one scheduler for the whole site).
         first = ctx.host.name == ctx.config.hosts_of("app")[0].name
-        out.append(Program("worker", "app", [*manage, "strata_worker", "--interval", "1",
-                                             *(["--scheduler"] if first else [])],
-                           stopsignal="TERM", stopwaitsecs=60, **common))
+        out.append(
+            Program(
+                "worker",
+                "app",
+                [*manage, "strata_worker", "--interval", "1", *(["--scheduler"] if first else [])],
+                stopsignal="TERM",
+                stopwaitsecs=60,
+                **common,
+            )
+        )
         return out
 
     def ready_probe(self, ctx: HostContext) -> Health:
@@ -104,6 +129,7 @@ class AppRole(Role):
                 except Exception as exc:
                     raise RuntimeError(f"{inst.name} ({inst.host.address}:{inst.port}): {exc}") from None
             return f"{len(instances)} instance(s) answer /healthz"
+
         return timed(check)
 
 

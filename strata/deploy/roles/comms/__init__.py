@@ -65,6 +65,7 @@ def inbound_checks(config: Config, secrets: dict) -> list[Health]:
     comms_host = config.host_of("comms")
     out = []
     for inst in config.app_instances():
+
         def check(inst=inst):
             conn = http.client.HTTPConnection(inst.host.address, inst.port, timeout=3)
             try:
@@ -74,15 +75,22 @@ def inbound_checks(config: Config, secrets: dict) -> list[Health]:
             except OSError:
                 conn = http.client.HTTPConnection(inst.host.address, inst.port, timeout=3)
             try:
-                conn.request("GET", INBOUND_PATH, headers={
-                    "Host": inst.host.address, INBOUND_PROBE_HEADER: "1",
-                    "Authorization": f"Bearer {secrets.get('comms_inbound_secret', '')}"})
+                conn.request(
+                    "GET",
+                    INBOUND_PATH,
+                    headers={
+                        "Host": inst.host.address,
+                        INBOUND_PROBE_HEADER: "1",
+                        "Authorization": f"Bearer {secrets.get('comms_inbound_secret', '')}",
+                    },
+                )
                 status = conn.getresponse().status
             finally:
                 conn.close()
             if status != 204:
                 raise RuntimeError(f"{inst.name}: inbound endpoint answered HTTP {status}")
             return f"{inst.name} accepts inbound mail"
+
         out.append(timed(check))
     return out
 
@@ -114,12 +122,19 @@ class CommsRole(Role):
             return None
         auth = bool(comms["relay_username"])
         if auth and not ctx.secrets.get("comms_relay_password"):
-            raise ConfigError(ctx.config.secrets_path, "comms_relay_password",
-                              "required when roles.comms.relay_username is set (add it to the secrets file)")
+            raise ConfigError(
+                ctx.config.secrets_path,
+                "comms_relay_password",
+                "required when roles.comms.relay_username is set (add it to the secrets file)",
+            )
         if auth and any(c in ctx.secrets["comms_relay_password"] for c in "\r\n"):
             raise ConfigError(ctx.config.secrets_path, "comms_relay_password", "must be one line")
-        return {"host": comms["relay_host"], "port": comms["relay_port"], "starttls": comms["relay_starttls"],
-                "auth": auth}
+        return {
+            "host": comms["relay_host"],
+            "port": comms["relay_port"],
+            "starttls": comms["relay_starttls"],
+            "auth": auth,
+        }
 
     def render(self, ctx: HostContext) -> None:
         write_config(ctx, self._relay(ctx))
@@ -130,17 +145,26 @@ class CommsRole(Role):
     def programs(self, ctx: HostContext) -> list[Program]:
         # run.sh: `postfix start-fg`, and `postfix stop` when it ends. Postfix starts as root and runs
         # its daemons as `postfix` (the pipe to the app as strata-mail).
-        return [Program("comms", "comms", ["/bin/sh", str(ctx.etc("comms") / "run.sh")],
-                        stopsignal="TERM", stopwaitsecs=30, startsecs=1,
-                        ports=[ctx.config.roles["comms"]["port"]])]
+        return [
+            Program(
+                "comms",
+                "comms",
+                ["/bin/sh", str(ctx.etc("comms") / "run.sh")],
+                stopsignal="TERM",
+                stopwaitsecs=30,
+                startsecs=1,
+                ports=[ctx.config.roles["comms"]["port"]],
+            )
+        ]
 
     def probe(self, config, secrets, host) -> Health:
         """Connect over SMTP and send NOOP."""
         return timed(lambda: _smtp_noop(host.address, config.roles["comms"]["port"]))
 
 
-def render_files(config: Config, secrets: dict, host, var: Path, python: str, relay: dict | None,
-                 uid: int, gid: int) -> dict[str, tuple[str, int]]:
+def render_files(
+    config: Config, secrets: dict, host, var: Path, python: str, relay: dict | None, uid: int, gid: int
+) -> dict[str, tuple[str, int]]:
     """Return every file of the instance's config directory: name -> (text, mode)."""
     etc = var / "etc" / "comms"
     comms = config.roles["comms"]
@@ -148,15 +172,30 @@ def render_files(config: Config, secrets: dict, host, var: Path, python: str, re
     sender = from_address(config)
     address = host.address
     common = dict(
-        etc=etc, queue=var / "data" / "comms" / "queue", data=var / "data" / "comms" / "data",
-        log=var / "log" / "comms", myhostname=f"comms.{domain}", domain=domain, reply_domain=domain,
-        address=address, protocols="ipv6" if ":" in address else "ipv4",
-        mynetworks=" ".join(sorted({h.cidr() if ":" not in h.address else f"[{h.address}]/128"
-                                    for h in config.hosts_of("app")})),
-        message_size_limit=comms["max_message_kb"] * 1024, relay=relay,
-        outbox_base=var / "data" / "comms" / "outbox", outbox_uid=uid, outbox_gid=gid,
+        etc=etc,
+        queue=var / "data" / "comms" / "queue",
+        data=var / "data" / "comms" / "data",
+        log=var / "log" / "comms",
+        myhostname=f"comms.{domain}",
+        domain=domain,
+        reply_domain=domain,
+        address=address,
+        protocols="ipv6" if ":" in address else "ipv4",
+        mynetworks=" ".join(
+            sorted(
+                {h.cidr() if ":" not in h.address else f"[{h.address}]/128" for h in config.hosts_of("app")}
+            )
+        ),
+        message_size_limit=comms["max_message_kb"] * 1024,
+        relay=relay,
+        outbox_base=var / "data" / "comms" / "outbox",
+        outbox_uid=uid,
+        outbox_gid=gid,
         listen=f"[{address}]:{comms['port']}" if ":" in address else f"{address}:{comms['port']}",
-        inbound_processes=4, pipe_user=MAIL_USER, python=python, deliver_script=etc / "deliver.py",
+        inbound_processes=4,
+        pipe_user=MAIL_USER,
+        python=python,
+        deliver_script=etc / "deliver.py",
         deliver_config=etc / "inbound.json",
     )
     esc = domain.replace(".", r"\.")
@@ -168,13 +207,25 @@ def render_files(config: Config, secrets: dict, host, var: Path, python: str, re
         "reply_recipients.regexp": (
             f"# Only reply addresses with a well-formed token (and the no-reply sender) are accepted.\n"
             f"/^{REPLY_PREFIX.replace('+', chr(92) + '+')}{TOKEN_PATTERN}@{esc}$/ OK\n"
-            f"/^{_regexp_escape(sender.lower())}$/ OK\n", 0o644),
+            f"/^{_regexp_escape(sender.lower())}$/ OK\n",
+            0o644,
+        ),
         # Every recipient of the outbox shares one Maildir.
         "outbox.regexp": ("/./ Maildir/\n", 0o644),
-        "inbound.json": (json.dumps({
-            "apps": [[i.host.address, i.port] for i in config.app_instances()],
-            "path": INBOUND_PATH, "source": address, "secret_file": str(etc / "inbound.secret"),
-            "max_bytes": comms["max_message_kb"] * 1024 + 65536}, indent=2) + "\n", 0o644),
+        "inbound.json": (
+            json.dumps(
+                {
+                    "apps": [[i.host.address, i.port] for i in config.app_instances()],
+                    "path": INBOUND_PATH,
+                    "source": address,
+                    "secret_file": str(etc / "inbound.secret"),
+                    "max_bytes": comms["max_message_kb"] * 1024 + 65536,
+                },
+                indent=2,
+            )
+            + "\n",
+            0o644,
+        ),
         "deliver.py": ((Path(__file__).parent / "deliver.py").read_text(), 0o644),
         "run.sh": (render("comms/templates/run.sh.j2", etc=etc, postfix=POSTFIX), 0o755),
     }
@@ -193,8 +244,9 @@ def write_config(ctx: HostContext, relay: dict | None) -> None:
 
     pw = pwd.getpwnam(MAIL_USER)
     etc = ctx.etc("comms")
-    files = render_files(ctx.config, ctx.secrets, ctx.host, ctx.var, str(ctx.venv_bin / "python"), relay,
-                         pw.pw_uid, pw.pw_gid)
+    files = render_files(
+        ctx.config, ctx.secrets, ctx.host, ctx.var, str(ctx.venv_bin / "python"), relay, pw.pw_uid, pw.pw_gid
+    )
     for name, (text, mode) in files.items():
         write(etc / name, text, mode)
     if "relay_password" in files:

@@ -14,18 +14,32 @@ import sys
 EX_OK, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_TEMPFAIL, EX_NOPERM = 0, 65, 67, 70, 75, 77
 # App answer -> exit status. 401 means the shared secret differs (a deployment problem, not the
 # sender's): keep the mail queued until it is fixed.
-STATUS_EXIT = {400: EX_DATAERR, 413: EX_DATAERR, 422: EX_DATAERR, 404: EX_NOUSER, 403: EX_NOPERM,
-               401: EX_TEMPFAIL}
+STATUS_EXIT = {
+    400: EX_DATAERR,
+    413: EX_DATAERR,
+    422: EX_DATAERR,
+    404: EX_NOUSER,
+    403: EX_NOPERM,
+    401: EX_TEMPFAIL,
+}
 
 
 def post(app, conf, secret, sender, recipient, body):
     address, port = app
     conn = http.client.HTTPConnection(address, port, timeout=60, source_address=(conf["source"], 0))
     try:
-        conn.request("POST", conf["path"], body=body, headers={
-            "Host": address, "Content-Type": "message/rfc822", "Authorization": f"Bearer {secret}",
-            "X-Strata-Sender": sender.encode("ascii", "replace").decode(),
-            "X-Strata-Recipient": recipient.encode("ascii", "replace").decode()})
+        conn.request(
+            "POST",
+            conf["path"],
+            body=body,
+            headers={
+                "Host": address,
+                "Content-Type": "message/rfc822",
+                "Authorization": f"Bearer {secret}",
+                "X-Strata-Sender": sender.encode("ascii", "replace").decode(),
+                "X-Strata-Recipient": recipient.encode("ascii", "replace").decode(),
+            },
+        )
         resp = conn.getresponse()
         return resp.status, resp.read(2000).decode("utf-8", "replace")
     finally:

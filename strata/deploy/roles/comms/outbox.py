@@ -34,7 +34,14 @@ def list_outbox(var: Path) -> list[OutboxMail]:
         with path.open("rb") as fh:
             # Headers only: the bodies may be large and are read on demand.
             msg = email.parser.BytesHeaderParser(policy=email.policy.default).parse(fh)
-        out.append(OutboxMail(path, str(msg.get("X-Original-To") or msg.get("To") or ""),
-                              str(msg.get("From") or ""), str(msg.get("Subject") or ""),
-                              str(msg.get("Message-ID") or ""), str(msg.get("Date") or "")))
+        out.append(
+            OutboxMail(
+                path,
+                str(msg.get("X-Original-To") or msg.get("To") or ""),
+                str(msg.get("From") or ""),
+                str(msg.get("Subject") or ""),
+                str(msg.get("Message-ID") or ""),
+                str(msg.get("Date") or ""),
+            )
+        )
     return out

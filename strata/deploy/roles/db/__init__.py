@@ -38,8 +38,22 @@ class DbRole(Role):
         write(pwfile, ctx.secrets["db_superuser_password"] + "\n", 0o600)
         chown(pwfile, user)
         try:
-            run([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=scram-sha-256",
-                 f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"], user=user, what="initdb")
+            run(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                user=user,
+                what="initdb",
+            )
         finally:
             pwfile.unlink(missing_ok=True)
 
@@ -50,32 +64,58 @@ class DbRole(Role):
         # Every pooled connection of every app worker, plus room for admin tasks.
         needed = len(cfg.app_instances()) * app["workers"] * db["pool_size"] + 20
         etc = ctx.etc("db")
-        common = dict(etc=etc, datadir=ctx.data("db") / "pgdata", rundir=ctx.run_dir("db"),
-                      address=ctx.host.address, port=db["port"], max_connections=max(100, needed),
-                      dbname=db["name"], dbuser=db["user"],
-                      app_cidrs=sorted({h.cidr() for h in cfg.hosts_of("app")}))
+        common = dict(
+            etc=etc,
+            datadir=ctx.data("db") / "pgdata",
+            rundir=ctx.run_dir("db"),
+            address=ctx.host.address,
+            port=db["port"],
+            max_connections=max(100, needed),
+            dbname=db["name"],
+            dbuser=db["user"],
+            app_cidrs=sorted({h.cidr() for h in cfg.hosts_of("app")}),
+        )
         write(etc / "postgresql.conf", render("db/templates/postgresql.conf.j2", **common))
         write(etc / "pg_hba.conf", render("db/templates/pg_hba.conf.j2", **common))
         write(etc / "pg_ident.conf", "# no ident maps\n")
 
     def validate(self, ctx: HostContext) -> None:
-        run([str(PG_BIN / "postgres"), "-D", str(ctx.etc("db")), "-C", "data_directory"],
-            user=self.user(), what="PostgreSQL config check (postgres -C)")
+        run(
+            [str(PG_BIN / "postgres"), "-D", str(ctx.etc("db")), "-C", "data_directory"],
+            user=self.user(),
+            what="PostgreSQL config check (postgres -C)",
+        )
 
     def programs(self, ctx: HostContext) -> list[Program]:
-        return [Program("db", "db", [str(PG_BIN / "postgres"), "-D", str(ctx.etc("db"))],
-                        user=self.user(), stopsignal="INT", stopwaitsecs=60, startsecs=1,
-                        ports=[ctx.config.roles["db"]["port"]])]
+        return [
+            Program(
+                "db",
+                "db",
+                [str(PG_BIN / "postgres"), "-D", str(ctx.etc("db"))],
+                user=self.user(),
+                stopsignal="INT",
+                stopwaitsecs=60,
+                startsecs=1,
+                ports=[ctx.config.roles["db"]["port"]],
+            )
+        ]
 
     def _superuser(self, ctx: HostContext, dbname: str = "postgres"):
-        return psycopg.connect(host=str(ctx.run_dir("db")), port=ctx.config.roles["db"]["port"],
-                               user="postgres", password=ctx.secrets["db_superuser_password"],
-                               dbname=dbname, connect_timeout=3, autocommit=True)
+        return psycopg.connect(
+            host=str(ctx.run_dir("db")),
+            port=ctx.config.roles["db"]["port"],
+            user="postgres",
+            password=ctx.secrets["db_superuser_password"],
+            dbname=dbname,
+            connect_timeout=3,
+            autocommit=True,
+        )
 
     def ready_probe(self, ctx: HostContext) -> Health:
         def check():
             with self._superuser(ctx) as conn:
                 conn.execute("SELECT 1")
+
         return timed(check)
 
     def after_start(self, ctx: HostContext) -> None:
@@ -85,8 +125,11 @@ class DbRole(Role):
         with self._superuser(ctx) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [db["user"]]).fetchone()
             verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-            conn.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                verb, role, sql.Literal(ctx.secrets["db_app_password"])))
+            conn.execute(
+                sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    verb, role, sql.Literal(ctx.secrets["db_app_password"])
+                )
+            )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["name"]]).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(name, role))
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(name))
@@ -96,11 +139,19 @@ class DbRole(Role):
         db = config.roles["db"]
 
         def check():
-            with contextlib.closing(psycopg.connect(
-                    host=host.address, port=db["port"], dbname=db["name"], user=db["user"],
-                    password=secrets["db_app_password"], connect_timeout=2)) as conn:
+            with contextlib.closing(
+                psycopg.connect(
+                    host=host.address,
+                    port=db["port"],
+                    dbname=db["name"],
+                    user=db["user"],
+                    password=secrets["db_app_password"],
+                    connect_timeout=2,
+                )
+            ) as conn:
                 version = conn.execute("SHOW server_version").fetchone()[0]
             return f"PostgreSQL {version}"
+
         return timed(check)
 
 

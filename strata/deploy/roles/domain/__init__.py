@@ -138,14 +138,36 @@ BASE_ENTRIES = (
     ("{base}", {"objectClass": ["dcObject", "organization"], "dc": ["{dc}"], "o": ["{o}"]}),
     ("{people}", {"objectClass": ["organizationalUnit"], "ou": ["people"]}),
     ("{groups}", {"objectClass": ["organizationalUnit"], "ou": ["groups"]}),
-    ("{services}", {"objectClass": ["organizationalUnit"], "ou": ["services"],
-                    "description": ["service accounts (computers) that use the JSON API"]}),
-    ("{system}", {"objectClass": ["organizationalUnit"], "ou": ["system"],
-                  "description": ["Strata's own accounts"]}),
-    ("{app}", {"objectClass": ["applicationProcess", "simpleSecurityObject"], "cn": ["strata-app"],
-               "userPassword": ["!"], "description": ["the app servers: read-only"]}),
-    ("{writer}", {"objectClass": ["applicationProcess", "simpleSecurityObject"], "cn": ["strata-writer"],
-                  "userPassword": ["!"], "description": ["the web admin: writes people and groups"]}),
+    (
+        "{services}",
+        {
+            "objectClass": ["organizationalUnit"],
+            "ou": ["services"],
+            "description": ["service accounts (computers) that use the JSON API"],
+        },
+    ),
+    (
+        "{system}",
+        {"objectClass": ["organizationalUnit"], "ou": ["system"], "description": ["Strata's own accounts"]},
+    ),
+    (
+        "{app}",
+        {
+            "objectClass": ["applicationProcess", "simpleSecurityObject"],
+            "cn": ["strata-app"],
+            "userPassword": ["!"],
+            "description": ["the app servers: read-only"],
+        },
+    ),
+    (
+        "{writer}",
+        {
+            "objectClass": ["applicationProcess", "simpleSecurityObject"],
+            "cn": ["strata-writer"],
+            "userPassword": ["!"],
+            "description": ["the web admin: writes people and groups"],
+        },
+    ),
 )
 
 
@@ -186,16 +208,35 @@ class DomainRole(Role):
         # Keep the salted hash while the password is unchanged, so `up` does not rewrite the file.
         current = _current_rootpw(conf)
         admin_hash = current if ssha_matches(current, password) else ssha(password)
-        write(conf, render(
-            "domain/templates/slapd.conf.j2", run=ctx.run_dir("domain"), data=ctx.data("domain"),
-            ca=ctx.pki / "ca.crt", cert=ctx.pki / "domain.crt", key=ctx.pki / "domain.key",
-            base=t.base, admin_dn=t.admin, admin_hash=admin_hash, app_dn=t.app, writer_dn=t.writer,
-            people=t.people, groups=t.groups, services=t.services, system=t.system), 0o600)
+        write(
+            conf,
+            render(
+                "domain/templates/slapd.conf.j2",
+                run=ctx.run_dir("domain"),
+                data=ctx.data("domain"),
+                ca=ctx.pki / "ca.crt",
+                cert=ctx.pki / "domain.crt",
+                key=ctx.pki / "domain.key",
+                base=t.base,
+                admin_dn=t.admin,
+                admin_hash=admin_hash,
+                app_dn=t.app,
+                writer_dn=t.writer,
+                people=t.people,
+                groups=t.groups,
+                services=t.services,
+                system=t.system,
+            ),
+            0o600,
+        )
         chown(conf, self.user())
 
     def validate(self, ctx: HostContext) -> None:
-        run([SLAPTEST, "-u", "-Q", "-f", str(self._conf(ctx))], user=self.user(),
-            what="slapd config check (slaptest -u)")
+        run(
+            [SLAPTEST, "-u", "-Q", "-f", str(self._conf(ctx))],
+            user=self.user(),
+            what="slapd config check (slaptest -u)",
+        )
 
     def programs(self, ctx: HostContext) -> list[Program]:
         host, port = ctx.host, ctx.config.roles["domain"]["port"]
@@ -211,14 +252,23 @@ class DomainRole(Role):
     def ready_probe(self, ctx: HostContext) -> Health:
         def check():
             connect_admin(ctx.config, ctx.secrets).unbind_s()
+
         return timed(check)
 
     def after_start(self, ctx: HostContext) -> None:
         """Create the base tree and the site's accounts if missing; set their passwords from the secrets."""
         t = tree(ctx.config)
-        values = {"base": t.base, "dc": t.base.split(",")[0][3:], "o": ctx.config.site["name"],
-                  "people": t.people, "groups": t.groups, "services": t.services, "system": t.system,
-                  "app": t.app, "writer": t.writer}
+        values = {
+            "base": t.base,
+            "dc": t.base.split(",")[0][3:],
+            "o": ctx.config.site["name"],
+            "people": t.people,
+            "groups": t.groups,
+            "services": t.services,
+            "system": t.system,
+            "app": t.app,
+            "writer": t.writer,
+        }
         conn = connect_admin(ctx.config, ctx.secrets)
         try:
             for dn_tpl, attrs in BASE_ENTRIES:
@@ -237,6 +287,7 @@ class DomainRole(Role):
 
     def probe(self, config, secrets, host) -> Health:
         """Bind as the app's service account over StartTLS and ask who it is."""
+
         def check():
             conn = connect(config, tree(config).app, secrets["ldap_app_password"])
             try:
@@ -244,6 +295,7 @@ class DomainRole(Role):
             finally:
                 conn.unbind_s()
             return f"LDAP bind ok ({who})"
+
         return timed(check)
 
 

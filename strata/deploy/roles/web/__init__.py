@@ -25,8 +25,12 @@ def files_context(ctx: HostContext) -> dict:
     """Where nginx fetches file bytes from: the file server's S3 port, or the app host's disk."""
     cfg = ctx.config
     opts = cfg.options("files")
-    out = {"files_s3": cfg.enabled("files"), "max_upload_mb": opts["max_upload_mb"],
-           "files_local": ctx.data("files-local"), "files_s3_host": ""}
+    out = {
+        "files_s3": cfg.enabled("files"),
+        "max_upload_mb": opts["max_upload_mb"],
+        "files_local": ctx.data("files-local"),
+        "files_s3_host": "",
+    }
     if cfg.enabled("files"):
         host = cfg.host_of("files")
         out["files_s3_host"] = f"{listen_address(host.address)}:{opts['port']}"
@@ -41,8 +45,15 @@ class WebRole(Role):
         return service_user("www-data")
 
     def _nginx_args(self, ctx: HostContext) -> list[str]:
-        return [NGINX, "-p", str(ctx.run_dir("web")), "-c", str(ctx.etc("web") / "nginx.conf"),
-                "-e", str(ctx.log("web") / "error.log")]
+        return [
+            NGINX,
+            "-p",
+            str(ctx.run_dir("web")),
+            "-c",
+            str(ctx.etc("web") / "nginx.conf"),
+            "-e",
+            str(ctx.log("web") / "error.log"),
+        ]
 
     def prepare(self, ctx: HostContext) -> None:
         if not shutil.which(NGINX):
@@ -66,31 +77,54 @@ class WebRole(Role):
         cfg = ctx.config
         web, site = cfg.roles["web"], cfg.site
         https_port = web["https_port"]
-        write(ctx.etc("web") / "nginx.conf", render(
-            "web/templates/nginx.conf.j2",
-            user=self.user(), workers=web["workers"], run=ctx.run_dir("web"), log=ctx.log("web"),
-            temp_dirs=TEMP_DIRS, address=listen_address(ctx.host.address), http_port=web["http_port"],
-            https_port=https_port, port_suffix="" if https_port == 443 else f":{https_port}",
-            server_name=site["domain"], cert=ctx.pki / "web.crt", key=ctx.pki / "web.key",
-            static=ctx.static, hsts_seconds=site["hsts_seconds"],
-            app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
-            fail_timeout=10, **files_context(ctx)))
+        write(
+            ctx.etc("web") / "nginx.conf",
+            render(
+                "web/templates/nginx.conf.j2",
+                user=self.user(),
+                workers=web["workers"],
+                run=ctx.run_dir("web"),
+                log=ctx.log("web"),
+                temp_dirs=TEMP_DIRS,
+                address=listen_address(ctx.host.address),
+                http_port=web["http_port"],
+                https_port=https_port,
+                port_suffix="" if https_port == 443 else f":{https_port}",
+                server_name=site["domain"],
+                cert=ctx.pki / "web.crt",
+                key=ctx.pki / "web.key",
+                static=ctx.static,
+                hsts_seconds=site["hsts_seconds"],
+                app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
+                fail_timeout=10,
+                **files_context(ctx),
+            ),
+        )
 
     def validate(self, ctx: HostContext) -> None:
         run([*self._nginx_args(ctx), "-t", "-q"], what="nginx config check (nginx -t)")
 
     def programs(self, ctx: HostContext) -> list[Program]:
         web = ctx.config.roles["web"]
-        return [Program("web", "web", self._nginx_args(ctx), stopsignal="QUIT", stopwaitsecs=30,
-                        ports=[web["http_port"], web["https_port"]])]
+        return [
+            Program(
+                "web",
+                "web",
+                self._nginx_args(ctx),
+                stopsignal="QUIT",
+                stopwaitsecs=30,
+                ports=[web["http_port"], web["https_port"]],
+            )
+        ]
 
     def probe(self, config, secrets, host) -> Health:
         """GET /-/ping over HTTPS, verifying the certificate against the site's CA."""
         cafile = config.var_dir / "pki" / "ca.crt"
 
         def check():
-            conn = http.client.HTTPSConnection(host.address, config.roles["web"]["https_port"],
-                                               timeout=3, context=tls_context(cafile))
+            conn = http.client.HTTPSConnection(
+                host.address, config.roles["web"]["https_port"], timeout=3, context=tls_context(cafile)
+            )
             try:
                 conn.request("GET", "/-/ping", headers={"Host": config.site["domain"]})
                 resp = conn.getresponse()
@@ -100,6 +134,7 @@ class WebRole(Role):
             if resp.status != 200:
                 raise RuntimeError(f"HTTP {resp.status}")
             return f"HTTPS ok ({resp.getheader('Server', 'nginx')})"
+
         return timed(check)
 
 

@@ -18,5 +18,7 @@ class Command(BaseCommand):
             result = backup.create()
         except backup.BackupError as exc:
             raise CommandError(str(exc), returncode=2) from None
-        self.stdout.write(f"backup {result.backup_id}: {result.objects} file(s), {result.copied} copied, "
-                          f"{sum(result.rows.values())} rows")
+        self.stdout.write(
+            f"backup {result.backup_id}: {result.objects} file(s), {result.copied} copied, "
+            f"{sum(result.rows.values())} rows"
+        )

@@ -15,5 +15,7 @@ class Command(BaseCommand):
             result = backup.restore(backup_id, force=force)
         except backup.BackupError as exc:
             raise CommandError(str(exc), returncode=2) from None
-        self.stdout.write(f"restored {result.backup_id}: {result.objects} file(s) "
-                          f"({result.copied} copied back), {sum(result.rows.values())} rows")
+        self.stdout.write(
+            f"restored {result.backup_id}: {result.objects} file(s) "
+            f"({result.copied} copied back), {sum(result.rows.values())} rows"
+        )

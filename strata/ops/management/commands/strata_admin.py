@@ -14,6 +14,7 @@ class Command(BaseCommand):
         if User.objects.filter(username=username).exists():
             self.stdout.write(f"exists {username}")
             return
-        User.objects.create_superuser(username, settings.SITE["admin_email"],
-                                      settings.SECRETS["admin_password"])
+        User.objects.create_superuser(
+            username, settings.SITE["admin_email"], settings.SECRETS["admin_password"]
+        )
         self.stdout.write(f"created {username}")
