@@ -118,6 +118,20 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
                     for a in answer
                 )
 
+    role_reports = _role_reports(config, found)
+    link_reports = []
+    for source, target, purpose in LINKS:
+        if not health.link_active(config, source, target):
+            link_reports.append(
+                health.LinkReport(source, target, purpose, "unused", "role absent: fallback in use")
+            )
+            continue
+        link_reports.append(health.link_report(source, target, purpose, found[("link", source, target)]))
+    return role_reports, link_reports
+
+
+def _role_reports(config, found: dict[tuple, list[Health]]) -> list[health.RoleReport]:
+    """Return each role's report from the probes FOUND (keyed ("role", name, host))."""
     role_reports = []
     for name in ROLE_NAMES:
         role, placed = SPECS[name], [h.name for h in config.hosts_of(name)]
@@ -140,12 +154,4 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
                 role.fallback,
             )
         )
-    link_reports = []
-    for source, target, purpose in LINKS:
-        if not health.link_active(config, source, target):
-            link_reports.append(
-                health.LinkReport(source, target, purpose, "unused", "role absent: fallback in use")
-            )
-            continue
-        link_reports.append(health.link_report(source, target, purpose, found[("link", source, target)]))
-    return role_reports, link_reports
+    return role_reports
