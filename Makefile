@@ -19,6 +19,7 @@ status:
 lint:
 	@bash scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check strata tests bench
+	$(VENV)/bin/lint-imports --no-cache
 	@mkdir -p var/ansible
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/var/ansible/home" \
 	  ANSIBLE_LOCAL_TEMP="$(CURDIR)/var/ansible/tmp" XDG_CACHE_HOME="$(CURDIR)/var/ansible/cache" \

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from strata.deploy.roles.app import ROLE as APP
+from strata.deploy.roles.app.role import ROLE as APP
 from strata.deploy.roles.files import client as s3
 from strata.deploy.supervisor import Supervisor
 from tests.client import Client

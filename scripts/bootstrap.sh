@@ -5,18 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile="${1:-run}"   # run | test
-packages=(python3 python3-venv postgresql-15 nginx ca-certificates)
-# domain role: slapd + ldap-utils; python-ldap (for django-auth-ldap) builds against these headers.
-packages+=(slapd ldap-utils libldap2-dev libsasl2-dev gcc libc6-dev python3-dev)
-# comms role: a private Postfix instance; SASL modules for an authenticated relay.
-packages+=(postfix libsasl2-modules)
-# the lab (`strata lab`): one network namespace per host, each with a firewall from the matrix.
-packages+=(nftables iproute2 iputils-ping)
-# `strata deploy` (Ansible over SSH); the lab's Ansible test runs one sshd per namespace host.
-packages+=(openssh-client)
-if [ "$profile" = test ]; then
-  packages+=(chromium fonts-liberation curl wrk openssh-server)
-fi
+# Each role declares its Debian packages in strata/deploy/roles/<name>/spec.py; strata.deploy.packages adds
+# what this machine needs to build, run the lab and test (standard library only: no venv needed yet).
+mapfile -t packages < <(PYTHONPATH="$PWD" PYTHONDONTWRITEBYTECODE=1 python3 -m strata.deploy.packages "$profile")
+[ ${#packages[@]} -gt 0 ] || { echo "strata: cannot list the Debian packages" >&2; exit 1; }
 
 if [ "$(id -u)" -eq 0 ]; then
   missing=()

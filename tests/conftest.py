@@ -17,7 +17,7 @@ import pytest
 
 from strata.deploy import config as cfgmod
 from strata.deploy import local as deploy
-from strata.deploy.roles import HostContext
+from strata.deploy.roles.base import HostContext
 from strata.deploy.system import port_free
 
 IN_CI = os.environ.get("CI") == "true"

@@ -7,7 +7,7 @@ import contextlib
 import ldap
 from django.conf import settings
 
-from strata.deploy.roles.domain import connect, tree
+from strata.deploy.roles.domain.client import connect, tree
 
 # A directory that cannot be reached (as opposed to one that refuses the request).
 UNAVAILABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE, ldap.BUSY)

@@ -1,7 +1,9 @@
 """Read and validate the topology (strata.toml) and the secrets file.
 
 This module is shared by Django's settings and by the deployer, so it must not import Django. Every
-validation problem raises ConfigError with one line naming the file and the key.
+validation problem raises ConfigError with one line naming the file and the key. It knows no role: each
+role's options, ports and checks come from its spec (strata/deploy/roles/<name>/spec.py, standard library
+only), through strata.deploy.roles.registry.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strata.deploy.roles.registry import SPECS
+from strata.deploy.roles.spec import OptionError
+
 DEFAULT_CONFIG = "strata.toml"
 ENV_CONFIG = "STRATA_CONFIG"
 ENV_HOST = "STRATA_HOST"
@@ -21,11 +26,13 @@ ENV_VAR_DIR = "STRATA_VAR_DIR"
 # Set for the app's processes: they read a copy of the secrets file holding only APP_SECRETS.
 ENV_SECRETS = "STRATA_SECRETS"
 
-REQUIRED_ROLES = ("web", "app", "db")
-OPTIONAL_ROLES = ("comms", "domain", "files")
-ROLE_NAMES = REQUIRED_ROLES + OPTIONAL_ROLES
+# Every role's facts (options, ports, validation, fallback, links) are declared in its folder:
+# strata/deploy/roles/<name>/spec.py. The names below are derived from them.
+REQUIRED_ROLES = tuple(n for n, s in SPECS.items() if s.required)
+OPTIONAL_ROLES = tuple(n for n, s in SPECS.items() if not s.required)
+ROLE_NAMES = tuple(SPECS)
 # Roles that may run on several hosts; the others are placed on exactly one.
-MULTI_HOST_ROLES = ("web", "app")
+MULTI_HOST_ROLES = tuple(n for n, s in SPECS.items() if s.multi_host)
 
 # Each option: (type, default). A default of None means the option is required.
 SITE_OPTIONS: dict[str, tuple[type, object]] = {
@@ -44,66 +51,10 @@ COMMON_ROLE_OPTIONS: dict[str, tuple[type, object]] = {
     "hosts": (list, None),
     "enabled": (bool, True),
 }
-ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {
-    "web": {"http_port": (int, 18080), "https_port": (int, 18443), "workers": (int, 2)},
-    "app": {"port": (int, 18101), "instances": (int, 2), "workers": (int, 2), "timeout": (int, 30)},
-    "db": {"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"), "pool_size": (int, 4)},
-    "comms": {
-        "port": (int, 18025),
-        "max_message_kb": (int, 1024),
-        "reply_domain": (str, ""),
-        "from_address": (str, ""),
-        "relay_host": (str, ""),
-        "relay_port": (int, 587),
-        "relay_starttls": (bool, True),
-        "relay_username": (str, ""),
-    },
-    "domain": {
-        "port": (int, 18389),
-        "base_dn": (str, "dc=strata,dc=local"),
-        "api_group": (str, "api"),
-        "sync_seconds": (int, 300),
-    },
-    "files": {
-        "port": (int, 18333),
-        "internal_port": (int, 18340),
-        "bucket": (str, "strata-files"),
-        "backup_bucket": (str, "strata-backups"),
-        "quota_mb": (int, 10240),
-        "max_upload_mb": (int, 10240),
-        "part_mb": (int, 16),
-        "presign_seconds": (int, 60),
-        "reconcile_grace_hours": (int, 24),
-    },
-}
-FILES_INTERNAL_PORTS = 9
-# Options holding a TCP port, per role: used for the clash check and the free-port preflight.
-PORT_OPTIONS = {
-    "web": ("http_port", "https_port"),
-    "app": ("port",),
-    "db": ("port",),
-    "files": ("port", "internal_port"),
-    "domain": ("port",),
-    "comms": ("port",),
-}
-
-FALLBACKS = {
-    "comms": "messages stay in the app; the people directory shows each person's email, phone and fax",
-    "domain": "Django's own accounts in the database",
-    "files": "Django file storage on the app host's disk",
-}
-
-# The connection matrix: the only flows between roles.
-LINKS = (
-    ("web", "app", "proxied requests"),
-    ("web", "files", "file bytes after the app authorised them"),
-    ("app", "db", "all application data"),
-    ("app", "domain", "login binds, user and group sync"),
-    ("app", "comms", "SMTP submission"),
-    ("comms", "app", "inbound mail delivered to the app"),
-    ("app", "files", "upload, delete, presign"),
-    ("db", "files", "database backups"),
-)
+ROLE_OPTIONS: dict[str, dict[str, tuple[type, object]]] = {n: s.options for n, s in SPECS.items()}
+FALLBACKS = {n: s.fallback for n, s in SPECS.items() if s.fallback}
+# The connection matrix: the only flows between roles, as (source, target, purpose).
+LINKS = tuple(link for s in SPECS.values() for link in s.links)
 
 
 class ConfigError(Exception):
@@ -248,11 +199,27 @@ def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
     for key in data:
         if key not in ("site", "hosts", "roles"):
             raise ConfigError(path, key, "unknown key")
-    site = _read_table(path, "site", data.get("site", {}), SITE_OPTIONS)
+    site = _read_site(path, data.get("site", {}))
+    hosts = _read_hosts(path, data.get("hosts", {}))
+    config = Config(path, site, hosts, _read_roles(path, data.get("roles", {}), hosts))
+    for spec in SPECS.values():
+        if spec.validate:
+            try:
+                spec.validate(config)
+            except OptionError as exc:
+                raise ConfigError(path, exc.key, exc.message) from None
+    _check_ports(config)
+    return config
+
+
+def _read_site(path: Path, table) -> dict:
+    site = _read_table(path, "site", table, SITE_OPTIONS)
     if not site["domain"] or any(c in site["domain"] for c in " /:;{}'\""):
         raise ConfigError(path, "site.domain", f"not a host name: {site['domain']!r}")
+    return site
 
-    raw_hosts = data.get("hosts", {})
+
+def _read_hosts(path: Path, raw_hosts) -> dict[str, Host]:
     if not isinstance(raw_hosts, dict) or not raw_hosts:
         raise ConfigError(path, "hosts", "at least one host is required")
     hosts = {}
@@ -269,185 +236,42 @@ def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
         if addr.is_unspecified or addr.is_multicast:
             raise ConfigError(path, f"hosts.{name}.address", f"not a host address: {addr}")
         hosts[name] = Host(name, str(addr))
+    return hosts
 
-    raw_roles = data.get("roles", {})
+
+def _read_roles(path: Path, raw_roles, hosts: dict[str, Host]) -> dict[str, Role]:
     if not isinstance(raw_roles, dict):
         raise ConfigError(path, "roles", "expected a table")
     for name in raw_roles:
-        if name not in ROLE_NAMES:
+        if name not in SPECS:
             raise ConfigError(path, f"roles.{name}", f"unknown role (known: {', '.join(ROLE_NAMES)})")
     roles = {}
-    for name in ROLE_NAMES:
-        if name not in raw_roles:
-            if name in REQUIRED_ROLES:
-                raise ConfigError(path, f"roles.{name}", "required role is missing")
-            continue
-        opts = _read_table(path, f"roles.{name}", raw_roles[name], COMMON_ROLE_OPTIONS | ROLE_OPTIONS[name])
-        placed = opts.pop("hosts")
-        enabled = opts.pop("enabled")
-        key = f"roles.{name}.hosts"
-        if not placed or not all(isinstance(h, str) for h in placed):
-            raise ConfigError(path, key, "expected a non-empty list of host names")
-        for h in placed:
-            if h not in hosts:
-                raise ConfigError(path, key, f"unknown host {h!r} (known: {', '.join(hosts)})")
-        if len(set(placed)) != len(placed):
-            raise ConfigError(path, key, "a host is listed twice")
-        if name not in MULTI_HOST_ROLES and len(placed) != 1:
-            raise ConfigError(path, key, f"the {name} role runs on exactly one host")
-        if name in REQUIRED_ROLES and not enabled:
-            raise ConfigError(path, f"roles.{name}.enabled", "a required role cannot be disabled")
-        roles[name] = Role(name, tuple(placed), enabled, opts)
-
-    config = Config(path, site, hosts, roles)
-    _check_options(config)
-    _check_placement(config)
-    _check_ports(config)
-    return config
+    for name, spec in SPECS.items():
+        if name in raw_roles:
+            roles[name] = _read_role(path, name, raw_roles[name], hosts)
+        elif spec.required:
+            raise ConfigError(path, f"roles.{name}", "required role is missing")
+    return roles
 
 
-def _check_options(config: Config) -> None:
-    path = config.path
-    app, web, db = config.roles["app"], config.roles["web"], config.roles["db"]
-    for key, value, low, high in (
-        ("roles.app.instances", app["instances"], 1, 16),
-        ("roles.app.workers", app["workers"], 1, 64),
-        ("roles.app.timeout", app["timeout"], 1, 3600),
-        ("roles.web.workers", web["workers"], 1, 64),
-        ("roles.db.pool_size", db["pool_size"], 1, 100),
-    ):
-        if not low <= value <= high:
-            raise ConfigError(path, key, f"{value} is out of range {low}..{high}")
-    for key in ("name", "user"):
-        value = db[key]
-        if not (value.isascii() and value.replace("_", "").isalnum() and value[0].isalpha()):
-            raise ConfigError(path, f"roles.db.{key}", f"use letters, digits and '_': {value!r}")
-    _check_files_options(config)
-    _check_comms_options(config)
-    _check_domain_options(config)
-
-
-def _check_domain_options(config: Config) -> None:
-    if "domain" not in config.roles:
-        return
-    path, domain = config.path, config.roles["domain"]
-    if not 60 <= domain["sync_seconds"] <= 86400:
-        raise ConfigError(
-            path, "roles.domain.sync_seconds", f"{domain['sync_seconds']} is out of range 60..86400"
-        )
-    parts = domain["base_dn"].split(",")
-    if not all(p.startswith("dc=") and p[3:].replace("-", "").isalnum() and p[3:].isascii() for p in parts):
-        raise ConfigError(
-            path,
-            "roles.domain.base_dn",
-            f"use dc= components of letters, digits and '-', e.g. dc=example,dc=org: {domain['base_dn']!r}",
-        )
-    group = domain["api_group"]
-    if not (group.isascii() and group.replace("-", "").replace("_", "").isalnum() and len(group) <= 64):
-        raise ConfigError(path, "roles.domain.api_group", f"use letters, digits, '-' and '_': {group!r}")
-
-
-def _check_files_options(config: Config) -> None:
-    if "files" not in config.roles:
-        return
-    path, files = config.path, config.roles["files"]
-    for key, low, high in (
-        ("part_mb", 5, 512),
-        ("presign_seconds", 10, 3600),
-        ("quota_mb", 0, 10**9),
-        ("max_upload_mb", 1, 10**7),
-        ("reconcile_grace_hours", 1, 24 * 365),
-    ):
-        if not low <= files[key] <= high:
-            raise ConfigError(path, f"roles.files.{key}", f"{files[key]} is out of range {low}..{high}")
-    for key in ("bucket", "backup_bucket"):
-        name = files[key]
-        if not (
-            3 <= len(name) <= 63
-            and name.replace("-", "").isalnum()
-            and name == name.lower()
-            and name.isascii()
-            and name[0].isalnum()
-            and name[-1].isalnum()
-        ):
-            raise ConfigError(path, f"roles.files.{key}", f"not a valid bucket name: {name!r}")
-    if files["bucket"] == files["backup_bucket"]:
-        raise ConfigError(path, "roles.files.backup_bucket", "must differ from roles.files.bucket")
-
-
-def _is_host_name(value: str) -> bool:
-    labels = value.rstrip(".").split(".")
-    return (
-        bool(value)
-        and value.isascii()
-        and not labels[-1].isdigit()
-        and all(
-            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
-            for label in labels
-        )
-    )
-
-
-def _check_comms_options(config: Config) -> None:
-    """Refuse comms options that would end up in Postfix's config or in mail headers malformed."""
-    if "comms" not in config.roles:
-        return
-    path, comms = config.path, config.roles["comms"]
-    if not 1 <= comms["max_message_kb"] <= 102400:
-        raise ConfigError(
-            path, "roles.comms.max_message_kb", f"{comms['max_message_kb']} is out of range 1..102400"
-        )
-    if not 1 <= comms["relay_port"] <= 65535:
-        raise ConfigError(
-            path, "roles.comms.relay_port", f"port {comms['relay_port']} is out of range 1..65535"
-        )
-    if comms["reply_domain"] and not _is_host_name(comms["reply_domain"]):
-        raise ConfigError(path, "roles.comms.reply_domain", f"not a domain name: {comms['reply_domain']!r}")
-    relay = comms["relay_host"]
-    if relay and not (_is_host_name(relay) or _is_ip(relay)):
-        raise ConfigError(path, "roles.comms.relay_host", f"not a host name or address: {relay!r}")
-    sender = comms["from_address"]
-    local, _, domain = sender.rpartition("@")
-    if sender and not (
-        local
-        and _is_host_name(domain)
-        and local.isascii()
-        and local.isprintable()
-        and not any(c in local for c in ' <>()[],;:"\\@')
-    ):
-        raise ConfigError(
-            path, "roles.comms.from_address", f"not a plain address like noreply@example.org: {sender!r}"
-        )
-    user = comms["relay_username"]
-    if user and (not user.isprintable() or any(c in user for c in " :\t")):
-        raise ConfigError(
-            path, "roles.comms.relay_username", "may not hold spaces, ':' or control characters"
-        )
-    if user and not comms["relay_host"]:
-        raise ConfigError(path, "roles.comms.relay_username", "set roles.comms.relay_host too")
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_placement(config: Config) -> None:
-    """Refuse placements that cannot work."""
-    if not config.enabled("files"):
-        web = {h.address for h in config.hosts_of("web")}
-        app = {h.address for h in config.hosts_of("app")}
-        if len(web | app) > 1:
-            key = "roles.files.enabled" if "files" in config.roles else "roles.files"
-            raise ConfigError(
-                config.path,
-                key,
-                "without the files role, files live on the app host's disk "
-                "and nginx serves them from there: web and app must then share one host",
-            )
+def _read_role(path: Path, name: str, table, hosts: dict[str, Host]) -> Role:
+    spec = SPECS[name]
+    opts = _read_table(path, f"roles.{name}", table, COMMON_ROLE_OPTIONS | spec.options)
+    placed = opts.pop("hosts")
+    enabled = opts.pop("enabled")
+    key = f"roles.{name}.hosts"
+    if not placed or not all(isinstance(h, str) for h in placed):
+        raise ConfigError(path, key, "expected a non-empty list of host names")
+    for h in placed:
+        if h not in hosts:
+            raise ConfigError(path, key, f"unknown host {h!r} (known: {', '.join(hosts)})")
+    if len(set(placed)) != len(placed):
+        raise ConfigError(path, key, "a host is listed twice")
+    if not spec.multi_host and len(placed) != 1:
+        raise ConfigError(path, key, f"the {name} role runs on exactly one host")
+    if spec.required and not enabled:
+        raise ConfigError(path, f"roles.{name}.enabled", "a required role cannot be disabled")
+    return Role(name, tuple(placed), enabled, opts)
 
 
 def _check_ports(config: Config) -> None:
@@ -464,20 +288,14 @@ def _check_ports(config: Config) -> None:
 
 def port_bindings(config: Config):
     """Yield (role, config key, port, host) for every TCP port the topology listens on."""
-    for role, keys in PORT_OPTIONS.items():
+    for role, spec in SPECS.items():
         for host in config.hosts_of(role):
-            for key in keys:
-                port = config.roles[role][key]
-                if role == "app":
-                    for i in range(config.roles["app"]["instances"]):
-                        label = f"roles.app.port (instance {i + 1})" if i else "roles.app.port"
-                        yield role, label, port + i, host
-                elif (role, key) == ("files", "internal_port"):
-                    # SeaweedFS's master, volume, filer and admin servers and their gRPC ports.
-                    for i in range(FILES_INTERNAL_PORTS):
-                        yield role, f"roles.files.internal_port (+{i})" if i else key, port + i, host
-                else:
-                    yield role, f"roles.{role}.{key}", port, host
+            options = config.roles[role].options
+            for p in spec.ports:
+                key = spec.key(p.key)
+                for i in range(p.span(options)):
+                    label = f"{key} ({p.label.format(i=i, n=i + 1)})" if i else key
+                    yield role, label, options[p.key] + i, host
 
 
 def config_path(path: str | os.PathLike | None = None) -> Path:

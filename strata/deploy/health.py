@@ -1,6 +1,8 @@
 """Health of every role and every link of the connection matrix, by protocol probes.
 
-Used by `strata status` and by the admin status page, so both always agree.
+Used by `strata status` and by the admin status page, so both always agree. Light enough for Django: it
+reads the roles' specs and calls their clients' probes (strata/deploy/roles/<name>/client.py), never the
+deployer's Role classes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from strata.deploy.config import LINKS, OPTIONAL_ROLES, ROLE_NAMES, Config
-from strata.deploy.roles import Health, all_roles, timed
+from strata.deploy.roles.probe import Health, timed
+from strata.deploy.roles.registry import SPECS, probe_of
 
 
 @dataclass(frozen=True)
@@ -47,35 +50,27 @@ UNCHECKED = Health(False, "not checked from here (the firewall allows no such fl
 def roles_report(config: Config, secrets: dict, from_host: str | None = None) -> list[RoleReport]:
     """Probe every role on every host. With FROM_HOST (an app server's own host), probe only what the
     connection matrix lets that host reach; the rest is reported as unchecked, not as down."""
-    roles = all_roles()
     reachable = _reachable_from(config, from_host)
     jobs = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for name in ROLE_NAMES:
-            role = roles[name]
-            if role.built:
-                for host in config.hosts_of(name):
-                    if reachable(name, host.name):
-                        jobs[(name, host.name)] = pool.submit(role.probe, config, secrets, host)
+            for host in config.hosts_of(name):
+                if reachable(name, host.name):
+                    jobs[(name, host.name)] = pool.submit(probe_of(name), config, secrets, host)
         results = {k: f.result() for k, f in jobs.items()}
     out = []
     for name in ROLE_NAMES:
-        role = roles[name]
+        spec = SPECS[name]
         placed = [h.name for h in config.hosts_of(name)]
-        if name in OPTIONAL_ROLES and (not config.enabled(name) or not role.built):
-            if name not in config.roles:
-                why = "not placed in strata.toml"
-            elif not config.roles[name].enabled:
-                why = "disabled in strata.toml"
-            else:
-                why = "not built yet"
-            out.append(RoleReport(name, role.required, placed, "fallback", why, [], role.fallback))
+        if name in OPTIONAL_ROLES and not config.enabled(name):
+            why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
+            out.append(RoleReport(name, spec.required, placed, "fallback", why, [], spec.fallback))
             continue
         per_host = [(h, results.get((name, h), UNCHECKED)) for h in placed]
         checked = [r for h, r in per_host if (name, h) in results]
         state = "unchecked" if not checked else "ok" if all(r.ok for r in checked) else "down"
         detail = "; ".join(f"{h}: {r.detail}" for h, r in per_host)
-        out.append(RoleReport(name, role.required, placed, state, detail, per_host, role.fallback))
+        out.append(RoleReport(name, spec.required, placed, state, detail, per_host, spec.fallback))
     return out
 
 
@@ -93,22 +88,19 @@ def _reachable_from(config: Config, from_host: str | None):
 
 
 def link_active(config: Config, source: str, target: str) -> bool:
-    roles = all_roles()
-    return all(config.enabled(r) and roles[r].built for r in (source, target))
+    return all(config.enabled(r) for r in (source, target))
 
 
 def link_checks(config: Config, secrets: dict, source: str, target: str) -> list[Health]:
     """Probe the link SOURCE -> TARGET from this machine (the lab runs it on each source host)."""
-    roles = all_roles()
     if (source, target) == ("web", "app"):
         return [_tcp(i.host.address, i.port) for i in config.app_instances()]
     if (source, target) == ("comms", "app"):
-        from strata.deploy.roles.comms import inbound_checks
+        from strata.deploy.roles.comms.client import inbound_checks
 
         return inbound_checks(config, secrets)
-    if (source, target) == ("app", "db"):
-        return [roles["db"].probe(config, secrets, config.host_of("db"))]
-    return [roles[target].probe(config, secrets, h) for h in config.hosts_of(target)]
+    probe = probe_of(target)
+    return [probe(config, secrets, h) for h in config.hosts_of(target)]
 
 
 def link_report(source: str, target: str, purpose: str, checks: list[Health]) -> LinkReport:

@@ -13,12 +13,12 @@ from pathlib import Path
 from strata.deploy import config as cfgmod
 from strata.deploy import pki
 from strata.deploy.config import ConfigError
-from strata.deploy.roles import HostContext, Role, all_roles
+from strata.deploy.roles.base import HostContext, Role, all_roles
+from strata.deploy.roles.db.role import FIRST_ADMIN
+from strata.deploy.roles.registry import START_ORDER
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError, ensure_system_user, make_dir, port_free
 
-# Servers the app depends on start first; nginx last, once the app answers.
-START_ORDER = ("db", "domain", "files", "comms", "app", "web")
 DEFAULT_TEMPLATE = Path(__file__).parent / "default.toml"
 
 Step = Callable[[str], None]
@@ -69,7 +69,7 @@ def _local(config: cfgmod.Config) -> list[HostContext]:
 
 
 def _roles_here(config, host, roles: dict[str, Role]) -> list[Role]:
-    return [roles[r] for r in START_ORDER if r in config.roles_on(host.name) and roles[r].built]
+    return [roles[r] for r in START_ORDER if r in config.roles_on(host.name)]
 
 
 def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
@@ -90,7 +90,8 @@ def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
 
 
 def up(path=None, step: Step = _quiet) -> UpResult:
-    """Bring up every role placed on this machine's hosts; safe to run again."""
+    """Bring up every role placed on this machine's hosts, in START_ORDER (each role after the roles it
+    depends on); safe to run again."""
     config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
     sup = Supervisor(config.var_dir)
     roles = all_roles()
@@ -104,7 +105,22 @@ def up(path=None, step: Step = _quiet) -> UpResult:
     config, init_changes = init(config.path)
     secrets = cfgmod.load_secrets(config)
     ctxs = [HostContext(config, secrets, h) for h in _local(config)]
+    result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
+    result.changed += init_changes
+    _configure(config, ctxs, roles, sup, result, step)
+    for name in START_ORDER:
+        _start(config, ctxs, roles[name], sup, result, step)
+        result.changed += roles[name].after_ready_once(ctxs, step)
+    if FIRST_ADMIN in result.changed:
+        result.admin_password = secrets["admin_password"]
+    for name in cfgmod.OPTIONAL_ROLES:
+        if not config.enabled(name):
+            result.fallbacks[name] = roles[name].fallback
+    return result
 
+
+def _configure(config, ctxs: list[HostContext], roles, sup: Supervisor, result: UpResult, step: Step) -> None:
+    """Prepare, render and validate every role of this machine; start the supervisor with its programs."""
     programs = []
     for ctx in ctxs:
         for role in _roles_here(config, ctx.host, roles):
@@ -113,42 +129,27 @@ def up(path=None, step: Step = _quiet) -> UpResult:
             role.render(ctx)
             role.validate(ctx)
             programs += role.programs(ctx)
-    result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
-    result.changed += init_changes
     if sup.render(programs) or not sup.running():
         result.changed.append("supervisor config")
     step("supervisor")
     sup.start_daemon()
 
-    first_app_host = config.hosts_of("app")[0].name
-    for name in START_ORDER:
-        role = roles[name]
-        here = [ctx for ctx in ctxs if role in _roles_here(config, ctx.host, roles)]
-        for ctx in here:
-            step(f"{name}: start on {ctx.host.name}")
-            for p in role.programs(ctx):
-                if not sup.is_running(p.name):
-                    result.changed.append(f"started {p.name}")
-                sup.start(p.name)
-                result.started.append(p.name)
-        for ctx in here:
-            role.wait_ready(ctx)
-            role.after_start(ctx)
-        if name == "db":
-            # Migrations and the first admin run once, from the first app host, before any app server.
-            for ctx in ctxs:
-                if ctx.host.name == first_app_host:
-                    step("database migrations")
-                    if "No migrations to apply" not in ctx.manage("migrate", "--noinput", what="migrate"):
-                        result.changed.append("database migrations")
-                    out = ctx.manage("strata_admin", what="creating the first admin")
-                    if out.startswith("created"):
-                        result.admin_password = secrets["admin_password"]
-                        result.changed.append("first admin")
-    for name in cfgmod.OPTIONAL_ROLES:
-        if not config.enabled(name) or not roles[name].built:
-            result.fallbacks[name] = roles[name].fallback
-    return result
+
+def _start(
+    config, ctxs: list[HostContext], role: Role, sup: Supervisor, result: UpResult, step: Step
+) -> None:
+    """Start ROLE's programs on this machine's hosts that hold it, then wait for each to be ready."""
+    here = [ctx for ctx in ctxs if role.name in config.roles_on(ctx.host.name)]
+    for ctx in here:
+        step(f"{role.name}: start on {ctx.host.name}")
+        for p in role.programs(ctx):
+            if not sup.is_running(p.name):
+                result.changed.append(f"started {p.name}")
+            sup.start(p.name)
+            result.started.append(p.name)
+    for ctx in here:
+        role.wait_ready(ctx)
+        role.after_start(ctx)
 
 
 def down(path=None) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from strata.deploy import config as cfgmod
 from strata.deploy import local as deploy
+from strata.deploy import packages
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
 
@@ -170,12 +171,15 @@ class Bundle:
     source: Path
     wheels: Path
 
-    def extra_vars(self) -> dict[str, str]:
+    def extra_vars(self) -> dict[str, object]:
         return {
             "strata_topology": str(self.topology),
             "strata_secrets_dir": str(self.secrets_dir),
             "strata_src_archive": str(self.source),
             "strata_wheels_archive": str(self.wheels),
+            # The Debian packages, declared once in the roles' specs (strata.deploy.packages).
+            "strata_host_packages": packages.host_packages(),
+            "strata_role_packages": packages.role_packages(),
         }
 
 

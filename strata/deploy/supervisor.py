@@ -12,7 +12,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from strata.deploy.render import write
-from strata.deploy.roles import Program
+from strata.deploy.roles.base import Program
 from strata.deploy.system import DeployError, make_dir
 
 

@@ -29,10 +29,6 @@ class Box:
     def cx(self) -> int:
         return self.x + BOX_W // 2
 
-    @property
-    def cy(self) -> int:
-        return self.y + self.h // 2
-
 
 @dataclass(frozen=True)
 class Edge:

@@ -137,7 +137,7 @@ LOGGING = {
 # --- optional roles: each section reads its role's options; the fallback applies when it is absent ---
 # comms (Postfix): notifications out through Postfix, replies back in. Off: messages stay in the app and
 # no email is attempted (the dummy backend drops Django's own mail; password resets say to ask an admin).
-from strata.deploy.roles import comms as _comms  # noqa: E402 - the role's naming rules, no Django inside
+from strata.deploy.roles.comms import client as _comms  # noqa: E402 - the role's naming rules, no Django inside
 
 INSTALLED_APPS += ["strata.messaging"]
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("strata.messaging.context_processors.messaging")
@@ -178,9 +178,9 @@ if STRATA_DOMAIN:
     from django_auth_ldap.config import LDAPSearch as _LDAPSearch
 
     from strata.accounts.ldap_groups import MemberOfGroupType as _MemberOf
-    from strata.deploy.roles.domain import TIMEOUT as _LDAP_TIMEOUT
-    from strata.deploy.roles.domain import server_uri as _ldap_uri
-    from strata.deploy.roles.domain import tree as _ldap_tree
+    from strata.deploy.roles.domain.client import TIMEOUT as _LDAP_TIMEOUT
+    from strata.deploy.roles.domain.client import server_uri as _ldap_uri
+    from strata.deploy.roles.domain.client import tree as _ldap_tree
 
     _tree = _ldap_tree(CONFIG)
     AUTHENTICATION_BACKENDS = [

@@ -15,7 +15,8 @@ import pytest
 
 from strata.deploy import config as cfgmod
 from strata.deploy import local as deploy
-from strata.deploy.roles.domain import SLAPD, connect, connect_admin, tree
+from strata.deploy.roles.domain.client import connect, connect_admin, tree
+from strata.deploy.roles.domain.role import SLAPD
 from tests.client import Client
 from tests.conftest import IN_CI, Stack, free_ports, make_root, require_servers, write_topology
 

@@ -23,7 +23,7 @@ import pytest
 from strata.deploy import config as cfgmod
 from strata.deploy import health
 from strata.deploy import local as deploy
-from strata.deploy.roles.app import get_healthz
+from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.roles.comms.outbox import list_outbox
 from strata.deploy.supervisor import Supervisor
 from tests.client import Client, text_of

@@ -18,8 +18,8 @@ import ldap
 import pytest
 
 from strata.deploy import health
-from strata.deploy.roles.app import get_healthz
-from strata.deploy.roles.domain import tree
+from strata.deploy.roles.app.client import get_healthz
+from strata.deploy.roles.domain.client import tree
 from strata.deploy.supervisor import Supervisor
 from tests.client import Client, text_of
 from tests.integration.domain_support import (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from strata.deploy.roles.app import get_healthz
+from strata.deploy.roles.app.client import get_healthz
 from tests.client import Client
 from tests.integration.domain_support import ok, reset_lockouts, strata
 

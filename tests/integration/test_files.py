@@ -398,7 +398,7 @@ def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people)
 
 
 def test_healthz_reports_the_file_server(files_stack):
-    from strata.deploy.roles.app import get_healthz
+    from strata.deploy.roles.app.client import get_healthz
 
     inst = files_stack.config.app_instances()[0]
     body = get_healthz(inst.host.address, inst.port)

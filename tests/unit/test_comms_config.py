@@ -8,7 +8,8 @@ import re
 import pytest
 
 from strata.deploy.config import ConfigError, parse
-from strata.deploy.roles.comms import from_address, render_files, reply_domain
+from strata.deploy.roles.comms.client import from_address, reply_domain
+from strata.deploy.roles.comms.role import render_files
 
 BASE = """
 [site]

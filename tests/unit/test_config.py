@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -575,3 +578,33 @@ def test_load_secrets_invalid_toml(site):
     with pytest.raises(ConfigError) as info:
         cfgmod.load_secrets(site)
     assert str(info.value).startswith(f"{site.secrets_path}: cannot read")
+
+
+def test_roles_start_after_what_they_depend_on_and_the_matrix_keeps_its_order():
+    from strata.deploy.roles.registry import START_ORDER
+
+    assert START_ORDER == ("db", "domain", "files", "comms", "app", "web")
+    assert [(s, t) for s, t, _ in cfgmod.LINKS] == [
+        ("web", "app"),
+        ("web", "files"),
+        ("app", "db"),
+        ("app", "domain"),
+        ("app", "comms"),
+        ("comms", "app"),
+        ("app", "files"),
+        ("db", "files"),
+    ]
+
+
+def test_the_config_reader_loads_no_deployer_machinery():
+    # Django's settings import it: only the roles' specs (standard library) may come along.
+    code = "import json, sys, strata.deploy.config; print(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = [m for m in json.loads(proc.stdout) if m.startswith("strata")]
+    light = {"strata", "strata.deploy", "strata.deploy.config", "strata.deploy.roles"}
+    light |= {f"strata.deploy.roles.{m}" for m in ("spec", "registry", *cfgmod.ROLE_NAMES)}
+    light |= {f"strata.deploy.roles.{r}.spec" for r in cfgmod.ROLE_NAMES}
+    assert set(loaded) <= light, set(loaded) - light
+    assert not {"jinja2", "psycopg", "ldap", "boto3"} & set(json.loads(proc.stdout))

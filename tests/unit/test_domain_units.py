@@ -20,8 +20,9 @@ from strata.accounts.validation import (
 from strata.deploy import pki
 from strata.deploy.config import ConfigError, parse
 from strata.deploy.render import render
-from strata.deploy.roles import HostContext
-from strata.deploy.roles.domain import DomainRole, Tree, _current_rootpw, ssha, ssha_matches
+from strata.deploy.roles.base import HostContext
+from strata.deploy.roles.domain.client import Tree
+from strata.deploy.roles.domain.role import DomainRole, _current_rootpw, ssha, ssha_matches
 
 TOPOLOGY = """
 [site]
@@ -185,7 +186,7 @@ def _ctx(tmp_path: Path) -> HostContext:
 
 
 def test_slapd_conf_renders_listener_acls_and_tls(tmp_path, monkeypatch):
-    monkeypatch.setattr("strata.deploy.roles.domain.chown", lambda *a: None)
+    monkeypatch.setattr("strata.deploy.roles.domain.role.chown", lambda *a: None)
     ctx = _ctx(tmp_path)
     role = DomainRole()
     role.render(ctx)
@@ -211,7 +212,7 @@ def test_slapd_conf_renders_listener_acls_and_tls(tmp_path, monkeypatch):
 def test_rendered_slapd_conf_passes_slaptest(tmp_path, monkeypatch):
     if not Path("/usr/sbin/slaptest").exists():
         pytest.skip("slaptest is not installed (make test installs slapd)")
-    monkeypatch.setattr("strata.deploy.roles.domain.chown", lambda *a: None)
+    monkeypatch.setattr("strata.deploy.roles.domain.role.chown", lambda *a: None)
     ctx = _ctx(tmp_path)
     DomainRole().render(ctx)
     ctx.data("domain").mkdir(parents=True)

@@ -154,7 +154,7 @@ def test_files_ports_avoid_seaweedfs_sockets_left_under_tmp(monkeypatch):
 
 def test_status_page_topology_places_hosts_in_tiers_and_draws_each_link_once():
     from strata.deploy.health import LinkReport, RoleReport
-    from strata.deploy.roles import Health
+    from strata.deploy.roles.probe import Health
     from strata.ops.topology import layout
 
     config = lab_config()

@@ -161,3 +161,22 @@ def test_playbook_passes_ansibles_syntax_check(config, tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_debian_packages_come_from_the_role_specs(tmp_path):
+    bundle = playbook.Bundle(tmp_path, tmp_path, tmp_path / "src.tar.gz", tmp_path / "wheels.tar")
+    role_packages = bundle.extra_vars()["strata_role_packages"]
+    assert role_packages["db"] == ["postgresql-15"] and role_packages["web"] == ["nginx"]
+    assert "libldap-2.5-0" in bundle.extra_vars()["strata_host_packages"]
+    # bootstrap.sh lists them with Debian's python3 before the venv exists: no site-packages (-S).
+    proc = subprocess.run(
+        ["/usr/bin/python3", "-S", "-m", "strata.deploy.packages", "test"],
+        capture_output=True,
+        text=True,
+        cwd=playbook.PROJECT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed = proc.stdout.split()
+    assert {"postgresql-15", "slapd", "postfix", "nginx", "chromium"} <= set(listed)
+    assert len(listed) == len(set(listed))

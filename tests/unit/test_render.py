@@ -21,10 +21,10 @@ from supervisor.datatypes import dict_of_key_value_pairs
 from strata.deploy import pki
 from strata.deploy.config import parse
 from strata.deploy.render import render, write
-from strata.deploy.roles import HostContext, Program
-from strata.deploy.roles.app import AppRole
-from strata.deploy.roles.db import DbRole
-from strata.deploy.roles.web import TEMP_DIRS, WebRole
+from strata.deploy.roles.app.role import AppRole
+from strata.deploy.roles.base import HostContext, Program
+from strata.deploy.roles.db.role import DbRole
+from strata.deploy.roles.web.role import TEMP_DIRS, WebRole
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
@@ -95,7 +95,7 @@ def ctx_for(config, host: str) -> HostContext:
 @pytest.fixture
 def no_service_users(monkeypatch):
     """Render as a non-root deployer would: no `user` directives (we may be running as root)."""
-    monkeypatch.setattr("strata.deploy.roles.web.service_user", lambda name: None)
+    monkeypatch.setattr("strata.deploy.roles.web.role.service_user", lambda name: None)
 
 
 # --- nginx -----------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_nginx_runs_in_foreground_with_paths_under_var(config, no_service_users)
 
 
 def test_nginx_user_line_when_running_as_root(config, monkeypatch):
-    monkeypatch.setattr("strata.deploy.roles.web.service_user", lambda name: name)
+    monkeypatch.setattr("strata.deploy.roles.web.role.service_user", lambda name: name)
     text = render_web(config)
     assert text.splitlines()[1] == "user www-data;"
 

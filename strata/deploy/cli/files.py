@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from strata.deploy import config as cfgmod
-from strata.deploy.roles import HostContext
+from strata.deploy.roles.base import HostContext
 
 COMMANDS = ("backup", "restore", "files")
 

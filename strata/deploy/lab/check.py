@@ -16,7 +16,8 @@ from strata.deploy.config import LINKS, OPTIONAL_ROLES, ROLE_NAMES, port_binding
 from strata.deploy.lab import firewall
 from strata.deploy.lab.probe import run_jobs
 from strata.deploy.lab.run import Lab
-from strata.deploy.roles import Health, all_roles
+from strata.deploy.roles.probe import Health
+from strata.deploy.roles.registry import SPECS
 from strata.deploy.system import DeployError
 
 OUTSIDE = "outside"  # the root namespace: the bridge's address stands for the rest of the world
@@ -89,7 +90,6 @@ def _vantage(config, role: str) -> str:
 def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
     """Return the roles and links reports of `strata status`, each probe made from an allowed host."""
     config = lab.config()
-    roles = all_roles()
     jobs: dict[str, list[dict]] = {}
     keys: dict[str, list] = {}
 
@@ -98,9 +98,8 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
         keys.setdefault(source, []).append(key)
 
     for name in ROLE_NAMES:
-        if roles[name].built:
-            for host in config.hosts_of(name):
-                add(_vantage(config, name), {"role": name, "host": host.name}, ("role", name, host.name))
+        for host in config.hosts_of(name):
+            add(_vantage(config, name), {"role": name, "host": host.name}, ("role", name, host.name))
     for source, target, _purpose in LINKS:
         if health.link_active(config, source, target):
             for host in config.hosts_of(source):
@@ -119,10 +118,24 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
                     for a in answer
                 )
 
+    role_reports = _role_reports(config, found)
+    link_reports = []
+    for source, target, purpose in LINKS:
+        if not health.link_active(config, source, target):
+            link_reports.append(
+                health.LinkReport(source, target, purpose, "unused", "role absent: fallback in use")
+            )
+            continue
+        link_reports.append(health.link_report(source, target, purpose, found[("link", source, target)]))
+    return role_reports, link_reports
+
+
+def _role_reports(config, found: dict[tuple, list[Health]]) -> list[health.RoleReport]:
+    """Return each role's report from the probes FOUND (keyed ("role", name, host))."""
     role_reports = []
     for name in ROLE_NAMES:
-        role, placed = roles[name], [h.name for h in config.hosts_of(name)]
-        if name in OPTIONAL_ROLES and (not config.enabled(name) or not role.built):
+        role, placed = SPECS[name], [h.name for h in config.hosts_of(name)]
+        if name in OPTIONAL_ROLES and not config.enabled(name):
             why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
             role_reports.append(
                 health.RoleReport(name, role.required, placed, "fallback", why, [], role.fallback)
@@ -141,12 +154,4 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
                 role.fallback,
             )
         )
-    link_reports = []
-    for source, target, purpose in LINKS:
-        if not health.link_active(config, source, target):
-            link_reports.append(
-                health.LinkReport(source, target, purpose, "unused", "role absent: fallback in use")
-            )
-            continue
-        link_reports.append(health.link_report(source, target, purpose, found[("link", source, target)]))
-    return role_reports, link_reports
+    return role_reports

@@ -39,17 +39,16 @@ def run_jobs(jobs: list[dict], config_path: str | None = None) -> list:
         # Imported only here: a TCP sweep starts fast without boto3, python-ldap and psycopg.
         from strata.deploy import config as cfgmod
         from strata.deploy import health
-        from strata.deploy.roles import all_roles
+        from strata.deploy.roles.registry import probe_of
 
         config = cfgmod.load(config_path)
         secrets = cfgmod.load_secrets(config)
-        roles = all_roles()
 
     def one(job):
         if "tcp" in job:
             return tcp(*job["tcp"])
         if "role" in job:
-            return _health([roles[job["role"]].probe(config, secrets, config.hosts[job["host"]])])
+            return _health([probe_of(job["role"])(config, secrets, config.hosts[job["host"]])])
         return _health(health.link_checks(config, secrets, *job["link"]))
 
     with ThreadPoolExecutor(max_workers=64) as pool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -206,7 +205,3 @@ def stop_sshd(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-
-def remove_keys(keys: Keys) -> None:
-    shutil.rmtree(keys.dir, ignore_errors=True)

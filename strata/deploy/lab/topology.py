@@ -7,7 +7,8 @@ import ipaddress
 import json
 import subprocess
 
-from strata.deploy.config import FILES_INTERNAL_PORTS, ROLE_OPTIONS, Config, ConfigError
+from strata.deploy.config import ROLE_OPTIONS, Config, ConfigError
+from strata.deploy.roles.files.spec import INTERNAL_PORTS
 
 # The lab's addresses: RFC 2544's benchmarking range, never a private or public network.
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/24")
@@ -64,8 +65,8 @@ def files_ports() -> dict[str, int]:
     s3, base = ROLE_OPTIONS["files"]["port"][1], ROLE_OPTIONS["files"]["internal_port"][1]
     while _socket_taken(s3):
         s3 += 1
-    while any(_socket_taken(p) or p == s3 for p in range(base, base + FILES_INTERNAL_PORTS)):
-        base += FILES_INTERNAL_PORTS + 1
+    while any(_socket_taken(p) or p == s3 for p in range(base, base + INTERNAL_PORTS)):
+        base += INTERNAL_PORTS + 1
     return {"port": s3, "internal_port": base}
 
 

@@ -8,7 +8,7 @@ import email.policy
 from dataclasses import dataclass
 from pathlib import Path
 
-from strata.deploy.roles.comms import outbox_dir
+from strata.deploy.roles.comms.client import outbox_dir
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""S3 clients for the file server, one per identity; no Django import (used by the deployer too)."""
+"""S3 clients for the file server, one per identity, and its health probe; no Django import (used by the
+deployer too)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from strata.deploy.config import Config
+from strata.deploy.roles.probe import Health, timed
 
 
 def endpoint(config: Config) -> str:
@@ -53,3 +55,13 @@ def backup_client(config: Config, secrets: dict, timeout: float = 5):
 
 def admin_client(config: Config, secrets: dict, timeout: float = 5):
     return _cached(endpoint(config), secrets["s3_admin_access_key"], secrets["s3_admin_secret_key"], timeout)
+
+
+def probe(config: Config, secrets: dict, host) -> Health:
+    """HEAD the app's bucket with the app's own identity."""
+
+    def check():
+        app_client(config, secrets, timeout=2).head_bucket(Bucket=config.roles["files"]["bucket"])
+        return f"S3 ok, bucket {config.roles['files']['bucket']}"
+
+    return timed(check)

@@ -1,0 +1,1 @@
+"""The `strata` command line: argument parsing and output only; the work is in strata.deploy."""

@@ -1,0 +1,66 @@
+"""The Debian packages Strata needs, from each role's spec: one declaration for bootstrap.sh and Ansible.
+
+`python3 -m strata.deploy.packages run|test` prints, one a line, what `make up` (run) or `make test`
+(test) installs on this machine; `strata deploy` passes host_packages() and each role's list to the
+playbook. Standard library only: scripts/bootstrap.sh runs it with Debian's python3 before the virtualenv
+exists.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from strata.deploy.roles.registry import SPECS
+
+# Every host's: Python for the venv, and the LDAP client libraries python-ldap's wheel links against.
+HOST = ("python3", "python3-venv", "ca-certificates", "libldap-2.5-0", "libsasl2-2")
+# The machine that runs `make up`: it builds python-ldap from source, runs the lab (one network namespace
+# per host, each with a firewall from the matrix) and `strata deploy` (Ansible over SSH).
+CONTROL = (
+    "python3",
+    "python3-venv",
+    "ca-certificates",
+    "libldap2-dev",
+    "libsasl2-dev",
+    "gcc",
+    "libc6-dev",
+    "python3-dev",
+    "nftables",
+    "iproute2",
+    "iputils-ping",
+    "openssh-client",
+)
+# `make test`: the browser tests, the benchmarks, and one sshd per lab host for the Ansible test.
+TEST = ("chromium", "fonts-liberation", "curl", "wrk", "openssh-server")
+
+
+def role_packages() -> dict[str, list[str]]:
+    """Return each role's packages by role name."""
+    return {name: list(spec.packages) for name, spec in SPECS.items()}
+
+
+def host_packages() -> list[str]:
+    """Return what every host of `strata deploy` needs whatever its roles."""
+    return list(HOST)
+
+
+def local_packages(profile: str) -> list[str]:
+    """Return what this machine needs to run every role (PROFILE "run"), and to test them ("test")."""
+    if profile not in ("run", "test"):
+        raise ValueError(f"unknown profile {profile!r} (run or test)")
+    out = [*CONTROL, *(p for spec in SPECS.values() for p in spec.packages)]
+    if profile == "test":
+        out += TEST
+    return list(dict.fromkeys(out))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] not in ("run", "test"):
+        print("usage: python3 -m strata.deploy.packages run|test", file=sys.stderr)
+        return 2
+    print("\n".join(local_packages(argv[1])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,103 @@
+"""The app role: gunicorn running Django, one process per app-server instance."""
+
+from __future__ import annotations
+
+import shutil
+
+from strata.deploy.config import ENV_SECRETS, write_app_secrets
+from strata.deploy.render import listen_address, render, write
+from strata.deploy.roles.app.client import probe_instances
+from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.probe import Health
+from strata.deploy.system import chown, make_dir, require_reachable, service_user
+
+APP_USER = "strata"
+WEB_GROUP = "www-data"
+
+
+class AppRole(Role):
+    name = "app"
+    system_users = (APP_USER,)
+
+    def user(self) -> str | None:
+        return service_user(APP_USER)
+
+    def prepare(self, ctx: HostContext) -> None:
+        user = self.user()
+        self.make_dirs(ctx, None, "etc", "log")
+        # The app's processes read only their own subset of the secrets, as their own user.
+        chown(write_app_secrets(ctx.config, ctx.secrets), user)
+        require_reachable(ctx.project, user, "the Strata code")
+        require_reachable(ctx.venv_bin, user, "the virtualenv")
+        require_reachable(ctx.config.path, user, "the config file")
+        if not ctx.config.enabled("files"):
+            # The fallback file store: written by the app, read by nginx (same host, see config checks).
+            store = make_dir(ctx.data("files-local"), user, 0o2750)
+            if user:
+                shutil.chown(store, group=WEB_GROUP)
+
+    def _conf(self, ctx, instance):
+        return ctx.etc("app") / f"gunicorn-{instance.index}.conf.py"
+
+    def render(self, ctx: HostContext) -> None:
+        app = ctx.config.roles["app"]
+        web_addresses = sorted({h.address for h in ctx.config.hosts_of("web")})
+        for inst in ctx.config.app_instances(ctx.host.name):
+            write(
+                self._conf(ctx, inst),
+                render(
+                    "app/templates/gunicorn.conf.py.j2",
+                    bind=f"{listen_address(inst.host.address)}:{inst.port}",
+                    workers=app["workers"],
+                    timeout=app["timeout"],
+                    name=f"strata-{inst.name}",
+                    forwarded_allow_ips=",".join(web_addresses),
+                ),
+            )
+
+    def validate(self, ctx: HostContext) -> None:
+        # Imports the settings (so the config and secrets are read exactly as gunicorn will) and runs
+        # Django's deployment checks: anything but a clean report stops `strata up`.
+        ctx.manage("check", "--deploy", "--fail-level", "WARNING", what="Django deployment check")
+
+    def programs(self, ctx: HostContext) -> list[Program]:
+        env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}
+        common = dict(user=self.user(), environment=env, directory=str(ctx.project))
+        manage = [str(ctx.venv_bin / "python"), "-m", "django"]
+        out = [
+            Program(
+                inst.name,
+                "app",
+                [
+                    str(ctx.venv_bin / "gunicorn"),
+                    "-c",
+                    str(self._conf(ctx, inst)),
+                    "strata.site.wsgi:application",
+                ],
+                stopsignal="TERM",
+                stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
+                ports=[inst.port],
+                **common,
+            )
+            for inst in ctx.config.app_instances(ctx.host.name)
+        ]
+        # The background task worker runs on every app host; it finishes its current task on TERM. The
+        # first app host's worker also enqueues the periodic tasks (one scheduler for the whole site).
+        first = ctx.host.name == ctx.config.hosts_of("app")[0].name
+        out.append(
+            Program(
+                "worker",
+                "app",
+                [*manage, "strata_worker", "--interval", "1", *(["--scheduler"] if first else [])],
+                stopsignal="TERM",
+                stopwaitsecs=60,
+                **common,
+            )
+        )
+        return out
+
+    def ready_probe(self, ctx: HostContext) -> Health:
+        return probe_instances(ctx.config.app_instances(ctx.host.name))
+
+
+ROLE = AppRole()

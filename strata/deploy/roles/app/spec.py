@@ -1,0 +1,32 @@
+"""The app role's facts: gunicorn running Django, and the task worker (see role.py for how they run)."""
+
+from __future__ import annotations
+
+from strata.deploy.roles.spec import Link, Port, RoleSpec
+
+
+def validate(config) -> None:
+    app = config.roles["app"].options
+    SPEC.check_range(app, "instances", 1, 16)
+    SPEC.check_range(app, "workers", 1, 64)
+    SPEC.check_range(app, "timeout", 1, 3600)
+
+
+SPEC = RoleSpec(
+    name="app",
+    required=True,
+    multi_host=True,
+    options={"port": (int, 18101), "instances": (int, 2), "workers": (int, 2), "timeout": (int, 30)},
+    # One port per instance, counting up from roles.app.port.
+    ports=(Port("port", count_option="instances", label="instance {n}"),),
+    validate=validate,
+    links=(
+        Link("app", "db", "all application data"),
+        Link("app", "domain", "login binds, user and group sync"),
+        Link("app", "comms", "SMTP submission"),
+        # Declared here, not by comms: the endpoint (the app's inbound path) and its rules are the app's.
+        Link("comms", "app", "inbound mail delivered to the app"),
+        Link("app", "files", "upload, delete, presign"),
+    ),
+    depends_on=("db", "domain", "files", "comms"),
+)

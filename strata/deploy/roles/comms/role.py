@@ -1,0 +1,203 @@
+"""The comms role: a private Postfix instance. Notifications out, replies to them back into the app.
+
+Config under var/etc/comms/, queue and outbox under var/data/comms/, log under var/log/comms/. With no
+relay configured every outgoing message lands in a local Maildir (the outbox): Postfix never looks up or
+contacts an outside domain. Mail to the reply addresses is piped (deliver.py) to an app server.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from strata.deploy.config import Config, ConfigError
+from strata.deploy.render import render, write
+from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.comms.client import (
+    INBOUND_PATH,
+    REPLY_PREFIX,
+    TOKEN_PATTERN,
+    from_address,
+    reply_domain,
+)
+from strata.deploy.system import (
+    DeployError,
+    chown,
+    ensure_system_user,
+    is_root,
+    make_dir,
+    require_reachable,
+    run,
+)
+
+POSTFIX = "/usr/sbin/postfix"
+# Owns the outbox and runs the pipe that hands replies to the app: neither root nor postfix.
+MAIL_USER = "strata-mail"
+
+
+class CommsRole(Role):
+    name = "comms"
+    ready_timeout = 30
+
+    def prepare(self, ctx: HostContext) -> None:
+        self.require_binary(POSTFIX, "Postfix")
+        if not is_root():
+            raise DeployError("the comms role runs Postfix, which must be started as root")
+        ensure_system_user(MAIL_USER)
+        require_reachable(ctx.var, "postfix", "site.var_dir")
+        require_reachable(ctx.var, MAIL_USER, "site.var_dir")
+        require_reachable(ctx.venv_bin, MAIL_USER, "the virtualenv")
+        self.make_dirs(ctx, None, "etc", "log")
+        make_dir(ctx.data("comms"), None, 0o755)
+        # `postfix check` creates the queue's subdirectories with their owners and modes.
+        make_dir(ctx.data("comms") / "queue", None, 0o755)
+        make_dir(ctx.data("comms") / "data", "postfix", 0o700)
+        make_dir(ctx.data("comms") / "outbox", MAIL_USER, 0o700)
+
+    def _relay(self, ctx: HostContext) -> dict | None:
+        comms = ctx.config.roles["comms"]
+        if not comms["relay_host"]:
+            return None
+        auth = bool(comms["relay_username"])
+        if auth and not ctx.secrets.get("comms_relay_password"):
+            raise ConfigError(
+                ctx.config.secrets_path,
+                "comms_relay_password",
+                "required when roles.comms.relay_username is set (add it to the secrets file)",
+            )
+        if auth and any(c in ctx.secrets["comms_relay_password"] for c in "\r\n"):
+            raise ConfigError(ctx.config.secrets_path, "comms_relay_password", "must be one line")
+        return {
+            "host": comms["relay_host"],
+            "port": comms["relay_port"],
+            "starttls": comms["relay_starttls"],
+            "auth": auth,
+        }
+
+    def render(self, ctx: HostContext) -> None:
+        write_config(ctx, self._relay(ctx))
+
+    def validate(self, ctx: HostContext) -> None:
+        run([POSTFIX, "-c", str(ctx.etc("comms")), "check"], what="Postfix config check (postfix check)")
+
+    def programs(self, ctx: HostContext) -> list[Program]:
+        # run.sh: `postfix start-fg`, and `postfix stop` when it ends. Postfix starts as root and runs
+        # its daemons as `postfix` (the pipe to the app as strata-mail).
+        return [
+            Program(
+                "comms",
+                "comms",
+                ["/bin/sh", str(ctx.etc("comms") / "run.sh")],
+                stopsignal="TERM",
+                stopwaitsecs=30,
+                startsecs=1,
+                ports=[ctx.config.roles["comms"]["port"]],
+            )
+        ]
+
+
+def render_files(
+    config: Config, secrets: dict, host, var: Path, python: str, relay: dict | None, uid: int, gid: int
+) -> dict[str, tuple[str, int]]:
+    """Return every file of the instance's config directory: name -> (text, mode)."""
+    etc = var / "etc" / "comms"
+    comms = config.roles["comms"]
+    domain = reply_domain(config)
+    sender = from_address(config)
+    address = host.address
+    common = dict(
+        etc=etc,
+        queue=var / "data" / "comms" / "queue",
+        data=var / "data" / "comms" / "data",
+        log=var / "log" / "comms",
+        myhostname=f"comms.{domain}",
+        domain=domain,
+        reply_domain=domain,
+        address=address,
+        protocols="ipv6" if ":" in address else "ipv4",
+        mynetworks=" ".join(
+            sorted(
+                {h.cidr() if ":" not in h.address else f"[{h.address}]/128" for h in config.hosts_of("app")}
+            )
+        ),
+        message_size_limit=comms["max_message_kb"] * 1024,
+        relay=relay,
+        outbox_base=var / "data" / "comms" / "outbox",
+        outbox_uid=uid,
+        outbox_gid=gid,
+        listen=f"[{address}]:{comms['port']}" if ":" in address else f"{address}:{comms['port']}",
+        inbound_processes=4,
+        pipe_user=MAIL_USER,
+        python=python,
+        deliver_script=etc / "deliver.py",
+        deliver_config=etc / "inbound.json",
+    )
+    esc = domain.replace(".", r"\.")
+    files = {
+        "main.cf": (render("comms/templates/main.cf.j2", **common), 0o644),
+        "master.cf": (render("comms/templates/master.cf.j2", **common), 0o644),
+        # Replies go to the app; bounces of notifications (sent from the no-reply address) are dropped.
+        "transport": (f"{sender.lower()} discard:\n{domain} strata-inbound:\n", 0o644),
+        "reply_recipients.regexp": (
+            f"# Only reply addresses with a well-formed token (and the no-reply sender) are accepted.\n"
+            f"/^{REPLY_PREFIX.replace('+', chr(92) + '+')}{TOKEN_PATTERN}@{esc}$/ OK\n"
+            f"/^{_regexp_escape(sender.lower())}$/ OK\n",
+            0o644,
+        ),
+        # Every recipient of the outbox shares one Maildir.
+        "outbox.regexp": ("/./ Maildir/\n", 0o644),
+        "inbound.json": (
+            json.dumps(
+                {
+                    "apps": [[i.host.address, i.port] for i in config.app_instances()],
+                    "path": INBOUND_PATH,
+                    "source": address,
+                    "secret_file": str(etc / "inbound.secret"),
+                    "max_bytes": comms["max_message_kb"] * 1024 + 65536,
+                },
+                indent=2,
+            )
+            + "\n",
+            0o644,
+        ),
+        "deliver.py": ((Path(__file__).parent / "deliver.py").read_text(), 0o644),
+        "run.sh": (render("comms/templates/run.sh.j2", etc=etc, postfix=POSTFIX), 0o755),
+    }
+    if relay and relay["auth"]:
+        login = f"{comms['relay_username']}:{secrets['comms_relay_password']}"
+        files["relay_password"] = (f"[{relay['host']}]:{relay['port']} {login}\n", 0o600)
+    return files
+
+
+def _regexp_escape(text: str) -> str:
+    return "".join("\\" + c if not c.isalnum() else c for c in text)
+
+
+def write_config(ctx: HostContext, relay: dict | None) -> None:
+    import pwd
+
+    pw = pwd.getpwnam(MAIL_USER)
+    etc = ctx.etc("comms")
+    files = render_files(
+        ctx.config, ctx.secrets, ctx.host, ctx.var, str(ctx.venv_bin / "python"), relay, pw.pw_uid, pw.pw_gid
+    )
+    for name, (text, mode) in files.items():
+        write(etc / name, text, mode)
+    if "relay_password" in files:
+        # Read by the smtp client, which runs as postfix.
+        chown(etc / "relay_password", "postfix")
+    else:
+        (etc / "relay_password").unlink(missing_ok=True)
+    secret = etc / "inbound.secret"
+    write(secret, ctx.secrets["comms_inbound_secret"] + "\n", 0o600)
+    chown(secret, MAIL_USER)
+
+
+def postqueue(var: Path, *args: str) -> str:
+    """Run postqueue for this site's instance (e.g. -p to list the queue, -f to flush it)."""
+    exe = shutil.which("postqueue") or "/usr/sbin/postqueue"
+    return run([exe, "-c", str(var / "etc" / "comms"), *args], what="postqueue")
+
+
+ROLE = CommsRole()

@@ -1,0 +1,149 @@
+"""The db role: a private PostgreSQL 15 instance, run as the `postgres` user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from strata.deploy.render import render, write
+from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.probe import Health, timed
+from strata.deploy.system import chown, require_reachable, run, service_user
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The change after_ready_once reports when it created the first admin (`strata up` then prints its password).
+FIRST_ADMIN = "first admin"
+
+
+class DbRole(Role):
+    name = "db"
+
+    def user(self) -> str | None:
+        return service_user("postgres")
+
+    def prepare(self, ctx: HostContext) -> None:
+        self.require_binary(str(PG_BIN / "postgres"), "PostgreSQL 15")
+        user = self.user()
+        require_reachable(ctx.var, user, "site.var_dir")
+        self.make_dirs(ctx, user, "data", "run", "etc", "log")
+        datadir = ctx.data("db") / "pgdata"
+        if (datadir / "PG_VERSION").exists():
+            return
+        pwfile = ctx.run_dir("db") / "initdb.pw"
+        write(pwfile, ctx.secrets["db_superuser_password"] + "\n", 0o600)
+        chown(pwfile, user)
+        try:
+            run(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                user=user,
+                what="initdb",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def render(self, ctx: HostContext) -> None:
+        cfg = ctx.config
+        app = cfg.roles["app"]
+        db = cfg.roles["db"]
+        # Every pooled connection of every app worker, plus room for admin tasks.
+        needed = len(cfg.app_instances()) * app["workers"] * db["pool_size"] + 20
+        etc = ctx.etc("db")
+        common = dict(
+            etc=etc,
+            datadir=ctx.data("db") / "pgdata",
+            rundir=ctx.run_dir("db"),
+            address=ctx.host.address,
+            port=db["port"],
+            max_connections=max(100, needed),
+            dbname=db["name"],
+            dbuser=db["user"],
+            app_cidrs=sorted({h.cidr() for h in cfg.hosts_of("app")}),
+        )
+        write(etc / "postgresql.conf", render("db/templates/postgresql.conf.j2", **common))
+        write(etc / "pg_hba.conf", render("db/templates/pg_hba.conf.j2", **common))
+        write(etc / "pg_ident.conf", "# no ident maps\n")
+
+    def validate(self, ctx: HostContext) -> None:
+        run(
+            [str(PG_BIN / "postgres"), "-D", str(ctx.etc("db")), "-C", "data_directory"],
+            user=self.user(),
+            what="PostgreSQL config check (postgres -C)",
+        )
+
+    def programs(self, ctx: HostContext) -> list[Program]:
+        return [
+            Program(
+                "db",
+                "db",
+                [str(PG_BIN / "postgres"), "-D", str(ctx.etc("db"))],
+                user=self.user(),
+                stopsignal="INT",
+                stopwaitsecs=60,
+                startsecs=1,
+                ports=[ctx.config.roles["db"]["port"]],
+            )
+        ]
+
+    def _superuser(self, ctx: HostContext, dbname: str = "postgres"):
+        return psycopg.connect(
+            host=str(ctx.run_dir("db")),
+            port=ctx.config.roles["db"]["port"],
+            user="postgres",
+            password=ctx.secrets["db_superuser_password"],
+            dbname=dbname,
+            connect_timeout=3,
+            autocommit=True,
+        )
+
+    def ready_probe(self, ctx: HostContext) -> Health:
+        def check():
+            with self._superuser(ctx) as conn:
+                conn.execute("SELECT 1")
+
+        return timed(check)
+
+    def after_start(self, ctx: HostContext) -> None:
+        """Create (or update) the app's login role and its database."""
+        db = ctx.config.roles["db"]
+        role, name = sql.Identifier(db["user"]), sql.Identifier(db["name"])
+        with self._superuser(ctx) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [db["user"]]).fetchone()
+            verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+            conn.execute(
+                sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    verb, role, sql.Literal(ctx.secrets["db_app_password"])
+                )
+            )
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["name"]]).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(name, role))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(name))
+
+    def after_ready_once(self, ctxs: list[HostContext], step) -> list[str]:
+        """Migrate the database and create the first admin, from the first app host of the topology
+        (when this machine runs it), before any app server starts."""
+        changed = []
+        for ctx in ctxs:
+            if ctx.host.name == ctx.config.hosts_of("app")[0].name:
+                step("database migrations")
+                if "No migrations to apply" not in ctx.manage("migrate", "--noinput", what="migrate"):
+                    changed.append("database migrations")
+                out = ctx.manage("strata_admin", what="creating the first admin")
+                if out.startswith("created"):
+                    changed.append(FIRST_ADMIN)
+        return changed
+
+
+ROLE = DbRole()

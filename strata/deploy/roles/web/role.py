@@ -1,0 +1,107 @@
+"""The web role: nginx terminating TLS, serving static files and balancing the app servers."""
+
+from __future__ import annotations
+
+from strata.deploy import pki
+from strata.deploy.render import listen_address, render, write
+from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.system import make_dir, require_reachable, run, service_user
+
+NGINX = "/usr/sbin/nginx"
+TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def files_context(ctx: HostContext) -> dict:
+    """Where nginx fetches file bytes from: the file server's S3 port, or the app host's disk."""
+    cfg = ctx.config
+    opts = cfg.options("files")
+    out = {
+        "files_s3": cfg.enabled("files"),
+        "max_upload_mb": opts["max_upload_mb"],
+        "files_local": ctx.data("files-local"),
+        "files_s3_host": "",
+    }
+    if cfg.enabled("files"):
+        host = cfg.host_of("files")
+        out["files_s3_host"] = f"{listen_address(host.address)}:{opts['port']}"
+    return out
+
+
+class WebRole(Role):
+    name = "web"
+
+    def user(self) -> str | None:
+        return service_user("www-data")
+
+    def _nginx_args(self, ctx: HostContext) -> list[str]:
+        return [
+            NGINX,
+            "-p",
+            str(ctx.run_dir("web")),
+            "-c",
+            str(ctx.etc("web") / "nginx.conf"),
+            "-e",
+            str(ctx.log("web") / "error.log"),
+        ]
+
+    def prepare(self, ctx: HostContext) -> None:
+        self.require_binary(NGINX, "nginx")
+        user = self.user()
+        self.make_dirs(ctx, None, "etc", "log", "run")
+        for d in TEMP_DIRS:
+            make_dir(ctx.run_dir("web") / "tmp" / d, user, 0o700)
+        make_dir(ctx.static, None, 0o755)
+        require_reachable(ctx.static, user, "the static files directory")
+        cfg = ctx.config
+        names = list(dict.fromkeys([cfg.site["domain"], "localhost"]))
+        addresses = sorted({"127.0.0.1", *(h.address for h in cfg.hosts_of("web"))})
+        pki.ensure_server_cert(ctx.pki, "web", names, addresses)
+        # Collected here because nginx serves them from this host's disk.
+        ctx.manage("collectstatic", "--noinput", "--clear", what="collectstatic")
+
+    def render(self, ctx: HostContext) -> None:
+        cfg = ctx.config
+        web, site = cfg.roles["web"], cfg.site
+        https_port = web["https_port"]
+        write(
+            ctx.etc("web") / "nginx.conf",
+            render(
+                "web/templates/nginx.conf.j2",
+                user=self.user(),
+                workers=web["workers"],
+                run=ctx.run_dir("web"),
+                log=ctx.log("web"),
+                temp_dirs=TEMP_DIRS,
+                address=listen_address(ctx.host.address),
+                http_port=web["http_port"],
+                https_port=https_port,
+                port_suffix="" if https_port == 443 else f":{https_port}",
+                server_name=site["domain"],
+                cert=ctx.pki / "web.crt",
+                key=ctx.pki / "web.key",
+                static=ctx.static,
+                hsts_seconds=site["hsts_seconds"],
+                app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
+                fail_timeout=10,
+                **files_context(ctx),
+            ),
+        )
+
+    def validate(self, ctx: HostContext) -> None:
+        run([*self._nginx_args(ctx), "-t", "-q"], what="nginx config check (nginx -t)")
+
+    def programs(self, ctx: HostContext) -> list[Program]:
+        web = ctx.config.roles["web"]
+        return [
+            Program(
+                "web",
+                "web",
+                self._nginx_args(ctx),
+                stopsignal="QUIT",
+                stopwaitsecs=30,
+                ports=[web["http_port"], web["https_port"]],
+            )
+        ]
+
+
+ROLE = WebRole()
