@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STRATA := $(VENV)/bin/strata
 
-.PHONY: up down status test lint unit bench
+.PHONY: up down status test lint fmt typecheck unit bench
 
 up:
 	@bash scripts/bootstrap.sh run
@@ -19,11 +19,26 @@ status:
 lint:
 	@bash scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check strata tests bench
+	$(VENV)/bin/ruff format --check strata tests bench
 	$(VENV)/bin/lint-imports --no-cache
 	@mkdir -p var/ansible
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/var/ansible/home" \
 	  ANSIBLE_LOCAL_TEMP="$(CURDIR)/var/ansible/tmp" XDG_CACHE_HOME="$(CURDIR)/var/ansible/cache" \
 	  $(VENV)/bin/ansible-lint -q --nocolor -c deploy/ansible/.ansible-lint deploy/ansible/
+
+# Rewrite the code in the house style (the check is part of `make lint`).
+fmt:
+	@bash scripts/bootstrap.sh test
+	$(VENV)/bin/ruff format strata tests bench
+	$(VENV)/bin/ruff check --fix strata tests bench
+
+# mypy with django-stubs: its Django plugin imports the settings, which read a topology and its secrets; a
+# throwaway one under var/typecheck/ is written on first use (never the site's own strata.toml).
+TYPECHECK_CONFIG := $(CURDIR)/var/typecheck/strata.toml
+typecheck:
+	@bash scripts/bootstrap.sh test
+	@[ -e $(TYPECHECK_CONFIG) ] || $(STRATA) -c $(TYPECHECK_CONFIG) init >/dev/null
+	STRATA_CONFIG=$(TYPECHECK_CONFIG) $(VENV)/bin/mypy strata
 
 test: lint
 	$(VENV)/bin/python -m pytest
