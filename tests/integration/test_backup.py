@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from strata.deploy import local as deploy
 from strata.deploy.roles.files import client as s3
-from tests.conftest import files_role_toml, running_stack
 from tests.integration.test_files import Api
+from tests.support.stack import files_role_toml, running_stack, strata
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +24,6 @@ for name in ("dora", "eve"):
 print("ok")
 """
 COUNTS = "from strata.files.backup import row_counts; import json; print(json.dumps(row_counts()))"
-
-
-def strata(stack, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.client import Client, text_of
+from tests.support.client import Client, text_of
 
 pytestmark = pytest.mark.integration
 

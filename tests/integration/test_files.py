@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 
 from strata.deploy.roles.files import client as s3
-from tests.client import Client
+from tests.support.client import Client
 
 pytestmark = pytest.mark.integration
 
