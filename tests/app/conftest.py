@@ -72,3 +72,16 @@ def django_db_modify_db_settings():
         pytest.skip(message)
     with running_postgres(TOPOLOGY):
         yield
+
+
+@pytest.fixture
+def people(db):
+    """Alice and Carol in the group "research", Bob in no group; each with a password "pw-NAME"."""
+    from django.contrib.auth.models import Group, User
+
+    research = Group.objects.create(name="research")
+    out = {}
+    for name in ("alice", "bob", "carol"):
+        out[name] = User.objects.create_user(name, f"{name}@example.org", f"pw-{name}")
+    research.user_set.add(out["alice"], out["carol"])
+    return out
