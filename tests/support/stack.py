@@ -123,6 +123,10 @@ class Stack:
     def ctx(self) -> HostContext:
         return HostContext(self.config, self.secrets, self.config.hosts["local"])
 
+    def shell(self, code: str) -> str:
+        """Run Python CODE in the site's Django (manage.py shell -c); prefer a command or the app tier."""
+        return self.ctx().manage("shell", "--no-imports", "-c", code)
+
     def manage(self, *args: str) -> str:
         """Run a Django management command of the site; return its output."""
         return self.ctx().manage(*args)
@@ -202,11 +206,13 @@ def ok(stack: Stack, *args: str, stdin: str | None = None) -> str:
     return proc.stdout.strip()
 
 
-def add_people(stack: Stack, passwords: dict[str, str], groups: dict[str, list[str]] | None = None) -> None:
-    """Add people (username -> password) with `strata users import`, and groups with their members."""
-    rows = "".join(f"{name},{pw}\n" for name, pw in passwords.items())
-    csv = stack.root / f"people-{'-'.join(passwords)}.csv"
-    csv.write_text("username,password\n" + rows)
+def add_people(stack: Stack, people: list[dict], groups: dict[str, list[str]] | None = None) -> None:
+    """Add PEOPLE (dicts of `strata users import` columns: username, password, first_name, ...) in one
+    import, then each group with its members."""
+    columns = list(dict.fromkeys(k for row in people for k in row))
+    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in people]
+    csv = stack.root / "people-import.csv"
+    csv.write_text("\n".join(lines) + "\n")
     try:
         ok(stack, "users", "import", str(csv))
     finally:
