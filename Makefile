@@ -43,9 +43,12 @@ typecheck:
 test: lint
 	$(VENV)/bin/python -m pytest
 
+# Lint, the unit tests and the in-process tier (tests/app: Django against one real PostgreSQL, no other server).
 unit:
 	@bash scripts/bootstrap.sh test
-	$(VENV)/bin/python -m pytest -m "not integration and not browser"
+	$(VENV)/bin/ruff check strata tests bench
+	$(VENV)/bin/ruff format --check strata tests bench
+	$(VENV)/bin/python -m pytest -m "not integration and not browser and not lab"
 
 bench:
 	@bash scripts/bootstrap.sh test

@@ -34,9 +34,8 @@ from boto3.s3.transfer import TransferConfig
 from strata.deploy.roles.app.role import ROLE as APP
 from strata.deploy.roles.files import client as s3
 from strata.deploy.supervisor import Supervisor
-from tests.client import Client
-from tests.conftest import free_ports, running_stack
-from tests.integration.test_lifecycle import descendants
+from tests.support.client import Client
+from tests.support.stack import descendants, free_ports, running_stack
 
 REPORT = Path(__file__).parent / "reports" / "files.md"
 MiB = 1024 * 1024

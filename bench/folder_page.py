@@ -12,7 +12,7 @@ import json
 import platform
 from pathlib import Path
 
-from tests.conftest import running_stack
+from tests.support.stack import running_stack
 
 REPORT = Path(__file__).parent / "reports" / "folder_page.md"
 

@@ -15,8 +15,9 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.client import Client
-from tests.integration.domain_support import ldap_operations, ok, start_domain_stack
+from tests.support.client import Client
+from tests.support.domain import ldap_operations, start_domain_stack
+from tests.support.stack import ok
 
 REPORT = Path(__file__).parent / "reports" / "ldap_login.md"
 USER, PASSWORD = "bench", "correct horse battery bench"

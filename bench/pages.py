@@ -13,8 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.client import Client
-from tests.conftest import running_stack
+from tests.support.client import Client
+from tests.support.stack import running_stack
 
 REPORT = Path(__file__).parent / "reports" / "pages.md"
 CONNECTIONS, SECONDS = 32, 10

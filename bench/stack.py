@@ -16,9 +16,8 @@ from pathlib import Path
 from strata.deploy import config as cfgmod
 from strata.deploy import local as deploy
 from strata.deploy.supervisor import Supervisor
-from tests.client import Client
-from tests.conftest import all_optional_roles_toml, make_root, write_topology
-from tests.integration.test_lifecycle import descendants
+from tests.support.client import Client
+from tests.support.stack import all_optional_roles_toml, descendants, make_root, write_topology
 
 REPORT = Path(__file__).parent / "reports" / "stack.md"
 

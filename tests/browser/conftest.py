@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.support.stack import IN_CI
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.domain_support import ok, start_domain_stack
+from tests.support.domain import start_domain_stack
+from tests.support.stack import ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

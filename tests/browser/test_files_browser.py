@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import files_role_toml, running_stack
+from tests.support.stack import files_role_toml, running_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

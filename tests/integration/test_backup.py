@@ -5,36 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from strata.deploy import local as deploy
 from strata.deploy.roles.files import client as s3
-from tests.conftest import files_role_toml, running_stack
 from tests.integration.test_files import Api
+from tests.support.stack import add_people, files_role_toml, running_stack, strata
 
 pytestmark = pytest.mark.integration
 
-SETUP = """
-from django.contrib.auth.models import User
-for name in ("dora", "eve"):
-    u, _ = User.objects.get_or_create(username=name)
-    u.set_password("pw-" + name + "-backup-2026")
-    u.save()
-print("ok")
-"""
 COUNTS = "from strata.files.backup import row_counts; import json; print(json.dumps(row_counts()))"
-
-
-def strata(stack, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +25,7 @@ def bstack():
 
 
 def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
-    bstack.shell(SETUP)
+    add_people(bstack, [{"username": n, "password": f"pw-{n}-backup-2026"} for n in ("dora", "eve")])
     dora = Api(bstack, "dora", "pw-dora-backup-2026")
     originals = {}
     for i, size in enumerate((0, 1, 6 * 1024 * 1024 + 3, 70_000)):

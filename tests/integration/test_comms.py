@@ -26,8 +26,10 @@ from strata.deploy import local as deploy
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.roles.comms.outbox import list_outbox
 from strata.deploy.supervisor import Supervisor
-from tests.client import Client, text_of
-from tests.conftest import Stack, free_ports, make_root, require_servers, write_topology
+from tests.support.client import Client, text_of
+from tests.support.mail import outbox_to
+from tests.support.stack import Stack, free_ports, make_root, require_servers, write_topology
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -101,21 +103,6 @@ def fetch_post(c: Client, path: str, data: dict):
     )
 
 
-def wait_for(fn, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
-def outbox_to(st, address, subject_part=""):
-    return [m for m in list_outbox(st.config.var_dir) if m.to == address and subject_part in m.subject]
-
-
 def conversation_id(resp) -> int:
     found = re.search(r"/messages/c/(\d+)/", resp.url)
     assert found, resp.url
@@ -169,7 +156,9 @@ def first_mail(comms_stack):
     resp = start(ada, "grace", "Launch plans", "Shall we meet at <b>ten</b>?")
     assert resp.status == 200, resp.text[:500]
     conv = conversation_id(resp)
-    mails = wait_for(lambda: outbox_to(st, "grace@example.org", "Launch plans"), what="Grace's notification")
+    mails = wait_for(
+        lambda: outbox_to(st.config.var_dir, "grace@example.org", "Launch plans"), what="Grace's notification"
+    )
     assert len(mails) == 1
     return conv, mails[0]
 
@@ -248,7 +237,9 @@ def test_reply_by_smtp_lands_in_the_conversation_once(comms_stack, first_mail):
     time.sleep(2)
     assert [b for v, b in messages_in(st, conv) if v == "email"] == ["Ten works for me.\n\nGrace"]
     # Ada is told about the reply, by email too.
-    wait_for(lambda: outbox_to(st, "ada@example.org", "Grace Hopper"), what="Ada's notification")
+    wait_for(
+        lambda: outbox_to(st.config.var_dir, "ada@example.org", "Grace Hopper"), what="Ada's notification"
+    )
 
 
 def test_mail_waits_while_comms_is_down_and_is_delivered_exactly_once(comms_stack):
@@ -257,7 +248,10 @@ def test_mail_waits_while_comms_is_down_and_is_delivered_exactly_once(comms_stac
     ada = login(st, "ada")
     resp = start(ada, "alan", "Outage drill", "first")
     conv = conversation_id(resp)
-    wait_for(lambda: outbox_to(st, "alan@example.org", "Outage drill"), what="the first notification")
+    wait_for(
+        lambda: outbox_to(st.config.var_dir, "alan@example.org", "Outage drill"),
+        what="the first notification",
+    )
     sup.stop("comms")
     try:
         roles = {r.role: r for r in health.roles_report(st.config, st.secrets)}
@@ -360,11 +354,13 @@ User.objects.filter(username="alan").update(first_name="Alan\\r\\nBcc: evil@exam
         alan = login(st, "alan")
         conv = conversation_id(start(alan, "ada", "Header test", "from Alan"))
         assert conv
-        mail = wait_for(lambda: outbox_to(st, "ada@example.org", "Header test"), what="notification")[0]
+        mail = wait_for(
+            lambda: outbox_to(st.config.var_dir, "ada@example.org", "Header test"), what="notification"
+        )[0]
         msg = mail.message()
         assert msg["Bcc"] is None and "\n" not in str(msg["From"])
         assert msg["From"].addresses[0].display_name.startswith("Alan Bcc: evil@example.org")
-        assert not outbox_to(st, "evil@example.org")
+        assert not outbox_to(st.config.var_dir, "evil@example.org")
     finally:
         st.shell(
             "from django.contrib.auth.models import User; "
@@ -377,11 +373,13 @@ def test_group_conversation_notifies_each_member_with_their_own_token(comms_stac
     ada = login(st, "ada")
     resp = start(ada, "crew", "Crew meeting", "Friday at noon")
     assert resp.status == 200
-    grace = wait_for(lambda: outbox_to(st, "grace@example.org", "Crew meeting"), what="grace")[0]
-    alan = wait_for(lambda: outbox_to(st, "alan@example.org", "Crew meeting"), what="alan")[0]
+    grace = wait_for(lambda: outbox_to(st.config.var_dir, "grace@example.org", "Crew meeting"), what="grace")[
+        0
+    ]
+    alan = wait_for(lambda: outbox_to(st.config.var_dir, "alan@example.org", "Crew meeting"), what="alan")[0]
     assert grace.subject.startswith("[crew]")
     assert str(grace.message()["Reply-To"]) != str(alan.message()["Reply-To"])
-    assert not outbox_to(st, "kj@example.org", "Crew meeting")
+    assert not outbox_to(st.config.var_dir, "kj@example.org", "Crew meeting")
 
 
 def test_bad_inbound_mail_is_rejected_logged_and_changes_nothing(comms_stack, first_mail):
@@ -500,7 +498,9 @@ def test_password_reset_by_email(comms_stack):
     anon = Client(st.url, st.ca)
     resp = anon.post("/accounts/password/reset/", {"email": "kj@example.org"})
     assert resp.status == 200 and "Check your email" in resp.text
-    mail = wait_for(lambda: outbox_to(st, "kj@example.org", "Reset your password"), what="reset mail")[0]
+    mail = wait_for(
+        lambda: outbox_to(st.config.var_dir, "kj@example.org", "Reset your password"), what="reset mail"
+    )[0]
     body = mail.message().get_body(("plain",)).get_content()
     link = re.search(r"https://\S+/accounts/password/reset/\S+/\S+/", body).group(0)
     page = anon.get(link)

@@ -5,26 +5,29 @@ from __future__ import annotations
 
 import pytest
 
-from tests.client import Client, text_of
+from tests.support.client import Client, text_of
+from tests.support.stack import add_people
 
 pytestmark = pytest.mark.integration
-
-USERS = """
-from django.contrib.auth.models import User
-from strata.people.actions import update_contact_details
-for username, first in [("fb_ann", "Ann"), ("fb_bob", "Bob"), ("fb_cy", "Cy")]:
-    u, _ = User.objects.get_or_create(username=username)
-    u.set_password("correct horse battery " + username)
-    u.save()
-    update_contact_details(u, first_name=first, last_name="Fallback", email=username + "@example.org",
-                           phone="+1 555 0111", fax="+1 555 0112", title="", department="")
-print("ok")
-"""
 
 
 @pytest.fixture(scope="module")
 def users(stack):
-    assert stack.shell(USERS).strip().endswith("ok")
+    add_people(
+        stack,
+        [
+            dict(
+                username=username,
+                password="correct horse battery " + username,
+                first_name=first,
+                last_name="Fallback",
+                email=username + "@example.org",
+                phone="+1 555 0111",
+                fax="+1 555 0112",
+            )
+            for username, first in [("fb_ann", "Ann"), ("fb_bob", "Bob"), ("fb_cy", "Cy")]
+        ],
+    )
 
 
 def login(stack, username) -> Client:

@@ -21,18 +21,17 @@ from strata.deploy import health
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.roles.domain.client import tree
 from strata.deploy.supervisor import Supervisor
-from tests.client import Client, text_of
-from tests.integration.domain_support import (
+from tests.support.client import Client, text_of
+from tests.support.domain import (
     admin_ldap,
     bind_as,
     client_from,
     ldap_operations,
-    ok,
     person_attrs,
     reset_lockouts,
     start_domain_stack,
-    strata,
 )
+from tests.support.stack import ok, strata
 
 pytestmark = pytest.mark.integration
 

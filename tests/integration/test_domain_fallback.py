@@ -7,8 +7,9 @@ import json
 import pytest
 
 from strata.deploy.roles.app.client import get_healthz
-from tests.client import Client
-from tests.integration.domain_support import ok, reset_lockouts, strata
+from tests.support.client import Client
+from tests.support.domain import reset_lockouts
+from tests.support.stack import ok, strata
 
 pytestmark = pytest.mark.integration
 

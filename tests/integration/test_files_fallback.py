@@ -7,16 +7,14 @@ import os
 import pytest
 
 from tests.integration.test_files import Api
+from tests.support.stack import add_people
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def carl(stack):
-    stack.shell(
-        "from django.contrib.auth.models import User; u, _ = User.objects.get_or_create(username='carl'); "
-        "u.set_password('pw-carl-fallback-2026'); u.save()"
-    )
+    add_people(stack, [{"username": "carl", "password": "pw-carl-fallback-2026"}])
     return Api(stack, "carl", "pw-carl-fallback-2026")
 
 

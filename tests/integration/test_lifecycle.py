@@ -6,34 +6,22 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from strata.deploy import config as cfgmod
 from strata.deploy import local as deploy
 from strata.deploy.supervisor import Supervisor
-from tests.conftest import all_optional_roles_toml, make_root, port_is_free, require_servers, write_topology
+from tests.support.stack import (
+    all_optional_roles_toml,
+    descendants,
+    make_root,
+    port_is_free,
+    require_servers,
+    write_topology,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def descendants(pid: int) -> set[int]:
-    """Return PID and every process below it, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        out.add(p)
-        todo += children.get(p, [])
-    return out
 
 
 def alive(pid: int) -> bool:

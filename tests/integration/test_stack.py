@@ -19,7 +19,7 @@ from strata.deploy import health
 from strata.deploy import local as deploy
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.supervisor import Supervisor
-from tests.client import Client, text_of
+from tests.support.client import Client, text_of
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ import pytest
 from strata.deploy import playbook
 from strata.deploy.lab import run as labrun
 from strata.deploy.lab import ssh as labssh
-from tests.client import Client, text_of
-from tests.conftest import IN_CI, make_root, require_servers
+from tests.support.client import Client, text_of
+from tests.support.stack import IN_CI, make_root, require_servers
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 

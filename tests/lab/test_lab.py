@@ -24,9 +24,10 @@ import pytest
 
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
-from strata.deploy.roles.comms.outbox import list_outbox
-from tests.client import Client, text_of
-from tests.conftest import IN_CI, make_root, require_servers
+from tests.support.client import Client, text_of
+from tests.support.mail import outbox_to
+from tests.support.stack import IN_CI, make_root, require_servers
+from tests.support.waits import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 
@@ -97,20 +98,9 @@ def in_host(lab, host: str, code: str) -> str:
     return lab.run_in(host, [sys.executable, "-c", code], timeout=120).stdout
 
 
-def wait_for(fn, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
-def outbox_to(lab, address: str, subject_part: str):
-    var = lab.hosts[lab.config().host_of("comms").name].var
-    return [m for m in list_outbox(Path(var)) if m.to == address and subject_part in m.subject]
+def comms_var(lab) -> Path:
+    """Return the var/ tree of the lab host that runs the comms role."""
+    return Path(lab.hosts[lab.config().host_of("comms").name].var)
 
 
 def upload(c: Client, name: str, data: bytes) -> tuple[int, dict]:
@@ -272,7 +262,11 @@ def test_journey_login_upload_download_message_across_hosts(lab, people):
     # A message: stored in the app, mailed by the worker through Postfix on the comms host.
     resp = alice.post("/messages/new/", {"to": "bob", "subject": "Lab hello", "body": "Across hosts."})
     assert resp.status == 200 and "/messages/c/" in resp.url, text_of(resp.text)[:300]
-    mail = wait_for(lambda: outbox_to(lab, "bob@example.org", "Lab hello"), what="Bob's notification")[0]
+    mail = wait_for(
+        lambda: outbox_to(comms_var(lab), "bob@example.org", "Lab hello"),
+        timeout=60,
+        what="Bob's notification",
+    )[0]
     assert "Across hosts." in mail.message().get_body(("plain",)).get_content()
 
 
@@ -364,11 +358,11 @@ def test_mail_server_down_messages_stay_in_app_and_mail_waits(lab, people):
         bob = login(lab, "bob")
         assert "While comms is down" in bob.get("/messages/").text
         time.sleep(3)  # the worker's first attempts fail meanwhile
-        assert not outbox_to(lab, "bob@example.org", "While comms is down")
+        assert not outbox_to(comms_var(lab), "bob@example.org", "While comms is down")
     finally:
         sup.start("comms")
     mail = wait_for(
-        lambda: outbox_to(lab, "bob@example.org", "While comms is down"),
+        lambda: outbox_to(comms_var(lab), "bob@example.org", "While comms is down"),
         timeout=90,
         what="the queued notification after comms came back",
     )

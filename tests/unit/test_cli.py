@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
 from pathlib import Path
@@ -13,6 +12,7 @@ from strata.deploy import local as deploy
 from strata.deploy.cli import main as cli
 from strata.deploy.config import ENV_HOST
 from strata.deploy.system import port_free
+from tests.support.stack import free_ports
 
 DEFAULT = Path(deploy.__file__).parent / "default.toml"
 
@@ -107,30 +107,8 @@ def test_up_with_bad_config_touches_nothing(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["strata.toml"]
 
 
-def free_ports(count: int, consecutive: int = 1) -> list[int]:
-    """COUNT free loopback ports; the first starts a run of CONSECUTIVE free ports."""
-    with contextlib.ExitStack() as stack:
-        held: list[int] = []
-
-        def grab(port=0) -> int | None:
-            s = stack.enter_context(socket.socket())
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return None
-            return s.getsockname()[1]
-
-        while not held:
-            base = grab()
-            if all(grab(base + i) for i in range(1, consecutive)):
-                held.append(base)
-        while len(held) < count:
-            held.append(grab())
-        return held
-
-
 def test_up_refuses_a_port_in_use_before_writing_anything(tmp_path, capsys):
-    app, http, db, busy = free_ports(4, consecutive=2)
+    app, http, db, busy = free_ports(2, 1, 1, 1)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", busy))
         blocker.listen(1)
@@ -155,7 +133,7 @@ def test_up_refuses_a_port_in_use_before_writing_anything(tmp_path, capsys):
 
 
 def test_up_names_the_app_instance_port_in_use(tmp_path, capsys):
-    app, http, https, db = free_ports(4, consecutive=2)
+    app, http, https, db = free_ports(2, 1, 1, 1)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", app + 1))
         blocker.listen(1)

@@ -10,34 +10,19 @@ import pytest
 from strata.deploy.config import ConfigError, parse
 from strata.deploy.roles.comms.client import from_address, reply_domain
 from strata.deploy.roles.comms.role import render_files
+from tests.support.topology import topology
 
-BASE = """
-[site]
-domain = "team.example"
-
-[hosts.front]
-address = "198.18.0.1"
-[hosts.app1]
-address = "198.18.0.2"
-[hosts.app2]
-address = "198.18.0.3"
-[hosts.mail]
-address = "198.18.0.4"
-
-[roles.web]
-hosts = ["front"]
-[roles.app]
-hosts = ["app1", "app2"]
-instances = 2
-port = 18101
-[roles.db]
-hosts = ["app1"]
-[roles.files]
-hosts = ["front"]
-[roles.comms]
-hosts = ["mail"]
-port = 2525
-"""
+BASE = topology(
+    site={"domain": "team.example"},
+    hosts={"front": "198.18.0.1", "app1": "198.18.0.2", "app2": "198.18.0.3", "mail": "198.18.0.4"},
+    roles={
+        "web": ["front"],
+        "app": {"hosts": ["app1", "app2"], "instances": 2, "port": 18101},
+        "db": ["app1"],
+        "files": ["front"],
+        "comms": {"hosts": ["mail"], "port": 2525},
+    },
+)
 SECRETS = {"comms_inbound_secret": "s3cret-inbound", "comms_relay_password": "relay pass"}
 
 

@@ -23,31 +23,18 @@ from strata.deploy.render import render
 from strata.deploy.roles.base import HostContext
 from strata.deploy.roles.domain.client import Tree
 from strata.deploy.roles.domain.role import DomainRole, _current_rootpw, ssha, ssha_matches
+from tests.support.topology import topology
 
-TOPOLOGY = """
-[site]
-domain = "team.example"
-
-[hosts.front]
-address = "198.18.0.1"
-
-[hosts.dir]
-address = "198.18.0.5"
-
-[roles.web]
-hosts = ["front"]
-
-[roles.app]
-hosts = ["front"]
-
-[roles.db]
-hosts = ["front"]
-
-[roles.domain]
-hosts = ["dir"]
-port = 3389
-base_dn = "dc=team,dc=example"
-"""
+TOPOLOGY = topology(
+    site={"domain": "team.example"},
+    hosts={"front": "198.18.0.1", "dir": "198.18.0.5"},
+    roles={
+        "web": ["front"],
+        "app": ["front"],
+        "db": ["front"],
+        "domain": {"hosts": ["dir"], "port": 3389, "base_dn": "dc=team,dc=example"},
+    },
+)
 
 
 @pytest.mark.parametrize(

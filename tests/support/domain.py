@@ -1,12 +1,10 @@
-"""Helpers for the domain-role tests: a stack with a real slapd, the CLI, and LDAP counters."""
+"""Helpers for the domain-role tests: a stack with a real slapd, and LDAP counters."""
 
 from __future__ import annotations
 
 import functools
 import http.client
 import shutil
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -17,8 +15,15 @@ from strata.deploy import config as cfgmod
 from strata.deploy import local as deploy
 from strata.deploy.roles.domain.client import connect, connect_admin, tree
 from strata.deploy.roles.domain.role import SLAPD
-from tests.client import Client
-from tests.conftest import IN_CI, Stack, free_ports, make_root, require_servers, write_topology
+from tests.support.client import Client
+from tests.support.stack import (
+    IN_CI,
+    Stack,
+    domain_role_toml,
+    make_root,
+    require_servers,
+    write_topology,
+)
 
 
 def require_slapd() -> None:
@@ -34,11 +39,8 @@ def start_domain_stack(prefix: str):
     """Yield a Stack whose topology includes the domain role; always stop it and remove its files."""
     require_slapd()
     root = make_root(prefix)
-    (port,) = free_ports(1)
     # A sync period far beyond the test run: no scheduled LDAP traffic interferes with the counters.
-    path = write_topology(
-        root, extra=f'\n[roles.domain]\nhosts = ["local"]\nport = {port}\nsync_seconds = 86400\n'
-    )
+    path = write_topology(root, extra=domain_role_toml(sync_seconds=86400))
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)
@@ -48,23 +50,6 @@ def start_domain_stack(prefix: str):
             deploy.down(path)
         finally:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def strata(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run the `strata` CLI against STACK's config."""
-    return subprocess.run(
-        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def ok(stack: Stack, *args: str, stdin: str | None = None) -> str:
-    proc = strata(stack, *args, stdin=stdin)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 def admin_ldap(stack: Stack):

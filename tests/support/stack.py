@@ -1,0 +1,241 @@
+"""A real Strata stack (PostgreSQL, gunicorn, nginx, and any optional role) in a temp dir on free ports.
+
+The stack is started by strata.deploy.local.up, the same code `make up` runs, and always stopped
+afterwards. Tests, fixtures and the benchmarks share these helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from strata.deploy import config as cfgmod
+from strata.deploy import local as deploy
+from strata.deploy.roles.base import HostContext
+from strata.deploy.system import port_free
+
+IN_CI = os.environ.get("CI") == "true"
+NEEDED = ("/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/nginx")
+
+
+def require_servers() -> None:
+    """Skip (outside CI) or fail (in CI) when the stack cannot be started here."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("needs root (PostgreSQL runs as postgres, nginx workers as www-data)")
+    problems += [f"{p} is not installed (make test installs it)" for p in NEEDED if not Path(p).exists()]
+    if problems:
+        if IN_CI:
+            pytest.fail("; ".join(problems))
+        pytest.skip("; ".join(problems))
+
+
+def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
+    """Return whether a server could listen on PORT now (connections in TIME_WAIT do not count)."""
+    return port_free(address, port)
+
+
+def free_ports(*groups: int) -> list[int]:
+    """Return the first port of each group of free ports; group sizes given as arguments."""
+    rng = random.Random()
+    used: set[int] = set()
+    out: list[int] = []
+    for size in groups:
+        while True:
+            base = rng.randrange(20000, 60000)
+            group = set(range(base, base + size))
+            if not group & used and all(port_is_free(p) for p in group):
+                used |= group
+                out.append(base)
+                break
+    return out
+
+
+def write_topology(root: Path, *, instances: int = 2, extra: str = "") -> Path:
+    """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA."""
+    http, https, db, app = free_ports(1, 1, 1, instances)
+    path = root / "strata.toml"
+    path.write_text(f"""
+[site]
+name = "Strata test"
+domain = "localhost"
+var_dir = "var"
+
+[hosts.local]
+address = "127.0.0.1"
+
+[roles.web]
+hosts = ["local"]
+http_port = {http}
+https_port = {https}
+workers = 1
+
+[roles.app]
+hosts = ["local"]
+instances = {instances}
+port = {app}
+workers = 2
+
+[roles.db]
+hosts = ["local"]
+port = {db}
+{extra}
+""")
+    return path
+
+
+def make_root(prefix: str) -> Path:
+    """Return a fresh temp dir the service users can traverse."""
+    # mkdtemp makes a 0700 directory; the service users must traverse it.
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(root, 0o755)
+    return root
+
+
+@dataclass
+class Stack:
+    root: Path
+    config: cfgmod.Config
+    secrets: dict
+    result: deploy.UpResult
+
+    @property
+    def url(self) -> str:
+        return self.result.url.rstrip("/")
+
+    @property
+    def ca(self) -> Path:
+        return self.result.ca_cert
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return self.config.site["admin_username"], self.secrets["admin_password"]
+
+    def ctx(self) -> HostContext:
+        return HostContext(self.config, self.secrets, self.config.hosts["local"])
+
+    def shell(self, code: str) -> str:
+        """Run Python CODE in the site's Django (manage.py shell -c); prefer a command or the app tier."""
+        return self.ctx().manage("shell", "--no-imports", "-c", code)
+
+    def manage(self, *args: str) -> str:
+        """Run a Django management command of the site; return its output."""
+        return self.ctx().manage(*args)
+
+
+@contextlib.contextmanager
+def running_stack(prefix: str, extra: str = "", instances: int = 2):
+    """Start a stack in a fresh temp dir; always stop it and remove the dir."""
+    require_servers()
+    root = make_root(prefix)
+    path = write_topology(root, instances=instances, extra=extra)
+    try:
+        result = deploy.up(path)
+        config = cfgmod.load(path)
+        yield Stack(root, config, cfgmod.load_secrets(config), result)
+    finally:
+        try:
+            deploy.down(path)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def files_role_toml() -> str:
+    """Return the files role (SeaweedFS) on the local host, on free ports."""
+    s3, internal = free_ports(1, 9)
+    return f'\n[roles.files]\nhosts = ["local"]\nport = {s3}\ninternal_port = {internal}\npart_mb = 5\n'
+
+
+def comms_role_toml(**options) -> str:
+    """Return the comms role (Postfix) on the local host, on a free port, with OPTIONS."""
+    (smtp,) = free_ports(1)
+    return _role("comms", port=smtp, **options)
+
+
+def domain_role_toml(**options) -> str:
+    """Return the domain role (slapd) on the local host, on a free port, with OPTIONS."""
+    (ldap,) = free_ports(1)
+    return _role("domain", port=ldap, **options)
+
+
+def _role(name: str, **options) -> str:
+    lines = [f"\n[roles.{name}]", 'hosts = ["local"]']
+    lines += [f"{k} = {_toml_value(v)}" for k, v in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(v)
+
+
+def all_optional_roles_toml() -> str:
+    """Return the three optional roles on the local host, on free ports (the default `make up` topology)."""
+    return files_role_toml() + comms_role_toml() + domain_role_toml()
+
+
+def strata(
+    stack: Stack, *args: str, stdin: str | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the `strata` CLI against STACK's config."""
+    return subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(stack.config.path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def ok(stack: Stack, *args: str, stdin: str | None = None) -> str:
+    """Run the `strata` CLI, assert it succeeded, return its output."""
+    proc = strata(stack, *args, stdin=stdin)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def add_people(stack: Stack, people: list[dict], groups: dict[str, list[str]] | None = None) -> None:
+    """Add PEOPLE (dicts of `strata users import` columns: username, password, first_name, ...) in one
+    import, then each group with its members."""
+    columns = list(dict.fromkeys(k for row in people for k in row))
+    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in people]
+    csv = stack.root / "people-import.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    try:
+        ok(stack, "users", "import", str(csv))
+    finally:
+        csv.unlink()
+    for group, members in (groups or {}).items():
+        ok(stack, "groups", "add", group)
+        for member in members:
+            ok(stack, "groups", "add-member", group, member)
+
+
+def descendants(pid: int) -> set[int]:
+    """Return PID and every process below it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        out.add(p)
+        todo += children.get(p, [])
+    return out
