@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from . import directory, forms
@@ -108,3 +110,38 @@ def manage_directory(request):
         {"sections": sections, "error": error, "domain_on": domain_enabled()},
         status=status,
     )
+
+
+# --- password reset (accounts held in the database; mailed through the comms role) -------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Mail a reset link to accounts held in the database; without a comms server, say to ask an admin."""
+
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def dispatch(self, request, *args, **kwargs):
+        if not settings.STRATA_COMMS:
+            return render(
+                request,
+                "accounts/password_reset_unavailable.html",
+                status=200 if request.method in ("GET", "HEAD") else 400,
+            )
+        self.extra_email_context = {"strata_site_name": settings.SITE["name"]}
+        return super().dispatch(request, *args, **kwargs)
+
+
+password_reset = PasswordResetView.as_view()
+password_reset_done = auth_views.PasswordResetDoneView.as_view(
+    template_name="accounts/password_reset_done.html"
+)
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html",
+    success_url=reverse_lazy("accounts:password_reset_complete"),
+)
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html"
+)

@@ -182,8 +182,8 @@ class Quota(models.Model):
 
 
 class Usage(models.Model):
-    """Bytes of stored files a person uploaded (trash included), kept up to date by actions.py so the
-    quota needs no sum over all their files."""
+    """Bytes of stored files a person uploaded (trash included), kept up to date by
+    actions.spaces.count_usage so the quota needs no sum over all their files."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="file_usage"

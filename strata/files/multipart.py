@@ -1,34 +1,20 @@
 """multipart/form-data uploads (plain HTML forms, scripts): each file part streams to the file server.
 
-Django's parser hands the bytes to StreamingHandler in small chunks; they are gathered into parts of
-roles.files.part_mb and sent on at once, so a worker holds at most one part, never a whole file.
+Django's parser hands the bytes to StreamingHandler in small chunks; storage.PartWriter gathers them into
+parts of roles.files.part_mb and sends each on at once, so a worker holds at most one part, never a file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
-from dataclasses import dataclass
 
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http.multipartparser import MultiPartParser
 
-from . import actions
 from .errors import FilesError
-from .storage import backend
-
-
-@dataclass
-class StoredObject:
-    """What a file part became on the file server (in place of Django's UploadedFile)."""
-
-    name: str
-    key: str
-    size: int
-    sha256: str
-    content_type: str
-    error: str = ""
+from .limits import max_upload_bytes, part_bytes
+from .storage import PartWriter, StoredObject, backend
 
 
 class StrictParser(MultiPartParser):
@@ -61,59 +47,41 @@ class StreamingHandler(FileUploadHandler):
     def __init__(self, request=None):
         super().__init__(request)
         self.stored: list[StoredObject] = []
-        self._part_size = actions.part_bytes()
+        self.writer: PartWriter | None = None
+        self._part_size = part_bytes()
+        self._max_bytes = max_upload_bytes()
 
     def new_file(
         self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None
     ):
         super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
         self.key = uuid.uuid4().hex
-        self.buffer = bytearray()
-        self.part = 0
         self.size = 0
         self.digest = hashlib.sha256()
-        self.upload_id = None
         self.ctype = (content_type or "application/octet-stream")[:255]
         self.raw_name = file_name
-
-    def _flush(self, final: bool) -> None:
-        while len(self.buffer) >= self._part_size or (final and self.buffer):
-            chunk = bytes(self.buffer[: self._part_size])
-            del self.buffer[: self._part_size]
-            if self.upload_id is None:
-                self.upload_id = backend().begin(self.key, self.ctype)
-            self.part += 1
-            backend().put_part(self.key, self.upload_id, self.part, io.BytesIO(chunk), len(chunk))
+        self.writer = PartWriter(backend(), self.key, self.ctype, self._part_size)
 
     def receive_data_chunk(self, raw_data, start):
         self.size += len(raw_data)
-        if self.size > actions.max_upload_bytes():
+        if self.size > self._max_bytes:
             self.abort()
             raise StopUpload(connection_reset=True)
         self.digest.update(raw_data)
-        self.buffer += raw_data
-        self._flush(final=False)
+        self.writer.write(raw_data)
         return None
 
     def file_complete(self, file_size):
-        store = backend()
-        if self.upload_id is None:
-            # Small (or empty) file: one plain PUT.
-            store.save_stream(
-                self.key, io.BytesIO(bytes(self.buffer)), len(self.buffer), self.ctype, self._part_size
-            )
-        else:
-            self._flush(final=True)
-            store.complete(self.key, self.upload_id)
+        self.writer.close()  # small (or empty) file: one plain PUT
+        self.writer = None
         obj = StoredObject(self.raw_name, self.key, self.size, self.digest.hexdigest(), self.ctype)
         self.stored.append(obj)
-        self.upload_id = None
         return obj
 
     def abort(self) -> None:
-        if getattr(self, "upload_id", None):
-            backend().abort(self.key, self.upload_id)
-            self.upload_id = None
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
 
     def upload_interrupted(self):
         self.abort()

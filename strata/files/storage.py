@@ -6,14 +6,17 @@ worker never holds a whole file in memory or on its own disk.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import http.client
+import io
 import os
 import shutil
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from django.conf import settings
 
@@ -24,13 +27,45 @@ from .errors import StorageUnavailable, TruncatedUpload
 BLOCK = 256 * 1024
 
 
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 @dataclass
 class Digest:
     size: int = 0
     sha256: str = ""
 
 
-def stream_blocks(stream, length: int, digest: hashlib._Hash | None, counter: Digest) -> Iterator[bytes]:
+@dataclass
+class StoredObject:
+    """An object written to the store whose row is not committed yet (what an upload produced)."""
+
+    name: str
+    key: str
+    size: int
+    sha256: str
+    content_type: str
+    error: str = ""
+
+
+class HashingReader:
+    """Wrap STREAM so that what is read through it is counted and hashed (sha256)."""
+
+    def __init__(self, stream: Readable):
+        self.stream, self.size, self._sha256 = stream, 0, hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.stream.read(size)
+        self.size += len(data)
+        self._sha256.update(data)
+        return data
+
+    def digest(self) -> Digest:
+        return Digest(self.size, self._sha256.hexdigest())
+
+
+def stream_blocks(stream: Readable, length: int) -> Iterator[bytes]:
     """Yield exactly LENGTH bytes from STREAM in blocks; raise TruncatedUpload if it ends early."""
     remaining = length
     while remaining > 0:
@@ -38,10 +73,124 @@ def stream_blocks(stream, length: int, digest: hashlib._Hash | None, counter: Di
         if not block:
             raise TruncatedUpload(f"the upload ended after {length - remaining} of {length} bytes")
         remaining -= len(block)
-        counter.size += len(block)
-        if digest is not None:
-            digest.update(block)
         yield block
+
+
+# --- parts: the one rule every upload path cuts its bytes by -------------------------------------------
+
+
+def part_count(length: int, part_size: int) -> int:
+    """Return how many parts LENGTH bytes make: full parts of PART_SIZE, then the rest (at least one)."""
+    return max(1, -(-length // part_size))
+
+
+def part_length(length: int, part_size: int, number: int) -> int:
+    """Return the size of part NUMBER (from 1) of LENGTH bytes; raise ValueError outside 1..part_count."""
+    count = part_count(length, part_size)
+    if not 1 <= number <= count:
+        raise ValueError(f"part numbers run from 1 to {count}")
+    return part_size if number < count else length - part_size * (count - 1)
+
+
+class PartWriter:
+    """Write one object to STORE as consecutive parts of PART_SIZE bytes.
+
+    Bytes are either pushed in pieces of any size (write(): a form parser's chunks, at most one part held
+    in memory) or pulled from a stream of known length (send(): streamed through, nothing held). An
+    object that fits in one part is stored with a single PUT; a larger one becomes a multipart upload,
+    begun with its first full part and joined by close().
+    """
+
+    def __init__(self, store: StorageBackend, key: str, content_type: str, part_size: int):
+        self.store, self.key, self.content_type, self.part_size = store, key, content_type, part_size
+        self.upload_id: str | None = None
+        self.parts = 0
+        self.buffer = bytearray()
+
+    def _put(self, stream: Readable, length: int) -> None:
+        if self.upload_id is None:
+            self.upload_id = self.store.begin(self.key, self.content_type)
+        self.parts += 1
+        self.store.put_part(self.key, self.upload_id, self.parts, stream, length)
+
+    def write(self, data: bytes) -> None:
+        """Take the next DATA; send each part as soon as it is full."""
+        self.buffer += data
+        while len(self.buffer) >= self.part_size:
+            chunk = bytes(self.buffer[: self.part_size])
+            del self.buffer[: self.part_size]
+            self._put(io.BytesIO(chunk), len(chunk))
+
+    def send(self, stream: Readable, length: int) -> None:
+        """Send the next LENGTH bytes of STREAM as parts, without buffering them."""
+        if self.buffer:
+            raise ValueError("send() follows whole parts only")
+        for number in range(1, part_count(length, self.part_size) + 1):
+            self._put(stream, part_length(length, self.part_size, number))
+
+    def close(self) -> None:
+        """Store what is left and join the parts into the object."""
+        rest, self.buffer = bytes(self.buffer), bytearray()
+        if self.upload_id is None:
+            self.store.save_stream(self.key, io.BytesIO(rest), len(rest), self.content_type, self.part_size)
+            return
+        if rest:
+            self._put(io.BytesIO(rest), len(rest))
+        upload_id, self.upload_id = self.upload_id, None
+        self.store.complete(self.key, upload_id)
+
+    def abort(self) -> None:
+        """Drop the parts sent so far (nothing to do once closed)."""
+        self.buffer = bytearray()
+        if self.upload_id is not None:
+            upload_id, self.upload_id = self.upload_id, None
+            self.store.abort(self.key, upload_id)
+
+
+# --- backends ------------------------------------------------------------------------------------------
+
+
+class StorageBackend(Protocol):
+    """What the files app needs from where bytes live; S3Backend and LocalBackend implement it."""
+
+    name: str
+    accel_prefix: str
+
+    def save_stream(
+        self, key: str, stream: Readable, length: int, content_type: str, part_size: int
+    ) -> Digest:
+        """Store LENGTH bytes from STREAM under KEY; return their size and sha256."""
+        ...
+
+    def begin(self, key: str, content_type: str) -> str:
+        """Open a multipart upload of KEY; return its upload id."""
+        ...
+
+    def put_part(self, key: str, upload_id: str, number: int, stream: Readable, length: int) -> None: ...
+
+    def parts(self, key: str, upload_id: str) -> dict[int, int]:
+        """Return {part number: size} of the parts received so far."""
+        ...
+
+    def complete(self, key: str, upload_id: str) -> None: ...
+
+    def abort(self, key: str, upload_id: str) -> None: ...
+
+    def size(self, key: str) -> int | None:
+        """Return the object's size, or None when it does not exist."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def read(self, key: str) -> Iterator[bytes]: ...
+
+    def keys(self) -> Iterator[tuple[str, dt.datetime]]:
+        """Yield (key, last modified) of every stored object."""
+        ...
+
+    def accel_redirect(self, key: str, filename: str, content_type: str, inline: bool) -> str:
+        """Return the internal nginx URI that serves the object's bytes."""
+        ...
 
 
 def content_disposition(filename: str, inline: bool = False) -> str:
@@ -91,40 +240,27 @@ class S3Backend:
         )
 
     # -- single request uploads --------------------------------------------------------------------
-    def save_stream(self, key: str, stream, length: int, content_type: str, part_size: int) -> Digest:
+    def save_stream(
+        self, key: str, stream: Readable, length: int, content_type: str, part_size: int
+    ) -> Digest:
         """Store LENGTH bytes from STREAM under KEY, as multipart when large; return size and sha256."""
-        digest, counter = hashlib.sha256(), Digest()
+        reader = HashingReader(stream)
         if length <= part_size:
             url = self._presign("put_object", Key=key, ContentType=content_type)
             try:
-                self._put_stream(
-                    url,
-                    stream_blocks(stream, length, digest, counter),
-                    length,
-                    {"Content-Type": content_type},
-                )
+                self._put_stream(url, stream_blocks(reader, length), length, {"Content-Type": content_type})
             except Exception:
                 self.delete(key)
                 raise
         else:
-            upload_id = self.begin(key, content_type)
+            writer = PartWriter(self, key, content_type, part_size)
             try:
-                part, done = 1, 0
-                while done < length:
-                    n = min(part_size, length - done)
-                    self._put_stream(
-                        self._presign("upload_part", Key=key, UploadId=upload_id, PartNumber=part),
-                        stream_blocks(stream, n, digest, counter),
-                        n,
-                    )
-                    done += n
-                    part += 1
-                self.complete(key, upload_id)
+                writer.send(reader, length)
+                writer.close()
             except Exception:
-                self.abort(key, upload_id)
+                writer.abort()
                 raise
-        counter.sha256 = digest.hexdigest()
-        return counter
+        return reader.digest()
 
     # -- resumable uploads --------------------------------------------------------------------------
     def begin(self, key: str, content_type: str) -> str:
@@ -132,9 +268,9 @@ class S3Backend:
             "UploadId"
         ]
 
-    def put_part(self, key: str, upload_id: str, number: int, stream, length: int) -> None:
+    def put_part(self, key: str, upload_id: str, number: int, stream: Readable, length: int) -> None:
         url = self._presign("upload_part", Key=key, UploadId=upload_id, PartNumber=number)
-        self._put_stream(url, stream_blocks(stream, length, None, Digest()), length)
+        self._put_stream(url, stream_blocks(stream, length), length)
 
     def _listed_parts(self, key: str, upload_id: str) -> list[dict]:
         """Return every part the file server holds for the upload (list_parts pages through them)."""
@@ -184,7 +320,7 @@ class S3Backend:
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         yield from body.iter_chunks(BLOCK)
 
-    def keys(self) -> Iterator[tuple[str, object]]:
+    def keys(self) -> Iterator[tuple[str, dt.datetime]]:
         """Yield (key, last modified) of every object in the bucket."""
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             for obj in page.get("Contents", []):
@@ -226,30 +362,29 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             raise
 
-    def save_stream(self, key, stream, length, content_type, part_size) -> Digest:
-        digest, counter = hashlib.sha256(), Digest()
-        self._write(self._path(key), stream_blocks(stream, length, digest, counter))
-        counter.sha256 = digest.hexdigest()
-        return counter
+    def save_stream(
+        self, key: str, stream: Readable, length: int, content_type: str, part_size: int
+    ) -> Digest:
+        reader = HashingReader(stream)
+        self._write(self._path(key), stream_blocks(reader, length))
+        return reader.digest()
 
     def _upload_dir(self, upload_id: str) -> Path:
         return self.root / "uploads" / upload_id
 
-    def begin(self, key, content_type) -> str:
+    def begin(self, key: str, content_type: str) -> str:
         upload_id = key
         self._upload_dir(upload_id).mkdir(parents=True, exist_ok=True)
         return upload_id
 
-    def put_part(self, key, upload_id, number, stream, length) -> None:
-        self._write(
-            self._upload_dir(upload_id) / f"{number:05d}", stream_blocks(stream, length, None, Digest())
-        )
+    def put_part(self, key: str, upload_id: str, number: int, stream: Readable, length: int) -> None:
+        self._write(self._upload_dir(upload_id) / f"{number:05d}", stream_blocks(stream, length))
 
-    def parts(self, key, upload_id) -> dict[int, int]:
+    def parts(self, key: str, upload_id: str) -> dict[int, int]:
         d = self._upload_dir(upload_id)
         return {int(p.name): p.stat().st_size for p in d.iterdir() if p.name.isdigit()} if d.exists() else {}
 
-    def complete(self, key, upload_id) -> None:
+    def complete(self, key: str, upload_id: str) -> None:
         d = self._upload_dir(upload_id)
 
         def blocks():
@@ -261,31 +396,29 @@ class LocalBackend:
         self._write(self._path(key), blocks())
         shutil.rmtree(d, ignore_errors=True)
 
-    def abort(self, key, upload_id) -> None:
+    def abort(self, key: str, upload_id: str) -> None:
         shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
 
-    def size(self, key) -> int | None:
+    def size(self, key: str) -> int | None:
         try:
             return self._path(key).stat().st_size
         except FileNotFoundError:
             return None
 
-    def delete(self, key) -> None:
+    def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def read(self, key) -> Iterator[bytes]:
+    def read(self, key: str) -> Iterator[bytes]:
         with open(self._path(key), "rb") as fh:
             while block := fh.read(BLOCK):
                 yield block
 
-    def keys(self):
-        import datetime as dt
-
+    def keys(self) -> Iterator[tuple[str, dt.datetime]]:
         for path in self.root.glob("??/*"):
             if not path.name.endswith(".part"):
                 yield path.name, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
-    def accel_redirect(self, key, filename, content_type, inline) -> str:
+    def accel_redirect(self, key: str, filename: str, content_type: str, inline: bool) -> str:
         return f"{self.accel_prefix}/{key[:2]}/{key}"
 
 
@@ -295,10 +428,11 @@ def check_file_server() -> None:
     s3.app_client(cfg, settings.SECRETS, timeout=2).head_bucket(Bucket=cfg.roles["files"]["bucket"])
 
 
-_backend = None
+_backend: StorageBackend | None = None
 
 
-def backend() -> S3Backend | LocalBackend:
+def backend() -> StorageBackend:
+    """Return the process's backend: the file server when the files role is on, else the local disk."""
     global _backend
     if _backend is None:
         _backend = S3Backend() if settings.CONFIG.enabled("files") else LocalBackend()

@@ -7,12 +7,7 @@ when the comms role is on (settings.STRATA_COMMS); otherwise messages stay in th
 from __future__ import annotations
 
 import logging
-import smtplib
-from datetime import timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from .delivery import comms
 from .mailtext import (
     REPLY_MARKER,
     InboundError,
@@ -35,6 +31,8 @@ from .mailtext import (
     trim_reply,
 )
 from .models import Conversation, MailPreference, Message, Notification, Participant
+from .tasks import deliver_notification as deliver_notification  # re-exported: the worker's side
+from .tasks import send_notification
 
 log = logging.getLogger("strata.messaging")
 inbound_log = logging.getLogger("strata.messaging.inbound")
@@ -43,9 +41,6 @@ MAX_SUBJECT = 200
 MAX_QUERY = 200
 SEARCH_LIMIT = 50
 REPLY_PREFIX = "reply+"
-# Retries while the comms server is down: 2 s, 4 s, 8 s ... at most 10 min apart, for up to 3 days.
-RETRY_CAP_SECONDS = 600
-GIVE_UP_AFTER = timedelta(days=3)
 
 
 class MessagingError(Exception):
@@ -54,11 +49,6 @@ class MessagingError(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.message, self.status = message, status
-
-
-def comms() -> dict | None:
-    """Return the comms role's settings for the app, or None when the role is off (no email at all)."""
-    return settings.STRATA_COMMS
 
 
 def display_name(user) -> str:
@@ -305,8 +295,6 @@ def queue_email(
     from_name: str = "",
 ) -> Notification:
     """Store one email with its final Message-ID and enqueue its sending (atomically with the caller)."""
-    from .tasks import send_notification
-
     if not comms():
         raise MessagingError("Email is off on this site (no communications server).")
     to_address = (to_address or "").strip()
@@ -332,95 +320,6 @@ def queue_email(
         )
         send_notification.enqueue(n.pk)
     return n
-
-
-# --- sending (the worker) ----------------------------------------------------------------------------
-
-
-def build_email(n: Notification) -> EmailMessage:
-    """Return the email for notification N: the same bytes-to-be on every attempt (same Message-ID)."""
-    c = comms()
-    local, _, domain = c["from_address"].rpartition("@")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = Address(
-        display_name=one_line(n.from_name or settings.SITE["name"], 200), username=local, domain=domain
-    )
-    msg["To"] = n.to_address
-    if n.reply_to:
-        msg["Reply-To"] = n.reply_to
-    msg["Subject"] = n.subject
-    msg["Date"] = format_datetime(n.created_at)
-    msg["Message-ID"] = n.msgid
-    # Tell vacation responders not to answer (RFC 3834).
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(n.body)
-    return msg
-
-
-def _submit(n: Notification) -> None:
-    c = comms()
-    # local_hostname: smtplib would otherwise look this machine's name up (a DNS query) for EHLO.
-    with smtplib.SMTP(c["address"], c["port"], timeout=20, local_hostname=c["helo"]) as smtp:
-        smtp.send_message(build_email(n), from_addr=c["from_address"], to_addrs=[n.to_address])
-
-
-def _is_permanent(exc: Exception) -> bool:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in exc.recipients.values())
-    code = getattr(exc, "smtp_code", 0)
-    return isinstance(code, int) and code >= 500
-
-
-def deliver_notification(notification_id: int) -> str:
-    """Submit one queued email to Postfix unless it went already; on failure plan the next attempt."""
-    from .tasks import send_notification
-
-    with transaction.atomic():
-        # The row lock makes a second task for the same email wait, then find it sent.
-        n = Notification.objects.select_for_update().filter(pk=notification_id).first()
-        if n is None or n.state != Notification.PENDING:
-            return n.state if n else "missing"
-        if not comms():
-            n.state, n.last_error = Notification.FAILED, "email is off (no comms role)"
-            n.save(update_fields=["state", "last_error"])
-            return n.state
-        n.attempts += 1
-        try:
-            _submit(n)
-        except (OSError, smtplib.SMTPException, ValueError) as exc:
-            n.last_error = one_line(f"{type(exc).__name__}: {exc}", 300)
-            now = timezone.now()
-            if isinstance(exc, ValueError) or _is_permanent(exc) or now - n.created_at > GIVE_UP_AFTER:
-                n.state, n.next_attempt_at = Notification.FAILED, None
-                log.warning("email %s to %s failed for good: %s", n.msgid, n.to_address, n.last_error)
-            else:
-                delay = min(2**n.attempts, RETRY_CAP_SECONDS)
-                n.next_attempt_at = now + timedelta(seconds=delay)
-                send_notification.using(run_after=n.next_attempt_at).enqueue(n.pk)
-                log.info(
-                    "email %s: attempt %d failed (%s), next in %ds", n.msgid, n.attempts, n.last_error, delay
-                )
-        else:
-            # The body may hold a password-reset link: not kept once the mail is gone.
-            n.state, n.sent_at, n.next_attempt_at, n.body = Notification.SENT, timezone.now(), None, ""
-            n.last_error = ""
-        n.save()
-        return n.state
-
-
-def requeue_stuck_notifications(grace: timedelta = timedelta(minutes=5)) -> int:
-    """Enqueue again pending emails whose attempt is long overdue (a task lost with a crashed worker)."""
-    from .tasks import send_notification
-
-    stuck = Notification.objects.filter(
-        state=Notification.PENDING, next_attempt_at__lt=timezone.now() - grace
-    )
-    count = 0
-    for pk in stuck.values_list("pk", flat=True)[:1000]:
-        send_notification.enqueue(pk)
-        count += 1
-    return count
 
 
 # --- replies by email ---------------------------------------------------------------------------------------

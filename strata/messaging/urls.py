@@ -13,12 +13,4 @@ urlpatterns = [
     path("messages/c/<int:pk>/", views.conversation, name="conversation"),
     path("messages/c/<int:pk>/send/", views.send, name="send"),
     path("messages/c/<int:pk>/after/<int:after>/", views.messages_after, name="after"),
-    path("accounts/password/reset/", views.password_reset, name="password_reset"),
-    path("accounts/password/reset/sent/", views.password_reset_done, name="password_reset_done"),
-    path(
-        "accounts/password/reset/<uidb64>/<token>/",
-        views.password_reset_confirm,
-        name="password_reset_confirm",
-    ),
-    path("accounts/password/reset/done/", views.password_reset_complete, name="password_reset_complete"),
 ]

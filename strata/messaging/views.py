@@ -8,11 +8,9 @@ import hmac
 import logging
 
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
@@ -199,35 +197,3 @@ def inbound(request):
     except InboundError as exc:
         return HttpResponse(exc.reason, status=exc.status, content_type="text/plain; charset=utf-8")
     return HttpResponse("2.0.0 added to the conversation", status=201, content_type="text/plain")
-
-
-class PasswordResetView(auth_views.PasswordResetView):
-    """Mail a reset link to accounts held in the database; without a comms server, say to ask an admin."""
-
-    template_name = "messaging/password_reset_form.html"
-    email_template_name = "messaging/password_reset_email.txt"
-    subject_template_name = "messaging/password_reset_subject.txt"
-    success_url = reverse_lazy("messaging:password_reset_done")
-
-    def dispatch(self, request, *args, **kwargs):
-        if not settings.STRATA_COMMS:
-            return render(
-                request,
-                "messaging/password_reset_unavailable.html",
-                status=200 if request.method in ("GET", "HEAD") else 400,
-            )
-        self.extra_email_context = {"strata_site_name": settings.SITE["name"]}
-        return super().dispatch(request, *args, **kwargs)
-
-
-password_reset = PasswordResetView.as_view()
-password_reset_done = auth_views.PasswordResetDoneView.as_view(
-    template_name="messaging/password_reset_done.html"
-)
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="messaging/password_reset_confirm.html",
-    success_url=reverse_lazy("messaging:password_reset_complete"),
-)
-password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
-    template_name="messaging/password_reset_complete.html"
-)

@@ -35,7 +35,3 @@ class Profile(models.Model):
     @property
     def phone_uri(self) -> str:
         return tel_uri(self.phone)
-
-    @property
-    def fax_uri(self) -> str:
-        return tel_uri(self.fax)

@@ -1,0 +1,76 @@
+"""Sharing a file or folder with a person or a group, and what has been shared with someone."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Q
+from django.urls import reverse
+
+from strata.messaging.actions import notify
+
+from .. import access
+from ..errors import FilesError
+from ..models import AuditEvent, File, Share
+from .audit import audit, node_kind
+
+
+def share(
+    user, node, *, username: str = "", group: str = "", permission: str = Share.READ, address=None
+) -> Share:
+    """Give the person USERNAME or the group GROUP PERMISSION on NODE (again: change the permission)."""
+    if permission not in (Share.READ, Share.WRITE):
+        raise FilesError("Permission must be “read” or “write”.")
+    grantee = {}
+    if username:
+        try:
+            grantee["user"] = get_user_model().objects.get(username=username, is_active=True)
+        except get_user_model().DoesNotExist:
+            raise FilesError(f"There is no person called “{username}”.", 404) from None
+    elif group:
+        try:
+            grantee["group"] = Group.objects.get(name=group)
+        except Group.DoesNotExist:
+            raise FilesError(f"There is no group called “{group}”.", 404) from None
+    else:
+        raise FilesError("Choose a person or a group to share with.")
+    target = {node_kind(node): node}
+    s, _ = Share.objects.update_or_create(
+        **target, **grantee, defaults={"permission": permission, "created_by": user}
+    )
+    audit(user, AuditEvent.SHARE, **target, address=address, permission=permission, grantee=username or group)
+    if username:
+        _notify_share(user, grantee["user"], node)
+    return s
+
+
+def _notify_share(sharer, person, node) -> None:
+    """Tell PERSON about the share by email (the messaging app decides whether mail is on and wanted)."""
+    path = reverse("files:file" if isinstance(node, File) else "files:folder", args=[node.id])
+    url = settings.CONFIG.url().rstrip("/") + path
+    who = sharer.get_full_name() or sharer.username
+    notify(
+        person, f"{who} shared “{node.name}” with you", f"{who} shared “{node.name}” with you in Strata.", url
+    )
+
+
+def unshare(user, share_obj: Share, address=None) -> None:
+    """Withdraw a share."""
+    node = share_obj.file or share_obj.folder
+    share_obj.delete()
+    audit(user, AuditEvent.UNSHARE, **{node_kind(node): node}, address=address)
+
+
+def shared_with(user):
+    """Return the live shares given to USER or to one of their groups, newest first."""
+    groups = access.user_group_ids(user)
+    return (
+        Share.objects.filter(Q(user=user) | Q(group_id__in=groups))
+        .filter(
+            Q(file__trashed_at__isnull=True, file__isnull=False)
+            | Q(folder__trashed_at__isnull=True, folder__isnull=False)
+        )
+        .select_related("file", "folder", "created_by")
+        .order_by("-created_at")
+    )

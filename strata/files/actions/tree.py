@@ -1,0 +1,136 @@
+"""The tree of a space: folders, renaming, moving, the trash, and listing a folder."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import access
+from ..errors import Conflict, FilesError
+from ..models import AuditEvent, File, Folder, Space
+from ..storage import backend
+from .audit import audit, node_kind
+from .names import clean_name, free_name
+from .spaces import check_target, count_usage
+
+
+def create_folder(user, space: Space, parent: Folder | None, name) -> Folder:
+    """Create the folder NAME in PARENT (or the root of SPACE)."""
+    name = clean_name(name)
+    check_target(user, space, parent)
+    with transaction.atomic():
+        try:
+            return Folder.objects.create(
+                space=space, parent=parent, name=free_name(space, parent, name), created_by=user
+            )
+        except IntegrityError:
+            raise Conflict(f"“{name}” already exists here.") from None
+
+
+def rename(user, node, new_name, address=None):
+    """Rename NODE (a file or folder) in place; refuse a name taken in its folder."""
+    new_name = clean_name(new_name)
+    parent = node.folder if isinstance(node, File) else node.parent
+    with transaction.atomic():
+        free_name(node.space, parent, new_name, exclude=node)
+        old = node.name
+        node.name = new_name
+        try:
+            node.save(update_fields=["name", "updated_at"])
+        except IntegrityError:
+            raise Conflict(f"“{new_name}” already exists here.") from None
+        audit(user, AuditEvent.RENAME, **{node_kind(node): node}, address=address, old=old)
+    return node
+
+
+def move(user, node, space: Space, target: Folder | None, address=None):
+    """Move NODE into TARGET (or the root of SPACE); folders stay within their space."""
+    check_target(user, space, target)
+    if (
+        isinstance(node, Folder)
+        and target is not None
+        and node.id in {f.id for f in access.ancestors(target)}
+    ):
+        raise FilesError("A folder cannot be moved into itself.")
+    if isinstance(node, Folder) and node.space_id != space.id:
+        raise FilesError("Folders move within their space; move the files instead.")
+    with transaction.atomic():
+        free_name(space, target, node.name, exclude=node)
+        node.space = space
+        if isinstance(node, File):
+            node.folder = target
+        else:
+            node.parent = target
+        node.save()
+        audit(
+            user,
+            AuditEvent.MOVE,
+            **{node_kind(node): node},
+            address=address,
+            to=target.id if target else None,
+        )
+    return node
+
+
+def trash(user, node, address=None):
+    """Put NODE in its space's trash (its bytes stay until the trash is emptied)."""
+    node.trashed_at = timezone.now()
+    node.save(update_fields=["trashed_at", "updated_at"])
+    audit(user, AuditEvent.DELETE, **{node_kind(node): node}, address=address)
+
+
+def restore(user, node, address=None):
+    """Bring NODE back from the trash, renamed if its name has been taken meanwhile."""
+    parent = node.folder if isinstance(node, File) else node.parent
+    if parent is not None and any(f.trashed_at for f in access.ancestors(parent)):
+        parent = None  # its folder is in the trash too: restore to the space's root
+    with transaction.atomic():
+        node.name = free_name(node.space, parent, node.name, exclude=node, rename=True)
+        if isinstance(node, File):
+            node.folder = parent
+        else:
+            node.parent = parent
+        node.trashed_at = None
+        node.save()
+        audit(user, AuditEvent.RESTORE, **{node_kind(node): node}, address=address)
+
+
+def trashed_in(space: Space):
+    """Return (files, folders) in SPACE's trash, most recently trashed first."""
+    return (
+        File.objects.filter(space=space, trashed_at__isnull=False).order_by("-trashed_at"),
+        Folder.objects.filter(space=space, trashed_at__isnull=False).order_by("-trashed_at"),
+    )
+
+
+def _files_below(folder_ids: list[int]) -> list[File]:
+    ids, frontier = set(folder_ids), list(folder_ids)
+    while frontier:
+        frontier = list(Folder.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
+        ids.update(frontier)
+    return list(File.objects.filter(folder_id__in=ids))
+
+
+def empty_trash(user, space: Space, address=None) -> int:
+    """Delete for good everything in SPACE's trash: bytes first, then the rows. Return files purged."""
+    files, folders = trashed_in(space)
+    folder_ids = list(folders.values_list("id", flat=True))
+    doomed = list(files) + _files_below(folder_ids)
+    store = backend()
+    purged = 0
+    for f in doomed:
+        store.delete(f.key)  # raises if the file server refuses: the row stays and a retry finishes the job
+        with transaction.atomic():
+            audit(user, AuditEvent.PURGE, address=address, name=f.name, size=f.size)
+            f.delete()
+            count_usage(f.created_by_id, -f.size)
+        purged += 1
+    Folder.objects.filter(id__in=folder_ids).delete()
+    return purged
+
+
+def listing(space: Space, folder: Folder | None):
+    """Return (folders, files) directly inside FOLDER (or the space's root), not trashed."""
+    folders = Folder.objects.filter(space=space, parent=folder, trashed_at__isnull=True).order_by("name")
+    files = File.objects.filter(space=space, folder=folder, trashed_at__isnull=True).order_by("name")
+    return folders, files

@@ -1,0 +1,233 @@
+"""Uploads: one pipeline for the three flavours (a streamed PUT, multipart/form-data, resumable parts).
+
+1. admit_upload() before any byte is read: permission, name, size and quota.
+2. The bytes go to the store, cut into parts by storage.PartWriter (never whole in memory or on disk).
+3. commit_upload() in one transaction: the same limits again under the person's lock, then the rows.
+When anything fails after step 2 the objects are removed, so a failed upload leaves neither bytes nor rows.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from django.db import transaction
+
+from .. import storage
+from ..errors import FilesError
+from ..limits import max_upload_bytes, part_bytes
+from ..models import AuditEvent, File, Folder, Space, Upload
+from ..storage import StoredObject, backend
+from ..tasks import compute_sha256
+from .audit import audit
+from .names import clean_name, free_name
+from .spaces import check_quota, check_target, count_usage, lock_user
+
+DEFAULT_TYPE = "application/octet-stream"
+# A multipart body is a little larger than the files in it (boundaries, part headers).
+FORM_OVERHEAD = 64 * 1024
+
+
+def check_size(length: int) -> None:
+    """Raise unless LENGTH is a size a file may have (411 when missing or negative, 413 when too big)."""
+    limit = max_upload_bytes()
+    if length < 0:
+        raise FilesError("The upload size is missing or negative.", 411)
+    if length > limit:
+        raise FilesError(f"Files are limited to {limit} bytes.", 413)
+
+
+def admit_upload(
+    user, space: Space, folder: Folder | None, size: int, name=None, *, rename: bool = False, slack: int = 0
+) -> str | None:
+    """Check an upload before its bytes are read: may USER write there, is NAME (when known) allowed and
+    free, do SIZE bytes (up to SLACK more for a form's framing) fit the size limit and the quota.
+    Return the cleaned name."""
+    cleaned = clean_name(name) if name is not None else None
+    check_target(user, space, folder)
+    check_size(size)
+    check_quota(user, size, slack=slack)
+    if cleaned is not None:
+        free_name(space, folder, cleaned, rename=rename)  # fail fast; commit_upload decides for good
+    return cleaned
+
+
+def admit_form_upload(user, space: Space, folder: Folder | None, body_length: int) -> None:
+    """Check a multipart/form-data upload before reading its body: the body bounds the files' total size."""
+    admit_upload(user, space, folder, body_length, slack=FORM_OVERHEAD)
+
+
+def commit_upload(
+    user,
+    space: Space,
+    folder: Folder | None,
+    objects: list[StoredObject],
+    *,
+    rename: bool = False,
+    address=None,
+    reserved: Upload | None = None,
+    **detail,
+) -> list[File]:
+    """Commit one row per stored object, all or none: the limits are checked again under the person's
+    lock (RESERVED, a resumable upload, hands its reserved bytes over). On failure remove the objects."""
+    try:
+        check_target(user, space, folder)
+        names = [clean_name(obj.name) for obj in objects]
+        with transaction.atomic():
+            lock_user(user)
+            if reserved is not None:
+                Upload.objects.filter(pk=reserved.pk).delete()
+            check_quota(user, sum(obj.size for obj in objects))
+            out = []
+            for obj, name in zip(objects, names, strict=True):
+                check_size(obj.size)
+                f = File.objects.create(
+                    space=space,
+                    folder=folder,
+                    name=free_name(space, folder, name, rename=rename),
+                    size=obj.size,
+                    content_type=obj.content_type,
+                    key=obj.key,
+                    sha256=obj.sha256,
+                    created_by=user,
+                )
+                audit(user, AuditEvent.UPLOAD, file=f, address=address, size=f.size, **detail)
+                count_usage(user.pk, f.size)
+                out.append(f)
+    except BaseException:
+        store = backend()
+        for obj in objects:
+            store.delete(obj.key)
+        raise
+    return out
+
+
+def new_key() -> str:
+    """Return a fresh random object key."""
+    return uuid.uuid4().hex
+
+
+# --- the flavours ------------------------------------------------------------------------------------
+
+
+def upload_file(
+    user,
+    space: Space,
+    folder: Folder | None,
+    name,
+    stream,
+    length: int,
+    content_type: str = DEFAULT_TYPE,
+    rename: bool = False,
+    address=None,
+) -> File:
+    """Store LENGTH bytes read from STREAM as a new file; the row exists only if the bytes do."""
+    name = admit_upload(user, space, folder, length, name, rename=rename)
+    content_type = content_type or DEFAULT_TYPE
+    key = new_key()
+    digest = backend().save_stream(key, stream, length, content_type, part_bytes())
+    stored = StoredObject(name, key, digest.size, digest.sha256, content_type)
+    return commit_upload(user, space, folder, [stored], rename=rename, address=address)[0]
+
+
+def register_uploaded(
+    user, space: Space, folder: Folder | None, stored: list, rename: bool = False, address=None
+) -> list[File]:
+    """Commit rows for objects already stored by a multipart request: all of them, or none (and no bytes)."""
+    return commit_upload(user, space, folder, stored, rename=rename, address=address, form=True)
+
+
+def begin_upload(
+    user, space: Space, folder: Folder | None, name, size: int, content_type: str = DEFAULT_TYPE
+) -> Upload:
+    """Open a resumable upload; parts are then sent with put_upload_part."""
+    name = admit_upload(user, space, folder, size, name, rename=True)
+    key = new_key()
+    with transaction.atomic():
+        lock_user(user)
+        check_quota(user, size)  # the declared size is reserved until the upload completes or is cancelled
+        upload = Upload.objects.create(
+            user=user,
+            space=space,
+            folder=folder,
+            name=name,
+            size=size,
+            part_size=part_bytes(),
+            content_type=content_type or DEFAULT_TYPE,
+            key=key,
+            backend_upload_id="",
+        )
+    try:
+        upload.backend_upload_id = backend().begin(key, upload.content_type)
+    except BaseException:
+        upload.delete()
+        raise
+    upload.save(update_fields=["backend_upload_id"])
+    return upload
+
+
+def part_count(upload: Upload) -> int:
+    """Return how many parts UPLOAD is sent in."""
+    return storage.part_count(upload.size, upload.part_size)
+
+
+def expected_part_size(upload: Upload, number: int) -> int:
+    """Return the size part NUMBER of UPLOAD must have."""
+    count = part_count(upload)
+    if not 1 <= number <= count:
+        raise FilesError(f"Part numbers run from 1 to {count}.")
+    return storage.part_length(upload.size, upload.part_size, number)
+
+
+def put_upload_part(upload: Upload, number: int, stream, length: int) -> None:
+    """Store part NUMBER of UPLOAD (LENGTH bytes from STREAM); refuse a part of the wrong size."""
+    want = expected_part_size(upload, number)
+    if length != want:
+        raise FilesError(f"Part {number} must be {want} bytes, not {length}.")
+    backend().put_part(upload.key, upload.backend_upload_id, number, stream, length)
+
+
+def upload_parts(upload: Upload) -> dict[int, int]:
+    """Return {part number: size} of the parts of UPLOAD received so far."""
+    return backend().parts(upload.key, upload.backend_upload_id)
+
+
+def complete_upload(upload: Upload, rename: bool = True, address=None) -> File:
+    """Join the parts into the object, then commit the file's row; refuse if a part is missing."""
+    parts = upload_parts(upload)
+    wanted = range(1, part_count(upload) + 1)
+    missing = [n for n in wanted if parts.get(n) != expected_part_size(upload, n)]
+    if missing:
+        raise FilesError(f"Parts missing or incomplete: {', '.join(map(str, missing[:20]))}.")
+    store = backend()
+    if upload.size == 0:
+        store.abort(upload.key, upload.backend_upload_id)
+        store.save_stream(upload.key, io.BytesIO(b""), 0, upload.content_type, upload.part_size)
+    else:
+        store.complete(upload.key, upload.backend_upload_id)
+    try:
+        if store.size(upload.key) != upload.size:
+            raise FilesError("The stored file does not have the announced size.")
+    except BaseException:
+        store.delete(upload.key)
+        raise
+    # The sha256 is computed by the worker, reading the object back.
+    stored = StoredObject(upload.name, upload.key, upload.size, "", upload.content_type)
+    f = commit_upload(
+        upload.user,
+        upload.space,
+        upload.folder,
+        [stored],
+        rename=rename,
+        address=address,
+        reserved=upload,
+        chunked=True,
+    )[0]
+    transaction.on_commit(lambda: compute_sha256.enqueue(f.pk))
+    return f
+
+
+def cancel_upload(upload: Upload) -> None:
+    """Drop UPLOAD's parts and free the quota it reserved."""
+    backend().abort(upload.key, upload.backend_upload_id)
+    upload.delete()
