@@ -267,7 +267,8 @@ def token_for(secret: str) -> ApiToken | None:
     )
     if row is None:
         return None
-    holder_active = row.user.is_active if row.user_id else row.service.is_active
+    holder = row.user or row.service
+    holder_active = holder is not None and holder.is_active
     if not holder_active:
         return None
     now = timezone.now()

@@ -50,7 +50,9 @@ def parse_users_csv(text: str) -> tuple[list[Row], list[str]]:
             else "a column is named twice"
         )
         return [], [f"row 1 (header): {problem}; columns: {', '.join(COLUMNS)}"]
-    rows, errors, seen = [], [], {}
+    rows: list[Row] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
     try:
         for values in reader:
             line = reader.line_num

@@ -223,6 +223,8 @@ class LdapDirectory:
 
     def set_member(self, group: str, name: str, present: bool) -> None:
         member = self._member_dn(name)
+        if member is None:
+            raise DirectoryError(f"no person or service account called {name!r}")
         gdn = self.tree.group(group)
         with self._conn() as conn:
             _dn, attrs = conn.search_s(gdn, ldap.SCOPE_BASE, "(objectClass=*)", ["member"])[0]

@@ -55,7 +55,9 @@ class ApiToken(models.Model):
 
     @property
     def holder_name(self) -> str:
-        return self.user.get_username() if self.user_id else f"service {self.service.name}"
+        if self.user is not None:
+            return self.user.get_username()
+        return f"service {self.service.name}" if self.service is not None else "nobody"
 
     @property
     def is_revoked(self) -> bool:

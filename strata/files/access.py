@@ -140,7 +140,7 @@ def get_share(user, share_id) -> Share:
     except (Share.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     node = share.file or share.folder
-    if node_permission(user, node) != WRITE:
+    if node is None or node_permission(user, node) != WRITE:
         raise Http404
     return share
 

@@ -78,7 +78,7 @@ def row_counts() -> dict[str, int]:
     out = {}
     for model in apps.get_models():
         if model._meta.app_label in ("files", "people", "auth", "messaging", "accounts"):
-            out[model._meta.label] = model.objects.count()
+            out[model._meta.label] = model._default_manager.count()
     return out
 
 

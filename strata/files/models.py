@@ -41,7 +41,7 @@ class Space(models.Model):
     def title(self) -> str:
         if self.kind == self.PERSONAL:
             return "My files"
-        return f"{self.group.name} (group)"
+        return f"{self.group.name} (group)" if self.group is not None else "Group files"
 
 
 class Node(models.Model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import IO, cast
 
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http.multipartparser import MultiPartParser
@@ -101,7 +102,9 @@ def parse(request) -> tuple[dict, list[StoredObject], StreamingHandler]:
     handler = StreamingHandler(request)
     counter = CountingStream(request._stream)
     try:
-        fields, files = StrictParser(request.META, counter, [handler], request.encoding).parse()
+        # The parser only calls read() and readline(), which CountingStream provides.
+        stream = cast(IO[bytes], counter)
+        fields, files = StrictParser(request.META, stream, [handler], request.encoding).parse()
         if counter.count < declared:
             raise FilesError("The upload was cut short; nothing was stored.")
     except FilesError:

@@ -216,7 +216,7 @@ class S3Backend:
     def _put_stream(self, url: str, blocks: Iterator[bytes], length: int, headers: dict | None = None) -> str:
         """PUT the blocks to a presigned URL without buffering; return the ETag."""
         parts = urllib.parse.urlsplit(url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
         try:
             conn.request(
                 "PUT",

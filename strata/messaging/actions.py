@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .delivery import comms
+from .delivery import comms, require_comms
 from .mailtext import (
     REPLY_MARKER,
     InboundError,
@@ -234,17 +234,18 @@ def _wants_mail(user) -> bool:
 def _notify_participants(conv: Conversation, msg: Message, sender, others: QuerySet) -> None:
     url = settings.STRATA_SITE_URL.rstrip("/") + conv.get_absolute_url()
     name = display_name(sender)
-    topic = conv.subject or (f"the group {conv.group.name}" if conv.group_id else "a conversation")
+    group = conv.group if conv.group_id else None
+    topic = conv.subject or (f"the group {group.name}" if group else "a conversation")
     subject = f"{name}: {conv.subject}" if conv.subject else f"New message from {name}"
-    if conv.group_id:
-        subject = f"[{one_line(conv.group.name, 60)}] {subject}"
+    if group:
+        subject = f"[{one_line(group.name, 60)}] {subject}"
     text = (
         f"{REPLY_MARKER}\n\n{name} wrote in {topic}:\n\n{msg.body}\n\n-- \n"
         f"Open the conversation: {url}\n"
         f"Reply to this email to answer. Change when you get these emails: "
         f"{settings.STRATA_SITE_URL.rstrip('/')}/messages/settings/\n"
     )
-    domain = comms()["reply_domain"]
+    domain = require_comms()["reply_domain"]
     for p in others.select_related("user", "user__mail_preference"):
         notify(
             p.user,
@@ -315,7 +316,7 @@ def queue_email(
             reply_to=reply_to,
             subject=one_line(subject, 300),
             body=body,
-            msgid=make_msgid(domain=comms()["reply_domain"]),
+            msgid=make_msgid(domain=require_comms()["reply_domain"]),
             next_attempt_at=timezone.now(),
         )
         send_notification.enqueue(n.pk)

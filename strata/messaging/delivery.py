@@ -24,9 +24,17 @@ def comms() -> dict | None:
     return settings.STRATA_COMMS
 
 
+def require_comms() -> dict:
+    """Return the comms role's settings; raise when the role is off (callers only run when it is on)."""
+    c = settings.STRATA_COMMS
+    if c is None:
+        raise RuntimeError("the comms role is off: no email is sent")
+    return c
+
+
 def build_email(n: Notification) -> EmailMessage:
     """Return the email for notification N: the same bytes-to-be on every attempt (same Message-ID)."""
-    c = comms()
+    c = require_comms()
     local, _, domain = c["from_address"].rpartition("@")
     msg = EmailMessage(policy=SMTP)
     msg["From"] = Address(
@@ -47,7 +55,7 @@ def build_email(n: Notification) -> EmailMessage:
 
 def submit(n: Notification) -> None:
     """Send notification N's email to the comms server; raise what smtplib raises."""
-    c = comms()
+    c = require_comms()
     # local_hostname: smtplib would otherwise look this machine's name up (a DNS query) for EHLO.
     with smtplib.SMTP(c["address"], c["port"], timeout=20, local_hostname=c["helo"]) as smtp:
         smtp.send_message(build_email(n), from_addr=c["from_address"], to_addrs=[n.to_address])

@@ -1,11 +1,11 @@
 import smtplib
 
-from django.conf import settings
+from strata.messaging.delivery import require_comms
 
 
 def check_comms() -> None:
     """Connect to the comms server over SMTP and send NOOP (2 s timeout); raise when it does not answer."""
-    c = settings.STRATA_COMMS
+    c = require_comms()
     with smtplib.SMTP(c["address"], c["port"], timeout=2, local_hostname=c["helo"]) as smtp:
         code, _ = smtp.noop()
         if code != 250:

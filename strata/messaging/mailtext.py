@@ -114,14 +114,15 @@ def body_text(msg: EmailMessage) -> str:
         part = None
     if part is None:
         raise InboundError(400, "5.6.0 the message has no text part")
-    payload = part.get_payload(decode=True) or b""
+    raw = part.get_payload(decode=True)  # bytes for a leaf part
+    payload = raw if isinstance(raw, bytes) else b""
     charset = part.get_content_charset()
     try:
         # Strict decoding: a body that is not valid in its declared charset (or, with none declared,
         # not valid UTF-8) is refused rather than stored with replacement characters.
         text = payload.decode(charset or "utf-8", errors="strict")
     except LookupError:
-        raise InboundError(400, f"5.6.0 unknown charset {one_line(charset, 40)!r}") from None
+        raise InboundError(400, f"5.6.0 unknown charset {one_line(charset or '', 40)!r}") from None
     except UnicodeDecodeError:
         raise InboundError(400, f"5.6.0 the text is not valid {charset or 'UTF-8'}") from None
     if part.get_content_subtype() == "html":

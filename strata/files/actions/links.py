@@ -47,7 +47,7 @@ def get_link(token: str) -> PublicLink:
         if isinstance(token, str) and len(token) < 64
         else None
     )
-    node = link and (link.file or link.folder)
+    node = (link.file or link.folder) if link is not None else None
     if link is None or link.revoked or node is None or node.trashed_at is not None:
         raise FilesError("This link does not exist.", 404)
     if link.expires_at and link.expires_at <= timezone.now():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -22,7 +24,7 @@ def share(
     """Give the person USERNAME or the group GROUP PERMISSION on NODE (again: change the permission)."""
     if permission not in (Share.READ, Share.WRITE):
         raise FilesError("Permission must be “read” or “write”.")
-    grantee = {}
+    grantee: dict[str, Any] = {}
     if username:
         try:
             grantee["user"] = get_user_model().objects.get(username=username, is_active=True)
