@@ -15,6 +15,7 @@ buffered by the framework. Downloads answer with X-Accel-Redirect: nginx carries
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import uuid
 from typing import Annotated, Literal
@@ -25,48 +26,19 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
-from pydantic import model_validator
+from pydantic import BeforeValidator, model_validator
 
 from strata import __version__
 
 from . import access, actions
 from .http import client_address, download_response, json_error, target
 from .models import File, Folder, Share, Space, Upload
+from .name_pattern import NAME_PATTERN
 
 PAGE_SIZE = 200
 log = logging.getLogger("strata.files")
-
-# --- what a name may be (actions.clean_name decides; this pattern documents it exactly) -------------
-# Characters never allowed in a name (Unicode Cc, Cf, Zl, Zp, and the path separators), and the
-# whitespace a name may not start or end with. tests/unit checks both against clean_name, code point
-# by code point, so the documented pattern and the rule cannot disagree.
-FORBIDDEN = [
-    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
-    (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
-    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F), (0x2F, 0x2F), (0x5C, 0x5C),
-]  # fmt: skip
-EDGE_SPACES = [
-    (0x0020, 0x0020), (0x00A0, 0x00A0), (0x1680, 0x1680), (0x2000, 0x200A), (0x202F, 0x202F),
-    (0x205F, 0x205F), (0x3000, 0x3000),
-]  # fmt: skip
-
-
-def _negated_class(ranges) -> str:
-    def char(cp: int) -> str:
-        return "\\" + chr(cp) if chr(cp) in "\\]^-[" else chr(cp)
-
-    return "[^" + "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in sorted(ranges)) + "]"
-
-
-_MID = _negated_class(FORBIDDEN)
-_EDGE = _negated_class(FORBIDDEN + EDGE_SPACES)
-_EDGE_NOT_DOT = _negated_class(FORBIDDEN + EDGE_SPACES + [(0x2E, 0x2E)])
-# No lookarounds (schema tools differ on them): one character, or edge + middle + edge, and "." / ".."
-# ruled out by what may follow a leading dot.
-NAME_PATTERN = f"^(?:{_EDGE_NOT_DOT}(?:{_MID}*{_EDGE})?|\\.(?:{_EDGE_NOT_DOT}|{_MID}+{_EDGE}))$"
 
 Name = Annotated[
     str,
@@ -78,6 +50,23 @@ Name = Annotated[
     ),
 ]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+def _json_integer(value):
+    """Accept what JSON Schema calls an integer (5 or 5.0), not "5" nor true: query and path
+    parameters arrive as text and are parsed, but a JSON body says what type it means."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+def json_int(low: int, high: int):
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_json_integer)]
+
+
+BodyId = json_int(1, 2**63 - 1)
 Page = Annotated[int, Field(le=2**31, description="pages hold 200 entries; below 1 means 1")]
 PartNumber = Annotated[int, Field(ge=1, le=10_000)]  # S3 multipart allows 10,000 parts
 Conflict = Literal["fail", "rename"]
@@ -138,6 +127,19 @@ def _csrf_refused(request) -> bool:
         request.method = method
 
 
+class JsonObjectParser(Parser):
+    """Parse a JSON request body, which must be an object (ninja wraps the error in a 400)."""
+
+    def parse_body(self, request):
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise actions.FilesError("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise actions.FilesError("The request body must be a JSON object.")
+        return data
+
+
 class FilesAPI(NinjaAPI):
     def get_root_path(self, path_params):
         # The operations are included into the files app's URLs (names stay "files:api-…").
@@ -155,6 +157,7 @@ api = FilesAPI(
     urls_namespace="files-api",
     docs_url=None,
     openapi_url="/openapi.json",
+    parser=JsonObjectParser(),
 )
 
 
@@ -183,7 +186,8 @@ def _files_error(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc):
-    return json_error(exc.status_code, str(exc))
+    cause = exc.__cause__  # ninja wraps the body parser's refusal: keep its message
+    return json_error(exc.status_code, str(cause if isinstance(cause, actions.FilesError) else exc))
 
 
 @api.exception_handler(AuthenticationError)
@@ -316,8 +320,8 @@ class LinkOut(Schema):
 
 
 class Target(Schema):
-    space: Id | None = Field(None, description="space id (default: your own space)")
-    folder: Id | None = Field(None, description="folder id (implies its space)")
+    space: BodyId | None = Field(None, description="space id (default: your own space)")
+    folder: BodyId | None = Field(None, description="folder id (implies its space)")
 
 
 class FolderIn(Target):
@@ -330,7 +334,7 @@ class NodePatch(Target):
 
 class UploadIn(Target):
     name: Name
-    size: int = Field(ge=0, le=2**63 - 1)
+    size: json_int(0, 2**63 - 1)
     content_type: str | None = None
 
 
@@ -356,14 +360,14 @@ class ShareIn(Schema):
 
 
 class LinkIn(Schema):
-    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    expires_in_days: json_int(1, 3650) | None = None
     password: str = ""
-    max_downloads: int | None = Field(None, ge=1, le=1_000_000)
+    max_downloads: json_int(1, 1_000_000) | None = None
 
 
 RAW_BODY = {
     "requestBody": {
-        "required": True,
+        "required": False,  # no body: zero bytes
         "description": "The bytes, with Content-Length (chunked transfer encoding is refused).",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
@@ -376,7 +380,14 @@ FORM_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "format": "binary"},
+                        }
+                    },
                 }
             }
         },
@@ -526,7 +537,9 @@ def folders(request, data: FolderIn):
     return 201, folder_json(actions.create_folder(request.user, space, parent, data.name))
 
 
-@api.get("/folders/{folder_id}", response={200: FolderOut, **ERRORS}, url_name="api-folder", summary="A folder")
+@api.get(
+    "/folders/{folder_id}", response={200: FolderOut, **ERRORS}, url_name="api-folder", summary="A folder"
+)
 def folder_detail(request, folder_id: Id):
     return folder_json(access.get_folder(request.user, folder_id))
 
@@ -556,7 +569,9 @@ def folder_restore(request, folder_id: Id):
     return folder_json(folder)
 
 
-@api.get("/files/{file_id}", response={200: FileOut, **ERRORS}, url_name="api-file", summary="A file's metadata")
+@api.get(
+    "/files/{file_id}", response={200: FileOut, **ERRORS}, url_name="api-file", summary="A file's metadata"
+)
 def file_detail(request, file_id: Id):
     return file_json(access.get_file(request.user, file_id))
 
@@ -658,7 +673,9 @@ def links(request, kind: Kind, node_id: Id, data: LinkIn):
     }
 
 
-@api.delete("/shares/{share_id}", response={204: None, **ERRORS}, url_name="api-share", summary="Remove a share")
+@api.delete(
+    "/shares/{share_id}", response={204: None, **ERRORS}, url_name="api-share", summary="Remove a share"
+)
 def share_detail(request, share_id: Id):
     actions.unshare(request.user, access.get_share(request.user, share_id), address=client_address(request))
     return HttpResponse(status=204)
@@ -716,7 +733,9 @@ def upload_form(request, space: Id | None = None, folder: Id | None = None, conf
     # The body bounds the files' total size: refuse before reading it when it cannot fit.
     free = actions.quota_bytes(request.user) - actions.used_bytes(request.user)
     if length > free + 64 * 1024:
-        raise actions.QuotaExceeded(f"This upload needs up to {length} bytes but only {max(free, 0)} are free.")
+        raise actions.QuotaExceeded(
+            f"This upload needs up to {length} bytes but only {max(free, 0)} are free."
+        )
     _fields, stored, _handler = multipart.parse(request)
     files = actions.register_uploaded(
         request.user, where, parent, stored, rename=conflict == "rename", address=client_address(request)

@@ -427,9 +427,13 @@ def test_openapi_document_matches_the_routes(files_stack, people):
     assert status == 200 and doc["openapi"].startswith("3.")
     documented = sorted(doc["paths"])
     out = files_stack.shell(
-        "import json, re; from django.urls import get_resolver; from strata.files.urls import urlpatterns; "
-        "print(json.dumps(sorted('/' + re.sub(r'<(?:\\w+:)?(\\w+)>', r'{\\1}', str(p.pattern)) "
-        "for p in urlpatterns if str(p.pattern).startswith('api/') and 'openapi' not in str(p.pattern))))"
+        "import json, re; from django.urls import get_resolver\n"
+        "def walk(patterns, prefix=''):\n"
+        "    for p in patterns:\n"
+        "        if hasattr(p, 'url_patterns'): yield from walk(p.url_patterns, prefix + str(p.pattern))\n"
+        "        else: yield prefix + str(p.pattern)\n"
+        "print(json.dumps(sorted({'/' + re.sub(r'<(?:\\w+:)?(\\w+)>', r'{\\1}', r) "
+        "for r in walk(get_resolver().url_patterns) if r.startswith('api/files/') and 'openapi' not in r})))"
     )
     assert documented == json.loads(out.splitlines()[-1])
 
