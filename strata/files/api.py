@@ -1,27 +1,112 @@
-"""The files JSON API (see openapi.json). Authenticated by session (with CSRF) or a per-user API token."""
+"""The files JSON API, served under /api/files/ and described by /api/files/openapi.json.
+
+Every endpoint's parameters, request body and responses are declared once, as django-ninja operations
+with pydantic models: ninja validates requests against those declarations and generates the OpenAPI
+document from the same ones, so the document cannot drift from the code. django-ninja rather than
+DRF + drf-spectacular because the API is a few function views over `actions`, not model viewsets:
+ninja keeps them plain functions (no serializer/viewset layer) and the schema is the type hints.
+
+Authentication keeps the site's rules: `Authorization: Bearer TOKEN` (a person's API token), or the
+session cookie plus the X-CSRFToken header for writes. The upload endpoints declare their body as
+binary and read `request` themselves, so the bytes stream to the file server and are never parsed or
+buffered by the framework. Downloads answer with X-Accel-Redirect: nginx carries the bytes.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import uuid
+from typing import Annotated, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import BeforeValidator, model_validator
+
+from strata import __version__
 
 from . import access, actions
+from .http import client_address, download_response, json_error, target
 from .models import File, Folder, Share, Space, Upload
+from .name_pattern import NAME_PATTERN
 
 PAGE_SIZE = 200
 log = logging.getLogger("strata.files")
 
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=actions.MAX_NAME_BYTES,
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description=f"Stored in Unicode NFC; at most {actions.MAX_NAME_BYTES} bytes in UTF-8.",
+    ),
+]
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
-def client_address(request):
-    return request.META.get("REMOTE_ADDR") or None
+
+def _json_integer(value):
+    """Accept what JSON Schema calls an integer (5 or 5.0), not "5" nor true: query and path
+    parameters arrive as text and are parsed, but a JSON body says what type it means."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+def json_int(low: int, high: int):
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_json_integer)]
+
+
+BodyId = json_int(1, 2**63 - 1)
+Page = Annotated[int, Field(le=2**31, description="pages hold 200 entries; below 1 means 1")]
+PartNumber = Annotated[int, Field(ge=1, le=10_000)]  # S3 multipart allows 10,000 parts
+Conflict = Literal["fail", "rename"]
+Kind = Literal["files", "folders"]
+
+
+# --- authentication ------------------------------------------------------------------------------
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer TOKEN`: a person's API token (a service's token is refused here)."""
+
+    def __call__(self, request):
+        if not request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+            return None  # not this scheme: the session may authenticate
+        user = _token_user(request)
+        if user is None:
+            raise HttpError(401, "The API token is not valid.")
+        request.user = user
+        return user
+
+    def authenticate(self, request, token):
+        raise NotImplementedError  # __call__ does the whole job
+
+
+class SessionAuth(APIKeyCookie):
+    """The site's session cookie; writes also need the X-CSRFToken header."""
+
+    param_name = "sessionid"
+
+    def __init__(self):
+        super().__init__(csrf=False)  # ninja's check reads request.POST: see _csrf_refused
+
+    def __call__(self, request):
+        if not request.user.is_authenticated:
+            raise HttpError(401, "Log in or send an API token.")
+        if request.method not in ("GET", "HEAD") and _csrf_refused(request):
+            raise HttpError(403, "CSRF check failed: reload the page.")
+        return request.user
+
+    def authenticate(self, request, key):
+        raise NotImplementedError  # __call__ does the whole job
 
 
 def _token_user(request):
@@ -42,62 +127,275 @@ def _csrf_refused(request) -> bool:
         request.method = method
 
 
-def api_view(*methods):
-    """Authenticate (token or session + CSRF), allow METHODS, and turn refusals into JSON errors."""
+class JsonObjectParser(Parser):
+    """Parse a JSON request body, which must be an object (ninja wraps the error in a 400)."""
 
-    def wrap(view):
-        @csrf_exempt
-        @functools.wraps(view)
-        def inner(request, *args, **kwargs):
-            if request.method not in methods:
-                return JsonResponse(
-                    {"error": f"Use {' or '.join(methods)}."},
-                    status=405,
-                    headers={"Allow": ", ".join(methods)},
-                )
-            if request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
-                user = _token_user(request)
-                if user is None:
-                    return JsonResponse({"error": "The API token is not valid."}, status=401)
-                request.user = user
-            elif not request.user.is_authenticated:
-                return JsonResponse({"error": "Log in or send an API token."}, status=401)
-            elif request.method not in ("GET", "HEAD") and _csrf_refused(request):
-                return JsonResponse({"error": "CSRF check failed: reload the page."}, status=403)
-            try:
-                return view(request, *args, **kwargs)
-            except actions.FilesError as exc:
-                return JsonResponse({"error": str(exc)}, status=exc.status)
-            except Http404:
-                return JsonResponse({"error": "Not found."}, status=404)
-            except (BotoCoreError, ClientError) as exc:
-                log.error("file server error: %s", exc)
-                return JsonResponse({"error": "The file server is unavailable; try again later."}, status=503)
-
-        return inner
-
-    return wrap
+    def parse_body(self, request):
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise actions.FilesError("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise actions.FilesError("The request body must be a JSON object.")
+        return data
 
 
-def body_json(request) -> dict:
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise actions.FilesError("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise actions.FilesError("The request body must be a JSON object.")
-    return data
+class FilesAPI(NinjaAPI):
+    def get_root_path(self, path_params):
+        # The operations are included into the files app's URLs (names stay "files:api-…").
+        return reverse("files:api-spaces")
 
 
-def _int(value, what: str, required: bool = True):
-    if value in (None, "") and not required:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise actions.FilesError(f"{what} must be a number.") from None
+api = FilesAPI(
+    title="Strata files API",
+    version=__version__,
+    description="Authenticate with the session cookie (and the X-CSRFToken header for writes) or with "
+    "`Authorization: Bearer <token>`. Names are stored in Unicode NFC; a name already taken gives 409 "
+    "unless `conflict=rename` (then “name (2).ext”). Downloads are served by the web server "
+    "(X-Accel-Redirect) and honour Range.",
+    auth=[TokenAuth(), SessionAuth()],
+    urls_namespace="files-api",
+    docs_url=None,
+    openapi_url="/openapi.json",
+    parser=JsonObjectParser(),
+)
 
 
+# --- errors: always {"error": message} -------------------------------------------------------------
+class Error(Schema):
+    error: str
+
+
+ERRORS = {
+    400: Error,  # bad input (name, size, part number, JSON)
+    401: Error,  # not logged in, or the API token is not valid
+    403: Error,  # a session write without the CSRF header
+    404: Error,  # not found (also when it exists but is not yours)
+    409: Error,  # a file or folder with that name already exists here
+    410: Error,  # the file's content is missing
+    413: Error,  # over your quota or the size limit
+    503: Error,  # the file server is unavailable
+}
+BYTES_ERRORS = {**ERRORS, 411: Error, 415: Error}
+
+
+@api.exception_handler(actions.FilesError)
+def _files_error(request, exc):
+    return json_error(exc.status, str(exc))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    cause = exc.__cause__  # ninja wraps the body parser's refusal: keep its message
+    return json_error(exc.status_code, str(cause if isinstance(cause, actions.FilesError) else exc))
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return json_error(401, "Log in or send an API token.")
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return json_error(404, "Not found.")
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, exc):
+    return json_error(400, _describe(exc.errors))
+
+
+@api.exception_handler(BotoCoreError)
+@api.exception_handler(ClientError)
+def _file_server_down(request, exc):
+    log.error("file server error: %s", exc)
+    return json_error(503, "The file server is unavailable; try again later.")
+
+
+def _describe(errors) -> str:
+    """Return one line naming each bad field and what is wrong with it."""
+    out = []
+    for e in errors:
+        names = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "data")]
+        out.append(f"{'.'.join(names) or 'request body'}: {e.get('msg', 'invalid')}")
+    return "; ".join(out) + "."
+
+
+def json_405(view):
+    """Answer a method the path does not declare with the API's JSON error (ninja's is plain text)."""
+
+    @functools.wraps(view)
+    def inner(request, *args, **kwargs):
+        resp = view(request, *args, **kwargs)
+        if resp.status_code == 405 and resp.get("Content-Type", "").startswith("text/"):
+            allowed = sorted(m.strip() for m in resp["Allow"].split(","))
+            return json_error(405, f"Use {' or '.join(allowed)}.", headers={"Allow": ", ".join(allowed)})
+        return resp
+
+    return inner
+
+
+# --- request and response shapes --------------------------------------------------------------------
+class SpaceOut(Schema):
+    id: int
+    kind: Literal["personal", "group"]
+    title: str
+
+
+class QuotaOut(Schema):
+    limit: int
+    used: int
+
+
+class SpacesOut(Schema):
+    spaces: list[SpaceOut]
+    quota: QuotaOut
+
+
+class FileOut(Schema):
+    id: int
+    type: Literal["file"]
+    name: str
+    size: int
+    content_type: str
+    sha256: str | None
+    space: int
+    folder: int | None
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    updated_at: str = Field(json_schema_extra={"format": "date-time"})
+    download: str
+    missing: bool
+
+
+class FolderOut(Schema):
+    id: int
+    type: Literal["folder"]
+    name: str
+    space: int
+    parent: int | None
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class ListingOut(Schema):
+    space: SpaceOut
+    folder: FolderOut | None
+    folders: list[FolderOut]
+    files: list[FileOut]
+    page: int
+
+
+class FilesOut(Schema):
+    files: list[FileOut]
+
+
+class PurgedOut(Schema):
+    purged: int
+
+
+class UploadOut(Schema):
+    id: uuid.UUID
+    name: str
+    size: int
+    part_size: int
+    parts: int
+    received: list[int]
+
+
+class PartOut(Schema):
+    part: int
+
+
+class ShareOut(Schema):
+    id: int
+    permission: Literal["read", "write"]
+    user: str | None
+    group: str | None
+
+
+class LinkOut(Schema):
+    id: int
+    url: str
+    expires_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    max_downloads: int | None
+
+
+class Target(Schema):
+    space: BodyId | None = Field(None, description="space id (default: your own space)")
+    folder: BodyId | None = Field(None, description="folder id (implies its space)")
+
+
+class FolderIn(Target):
+    name: Name
+
+
+class NodePatch(Target):
+    name: Name | None = None
+
+
+class UploadIn(Target):
+    name: Name
+    size: json_int(0, 2**63 - 1)
+    content_type: str | None = None
+
+
+class ShareIn(Schema):
+    username: str = Field("", description="a person's username")
+    group: str = Field("", description="a group's name")
+    permission: Literal["read", "write"] = Share.READ
+
+    @model_validator(mode="after")
+    def _one_holder(self):
+        if not (self.username or self.group):
+            raise ValueError("name a person (username) or a group to share with")
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {"required": ["username"], "properties": {"username": {"minLength": 1}}},
+                {"required": ["group"], "properties": {"group": {"minLength": 1}}},
+            ]
+        }
+    }
+
+
+class LinkIn(Schema):
+    expires_in_days: json_int(1, 3650) | None = None
+    password: str = ""
+    max_downloads: json_int(1, 1_000_000) | None = None
+
+
+RAW_BODY = {
+    "requestBody": {
+        "required": False,  # no body: zero bytes
+        "description": "The bytes, with Content-Length (chunked transfer encoding is refused).",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One or more file parts, each streamed to the file server as it arrives.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "format": "binary"},
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+# --- JSON shapes of the models ---------------------------------------------------------------------
 def file_json(f: File) -> dict:
     return {
         "id": f.id,
@@ -130,130 +428,6 @@ def space_json(s: Space) -> dict:
     return {"id": s.id, "kind": s.kind, "title": s.title}
 
 
-def target(request, data) -> tuple[Space, Folder | None]:
-    """Return the (space, folder) a request names; the folder implies its space."""
-    folder_id = _int(data.get("folder"), "folder", required=False)
-    if folder_id is not None:
-        folder = access.get_folder(request.user, folder_id, access.WRITE)
-        return folder.space, folder
-    space_id = _int(data.get("space"), "space", required=False)
-    space = (
-        access.get_space(request.user, space_id, access.WRITE)
-        if space_id is not None
-        else actions.personal_space(request.user)
-    )
-    return space, None
-
-
-def download_response(target_uri: str, f: File) -> HttpResponse:
-    """Hand the transfer to nginx: the app worker never carries the bytes."""
-    from .storage import content_disposition
-
-    resp = HttpResponse(status=200)
-    resp["X-Accel-Redirect"] = target_uri
-    resp["X-Accel-Buffering"] = "no"
-    resp["Content-Type"] = f.content_type
-    resp["Content-Disposition"] = content_disposition(f.name)
-    resp["Cache-Control"] = "private, no-store"
-    return resp
-
-
-# --- endpoints ---------------------------------------------------------------------------------------
-
-
-@api_view("GET")
-def spaces(request):
-    return JsonResponse(
-        {
-            "spaces": [space_json(s) for s in actions.spaces_for(request.user)],
-            "quota": {"limit": actions.quota_bytes(request.user), "used": actions.used_bytes(request.user)},
-        }
-    )
-
-
-@api_view("GET")
-def space_listing(request, space_id):
-    space = access.get_space(request.user, space_id)
-    folder_id = _int(request.GET.get("folder"), "folder", required=False)
-    folder = access.get_folder(request.user, folder_id) if folder_id is not None else None
-    if folder is not None and folder.space_id != space.id:
-        raise Http404
-    folders, files = actions.listing(space, folder)
-    page = max(_int(request.GET.get("page", 1), "page"), 1)
-    start = (page - 1) * PAGE_SIZE
-    return JsonResponse(
-        {
-            "space": space_json(space),
-            "folder": folder_json(folder) if folder else None,
-            "folders": [folder_json(f) for f in folders[start : start + PAGE_SIZE]],
-            "files": [file_json(f) for f in files[start : start + PAGE_SIZE]],
-            "page": page,
-        }
-    )
-
-
-@api_view("POST")
-def folders(request):
-    data = body_json(request)
-    space, parent = target(request, data)
-    folder = actions.create_folder(request.user, space, parent, data.get("name"))
-    return JsonResponse(folder_json(folder), status=201)
-
-
-def _content_length(request) -> int:
-    if request.META.get("HTTP_TRANSFER_ENCODING"):
-        raise actions.FilesError("Send the size in Content-Length (chunked bodies are not accepted).", 411)
-    length = request.META.get("CONTENT_LENGTH")
-    if not length:
-        raise actions.FilesError("Content-Length is required.", 411)
-    return _int(length, "Content-Length")
-
-
-@api_view("PUT")
-def upload_put(request):
-    """Upload one file in one request: the body is the file's bytes, streamed to the file server."""
-    space, folder = target(request, request.GET)
-    f = actions.upload_file(
-        request.user,
-        space,
-        folder,
-        request.GET.get("name"),
-        request,
-        _content_length(request),
-        request.META.get("CONTENT_TYPE") or "",
-        rename=request.GET.get("conflict") == "rename",
-        address=client_address(request),
-    )
-    return JsonResponse(file_json(f), status=201)
-
-
-@api_view("POST")
-def upload_form(request):
-    """Upload files as multipart/form-data; each file part streams to the file server as it arrives."""
-    from . import multipart
-
-    space, folder = target(request, request.GET)
-    length = _content_length(request)
-    if length > actions.max_upload_bytes():
-        raise actions.FilesError(f"Files are limited to {actions.max_upload_bytes()} bytes.", 413)
-    # The body bounds the files' total size: refuse before reading it when it cannot fit.
-    free = actions.quota_bytes(request.user) - actions.used_bytes(request.user)
-    if length > free + 64 * 1024:
-        raise actions.QuotaExceeded(
-            f"This upload needs up to {length} bytes but only {max(free, 0)} are free."
-        )
-    _fields, stored, _handler = multipart.parse(request)
-    files = actions.register_uploaded(
-        request.user,
-        space,
-        folder,
-        stored,
-        rename=request.GET.get("conflict") == "rename",
-        address=client_address(request),
-    )
-    return JsonResponse({"files": [file_json(f) for f in files]}, status=201)
-
-
 def _upload_json(upload: Upload, parts: dict[int, int]) -> dict:
     return {
         "id": str(upload.id),
@@ -265,205 +439,381 @@ def _upload_json(upload: Upload, parts: dict[int, int]) -> dict:
     }
 
 
-def _get_upload(request, upload_id) -> Upload:
-    upload = (
-        Upload.objects.filter(pk=upload_id, user=request.user).select_related("space", "folder").first()
-        if _is_uuid(upload_id)
-        else None
-    )
+def _target(request, data: Target):
+    return target(request.user, data.space, data.folder)
+
+
+def _get_upload(request, upload_id: uuid.UUID) -> Upload:
+    upload = Upload.objects.filter(pk=upload_id, user=request.user).select_related("space", "folder").first()
     if upload is None:
         raise Http404
     return upload
 
 
-def _is_uuid(value) -> bool:
-    import uuid
-
+def _content_length(request) -> int:
+    if request.META.get("HTTP_TRANSFER_ENCODING"):
+        raise actions.FilesError("Send the size in Content-Length (chunked bodies are not accepted).", 411)
+    length = request.META.get("CONTENT_LENGTH")
+    if not length:
+        raise actions.FilesError("Content-Length is required.", 411)
     try:
-        uuid.UUID(str(value))
+        return int(length)
     except ValueError:
-        return False
-    return True
+        raise actions.FilesError("Content-Length must be a number.") from None
 
 
-@api_view("POST")
-def uploads(request):
-    """Open a resumable upload of SIZE bytes, sent as numbered parts."""
-    data = body_json(request)
-    space, folder = target(request, data)
-    upload = actions.begin_upload(
-        request.user,
-        space,
-        folder,
-        data.get("name"),
-        _int(data.get("size"), "size"),
-        str(data.get("content_type") or "application/octet-stream")[:255],
-    )
-    return JsonResponse(_upload_json(upload, {}), status=201)
+def _node(request, kind: Kind, node_id: int, need):
+    if kind == "files":
+        return access.get_file(request.user, node_id, need)
+    return access.get_folder(request.user, node_id, need)
 
 
-@api_view("GET", "DELETE")
-def upload_detail(request, upload_id):
-    upload = _get_upload(request, upload_id)
-    if request.method == "DELETE":
-        actions.cancel_upload(upload)
-        return HttpResponse(status=204)
-    return JsonResponse(_upload_json(upload, actions.upload_parts(upload)))
-
-
-@api_view("PUT")
-def upload_part(request, upload_id, number):
-    upload = _get_upload(request, upload_id)
-    actions.put_upload_part(upload, number, request, _content_length(request))
-    return JsonResponse({"part": number}, status=200)
-
-
-@api_view("POST")
-def upload_complete(request, upload_id):
-    upload = _get_upload(request, upload_id)
-    f = actions.complete_upload(upload, rename=True, address=client_address(request))
-    return JsonResponse(file_json(f), status=201)
-
-
-@api_view("GET", "PATCH", "DELETE")
-def file_detail(request, file_id):
-    if request.method == "GET":
-        return JsonResponse(file_json(access.get_file(request.user, file_id)))
-    f = access.get_file(request.user, file_id, access.WRITE)
-    if request.method == "DELETE":
-        actions.trash(request.user, f, address=client_address(request))
-        return HttpResponse(status=204)
-    return JsonResponse(file_json(_patch(request, f)))
-
-
-def _patch(request, node):
-    data = body_json(request)
-    if "folder" in data or "space" in data:
-        if data.get("folder") is None and "space" not in data:
+def _patch(request, node, data: NodePatch):
+    given = data.model_fields_set
+    if "folder" in given or "space" in given:
+        if data.folder is None and "space" not in given:
             space, folder = node.space, None
         else:
-            space, folder = target(request, data)
+            space, folder = _target(request, data)
         actions.move(request.user, node, space, folder, address=client_address(request))
-    if "name" in data:
-        actions.rename(request.user, node, data["name"], address=client_address(request))
+    if "name" in given:
+        actions.rename(request.user, node, data.name, address=client_address(request))
     return node
 
 
-@api_view("GET", "HEAD")
-def file_content(request, file_id):
+# --- endpoints ---------------------------------------------------------------------------------------
+@api.get("/", response={200: SpacesOut, **ERRORS}, url_name="api-spaces", summary="Your spaces and quota")
+def spaces(request):
+    return {
+        "spaces": [space_json(s) for s in actions.spaces_for(request.user)],
+        "quota": {"limit": actions.quota_bytes(request.user), "used": actions.used_bytes(request.user)},
+    }
+
+
+@api.get(
+    "/search", response={200: FilesOut, **ERRORS}, url_name="api-search", summary="Find files you may read"
+)
+def search(request, q: str = ""):
+    return {"files": [file_json(f) for f in actions.search(request.user, q)]}
+
+
+@api.get(
+    "/spaces/{space_id}/",
+    response={200: ListingOut, **ERRORS},
+    url_name="api-space",
+    summary="List a space's root or one of its folders",
+)
+def space_listing(request, space_id: Id, folder: Id | None = None, page: Page = 1):
+    space = access.get_space(request.user, space_id)
+    node = access.get_folder(request.user, folder) if folder is not None else None
+    if node is not None and node.space_id != space.id:
+        raise Http404
+    folders, files = actions.listing(space, node)
+    page = max(page, 1)
+    start = (page - 1) * PAGE_SIZE
+    return {
+        "space": space_json(space),
+        "folder": folder_json(node) if node else None,
+        "folders": [folder_json(f) for f in folders[start : start + PAGE_SIZE]],
+        "files": [file_json(f) for f in files[start : start + PAGE_SIZE]],
+        "page": page,
+    }
+
+
+@api.post(
+    "/spaces/{space_id}/trash/empty",
+    response={200: PurgedOut, **ERRORS},
+    url_name="api-empty-trash",
+    summary="Delete the space's trash for good",
+)
+def empty_trash(request, space_id: Id):
+    space = access.get_space(request.user, space_id, access.WRITE)
+    return {"purged": actions.empty_trash(request.user, space, address=client_address(request))}
+
+
+@api.post("/folders", response={201: FolderOut, **ERRORS}, url_name="api-folders", summary="Create a folder")
+def folders(request, data: FolderIn):
+    space, parent = _target(request, data)
+    return 201, folder_json(actions.create_folder(request.user, space, parent, data.name))
+
+
+@api.get(
+    "/folders/{folder_id}", response={200: FolderOut, **ERRORS}, url_name="api-folder", summary="A folder"
+)
+def folder_detail(request, folder_id: Id):
+    return folder_json(access.get_folder(request.user, folder_id))
+
+
+@api.patch("/folders/{folder_id}", response={200: FolderOut, **ERRORS}, summary="Rename or move a folder")
+def folder_patch(request, folder_id: Id, data: NodePatch):
+    folder = access.get_folder(request.user, folder_id, access.WRITE)
+    return folder_json(_patch(request, folder, data))
+
+
+@api.delete("/folders/{folder_id}", response={204: None, **ERRORS}, summary="Move a folder to the trash")
+def folder_delete(request, folder_id: Id):
+    folder = access.get_folder(request.user, folder_id, access.WRITE)
+    actions.trash(request.user, folder, address=client_address(request))
+    return HttpResponse(status=204)
+
+
+@api.post(
+    "/folders/{folder_id}/restore",
+    response={200: FolderOut, **ERRORS},
+    url_name="api-folder-restore",
+    summary="Restore a folder from the trash",
+)
+def folder_restore(request, folder_id: Id):
+    folder = access.get_folder(request.user, folder_id, access.WRITE, trashed=True)
+    actions.restore(request.user, folder, address=client_address(request))
+    return folder_json(folder)
+
+
+@api.get(
+    "/files/{file_id}", response={200: FileOut, **ERRORS}, url_name="api-file", summary="A file's metadata"
+)
+def file_detail(request, file_id: Id):
+    return file_json(access.get_file(request.user, file_id))
+
+
+@api.patch("/files/{file_id}", response={200: FileOut, **ERRORS}, summary="Rename or move a file")
+def file_patch(request, file_id: Id, data: NodePatch):
+    f = access.get_file(request.user, file_id, access.WRITE)
+    return file_json(_patch(request, f, data))
+
+
+@api.delete("/files/{file_id}", response={204: None, **ERRORS}, summary="Move a file to the trash")
+def file_delete(request, file_id: Id):
+    f = access.get_file(request.user, file_id, access.WRITE)
+    actions.trash(request.user, f, address=client_address(request))
+    return HttpResponse(status=204)
+
+
+@api.api_operation(
+    ["GET", "HEAD"],
+    "/files/{file_id}/content",
+    response={200: None, **ERRORS},
+    url_name="api-file-content",
+    summary="Download (Range supported)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The bytes, sent by the web server",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "206": {
+                "description": "The requested Range of the bytes",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            },
+        }
+    },
+)
+def file_content(request, file_id: Id):
     f = access.get_file(request.user, file_id)
     return download_response(actions.download_target(request.user, f, address=client_address(request)), f)
 
 
-@api_view("POST")
-def file_restore(request, file_id):
+@api.post(
+    "/files/{file_id}/restore",
+    response={200: FileOut, **ERRORS},
+    url_name="api-file-restore",
+    summary="Restore a file from the trash",
+)
+def file_restore(request, file_id: Id):
     f = access.get_file(request.user, file_id, access.WRITE, trashed=True)
     actions.restore(request.user, f, address=client_address(request))
-    return JsonResponse(file_json(f))
+    return file_json(f)
 
 
-@api_view("GET", "PATCH", "DELETE")
-def folder_detail(request, folder_id):
-    if request.method == "GET":
-        return JsonResponse(folder_json(access.get_folder(request.user, folder_id)))
-    folder = access.get_folder(request.user, folder_id, access.WRITE)
-    if request.method == "DELETE":
-        actions.trash(request.user, folder, address=client_address(request))
-        return HttpResponse(status=204)
-    return JsonResponse(folder_json(_patch(request, folder)))
-
-
-@api_view("POST")
-def folder_restore(request, folder_id):
-    folder = access.get_folder(request.user, folder_id, access.WRITE, trashed=True)
-    actions.restore(request.user, folder, address=client_address(request))
-    return JsonResponse(folder_json(folder))
-
-
-def _node(request, kind, node_id, need):
-    if kind not in ("files", "folders"):
-        raise Http404
-    return (
-        access.get_file(request.user, node_id, need)
-        if kind == "files"
-        else access.get_folder(request.user, node_id, need)
-    )
-
-
-@api_view("POST")
-def shares(request, kind, node_id):
+@api.post(
+    "/{kind}/{node_id}/shares",
+    response={201: ShareOut, **ERRORS},
+    url_name="api-shares",
+    summary="Share with a person or a group",
+)
+def shares(request, kind: Kind, node_id: Id, data: ShareIn):
     node = _node(request, kind, node_id, access.WRITE)
-    data = body_json(request)
     s = actions.share(
         request.user,
         node,
-        username=str(data.get("username") or ""),
-        group=str(data.get("group") or ""),
-        permission=data.get("permission", Share.READ),
+        username=data.username,
+        group=data.group,
+        permission=data.permission,
         address=client_address(request),
     )
-    return JsonResponse(
-        {
-            "id": s.id,
-            "permission": s.permission,
-            "user": s.user.username if s.user else None,
-            "group": s.group.name if s.group else None,
-        },
-        status=201,
-    )
+    return 201, {
+        "id": s.id,
+        "permission": s.permission,
+        "user": s.user.username if s.user else None,
+        "group": s.group.name if s.group else None,
+    }
 
 
-@api_view("POST")
-def links(request, kind, node_id):
+@api.post(
+    "/{kind}/{node_id}/links",
+    response={201: LinkOut, **ERRORS},
+    url_name="api-links",
+    summary="Create a public link",
+)
+def links(request, kind: Kind, node_id: Id, data: LinkIn):
     node = _node(request, kind, node_id, access.WRITE)
-    data = body_json(request)
     link = actions.create_link(
         request.user,
         node,
-        expires_in_days=_int(data.get("expires_in_days"), "expires_in_days", False),
-        password=str(data.get("password") or ""),
-        max_downloads=_int(data.get("max_downloads"), "max_downloads", False),
+        expires_in_days=data.expires_in_days,
+        password=data.password,
+        max_downloads=data.max_downloads,
         address=client_address(request),
     )
-    return JsonResponse(
-        {
-            "id": link.id,
-            "url": request.build_absolute_uri(reverse("files:public", args=[link.token])),
-            "expires_at": link.expires_at.isoformat() if link.expires_at else None,
-            "max_downloads": link.max_downloads,
-        },
-        status=201,
-    )
+    return 201, {
+        "id": link.id,
+        "url": request.build_absolute_uri(reverse("files:public", args=[link.token])),
+        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+        "max_downloads": link.max_downloads,
+    }
 
 
-@api_view("DELETE")
-def share_detail(request, share_id):
+@api.delete(
+    "/shares/{share_id}", response={204: None, **ERRORS}, url_name="api-share", summary="Remove a share"
+)
+def share_detail(request, share_id: Id):
     actions.unshare(request.user, access.get_share(request.user, share_id), address=client_address(request))
     return HttpResponse(status=204)
 
 
-@api_view("DELETE")
-def link_detail(request, link_id):
+@api.delete(
+    "/links/{link_id}", response={204: None, **ERRORS}, url_name="api-link", summary="Revoke a public link"
+)
+def link_detail(request, link_id: Id):
     actions.revoke_link(request.user, access.get_link_for_owner(request.user, link_id))
     return HttpResponse(status=204)
 
 
-@api_view("GET")
-def search(request):
-    return JsonResponse(
-        {"files": [file_json(f) for f in actions.search(request.user, request.GET.get("q", ""))]}
+# Byte-carrying endpoints: nginx streams these without buffering (roles/web template), and the views
+# read the body from `request` as a stream (declared binary in the document, never parsed here).
+@api.put(
+    "/uploads/put",
+    response={201: FileOut, **BYTES_ERRORS},
+    url_name="api-upload-put",
+    summary="Upload a file in one request (streamed to the file server)",
+    openapi_extra=RAW_BODY,
+)
+def upload_put(
+    request, name: Name, space: Id | None = None, folder: Id | None = None, conflict: Conflict = "fail"
+):
+    where, parent = target(request.user, space, folder)
+    f = actions.upload_file(
+        request.user,
+        where,
+        parent,
+        name,
+        request,
+        _content_length(request),
+        request.META.get("CONTENT_TYPE") or "",
+        rename=conflict == "rename",
+        address=client_address(request),
     )
+    return 201, file_json(f)
 
 
-@api_view("POST")
-def empty_trash(request, space_id):
-    space = access.get_space(request.user, space_id, access.WRITE)
-    return JsonResponse({"purged": actions.empty_trash(request.user, space, address=client_address(request))})
+@api.post(
+    "/uploads/form",
+    response={201: FilesOut, **BYTES_ERRORS},
+    url_name="api-upload-form",
+    summary="Upload files as multipart/form-data (one or more file parts)",
+    openapi_extra=FORM_BODY,
+)
+def upload_form(request, space: Id | None = None, folder: Id | None = None, conflict: Conflict = "fail"):
+    from . import multipart
+
+    where, parent = target(request.user, space, folder)
+    length = _content_length(request)
+    if length > actions.max_upload_bytes():
+        raise actions.FilesError(f"Files are limited to {actions.max_upload_bytes()} bytes.", 413)
+    # The body bounds the files' total size: refuse before reading it when it cannot fit.
+    free = actions.quota_bytes(request.user) - actions.used_bytes(request.user)
+    if length > free + 64 * 1024:
+        raise actions.QuotaExceeded(
+            f"This upload needs up to {length} bytes but only {max(free, 0)} are free."
+        )
+    _fields, stored, _handler = multipart.parse(request)
+    files = actions.register_uploaded(
+        request.user, where, parent, stored, rename=conflict == "rename", address=client_address(request)
+    )
+    return 201, {"files": [file_json(f) for f in files]}
 
 
-@require_safe
-def openapi(request):
-    """Serve the API description (public: it holds no data)."""
-    from .openapi import document
+@api.post(
+    "/uploads/",
+    response={201: UploadOut, **ERRORS},
+    url_name="api-uploads",
+    summary="Open a resumable upload; send parts next",
+)
+def uploads(request, data: UploadIn):
+    space, folder = _target(request, data)
+    upload = actions.begin_upload(
+        request.user,
+        space,
+        folder,
+        data.name,
+        data.size,
+        (data.content_type or "application/octet-stream")[:255],
+    )
+    return 201, _upload_json(upload, {})
 
-    return JsonResponse(document())
+
+@api.get(
+    "/uploads/{upload_id}",
+    response={200: UploadOut, **ERRORS},
+    url_name="api-upload",
+    summary="Parts received so far (to resume)",
+)
+def upload_detail(request, upload_id: uuid.UUID):
+    upload = _get_upload(request, upload_id)
+    return _upload_json(upload, actions.upload_parts(upload))
+
+
+@api.delete("/uploads/{upload_id}", response={204: None, **ERRORS}, summary="Cancel the upload")
+def upload_cancel(request, upload_id: uuid.UUID):
+    actions.cancel_upload(_get_upload(request, upload_id))
+    return HttpResponse(status=204)
+
+
+@api.put(
+    "/uploads/{upload_id}/parts/{number}",
+    response={200: PartOut, **BYTES_ERRORS},
+    url_name="api-upload-part",
+    summary="Send part NUMBER (1-based; each part_size bytes, the last one the rest)",
+    openapi_extra=RAW_BODY,
+)
+def upload_part(request, upload_id: uuid.UUID, number: PartNumber):
+    upload = _get_upload(request, upload_id)
+    actions.put_upload_part(upload, number, request, _content_length(request))
+    return {"part": number}
+
+
+@api.post(
+    "/uploads/{upload_id}/complete",
+    response={201: FileOut, **ERRORS},
+    url_name="api-upload-complete",
+    summary="Join the parts; the file exists from now on",
+)
+def upload_complete(request, upload_id: uuid.UUID):
+    upload = _get_upload(request, upload_id)
+    return 201, file_json(actions.complete_upload(upload, rename=True, address=client_address(request)))
+
+
+def urlpatterns():
+    """Return the API's URL patterns, to include under api/files/ (each answers 405 in JSON)."""
+    patterns, seen = [], set()
+    for p in api.urls[0]:
+        route = str(p.pattern)
+        # ninja adds one pattern per operation of a path (all the same view) and a root placeholder.
+        if route in seen or p.name == "api-root":
+            continue
+        seen.add(route)
+        p.callback = json_405(p.callback)
+        if p.name == "openapi-json":
+            p.name = "api-openapi"
+        patterns.append(p)
+    return patterns

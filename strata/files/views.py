@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import access, actions
-from .api import client_address, download_response
+from .http import client_address, download_response, int_param, target
 from .rows import folder_rows
 
 PAGE_SIZE = 50
@@ -195,10 +195,10 @@ def _form_action(handler):
 
 @_form_action
 def new_folder(request):
-    from .api import target
-
     space, parent = target(
-        request, {"space": request.POST.get("space"), "folder": request.POST.get("folder") or None}
+        request.user,
+        int_param(request.POST.get("space"), "space"),
+        int_param(request.POST.get("folder"), "folder"),
     )
     f = actions.create_folder(request.user, space, parent, request.POST.get("name"))
     messages.success(request, f"Folder “{f.name}” created.")

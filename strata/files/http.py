@@ -1,0 +1,54 @@
+"""HTTP helpers shared by the files pages (views.py) and the JSON API (api.py)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+
+from .models import File
+
+
+def client_address(request) -> str | None:
+    """Return the caller's address as the web tier gave it, for the audit trail."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def json_error(status: int, message: str, headers: dict | None = None) -> JsonResponse:
+    """Return the API's error shape: `{"error": MESSAGE}` with STATUS."""
+    return JsonResponse({"error": message}, status=status, headers=headers)
+
+
+def download_response(target_uri: str, f: File) -> HttpResponse:
+    """Hand the transfer to nginx: the app worker never carries the bytes."""
+    from .storage import content_disposition
+
+    resp = HttpResponse(status=200)
+    resp["X-Accel-Redirect"] = target_uri
+    resp["X-Accel-Buffering"] = "no"
+    resp["Content-Type"] = f.content_type
+    resp["Content-Disposition"] = content_disposition(f.name)
+    resp["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def int_param(value, what: str) -> int | None:
+    """Return VALUE (a form field) as an int, None when empty, or raise FilesError naming WHAT."""
+    from .errors import FilesError
+
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise FilesError(f"{what} must be a number.") from None
+
+
+def target(user, space_id: int | None, folder_id: int | None):
+    """Return the (space, folder) a request names for writing; the folder implies its space."""
+    from . import access, actions
+
+    if folder_id is not None:
+        folder = access.get_folder(user, folder_id, access.WRITE)
+        return folder.space, folder
+    if space_id is not None:
+        return access.get_space(user, space_id, access.WRITE), None
+    return actions.personal_space(user), None
