@@ -727,15 +727,7 @@ def upload_form(request, space: Id | None = None, folder: Id | None = None, conf
     from . import multipart
 
     where, parent = target(request.user, space, folder)
-    length = _content_length(request)
-    if length > actions.max_upload_bytes():
-        raise actions.FilesError(f"Files are limited to {actions.max_upload_bytes()} bytes.", 413)
-    # The body bounds the files' total size: refuse before reading it when it cannot fit.
-    free = actions.quota_bytes(request.user) - actions.used_bytes(request.user)
-    if length > free + 64 * 1024:
-        raise actions.QuotaExceeded(
-            f"This upload needs up to {length} bytes but only {max(free, 0)} are free."
-        )
+    actions.admit_form_upload(request.user, where, parent, _content_length(request))
     _fields, stored, _handler = multipart.parse(request)
     files = actions.register_uploaded(
         request.user, where, parent, stored, rename=conflict == "rename", address=client_address(request)
