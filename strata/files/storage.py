@@ -21,6 +21,7 @@ from typing import Protocol
 from django.conf import settings
 
 from strata.deploy.roles.files import client as s3
+from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
 
 from .errors import StorageUnavailable, TruncatedUpload
 
@@ -202,7 +203,7 @@ def content_disposition(filename: str, inline: bool = False) -> str:
 
 class S3Backend:
     name = "s3"
-    accel_prefix = "/_files_s3"
+    accel_prefix = ACCEL_S3_PREFIX
 
     def __init__(self):
         self.config, self.secrets = settings.CONFIG, settings.SECRETS
@@ -342,7 +343,7 @@ class LocalBackend:
     """The fallback: files on the app host's disk, served by nginx from there (single host only)."""
 
     name = "local"
-    accel_prefix = "/_files_local"
+    accel_prefix = ACCEL_LOCAL_PREFIX
 
     def __init__(self):
         self.root = Path(settings.STRATA_FILES_LOCAL_ROOT)

@@ -7,6 +7,11 @@ from strata.deploy.roles.spec import OptionError, Port, RoleSpec
 # SeaweedFS's master, volume, filer and admin servers and their gRPC ports, from roles.files.internal_port.
 INTERNAL_PORTS = 9
 
+# nginx's internal locations for file bytes: the app answers X-Accel-Redirect to one of these prefixes and
+# the web role's template declares the location under the same name (one constant for both sides).
+ACCEL_S3_PREFIX = "/_files_s3"  # + a presigned URL's path and query on the file server
+ACCEL_LOCAL_PREFIX = "/_files_local"  # + the object's path under the app host's files-local directory
+
 
 def _is_bucket_name(name: str) -> bool:
     return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from strata.deploy import pki
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
 from strata.deploy.system import make_dir, require_reachable, run, service_user
 
 NGINX = "/usr/sbin/nginx"
@@ -20,6 +21,8 @@ def files_context(ctx: HostContext) -> dict:
         "max_upload_mb": opts["max_upload_mb"],
         "files_local": ctx.data("files-local"),
         "files_s3_host": "",
+        "accel_s3": ACCEL_S3_PREFIX,
+        "accel_local": ACCEL_LOCAL_PREFIX,
     }
     if cfg.enabled("files"):
         host = cfg.host_of("files")
