@@ -12,6 +12,7 @@ import ipaddress
 import os
 import secrets as _secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,7 @@ LINKS = tuple(link for s in SPECS.values() for link in s.links)
 class ConfigError(Exception):
     """A problem in strata.toml or the secrets file, described in one line."""
 
-    def __init__(self, path: Path | str, key: str, message: str):
+    def __init__(self, path: str | os.PathLike[str], key: str, message: str):
         self.path, self.key, self.message = str(path), key, message
         where = f"{self.path}: {key}: " if key else f"{self.path}: "
         super().__init__(where + message)
@@ -189,7 +190,7 @@ def _read_table(path, prefix, table, schema) -> dict:
     return out
 
 
-def parse(text: str, path: Path | str = DEFAULT_CONFIG) -> Config:
+def parse(text: str, path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Config:
     """Parse and validate the text of a strata.toml; raise ConfigError on the first problem."""
     path = Path(path)
     try:
@@ -337,7 +338,7 @@ def _token(n: int = 32) -> str:
 
 
 # Each secret and how to make it. New keys are added on the next run without touching existing ones.
-SECRET_MAKERS = {
+SECRET_MAKERS: dict[str, Callable[[], str]] = {
     "django_secret_key": lambda: _token(50),
     "db_superuser_password": _token,
     "db_app_password": _token,

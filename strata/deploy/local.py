@@ -5,6 +5,7 @@ The CLI (strata/deploy/cli/) only parses arguments and calls these functions; th
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from strata.deploy import config as cfgmod
 from strata.deploy import pki
 from strata.deploy.config import ConfigError
-from strata.deploy.roles.base import HostContext, Role, all_roles
+from strata.deploy.roles.base import HostContext, Program, Role, all_roles
 from strata.deploy.roles.db.role import FIRST_ADMIN
 from strata.deploy.roles.registry import START_ORDER
 from strata.deploy.supervisor import Supervisor
@@ -40,7 +41,7 @@ class UpResult:
     changed: list[str] = field(default_factory=list)
 
 
-def init(path=None) -> tuple[cfgmod.Config, list[str]]:
+def init(path: str | os.PathLike[str] | None = None) -> tuple[cfgmod.Config, list[str]]:
     """Write the default strata.toml if missing, then the secrets and the local CA; return what changed."""
     p = cfgmod.config_path(path)
     changes = []
@@ -58,7 +59,7 @@ def init(path=None) -> tuple[cfgmod.Config, list[str]]:
     return config, changes
 
 
-def _local(config: cfgmod.Config) -> list[HostContext]:
+def _local(config: cfgmod.Config) -> list[cfgmod.Host]:
     hosts = config.local_hosts()
     if not hosts:
         raise DeployError(
@@ -68,7 +69,7 @@ def _local(config: cfgmod.Config) -> list[HostContext]:
     return hosts
 
 
-def _roles_here(config, host, roles: dict[str, Role]) -> list[Role]:
+def _roles_here(config: cfgmod.Config, host: cfgmod.Host, roles: dict[str, Role]) -> list[Role]:
     return [roles[r] for r in START_ORDER if r in config.roles_on(host.name)]
 
 
@@ -89,7 +90,7 @@ def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
                     )
 
 
-def up(path=None, step: Step = _quiet) -> UpResult:
+def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpResult:
     """Bring up every role placed on this machine's hosts, in START_ORDER (each role after the roles it
     depends on); safe to run again."""
     config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
@@ -119,9 +120,16 @@ def up(path=None, step: Step = _quiet) -> UpResult:
     return result
 
 
-def _configure(config, ctxs: list[HostContext], roles, sup: Supervisor, result: UpResult, step: Step) -> None:
+def _configure(
+    config: cfgmod.Config,
+    ctxs: list[HostContext],
+    roles: dict[str, Role],
+    sup: Supervisor,
+    result: UpResult,
+    step: Step,
+) -> None:
     """Prepare, render and validate every role of this machine; start the supervisor with its programs."""
-    programs = []
+    programs: list[Program] = []
     for ctx in ctxs:
         for role in _roles_here(config, ctx.host, roles):
             step(f"{role.name}: prepare, render and validate on {ctx.host.name}")
@@ -136,7 +144,7 @@ def _configure(config, ctxs: list[HostContext], roles, sup: Supervisor, result: 
 
 
 def _start(
-    config, ctxs: list[HostContext], role: Role, sup: Supervisor, result: UpResult, step: Step
+    config: cfgmod.Config, ctxs: list[HostContext], role: Role, sup: Supervisor, result: UpResult, step: Step
 ) -> None:
     """Start ROLE's programs on this machine's hosts that hold it, then wait for each to be ready."""
     here = [ctx for ctx in ctxs if role.name in config.roles_on(ctx.host.name)]
@@ -152,7 +160,7 @@ def _start(
         role.after_start(ctx)
 
 
-def down(path=None) -> bool:
+def down(path: str | os.PathLike[str] | None = None) -> bool:
     """Stop every program and the supervisor of this machine; return False if nothing ran."""
     try:
         var = cfgmod.load(path).var_dir

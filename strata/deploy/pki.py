@@ -10,13 +10,14 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 RENEW_BEFORE = dt.timedelta(days=30)
 
 
-def _write_key(path: Path, key) -> None:
+def _write_key(path: Path, key: PrivateKeyTypes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(
@@ -99,6 +100,9 @@ def ensure_server_cert(pki: Path, stem: str, names: list[str], addresses: list[s
     crt_path, key_path = pki / f"{stem}.crt", pki / f"{stem}.key"
     wanted = set(names) | {str(ipaddress.ip_address(a)) for a in addresses}
     ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        # ensure_ca writes an EC key; an operator's own CA may be RSA; other kinds cannot sign with SHA-256.
+        raise ValueError(f"{pki / 'ca.key'}: the CA key must be EC or RSA, not {type(ca_key).__name__}")
     ca_crt = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
     if crt_path.exists() and key_path.exists():
         current = x509.load_pem_x509_certificate(crt_path.read_bytes())

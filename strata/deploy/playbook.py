@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,7 +220,10 @@ def ansible_env() -> dict[str, str]:
 
 
 def playbook_command(
-    inventory_path: str | os.PathLike, bundle: Bundle, extra: list[str] = (), vars_file: Path | None = None
+    inventory_path: str | os.PathLike,
+    bundle: Bundle,
+    extra: Sequence[str] = (),
+    vars_file: Path | None = None,
 ) -> list[str]:
     """Return the ansible-playbook command line, writing the bundle's variables to VARS_FILE (extra: more
     -e values from the user)."""
@@ -241,7 +245,7 @@ def playbook_command(
 def run(
     inventory_path: str | os.PathLike,
     config_path=None,
-    extra: list[str] = (),
+    extra: Sequence[str] = (),
     step=deploy._quiet,
     output=None,
 ) -> int:

@@ -16,7 +16,7 @@ from strata.deploy.roles.base import Program
 from strata.deploy.system import DeployError, make_dir
 
 
-def _esc(value: str) -> str:
+def _esc(value: str | Path) -> str:
     return str(value).replace("%", "%%")
 
 

@@ -66,11 +66,11 @@ def layout(config: Config, roles: list, links: list) -> dict:
         left = (width - (len(hosts) * (BOX_W + GAP) - GAP)) // 2
         for j, host in enumerate(hosts):
             y = MARGIN + i * ROW_H
-            on = [
+            lines = [
                 (r, state.get((r, host), "fallback"), y + 54 + k * LINE_H) for k, r in enumerate(placed[host])
             ]
             boxes[host] = Box(
-                host, config.hosts[host].address, left + j * (BOX_W + GAP), y, 44 + LINE_H * len(on), on
+                host, config.hosts[host].address, left + j * (BOX_W + GAP), y, 44 + LINE_H * len(lines), lines
             )
     link_state = {(x.source, x.target): x.state for x in links}
     edges, seen = [], set()

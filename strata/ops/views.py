@@ -55,7 +55,7 @@ def healthz(request):
         or request.META.get("REMOTE_ADDR") not in settings.STRATA_PROBE_ADDRESSES
     ):
         raise Http404
-    checks = {}
+    checks: dict[str, dict[str, bool | float | str]] = {}
     for name, (check, critical) in CHECKS.items():
         start = time.monotonic()
         try:

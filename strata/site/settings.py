@@ -1,6 +1,7 @@
 """Django settings, derived only from strata.toml and the secrets file (see strata/deploy/config.py)."""
 
 from pathlib import Path
+from typing import Any
 
 from strata.deploy import config as strata_config
 
@@ -53,7 +54,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "strata.site.urls"
 WSGI_APPLICATION = "strata.site.wsgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],

@@ -126,15 +126,15 @@ def _tokens(args) -> str:
 
     if args.action == "issue":
         if args.user:
-            holder = get_user_model().objects.filter(username=args.user.lower(), is_active=True).first()
-            if holder is None:
+            user = get_user_model().objects.filter(username=args.user.lower(), is_active=True).first()
+            if user is None:
                 raise _Bad(f"unknown or disabled user {args.user!r}")
-            _row, secret = actions.issue_token(user=holder, label=args.label)
+            _row, secret = actions.issue_token(user=user, label=args.label)
         else:
-            holder = ServiceAccount.objects.filter(name=args.service.lower(), is_active=True).first()
-            if holder is None:
+            service = ServiceAccount.objects.filter(name=args.service.lower(), is_active=True).first()
+            if service is None:
                 raise _Bad(f"unknown or disabled service {args.service!r} (run `strata domain sync`?)")
-            _row, secret = actions.issue_token(service=holder, label=args.label)
+            _row, secret = actions.issue_token(service=service, label=args.label)
         return secret
     if args.action == "revoke":
         row = ApiToken.objects.filter(prefix=args.prefix.removeprefix(actions.TOKEN_PREFIX)[:12]).first()

@@ -104,19 +104,19 @@ def _check(args) -> int:
     table.add_column("role")
     for s in sources:
         table.add_column(s, justify="center")
-    rows: dict[tuple, dict[str, object]] = {}
+    rows: dict[tuple[str, int, str], dict[str, check.Flow]] = {}
     for f in flows:
         rows.setdefault((f.target, f.port, f.role), {})[f.source] = f
     for (target, port, role), cells in rows.items():
         row = [f"{target}:{port}", role]
         for s in sources:
-            f = cells.get(s)
-            if f is None:
+            cell = cells.get(s)
+            if cell is None:
                 row.append("[dim]—[/]")
-            elif f.as_expected:
-                row.append("[green]✓[/]" if f.expected else "[dim]·[/]")
+            elif cell.as_expected:
+                row.append("[green]✓[/]" if cell.expected else "[dim]·[/]")
             else:
-                row.append(f"[bold red]✗ {f.result}[/]")
+                row.append(f"[bold red]✗ {cell.result}[/]")
         table.add_row(*row)
     out.print(table)
     out.print(

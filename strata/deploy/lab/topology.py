@@ -11,7 +11,7 @@ from strata.deploy.config import ROLE_OPTIONS, Config, ConfigError
 from strata.deploy.roles.files.spec import INTERNAL_PORTS
 
 # The lab's addresses: RFC 2544's benchmarking range, never a private or public network.
-LAB_NETWORK = ipaddress.ip_network("198.18.0.0/24")
+LAB_NETWORK = ipaddress.IPv4Network("198.18.0.0/24")
 # Each lab takes one slice of LAB_NETWORK (bridge + up to 29 hosts), so several labs can coexist.
 SLICE_PREFIX = 27
 DEFAULT_HOSTS = {
@@ -38,7 +38,7 @@ def bridge_address(subnet: ipaddress.IPv4Network) -> str:
 def used_addresses() -> set[ipaddress.IPv4Address]:
     """Return the IPv4 addresses configured in this (the root) namespace."""
     out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=True).stdout
-    return {ipaddress.ip_address(a["local"]) for link in json.loads(out) for a in link.get("addr_info", [])}
+    return {ipaddress.IPv4Address(a["local"]) for link in json.loads(out) for a in link.get("addr_info", [])}
 
 
 def free_slice(taken: set[ipaddress.IPv4Address] | None = None) -> ipaddress.IPv4Network:
@@ -63,6 +63,7 @@ def files_ports() -> dict[str, int]:
     """Return the files role's ports, clear of the SeaweedFS sockets (hard-coded under /tmp, named by
     port) that another instance on this machine may hold."""
     s3, base = ROLE_OPTIONS["files"]["port"][1], ROLE_OPTIONS["files"]["internal_port"][1]
+    assert isinstance(s3, int) and isinstance(base, int)  # both declared (int, default) in the spec
     while _socket_taken(s3):
         s3 += 1
     while any(_socket_taken(p) or p == s3 for p in range(base, base + INTERNAL_PORTS)):
@@ -70,7 +71,7 @@ def files_ports() -> dict[str, int]:
     return {"port": s3, "internal_port": base}
 
 
-def _toml_value(value) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -119,13 +120,13 @@ def default_topology(
 
 def lab_slice(config: Config) -> ipaddress.IPv4Network:
     """Return the slice of LAB_NETWORK holding every host of CONFIG; raise ConfigError naming the host."""
-    subnet = None
+    subnet: ipaddress.IPv4Network | None = None
     for host in config.hosts.values():
         addr = ipaddress.ip_address(host.address)
         key = f"hosts.{host.name}.address"
         if addr not in LAB_NETWORK:
             raise ConfigError(config.path, key, f"{addr} is outside the lab's network {LAB_NETWORK}")
-        here = ipaddress.ip_network(f"{addr}/{SLICE_PREFIX}", strict=False)
+        here = ipaddress.IPv4Network(f"{addr}/{SLICE_PREFIX}", strict=False)
         if subnet is None:
             subnet = here
         elif here != subnet:

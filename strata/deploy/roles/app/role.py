@@ -62,7 +62,7 @@ class AppRole(Role):
 
     def programs(self, ctx: HostContext) -> list[Program]:
         env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}
-        common = dict(user=self.user(), environment=env, directory=str(ctx.project))
+        user, directory = self.user(), str(ctx.project)
         manage = [str(ctx.venv_bin / "python"), "-m", "django"]
         out = [
             Program(
@@ -77,7 +77,9 @@ class AppRole(Role):
                 stopsignal="TERM",
                 stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
                 ports=[inst.port],
-                **common,
+                user=user,
+                environment=env,
+                directory=directory,
             )
             for inst in ctx.config.app_instances(ctx.host.name)
         ]
@@ -91,7 +93,9 @@ class AppRole(Role):
                 [*manage, "strata_worker", "--interval", "1", *(["--scheduler"] if first else [])],
                 stopsignal="TERM",
                 stopwaitsecs=60,
-                **common,
+                user=user,
+                environment=env,
+                directory=directory,
             )
         )
         return out

@@ -50,10 +50,11 @@ def inbound_checks(config: Config, secrets: dict) -> list[Health]:
     for inst in config.app_instances():
 
         def check(inst=inst):
-            conn = http.client.HTTPConnection(inst.host.address, inst.port, timeout=3)
+            # From the comms host's address when this machine has it, as Postfix's pipe would.
+            conn = http.client.HTTPConnection(
+                inst.host.address, inst.port, timeout=3, source_address=(comms_host.address, 0)
+            )
             try:
-                # From the comms host's address when this machine has it, as Postfix's pipe would.
-                conn.source_address = (comms_host.address, 0)
                 conn.connect()
             except OSError:
                 conn = http.client.HTTPConnection(inst.host.address, inst.port, timeout=3)

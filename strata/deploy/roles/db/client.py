@@ -24,7 +24,9 @@ def probe(config, secrets, host) -> Health:
                 connect_timeout=2,
             )
         ) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
+            row = conn.execute("SHOW server_version").fetchone()
+        assert row is not None  # SHOW always returns one row
+        version = row[0]
         return f"PostgreSQL {version}"
 
     return timed(check)
