@@ -16,8 +16,7 @@ down:
 status:
 	@$(STRATA) status
 
-lint:
-	@bash scripts/bootstrap.sh test
+lint: typecheck
 	$(VENV)/bin/ruff check strata tests bench
 	$(VENV)/bin/ruff format --check strata tests bench
 	$(VENV)/bin/lint-imports --no-cache

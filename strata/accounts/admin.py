@@ -19,7 +19,7 @@ class IssueTokenForm(forms.ModelForm):
         fields = ("label", "user", "service")
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if bool(data.get("user")) == bool(data.get("service")):
             raise forms.ValidationError("Choose either a person or a service.")
         return data

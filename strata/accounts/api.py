@@ -28,8 +28,9 @@ def _caller(request):
     token = actions.token_for(secret.strip())
     if token is None:
         return None, _error(401, "unknown, revoked or disabled token")
-    holder = token.user if token.user_id else token.service
-    return (token, set(holder.groups.values_list("name", flat=True))), None
+    holder = token.user or token.service
+    groups = set(holder.groups.values_list("name", flat=True)) if holder is not None else set()
+    return (token, groups), None
 
 
 def api_view(require_group: bool):

@@ -154,6 +154,7 @@ def get_link_for_owner(user, link_id):
         )
     except (PublicLink.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-    if node_permission(user, link.file or link.folder) != WRITE:
+    node = link.file or link.folder
+    if node is None or node_permission(user, node) != WRITE:
         raise Http404
     return link

@@ -63,17 +63,22 @@ class StreamingHandler(FileUploadHandler):
         self.raw_name = file_name
         self.writer = PartWriter(backend(), self.key, self.ctype, self._part_size)
 
+    def _open_writer(self) -> PartWriter:
+        if self.writer is None:  # the parser calls new_file() before any chunk of a file
+            raise StopUpload(connection_reset=True)
+        return self.writer
+
     def receive_data_chunk(self, raw_data, start):
         self.size += len(raw_data)
         if self.size > self._max_bytes:
             self.abort()
             raise StopUpload(connection_reset=True)
         self.digest.update(raw_data)
-        self.writer.write(raw_data)
+        self._open_writer().write(raw_data)
         return None
 
     def file_complete(self, file_size):
-        self.writer.close()  # small (or empty) file: one plain PUT
+        self._open_writer().close()  # small (or empty) file: one plain PUT
         self.writer = None
         obj = StoredObject(self.raw_name, self.key, self.size, self.digest.hexdigest(), self.ctype)
         self.stored.append(obj)

@@ -251,6 +251,7 @@ def link(request, kind, node_id):
 def unshare(request, share_id):
     share = access.get_share(request.user, share_id)
     node = share.file or share.folder
+    assert node is not None  # a share names a file or a folder (database constraint)
     actions.unshare(request.user, share, address=client_address(request))
     messages.success(request, f"“{node.name}” is no longer shared with {share.user or share.group}.")
     return _back(node)

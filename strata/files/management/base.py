@@ -3,11 +3,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 
+def _no_usage(file=None) -> None:
+    return None
+
+
 class AdminCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         # argparse prints the whole usage before its error: one line naming the problem is enough.
-        parser.print_usage = lambda file=None: None
+        parser.print_usage = _no_usage  # type: ignore[method-assign]  # per-instance override on purpose
         return parser
 
     def refuse(self, message: str) -> CommandError:
