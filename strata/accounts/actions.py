@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import ldap
 from django.conf import settings
@@ -146,6 +147,31 @@ def _group_names_by_member(groups) -> tuple[dict[str, set[str]], set[str]]:
     return members, names
 
 
+def _mirror_person(User, user, username: str, attrs) -> tuple[Any, bool, bool]:
+    """Bring USER (None: a person new to the site) in line with the directory entry ATTRS and save it when
+    anything changed; return the user, whether it was saved, and whether it must be deactivated."""
+    disabled = is_disabled(attrs)
+    if user is None:
+        user = User(username=username, is_active=not disabled)
+        user.set_unusable_password()
+    changed = user.pk is None
+    for attr, name in USER_ATTRS.items():
+        value = _limit(User, name, text(attrs, attr))
+        if getattr(user, name) != value:
+            setattr(user, name, value)
+            changed = True
+    if user.has_usable_password():
+        # A local password would let a directory person in without the directory.
+        user.set_unusable_password()
+        changed = True
+    if not disabled and not user.is_active:
+        user.is_active = True
+        changed = True
+    if changed:
+        user.save()
+    return user, changed, disabled and user.is_active
+
+
 @transaction.atomic
 def apply_directory(people, groups, services) -> SyncReport:
     User = get_user_model()
@@ -170,38 +196,19 @@ def apply_directory(people, groups, services) -> SyncReport:
         if not username or username == emergency:
             continue
         seen.add(username)
-        user = existing.get(username)
-        disabled = is_disabled(attrs)
-        if user is None:
-            user = User(username=username, is_active=not disabled)
-            user.set_unusable_password()
-            report.created.append(username)
-        changed = user.pk is None
-        for attr, name in USER_ATTRS.items():
-            value = _limit(User, name, text(attrs, attr))
-            if getattr(user, name) != value:
-                setattr(user, name, value)
-                changed = True
-        if user.has_usable_password():
-            # A local password would let a directory person in without the directory.
-            user.set_unusable_password()
-            changed = True
-        if disabled and user.is_active:
+        created = username not in existing
+        user, saved, deactivate = _mirror_person(User, existing.get(username), username, attrs)
+        if deactivate:
             to_deactivate.append(user)
-        elif not disabled and not user.is_active:
-            user.is_active = True
-            changed = True
-        if changed:
-            user.save()
-            if username not in report.created:
-                report.updated.append(username)
-        if mirror_profile(user, attrs) and username not in report.created + report.updated:
-            report.updated.append(username)
+        profile_changed = mirror_profile(user, attrs)
         wanted = {group_ids[n] for n in members.get(normalize_dn(dn), ()) if n in group_ids}
-        if current_groups.get(user.pk, set()) != wanted:
+        groups_changed = current_groups.get(user.pk, set()) != wanted
+        if groups_changed:
             user.groups.set(wanted)
-            if username not in report.created + report.updated:
-                report.updated.append(username)
+        if created:
+            report.created.append(username)
+        elif saved or profile_changed or groups_changed:
+            report.updated.append(username)
     for username, user in existing.items():
         if username not in seen and username != emergency and user.is_active:
             to_deactivate.append(user)

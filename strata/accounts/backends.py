@@ -7,6 +7,7 @@ LDAP traffic (get_user reads the database only).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import ldap
@@ -44,10 +45,8 @@ class DirectoryBackend(LDAPBackend):
             # the directory during some later, unrelated request.
             conn, ldap_user._connection, ldap_user._connection_bound = ldap_user._connection, None, False
             if conn is not None:
-                try:
+                with contextlib.suppress(ldap.LDAPError):
                     conn.unbind_s()
-                except ldap.LDAPError:
-                    pass
 
     def _authenticate(self, ldap_user, password, request):
         try:

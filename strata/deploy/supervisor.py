@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -166,10 +167,8 @@ class Supervisor:
         if not self.running():
             return False
         pid = int(self.pidfile.read_text()) if self.pidfile.exists() else 0
-        try:
+        with contextlib.suppress(OSError, xmlrpc.client.Fault):
             self.rpc().shutdown()
-        except (OSError, xmlrpc.client.Fault):
-            pass
         deadline = time.monotonic() + timeout
         while pid and _alive(pid):
             if time.monotonic() > deadline:

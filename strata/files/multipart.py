@@ -115,7 +115,7 @@ def parse(request) -> tuple[dict, list[StoredObject], StreamingHandler]:
     except FilesError:
         handler.discard()
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, the body is malformed
         handler.discard()
         raise FilesError(f"The multipart body is malformed: {type(exc).__name__}.") from None
     if not handler.stored and not files:

@@ -43,7 +43,7 @@ def run(delete: bool = False, grace_hours: float | None = None) -> Report:
     in_flight = set(Upload.objects.values_list("key", flat=True))
     report.rows = len(known)
     present = set()
-    for key, modified in store.keys():
+    for key, modified in store.keys():  # noqa: SIM118 - the storage backend's listing, not a dict
         report.objects += 1
         present.add(key)
         if key in known or key in in_flight:

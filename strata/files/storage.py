@@ -6,6 +6,7 @@ worker never holds a whole file in memory or on its own disk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import http.client
@@ -299,10 +300,8 @@ class S3Backend:
         )
 
     def abort(self, key: str, upload_id: str) -> None:
-        try:
+        with contextlib.suppress(self.client.exceptions.NoSuchUpload):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except self.client.exceptions.NoSuchUpload:
-            pass
 
     # -- objects --------------------------------------------------------------------------------------
     def size(self, key: str) -> int | None:

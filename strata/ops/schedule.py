@@ -38,7 +38,7 @@ def run(stop: threading.Event) -> None:
                 try:
                     task.enqueue()
                     log.info("enqueued %s", name)
-                except Exception:  # noqa: BLE001 - the database may be briefly away; try next period
+                except Exception:  # the database may be briefly away: log it, try next period
                     log.exception("could not enqueue %s", name)
                 due[name] = now + every
         close_old_connections()

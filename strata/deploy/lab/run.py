@@ -6,6 +6,7 @@ remove whatever exists even after a crash half-way through `up`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -350,10 +351,8 @@ def _kill_leftovers(netns: str) -> None:
     """SIGKILL processes still in NETNS: only this lab's servers run there."""
     pids = _ip("netns", "pids", netns, check=False).stdout.split()
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
     deadline = time.monotonic() + 10
     while pids and time.monotonic() < deadline and _ip("netns", "pids", netns, check=False).stdout.split():
         time.sleep(0.1)

@@ -63,7 +63,9 @@ def files_ports() -> dict[str, int]:
     """Return the files role's ports, clear of the SeaweedFS sockets (hard-coded under /tmp, named by
     port) that another instance on this machine may hold."""
     s3, base = ROLE_OPTIONS["files"]["port"][1], ROLE_OPTIONS["files"]["internal_port"][1]
-    assert isinstance(s3, int) and isinstance(base, int)  # both declared (int, default) in the spec
+    # Both are declared (int, default) in the spec; the asserts tell the type checker.
+    assert isinstance(s3, int)
+    assert isinstance(base, int)
     while _socket_taken(s3):
         s3 += 1
     while any(_socket_taken(p) or p == s3 for p in range(base, base + INTERNAL_PORTS)):

@@ -31,7 +31,7 @@ def probe_instances(instances) -> Health:
         for inst in instances:
             try:
                 get_healthz(inst.host.address, inst.port)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure of one instance is reported by name
                 raise RuntimeError(f"{inst.name} ({inst.host.address}:{inst.port}): {exc}") from None
         return f"{len(instances)} instance(s) answer /healthz"
 

@@ -6,6 +6,7 @@ and refuses simple binds without TLS (StartTLS with the site's local CA) or the 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -187,10 +188,8 @@ class DomainRole(Role):
             for dn_tpl, attrs in BASE_ENTRIES:
                 dn = dn_tpl.format(**values)
                 entry = {k: [v.format(**values).encode() for v in vs] for k, vs in attrs.items()}
-                try:
+                with contextlib.suppress(ldap.ALREADY_EXISTS):
                     conn.add_s(dn, ldap.modlist.addModlist(entry))
-                except ldap.ALREADY_EXISTS:
-                    pass
             # The server hashes these (password-hash {ARGON2}); re-set on every `up` so they follow
             # the secrets file.
             conn.passwd_s(t.app, None, ctx.secrets["ldap_app_password"])
