@@ -27,6 +27,7 @@ from strata.deploy.roles.base import HostContext
 from strata.deploy.system import port_free
 
 IN_CI = os.environ.get("CI") == "true"
+NEEDED = ("/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/nginx")
 # The repository holding tests/ and bench/: put on the site's import path so it finds Stack.call's functions.
 REPO = Path(__file__).resolve().parents[2]
 CALL_ENV = "STRATA_TEST_CALL"
@@ -38,7 +39,34 @@ CALL_BOOTSTRAP = (
     "print(json.dumps(getattr(importlib.import_module(call['module']), call['name'])"
     "(*call['args'], **call['kwargs'])))\n"
 )
-NEEDED = ("/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/nginx")
+# The same for plain Python (`python -c`, no Django) on a lab host: the call comes on stdin, with the
+# repository to import from (the command runs with whatever cwd the test has).
+STDIN_CALL_BOOTSTRAP = (
+    "import importlib, json, sys\n"
+    "call = json.load(sys.stdin); sys.path.insert(0, call['path'])\n"
+    "print(json.dumps(getattr(importlib.import_module(call['module']), call['name'])"
+    "(*call['args'], **call['kwargs'])))\n"
+)
+
+
+def call_spec(function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Return what the bootstraps read (as JSON): FUNCTION's module and name, ARGS, KWARGS, the repository."""
+    if function.__module__ == "__main__" or "<locals>" in function.__qualname__:
+        raise ValueError(
+            f"{function.__qualname__} cannot be imported by another process: move it to a module"
+        )
+    return {
+        "module": function.__module__,
+        "name": function.__name__,
+        "args": args,
+        "kwargs": kwargs,
+        "path": str(REPO),
+    }
+
+
+def call_result(out: str) -> Any:
+    """Return what the called function returned, from the bootstrap's output (its last line)."""
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def require_servers() -> None:
@@ -140,10 +168,7 @@ class Stack:
     def call(self, function: Callable[..., Any], *args: Any, timeout: float = 300, **kwargs: Any) -> Any:
         """Run FUNCTION (a module-level function, e.g. of tests.support.in_site) with ARGS and KWARGS in the
         site's Django; return what it returned, through JSON."""
-        if function.__module__ == "__main__" or "<locals>" in function.__qualname__:
-            raise ValueError(f"{function.__qualname__} cannot be imported by the site: move it to a module")
-        call = {"module": function.__module__, "name": function.__name__, "args": args, "kwargs": kwargs}
-        env = {"PYTHONPATH": str(REPO), CALL_ENV: json.dumps(call)}
+        env = {"PYTHONPATH": str(REPO), CALL_ENV: json.dumps(call_spec(function, args, kwargs))}
         out = _CallContext(self.ctx(), env).manage(
             "shell",
             "--no-imports",
@@ -152,7 +177,7 @@ class Stack:
             what=f"in the site: {function.__name__}",
             timeout=timeout,
         )
-        return json.loads(out.strip().splitlines()[-1])
+        return call_result(out)
 
     def manage(self, *args: str) -> str:
         """Run a Django management command of the site; return its output."""
