@@ -34,6 +34,7 @@ from boto3.s3.transfer import TransferConfig
 from strata.deploy.roles.app.role import ROLE as APP
 from strata.deploy.roles.files import client as s3
 from strata.deploy.supervisor import Supervisor
+from tests.support import in_site
 from tests.support.client import Client
 from tests.support.stack import descendants, free_ports, running_stack
 
@@ -190,10 +191,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="strata-bench-data-") as tmp,
     ):
         tmp = Path(tmp)
-        stack.shell(
-            "from django.contrib.auth.models import User; u, _ = User.objects.get_or_create("
-            "username='bench'); u.set_password('bench-pass-2026'); u.save()"
-        )
+        stack.call(in_site.save_person, "bench", "bench-pass-2026")
         client = Client(stack.url, stack.ca)
         client.login("bench", "bench-pass-2026")
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
@@ -204,9 +202,7 @@ def main() -> None:
         src = tmp / "256.bin"
         make_file(src, 256 * MiB)
         f = uploader.upload(src, "download-256.bin")
-        key = stack.shell(
-            f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
-        ).split()[-1]
+        key = stack.call(in_site.file_key, f["id"])
         proc, bench_port = public_s3_nginx(stack, tmp)
         try:
             app_speeds, direct_speeds, cpu = [], [], []

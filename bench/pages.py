@@ -13,26 +13,12 @@ import re
 import subprocess
 from pathlib import Path
 
+from bench import in_site
 from tests.support.client import Client
 from tests.support.stack import running_stack
 
 REPORT = Path(__file__).parent / "reports" / "pages.md"
 CONNECTIONS, SECONDS = 32, 10
-
-SETUP = """
-import uuid
-from django.contrib.auth.models import User
-from strata.files import actions
-from strata.files.models import File, Folder
-u, _ = User.objects.get_or_create(username="bench")
-u.set_password("bench-pass-2026")
-u.save()
-space = actions.personal_space(u)
-folder = Folder.objects.create(space=space, name="fifty", created_by=u)
-File.objects.bulk_create([File(space=space, folder=folder, name=f"report-{i:02d}.pdf", size=1000 + i,
-                               key=uuid.uuid4().hex, created_by=u) for i in range(50)])
-print(space.id, folder.id)
-"""
 
 
 def wrk(url: str, cookie: str = "") -> dict:
@@ -58,7 +44,7 @@ def wrk(url: str, cookie: str = "") -> dict:
 
 def main() -> None:
     with running_stack("strata-bench-pages-") as stack:
-        space_id, folder_id = stack.shell(SETUP).split()[-2:]
+        space_id, folder_id = stack.call(in_site.folder_of_files, "bench", "bench-pass-2026", 50)
         client = Client(stack.url, stack.ca)
         client.login("bench", "bench-pass-2026")
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)

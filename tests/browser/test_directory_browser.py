@@ -6,17 +6,22 @@ import os
 
 import pytest
 
+from tests.support import in_site
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_login_and_search_in_a_browser(stack, browser):
-    stack.shell("""
-from django.contrib.auth.models import User
-from strata.people.actions import update_contact_details
-u, _ = User.objects.get_or_create(username="katherine")
-update_contact_details(u, first_name="Katherine", last_name="Johnson", email="kj@example.org",
-                       phone="+1 555 0142", fax="+1 555 0143", title="Mathematician", department="Flight")
-""")
+    details = {
+        "first_name": "Katherine",
+        "last_name": "Johnson",
+        "email": "kj@example.org",
+        "phone": "+1 555 0142",
+        "fax": "+1 555 0143",
+        "title": "Mathematician",
+        "department": "Flight",
+    }
+    stack.call(in_site.save_person, "katherine", details=details)
     # The page is checked against the site's own CA by the test client; the browser just trusts it here.
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()

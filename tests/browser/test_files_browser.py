@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import in_site
 from tests.support.stack import files_role_toml, running_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -43,10 +44,7 @@ def workdir():
 def grace(fstack):
     """A second person (name, password) to share with."""
     password = secrets.token_urlsafe(12)
-    fstack.shell(f"""
-from django.contrib.auth.models import User
-u = User.objects.create_user("grace", password={password!r}, first_name="Grace", last_name="Hopper")
-""")
+    fstack.call(in_site.save_person, "grace", password, {"first_name": "Grace", "last_name": "Hopper"})
     return "grace", password
 
 
@@ -87,14 +85,8 @@ def login(browser, stack, username, password, next_path="/files/"):
 
 
 def server_files(stack) -> dict:
-    """Return {name: [size, part uploads still open]} of the admin's live files, read on the server."""
-    out = stack.shell("""
-import json
-from strata.files.models import File, Upload
-print(json.dumps({"files": {f.name: f.size for f in File.objects.filter(trashed_at__isnull=True)},
-                  "open_uploads": Upload.objects.count()}))
-""")
-    return json.loads(out.strip().splitlines()[-1])
+    """Return {"files": {name: size} of live files, "open_uploads": n}, read on the server."""
+    return stack.call(in_site.live_files)
 
 
 def row(page, name):
@@ -288,54 +280,9 @@ def test_failed_part_is_retried_then_resumed(fstack, browser):
     context.close()
 
 
-QUERY_COUNTS = """
-import json
-from django.contrib.auth.models import User
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from strata.files import actions
-from strata.files.models import File, Share
-
-owner = User.objects.create_user("querycount")
-space = actions.personal_space(owner)
-folder = actions.create_folder(owner, space, None, "counted")
-client = Client(HTTP_HOST="localhost")
-client.force_login(owner)
-
-
-def queries(url):
-    with CaptureQueriesContext(connection) as ctx:
-        resp = client.get(url, secure=True)
-    assert resp.status_code == 200, (url, resp.status_code)
-    return len(ctx.captured_queries)
-
-
-def add_files(n, start):
-    File.objects.bulk_create(File(space=space, folder=folder, name=f"f{i}.txt", size=i, key=f"qc{i:08d}",
-                                  created_by=owner) for i in range(start, start + n))
-
-
-def add_shares(f, n, start):
-    for i in range(start, start + n):
-        Share.objects.create(file=f, user=User.objects.create_user(f"qc{i}"), permission="read")
-
-
-add_files(2, 0)
-target = File.objects.get(key="qc00000000")
-add_shares(target, 1, 0)
-folder_url, file_url = f"/files/folder/{folder.id}/", f"/files/file/{target.id}/"
-few = {"folder": queries(folder_url), "file": queries(file_url)}
-add_files(40, 2)
-add_shares(target, 15, 1)
-many = {"folder": queries(folder_url), "file": queries(file_url)}
-print(json.dumps({"few": few, "many": many}))
-"""
-
-
 def test_file_and_folder_pages_query_count_does_not_grow(fstack):
     """The folder page with 2 vs 42 files and the file page with 1 vs 16 shares cost the same queries."""
-    counts = json.loads(fstack.shell(QUERY_COUNTS).strip().splitlines()[-1])
+    counts = fstack.call(in_site.folder_and_file_page_queries)
     assert counts["few"] == counts["many"], counts
     assert counts["many"]["file"] <= 15 and counts["many"]["folder"] <= 15, counts
 

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+from tests.support import in_site
 
-SETUP = """
-from django.contrib.auth.models import User
-from strata.messaging import actions
-users = {}
-for username, first in [("br_ann", "Ann"), ("br_bob", "Bob")]:
-    u, _ = User.objects.get_or_create(username=username, defaults={"first_name": first})
-    u.set_password("correct horse battery " + username)
-    u.save()
-    users[username] = u
-msg = actions.start_conversation(users["br_ann"], "br_bob", "Browser chat", "Hello Bob")
-print(msg.conversation_id)
-"""
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def open_as(browser, stack, username, path):
@@ -35,7 +24,14 @@ def open_as(browser, stack, username, path):
 
 
 def test_message_arrives_for_the_other_person_without_reload(stack, browser):
-    conv = int(stack.shell(SETUP).split()[-1])
+    stack.call(
+        in_site.save_people,
+        [
+            {"username": name, "password": "correct horse battery " + name, "details": {"first_name": first}}
+            for name, first in (("br_ann", "Ann"), ("br_bob", "Bob"))
+        ],
+    )
+    conv = stack.call(in_site.start_conversation, "br_ann", "br_bob", "Browser chat", "Hello Bob")
     path = f"/messages/c/{conv}/"
     bob_ctx, bob, bob_errors = open_as(browser, stack, "br_bob", path)
     ann_ctx, ann, ann_errors = open_as(browser, stack, "br_ann", path)

@@ -11,11 +11,10 @@ import pytest
 from strata.deploy import local as deploy
 from strata.deploy.roles.files import client as s3
 from tests.integration.test_files import Api
+from tests.support import in_site
 from tests.support.stack import add_people, files_role_toml, running_stack, strata
 
 pytestmark = pytest.mark.integration
-
-COUNTS = "from strata.files.backup import row_counts; import json; print(json.dumps(row_counts()))"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +34,7 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
         originals[f["id"]] = data
     status, f = dora.json("POST", f"/api/files/files/{next(iter(originals))}/shares", {"username": "eve"})
     assert status == 201
-    counts_before = json.loads(bstack.shell(COUNTS).splitlines()[-1])
+    counts_before = bstack.call(in_site.backup_row_counts)
 
     made = strata(bstack, "backup")
     assert made.returncode == 0, made.stderr
@@ -65,11 +64,11 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
     deploy.down(bstack.config.path)
     shutil.rmtree(bstack.config.var_dir / "data" / "db")
     deploy.up(bstack.config.path)
-    assert json.loads(bstack.shell(COUNTS).splitlines()[-1])["files.File"] == 0
+    assert bstack.call(in_site.backup_row_counts)["files.File"] == 0
 
     restored = strata(bstack, "restore", backup_id)
     assert restored.returncode == 0, restored.stderr
-    assert json.loads(bstack.shell(COUNTS).splitlines()[-1]) == counts_before
+    assert bstack.call(in_site.backup_row_counts) == counts_before
     dora = Api(bstack, "dora", "pw-dora-backup-2026")
     for file_id, data in originals.items():
         status, _h, body = dora.get(f"/files/file/{file_id}/download")

@@ -7,7 +7,6 @@ configured, so every outgoing mail lands in the local outbox (a Maildir), which 
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 import re
@@ -26,6 +25,7 @@ from strata.deploy import local as deploy
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.roles.comms.outbox import list_outbox
 from strata.deploy.supervisor import Supervisor
+from tests.support import in_site
 from tests.support.client import Client, text_of
 from tests.support.mail import outbox_to
 from tests.support.stack import Stack, free_ports, make_root, require_servers, write_topology
@@ -34,21 +34,33 @@ from tests.support.waits import wait_for
 pytestmark = pytest.mark.integration
 
 MAX_KB = 64
-PEOPLE = """
-from django.contrib.auth.models import Group, User
-from strata.people.actions import update_contact_details
-crew, _ = Group.objects.get_or_create(name="crew")
-for username, first, last in [("ada", "Ada", "Lovelace"), ("grace", "Grace", "Hopper"),
-                              ("alan", "Alan", "Turing"), ("kj", "Katherine", "Johnson")]:
-    u, _ = User.objects.get_or_create(username=username)
-    u.set_password("correct horse battery " + username)
-    u.save()
-    update_contact_details(u, first_name=first, last_name=last, email=username + "@example.org",
-                           phone="+1 555 0100", fax="", title="", department="")
-    if username != "kj":
-        u.groups.add(crew)
-print("ok")
-"""
+PEOPLE = [
+    ("ada", "Ada", "Lovelace"),
+    ("grace", "Grace", "Hopper"),
+    ("alan", "Alan", "Turing"),
+    ("kj", "Katherine", "Johnson"),
+]
+
+
+def save_people(st: Stack) -> None:
+    """Save the four people, each with an email address; all but kj are in the group crew."""
+    st.call(
+        in_site.save_people,
+        [
+            {
+                "username": username,
+                "password": "correct horse battery " + username,
+                "details": {
+                    "first_name": first,
+                    "last_name": last,
+                    "email": username + "@example.org",
+                    "phone": "+1 555 0100",
+                },
+                "groups": [] if username == "kj" else ["crew"],
+            }
+            for username, first, last in PEOPLE
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +83,7 @@ max_message_kb = {MAX_KB}
         result = deploy.up(path)
         config = cfgmod.load(path)
         st = Stack(root, config, cfgmod.load_secrets(config), result)
-        assert st.shell(PEOPLE).strip().endswith("ok")
+        save_people(st)
         yield st
     finally:
         try:
@@ -135,12 +147,7 @@ def reply(to: str, text: str, sender="Grace Hopper <grace@example.org>", msgid=N
 
 
 def messages_in(st, conv: int) -> list[tuple[str, str]]:
-    out = st.shell(f"""
-import json
-from strata.messaging.models import Message
-print(json.dumps([[m.via, m.body] for m in Message.objects.filter(conversation_id={conv}).order_by("id")]))
-""")
-    return [tuple(x) for x in json.loads(out.strip().splitlines()[-1])]
+    return [(via, body) for via, body in st.call(in_site.messages_of, conv)]
 
 
 def app_log(st) -> str:
@@ -197,21 +204,10 @@ def test_notification_reaches_the_outbox_with_the_right_headers(comms_stack, fir
     assert str(msg["To"]) == "grace@example.org"
     assert msg["Subject"] == "Ada Lovelace: Launch plans"
     assert msg["Auto-Submitted"] == "auto-generated"
-    info = json.loads(
-        st.shell(f"""
-import json
-from strata.messaging.models import Notification, Participant
-n = Notification.objects.get(user__username="grace", message__conversation_id={conv})
-p = Participant.objects.get(user__username="grace", conversation_id={conv})
-print(json.dumps([n.msgid, n.state, n.attempts, p.reply_token, n.body]))
-""")
-        .strip()
-        .splitlines()[-1]
-    )
-    msgid, state, attempts, token, stored_body = info
-    assert msg["Message-ID"] == msgid and (state, attempts) == ("sent", 1)
-    assert stored_body == ""  # not kept once sent
-    assert str(msg["Reply-To"]) == f"reply+{token}@localhost"
+    info = st.call(in_site.notification_of, "grace", conv)
+    assert msg["Message-ID"] == info["msgid"] and (info["state"], info["attempts"]) == ("sent", 1)
+    assert info["body"] == ""  # not kept once sent
+    assert str(msg["Reply-To"]) == f"reply+{info['reply_token']}@localhost"
     body = msg.get_body(("plain",)).get_content()
     assert "Shall we meet at <b>ten</b>?" in body
     assert f"{st.url}/messages/c/{conv}/" in body
@@ -263,26 +259,12 @@ def test_mail_waits_while_comms_is_down_and_is_delivered_exactly_once(comms_stac
         assert degraded["status"] == "degraded" and not degraded["checks"]["comms"]["ok"]
 
         def retried():
-            out = st.shell("""
-from strata.messaging.models import Notification
-q = Notification.objects.filter(to_address="alan@example.org", state="pending", attempts__gte=1)
-print(q.count())
-""")
-            return int(out.split()[-1]) == 3
+            return st.call(in_site.retried_notifications, "alan@example.org") == 3
 
         wait_for(retried, what="failed attempts while comms is down")
     finally:
         sup.start("comms")
-    msgids = json.loads(
-        st.shell(f"""
-import json
-from strata.messaging.models import Notification
-print(json.dumps(list(Notification.objects.filter(message__conversation_id={conv})
-      .values_list("msgid", flat=True))))
-""")
-        .strip()
-        .splitlines()[-1]
-    )
+    msgids = st.call(in_site.notification_msgids, conv)
     assert len(msgids) == 4
 
     def delivered():
@@ -291,12 +273,7 @@ print(json.dumps(list(Notification.objects.filter(message__conversation_id={conv
 
     ids = wait_for(delivered, timeout=60, what="delivery after comms came back")
     # A late duplicate task for a sent email changes nothing.
-    st.shell(f"""
-from strata.messaging import actions
-from strata.messaging.models import Notification
-for n in Notification.objects.filter(message__conversation_id={conv}):
-    assert actions.deliver_notification(n.pk) == "sent"
-""")
+    assert st.call(in_site.deliver_again, conv) == ["sent"] * len(msgids)
     time.sleep(2)
     ids = [m.message_id for m in list_outbox(st.config.var_dir)]
     assert all(ids.count(x) == 1 for x in msgids), "an email was delivered twice"
@@ -305,11 +282,7 @@ for n in Notification.objects.filter(message__conversation_id={conv}):
 def test_bad_input_on_the_web_gets_a_clear_answer_and_changes_nothing(comms_stack):
     st = comms_stack
     ada = login(st, "ada")
-    count = (
-        "from strata.messaging.models import Conversation, Message; "
-        "print(Conversation.objects.count(), Message.objects.count())"
-    )
-    before = st.shell(count).split()[-2:]
+    before = [st.call(in_site.messaging_rows, model) for model in ("Conversation", "Message")]
     cases = [
         ({"to": "grace", "subject": "Hi\r\nBcc: evil@example.org", "body": "x"}, 400, "single line"),
         ({"to": "nobody-here", "subject": "", "body": "x"}, 400, "no person or group called"),
@@ -325,7 +298,7 @@ def test_bad_input_on_the_web_gets_a_clear_answer_and_changes_nothing(comms_stac
     kj = login(st, "kj")
     resp = start(kj, "crew", "", "let me in")
     assert resp.status == 403 and "not a member of the group" in resp.text
-    assert st.shell(count).split()[-2:] == before
+    assert [st.call(in_site.messaging_rows, model) for model in ("Conversation", "Message")] == before
     # HTML in a message is shown as text; strangers cannot read or post to a conversation.
     conv = conversation_id(start(ada, "grace", "Markup", '<script>alert("x")</script><img src=x>'))
     page = ada.get(f"/messages/c/{conv}/")
@@ -344,10 +317,7 @@ def test_bad_input_on_the_web_gets_a_clear_answer_and_changes_nothing(comms_stac
 
 def test_names_with_line_breaks_cannot_inject_headers(comms_stack):
     st = comms_stack
-    st.shell("""
-from django.contrib.auth.models import User
-User.objects.filter(username="alan").update(first_name="Alan\\r\\nBcc: evil@example.org")
-""")
+    st.call(in_site.set_first_name, "alan", "Alan\r\nBcc: evil@example.org")
     ada = login(st, "ada")
     start(ada, "alan", "Injection", "hello")
     try:
@@ -362,10 +332,7 @@ User.objects.filter(username="alan").update(first_name="Alan\\r\\nBcc: evil@exam
         assert msg["From"].addresses[0].display_name.startswith("Alan Bcc: evil@example.org")
         assert not outbox_to(st.config.var_dir, "evil@example.org")
     finally:
-        st.shell(
-            "from django.contrib.auth.models import User; "
-            "User.objects.filter(username='alan').update(first_name='Alan')"
-        )
+        st.call(in_site.set_first_name, "alan", "Alan")
 
 
 def test_group_conversation_notifies_each_member_with_their_own_token(comms_stack):
@@ -483,11 +450,7 @@ def test_preference_never_stops_notifications(comms_stack):
     try:
         ada = login(st, "ada")
         conv = conversation_id(start(ada, "grace", "Quiet please", "no email for this"))
-        out = st.shell(
-            f"from strata.messaging.models import Notification; "
-            f"print(Notification.objects.filter(message__conversation_id={conv}).count())"
-        )
-        assert out.split()[-1] == "0"
+        assert st.call(in_site.notification_count, conv) == 0
         assert "Quiet please" in grace.get("/messages/").text
     finally:
         grace.post("/messages/settings/", {"notify": "immediately"})
@@ -511,10 +474,7 @@ def test_password_reset_by_email(comms_stack):
     )
     assert done.status == 200 and "Password changed" in done.text
     assert "/accounts/login/" not in Client(st.url, st.ca).login("kj", "a brand new passphrase 7").url
-    st.shell(
-        "from django.contrib.auth.models import User; u = User.objects.get(username='kj'); "
-        "u.set_password('correct horse battery kj'); u.save()"
-    )
+    st.call(in_site.set_password, "kj", "correct horse battery kj")
 
 
 def test_outbox_cli_lists_the_mail(comms_stack, first_mail, capsys):

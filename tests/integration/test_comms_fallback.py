@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import in_site
 from tests.support.client import Client, text_of
 from tests.support.stack import add_people
 
@@ -37,11 +38,7 @@ def login(stack, username) -> Client:
 
 
 def count(stack, model) -> int:
-    return int(
-        stack.shell(f"from strata.messaging.models import {model}; print({model}.objects.count())").split()[
-            -1
-        ]
-    )
+    return stack.call(in_site.messaging_rows, model)
 
 
 def test_messages_stay_in_the_app_without_email(stack, users):

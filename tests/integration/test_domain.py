@@ -21,6 +21,7 @@ from strata.deploy import health
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.roles.domain.client import tree
 from strata.deploy.supervisor import Supervisor
+from tests.support import in_site
 from tests.support.client import Client, text_of
 from tests.support.domain import (
     admin_ldap,
@@ -95,23 +96,8 @@ def login(stack, username: str, password: str | None = None) -> Client:
     return c
 
 
-def django(stack, code: str) -> dict:
-    """Run CODE (which sets `out`) in the site's Django and return `out` decoded from JSON."""
-    return json.loads(stack.shell(code + "\nimport json; print(json.dumps(out))").strip().splitlines()[-1])
-
-
-USER_STATE = """
-from django.contrib.auth.models import User
-u = User.objects.select_related("profile").get(username={name!r})
-p = getattr(u, "profile", None)
-out = dict(first=u.first_name, last=u.last_name, email=u.email, active=u.is_active,
-           usable=u.has_usable_password(), groups=sorted(u.groups.values_list("name", flat=True)),
-           phone=p and p.phone, fax=p and p.fax, title=p and p.title, department=p and p.department)
-"""
-
-
 def user_state(stack, name: str) -> dict:
-    return django(stack, USER_STATE.format(name=name))
+    return stack.call(in_site.user_state, name)
 
 
 # --- the server ------------------------------------------------------------------------------------

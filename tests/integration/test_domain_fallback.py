@@ -7,6 +7,7 @@ import json
 import pytest
 
 from strata.deploy.roles.app.client import get_healthz
+from tests.support import in_site
 from tests.support.client import Client
 from tests.support.domain import reset_lockouts
 from tests.support.stack import ok, strata
@@ -17,14 +18,8 @@ PW = "correct horse battery {}"
 
 
 def state(stack, name: str) -> dict:
-    code = f"""
-from django.contrib.auth.models import User
-u = User.objects.select_related("profile").get(username={name!r})
-import json
-print(json.dumps(dict(active=u.is_active, groups=sorted(u.groups.values_list("name", flat=True)),
-                      dept=getattr(getattr(u, "profile", None), "department", None))))
-"""
-    return json.loads(stack.shell(code).strip().splitlines()[-1])
+    full = stack.call(in_site.user_state, name)
+    return {"active": full["active"], "groups": full["groups"], "dept": full["department"]}
 
 
 def test_the_cli_writes_django_accounts_with_the_same_answers(stack):
@@ -69,10 +64,7 @@ def test_bad_input_is_refused_the_same_way(stack, tmp_path):
     csv.write_text("username,password\nfb-bo,correct horse battery bo\nfb-bo,correct horse battery b2\n")
     proc = strata(stack, "users", "import", str(csv))
     assert proc.returncode == 2 and "row 3: duplicate username 'fb-bo' (also row 2)" in proc.stderr
-    assert "fb-bo" not in stack.shell(
-        "from django.contrib.auth.models import User\n"
-        "print(list(User.objects.values_list('username', flat=True)))"
-    )
+    assert "fb-bo" not in stack.call(in_site.usernames)
     csv.write_text("username,password,department\nfb-bo,correct horse battery bo,Sales\n")
     assert ok(stack, "users", "import", str(csv)) == "imported 1 user(s)"
     proc = strata(stack, "domain", "sync")

@@ -14,6 +14,7 @@ import urllib.parse
 import pytest
 
 from strata.deploy.roles.files import client as s3
+from tests.support import in_site
 from tests.support.client import Client
 from tests.support.stack import add_people
 
@@ -115,7 +116,7 @@ def settled(stack, rows: int, keys: set[str], timeout: float = 20) -> bool:
 
 
 def file_rows(stack) -> int:
-    return int(stack.shell("from strata.files.models import File; print(File.objects.count())").split()[-1])
+    return stack.call(in_site.file_rows)
 
 
 def test_upload_and_download_through_nginx_with_range(files_stack, people):
@@ -250,10 +251,7 @@ def test_unicode_names_nfc_and_nfd_collide_and_conflicts(files_stack, people):
 
 def test_quota_and_size_limits_refuse_before_storing(files_stack, people):
     bob = people["bob"]
-    files_stack.shell(
-        "from django.contrib.auth.models import User; from strata.files.actions import set_quota; "
-        "set_quota(User.objects.get(username='bob'), 1000)"
-    )
+    files_stack.call(in_site.set_quota, "bob", 1000)
     before = objects(files_stack)
     status, err = bob.put("too-big.bin", b"x" * 1001)
     assert status == 413 and "free" in err["error"]
@@ -318,9 +316,7 @@ def test_permissions_both_directions_and_sharing(files_stack, people):
 def test_trash_restore_and_empty(files_stack, people):
     alice = people["alice"]
     _, f = alice.put("old.txt", b"old data")
-    key = files_stack.shell(
-        f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
-    ).split()[-1]
+    key = files_stack.call(in_site.file_key, f["id"])
     assert alice.json("DELETE", f"/api/files/files/{f['id']}")[0] == 204
     assert alice.get(f"/api/files/files/{f['id']}/content")[0] == 404
     assert alice.json("POST", f"/api/files/files/{f['id']}/restore")[0] == 200
@@ -355,12 +351,7 @@ def test_public_links_expiry_password_and_limit(files_stack, people):
     # Expired link: 410.
     status, link2 = alice.json("POST", f"/api/files/files/{f['id']}/links", {"expires_in_days": 1})
     token = urllib.parse.urlsplit(link2["url"]).path.rsplit("/", 1)[-1]
-    files_stack.shell(
-        "import datetime as dt; from django.utils import timezone; "
-        "from strata.files.models import PublicLink; "
-        f"PublicLink.objects.filter(token={token!r})"
-        ".update(expires_at=timezone.now() - dt.timedelta(seconds=1))"
-    )
+    files_stack.call(in_site.expire_link, token)
     assert anon.get(f"/s/{token}?download=1").status == 410
     assert anon.get("/s/not-a-real-token").status == 404
     status, err = alice.json("POST", f"/api/files/files/{f['id']}/links", {"expires_in_days": 0})
@@ -370,9 +361,7 @@ def test_public_links_expiry_password_and_limit(files_stack, people):
 def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people):
     alice = people["alice"]
     _, f = alice.put("fragile.txt", b"soon gone")
-    key = files_stack.shell(
-        f"from strata.files.models import File; print(File.objects.get(pk={f['id']}).key)"
-    ).split()[-1]
+    key = files_stack.call(in_site.file_key, f["id"])
     admin = s3.admin_client(files_stack.config, files_stack.secrets)
     bucket = files_stack.config.roles["files"]["bucket"]
     admin.delete_object(Bucket=bucket, Key=key)
@@ -406,12 +395,9 @@ def test_audit_trail_records_uploads_downloads_and_link_access(files_stack, peop
     _, link = alice.json("POST", f"/api/files/files/{f['id']}/links", {})
     Client(files_stack.url, files_stack.ca).get(urllib.parse.urlsplit(link["url"]).path + "?download=1")
     alice.json("DELETE", f"/api/files/files/{f['id']}")
-    out = files_stack.shell(
-        "from strata.files.models import AuditEvent; "
-        "print(sorted(AuditEvent.objects.filter(name='audited.txt').values_list('action', flat=True)))"
-    )
+    actions = files_stack.call(in_site.audit_actions, "audited.txt")
     for action in ("upload", "download", "share", "link-create", "link-access", "delete"):
-        assert f"'{action}'" in out, action
+        assert action in actions, action
 
 
 def multipart_body(files: dict[str, bytes], boundary: str = "strataBOUNDARY123") -> tuple[bytes, str]:
@@ -483,13 +469,8 @@ def test_session_writes_need_the_csrf_header(files_stack, people):
 
 
 def test_usage_counter_matches_a_recount(files_stack, people):
-    out = files_stack.shell(
-        "from strata.files.models import Usage; from strata.files.actions import recount_usage; "
-        "before = dict(Usage.objects.values_list('user_id', 'bytes')); recount_usage(); "
-        "after = dict(Usage.objects.values_list('user_id', 'bytes')); "
-        "print(before, after, before == after)"
-    )
-    assert out.split()[-1] == "True", out
+    counters = files_stack.call(in_site.usage_before_and_after_recount)
+    assert counters["before"] == counters["after"], counters
 
 
 def test_removing_a_share_and_revoking_a_link_end_access(files_stack, people):

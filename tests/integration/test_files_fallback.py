@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.integration.test_files import Api
+from tests.support import in_site
 from tests.support.stack import add_people
 
 pytestmark = pytest.mark.integration
@@ -48,10 +49,7 @@ def test_fallback_chunked_upload(stack, carl):
 
 
 def test_api_token_authenticates_and_revocation_ends_it(stack, carl):
-    token = stack.shell(
-        "from django.contrib.auth.models import User; from strata.accounts.actions import "
-        "issue_token; print(issue_token(user=User.objects.get(username='carl'), label='t')[1])"
-    ).split()[-1]
+    token = stack.call(in_site.issue_token_for, "carl", "t")
     anon = Api.__new__(Api)
     anon.stack, anon.client = stack, carl.client.__class__(stack.url, stack.ca)
     anon.host, anon.port = carl.host, carl.port
@@ -61,9 +59,6 @@ def test_api_token_authenticates_and_revocation_ends_it(stack, carl):
         "PUT", "/api/files/uploads/put?name=via-token.txt", b"hello", {"Authorization": f"Bearer {token}"}
     )
     assert status == 201
-    stack.shell(
-        "from strata.accounts.models import ApiToken; from strata.accounts.actions import revoke_token; "
-        "[revoke_token(t) for t in ApiToken.objects.filter(label='t')]"
-    )
+    stack.call(in_site.revoke_tokens, "t")
     assert anon.raw("GET", "/api/files/", headers={"Authorization": f"Bearer {token}"})[0] == 401
     assert anon.raw("GET", "/api/files/", headers={"Authorization": "Bearer strata_nope"})[0] == 401

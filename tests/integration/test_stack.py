@@ -19,30 +19,38 @@ from strata.deploy import health
 from strata.deploy import local as deploy
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.supervisor import Supervisor
+from tests.support import in_site
 from tests.support.client import Client, text_of
 
 pytestmark = pytest.mark.integration
 
-PEOPLE = """
-from django.contrib.auth.models import User
-from strata.people.actions import update_contact_details
-for username, first, last, dept, phone in [
+PEOPLE = [
     ("ada", "Ada", "Lovelace", "Analytical Engines", "+44 20 7946 0001"),
     ("grace", "Grace", "Hopper", "Compilers", "+1 555 0100"),
     ("alan", "Alan", "Turing", "Codebreaking", "+44 20 7946 0002"),
-]:
-    u, _ = User.objects.get_or_create(username=username)
-    u.set_password("correct horse battery " + username)
-    u.save()
-    update_contact_details(u, first_name=first, last_name=last, email=username + "@example.org",
-                           phone=phone, fax="", title="Engineer", department=dept)
-print(User.objects.count())
-"""
+]
 
 
 @pytest.fixture(scope="module")
 def people(stack):
-    return int(stack.shell(PEOPLE).split()[-1])
+    return stack.call(
+        in_site.save_people,
+        [
+            {
+                "username": username,
+                "password": "correct horse battery " + username,
+                "details": {
+                    "first_name": first,
+                    "last_name": last,
+                    "email": username + "@example.org",
+                    "phone": phone,
+                    "title": "Engineer",
+                    "department": dept,
+                },
+            }
+            for username, first, last, dept, phone in PEOPLE
+        ],
+    )
 
 
 def admin_client(stack) -> Client:
@@ -263,17 +271,14 @@ def test_up_again_is_harmless(stack):
 
 
 def test_background_worker_runs_queued_tasks(stack):
-    task_id = stack.shell("from strata.ops.tasks import ping; print(ping.enqueue('hello').id)").split()[-1]
-    out = ""
+    task_id = stack.call(in_site.enqueue_ping, "hello")
+    result: dict = {}
     deadline = time.monotonic() + 30
-    while "SUCCESSFUL" not in out:
-        assert time.monotonic() < deadline, f"task not run by the worker: {out}"
+    while result.get("status") != "SUCCESSFUL":
+        assert time.monotonic() < deadline, f"task not run by the worker: {result}"
         time.sleep(0.3)
-        out = stack.shell(
-            f"from strata.ops.tasks import ping; r = ping.get_result({task_id!r}); "
-            f"print(r.status, r.return_value if r.status == 'SUCCESSFUL' else '')"
-        )
-    assert out.split()[-1] == "hello"
+        result = stack.call(in_site.ping_result, task_id)
+    assert result["return_value"] == "hello"
     sup = Supervisor(stack.config.var_dir)
     assert sup.is_running("worker")
     # The first app host's worker runs the periodic-task scheduler in a thread.

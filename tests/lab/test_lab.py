@@ -18,15 +18,25 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
+from tests.lab import on_host
 from tests.support.client import Client, text_of
 from tests.support.mail import outbox_to
-from tests.support.stack import IN_CI, make_root, require_servers
+from tests.support.stack import (
+    IN_CI,
+    STDIN_CALL_BOOTSTRAP,
+    call_result,
+    call_spec,
+    make_root,
+    require_servers,
+)
 from tests.support.waits import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
@@ -93,9 +103,12 @@ def login(lab, username: str, password: str | None = None) -> Client:
     return c
 
 
-def in_host(lab, host: str, code: str) -> str:
-    """Run Python CODE inside HOST's namespace with that host's config, secrets and var/ tree."""
-    return lab.run_in(host, [sys.executable, "-c", code], timeout=120).stdout
+def in_host(lab, host: str, function: Callable[..., Any], *args: Any) -> Any:
+    """Run FUNCTION (of tests.lab.on_host) with ARGS inside HOST's namespace with that host's config,
+    secrets and var/ tree; return what it returned, through JSON."""
+    spec = json.dumps(call_spec(function, args, {}))
+    proc = lab.run_in(host, [sys.executable, "-c", STDIN_CALL_BOOTSTRAP], input=spec, timeout=120)
+    return call_result(proc.stdout)
 
 
 def comms_var(lab) -> Path:
@@ -253,12 +266,7 @@ def test_journey_login_upload_download_message_across_hosts(lab, people):
     status, body = download(alice, f"/files/file/{f['id']}/download")
     assert status == 200 and body == data
     # The bytes are on the file server, seen from a host allowed to ask it (app -> files).
-    code = (
-        "from strata import config as c, s3\ncfg = c.load(); sec = c.load_secrets(cfg)\n"
-        "r = s3.admin_client(cfg, sec).list_objects_v2(Bucket=cfg.roles['files']['bucket'])\n"
-        "print(sum(o['Size'] for o in r.get('Contents', [])))"
-    )
-    assert int(in_host(lab, lab.config().hosts_of("app")[0].name, code).split()[-1]) >= len(data)
+    assert in_host(lab, lab.config().hosts_of("app")[0].name, on_host.stored_bytes) >= len(data)
     # A message: stored in the app, mailed by the worker through Postfix on the comms host.
     resp = alice.post("/messages/new/", {"to": "bob", "subject": "Lab hello", "body": "Across hosts."})
     assert resp.status == 200 and "/messages/c/" in resp.url, text_of(resp.text)[:300]

@@ -7,14 +7,17 @@ afterwards. Tests, fixtures and the benchmarks share these helpers.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +28,45 @@ from strata.deploy.system import port_free
 
 IN_CI = os.environ.get("CI") == "true"
 NEEDED = ("/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/nginx")
+# The repository holding tests/ and bench/: put on the site's import path so it finds Stack.call's functions.
+REPO = Path(__file__).resolve().parents[2]
+CALL_ENV = "STRATA_TEST_CALL"
+# The only code Stack.call runs through `manage.py shell`; the function and its arguments come as JSON in
+# the environment, never inside the code.
+CALL_BOOTSTRAP = (
+    "import importlib, json, os\n"
+    f"call = json.loads(os.environ[{CALL_ENV!r}])\n"
+    "print(json.dumps(getattr(importlib.import_module(call['module']), call['name'])"
+    "(*call['args'], **call['kwargs'])))\n"
+)
+# The same for plain Python (`python -c`, no Django) on a lab host: the call comes on stdin, with the
+# repository to import from (the command runs with whatever cwd the test has).
+STDIN_CALL_BOOTSTRAP = (
+    "import importlib, json, sys\n"
+    "call = json.load(sys.stdin); sys.path.insert(0, call['path'])\n"
+    "print(json.dumps(getattr(importlib.import_module(call['module']), call['name'])"
+    "(*call['args'], **call['kwargs'])))\n"
+)
+
+
+def call_spec(function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Return what the bootstraps read (as JSON): FUNCTION's module and name, ARGS, KWARGS, the repository."""
+    if function.__module__ == "__main__" or "<locals>" in function.__qualname__:
+        raise ValueError(
+            f"{function.__qualname__} cannot be imported by another process: move it to a module"
+        )
+    return {
+        "module": function.__module__,
+        "name": function.__name__,
+        "args": args,
+        "kwargs": kwargs,
+        "path": str(REPO),
+    }
+
+
+def call_result(out: str) -> Any:
+    """Return what the called function returned, from the bootstrap's output (its last line)."""
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def require_servers() -> None:
@@ -123,13 +165,34 @@ class Stack:
     def ctx(self) -> HostContext:
         return HostContext(self.config, self.secrets, self.config.hosts["local"])
 
-    def shell(self, code: str) -> str:
-        """Run Python CODE in the site's Django (manage.py shell -c); prefer a command or the app tier."""
-        return self.ctx().manage("shell", "--no-imports", "-c", code)
+    def call(self, function: Callable[..., Any], *args: Any, timeout: float = 300, **kwargs: Any) -> Any:
+        """Run FUNCTION (a module-level function, e.g. of tests.support.in_site) with ARGS and KWARGS in the
+        site's Django; return what it returned, through JSON."""
+        env = {"PYTHONPATH": str(REPO), CALL_ENV: json.dumps(call_spec(function, args, kwargs))}
+        out = _CallContext(self.ctx(), env).manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            CALL_BOOTSTRAP,
+            what=f"in the site: {function.__name__}",
+            timeout=timeout,
+        )
+        return call_result(out)
 
     def manage(self, *args: str) -> str:
         """Run a Django management command of the site; return its output."""
         return self.ctx().manage(*args)
+
+
+class _CallContext(HostContext):
+    """The stack's host, with what one Stack.call needs added to the site's environment."""
+
+    def __init__(self, ctx: HostContext, extra_env: dict[str, str]):
+        super().__init__(ctx.config, ctx.secrets, ctx.host)
+        self.extra_env = extra_env
+
+    def django_env(self) -> dict[str, str]:
+        return {**super().django_env(), **self.extra_env}
 
 
 @contextlib.contextmanager
