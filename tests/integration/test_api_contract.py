@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import in_site
+
 pytestmark = pytest.mark.integration
 
 CHECKS = (
@@ -46,12 +48,8 @@ checks.positive_data_acceptance.expected-statuses = [{STATE}, "400"]
 
 @pytest.fixture(scope="module")
 def token(files_stack):
-    out = files_stack.shell(
-        "from django.contrib.auth.models import User; from strata.accounts.actions import issue_token; "
-        "u, _ = User.objects.get_or_create(username='fuzz'); "
-        "print(issue_token(user=u, label='contract')[1])"
-    )
-    return out.split()[-1]
+    files_stack.call(in_site.save_person, "fuzz")
+    return files_stack.call(in_site.issue_token_for, "fuzz", "contract")
 
 
 def test_files_api_matches_its_openapi_document(files_stack, token, tmp_path):
