@@ -21,7 +21,9 @@ def test_bad_usernames_are_refused(name):
 
 def test_csv_rows_are_checked_and_named_by_line():
     rows, errors = parse_users_csv("username,password,department\nann,pw-ann-long-1,Sales\n")
-    assert errors == [] and rows[0].username == "ann" and rows[0].fields["department"] == "Sales"
+    assert errors == []
+    assert rows[0].username == "ann"
+    assert rows[0].fields["department"] == "Sales"
     _rows, errors = parse_users_csv("username,password\nbo,aaaaaaaa1\nbo,bbbbbbbb2\n")
     assert errors == ["row 3: duplicate username 'bo' (also row 2)"]
     assert "missing column(s) password" in parse_users_csv("username\nann\n")[1][0]
@@ -37,7 +39,8 @@ def test_import_is_all_or_nothing_and_adds_profiles():
     csv = f"username,password,department\nfb-ann,{PW.format('ann')},Ops\nfb-bo,{PW.format('bo')},Sales\n"
     assert directory.import_users(csv) == "imported 2 user(s)"
     ann = User.objects.select_related("profile").get(username="fb-ann")
-    assert ann.check_password(PW.format("ann")) and ann.profile.department == "Ops"
+    assert ann.check_password(PW.format("ann"))
+    assert ann.profile.department == "Ops"
     with pytest.raises(directory.DirectoryError, match="already exists"):
         directory.import_users(csv)
 
@@ -59,12 +62,15 @@ def test_local_directory_users_groups_and_disable():
 
 def test_tokens_issue_authenticate_and_revoke(people):
     row, secret = actions.issue_token(user=people["alice"], label="t")
-    assert secret.startswith(actions.TOKEN_PREFIX) and row.digest not in secret
+    assert secret.startswith(actions.TOKEN_PREFIX)
+    assert row.digest not in secret
     assert actions.token_for(secret) == row
-    assert actions.token_for("strata_nope") is None and actions.token_for("other") is None
+    assert actions.token_for("strata_nope") is None
+    assert actions.token_for("other") is None
     with pytest.raises(ValueError, match="exactly one"):
         actions.issue_token()
-    assert actions.revoke_token(row) is True and actions.revoke_token(row) is False
+    assert actions.revoke_token(row) is True
+    assert actions.revoke_token(row) is False
     assert actions.token_for(secret) is None
     _row, other = actions.issue_token(user=people["bob"])
     people["bob"].is_active = False

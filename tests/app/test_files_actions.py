@@ -58,7 +58,8 @@ def read(f: File) -> bytes:
 def test_bad_names_are_refused(name):
     with pytest.raises(FilesError) as info:
         actions.clean_name(name)
-    assert info.value.args and str(info.value)
+    assert info.value.args
+    assert str(info.value)
 
 
 def test_names_are_nfc_and_may_hold_unicode():
@@ -72,10 +73,12 @@ def test_upload_stores_bytes_and_row_and_counts_usage(people):
     before = stored_keys()
     f = put(alice, "report.bin", b"hello world")
     assert (f.size, f.name, f.created_by) == (11, "report.bin", alice)
-    assert len(f.sha256) == 64 and read(f) == b"hello world"
+    assert len(f.sha256) == 64
+    assert read(f) == b"hello world"
     assert stored_keys() - before == {f.key}
     assert Usage.objects.get(user=alice).bytes == 11
-    assert actions.used_bytes(alice) == 11 and actions.quota_status(alice)[1] == 11
+    assert actions.used_bytes(alice) == 11
+    assert actions.quota_status(alice)[1] == 11
     assert AuditEvent.objects.filter(action=AuditEvent.UPLOAD, file=f).count() == 1
 
 
@@ -100,7 +103,8 @@ def test_quota_refusal_leaves_nothing_behind(people):
         put(bob, "one-more.bin", b"y")
     with pytest.raises(QuotaExceeded):
         actions.begin_upload(bob, actions.personal_space(bob), None, "big", 10)
-    assert File.objects.count() == rows + 1 and len(stored_keys() - keys) == 1
+    assert File.objects.count() == rows + 1
+    assert len(stored_keys() - keys) == 1
     assert actions.quota_status(bob) == (1000, 1000)
 
 
@@ -113,7 +117,8 @@ def test_size_limit_and_truncated_stream_store_nothing(people):
     assert info.value.status == 413
     with pytest.raises(FilesError):
         actions.upload_file(alice, actions.personal_space(alice), None, "cut", io.BytesIO(b"abc"), 10)
-    assert stored_keys() == keys and not File.objects.exists()
+    assert stored_keys() == keys
+    assert not File.objects.exists()
 
 
 def test_chunked_upload_checks_parts_then_completes(people, django_capture_on_commit_callbacks):
@@ -123,7 +128,8 @@ def test_chunked_upload_checks_parts_then_completes(people, django_capture_on_co
     up = actions.begin_upload(alice, space, None, "parts.bin", len(data))
     up.part_size = 4096
     up.save()
-    assert actions.part_count(up) == 3 and actions.expected_part_size(up, 3) == 2048
+    assert actions.part_count(up) == 3
+    assert actions.expected_part_size(up, 3) == 2048
     assert actions.used_bytes(alice) == len(data)  # reserved while in progress
     with pytest.raises(FilesError, match="must be 4096"):
         actions.put_upload_part(up, 1, io.BytesIO(data[:100]), 100)
@@ -137,9 +143,11 @@ def test_chunked_upload_checks_parts_then_completes(people, django_capture_on_co
     with django_capture_on_commit_callbacks() as callbacks:
         f = actions.complete_upload(up)
     assert len(callbacks) == 1  # the sha256 task is queued once the row is committed
-    assert read(f) == data and f.size == len(data)
+    assert read(f) == data
+    assert f.size == len(data)
     assert actions.fill_sha256(f.pk) == __import__("hashlib").sha256(data).hexdigest()
-    assert Usage.objects.get(user=alice).bytes == len(data) and actions.used_bytes(alice) == len(data)
+    assert Usage.objects.get(user=alice).bytes == len(data)
+    assert actions.used_bytes(alice) == len(data)
 
 
 def test_cancelled_upload_frees_its_reservation(people):
@@ -190,7 +198,8 @@ def test_trash_restore_and_empty_trash(people):
     assert access.get_file(alice, f.id, trashed=True) == f
     actions.restore(alice, f)
     f.refresh_from_db()
-    assert f.trashed_at is None and f.folder == folder
+    assert f.trashed_at is None
+    assert f.folder == folder
     # Restored into the root when its folder is in the trash too, renamed when its name is taken.
     put(alice, "old.txt", b"root copy")
     actions.trash(alice, f)
@@ -204,9 +213,8 @@ def test_trash_restore_and_empty_trash(people):
     keys = {f.key, loose.key}
     assert actions.empty_trash(alice, space) == 2
     assert not keys & stored_keys()
-    assert not File.objects.filter(pk__in=[f.pk, loose.pk]).exists() and not Folder.objects.filter(
-        pk=folder.pk
-    )
+    assert not File.objects.filter(pk__in=[f.pk, loose.pk]).exists()
+    assert not Folder.objects.filter(pk=folder.pk)
     assert Usage.objects.get(user=alice).bytes == len(b"root copy")
 
 
@@ -242,7 +250,8 @@ def test_access_owner_group_shares_and_strangers(people):
     sub = actions.create_folder(alice, actions.personal_space(alice), top, "Sub")
     inner = put(alice, "inner.txt", b"inside", folder=sub)
     actions.share(alice, top, group="research")
-    assert access.get_file(carol, inner.id) == inner and access.node_permission(bob, inner) is None
+    assert access.get_file(carol, inner.id) == inner
+    assert access.node_permission(bob, inner) is None
     # Search finds only what one may read.
     assert [f.name for f in actions.search(carol, "inner")] == ["inner.txt"]
     assert list(actions.search(bob, "inner")) == []
@@ -255,7 +264,8 @@ def test_share_refuses_unknown_people_groups_and_permissions(people):
     f = put(alice, "x.txt", b"x")
     with pytest.raises(FilesError) as info:
         actions.share(alice, f, username="nobody")
-    assert info.value.status == 404 and "nobody" in str(info.value)
+    assert info.value.status == 404
+    assert "nobody" in str(info.value)
     with pytest.raises(FilesError):
         actions.share(alice, f, group="nogroup")
     with pytest.raises(FilesError):
@@ -270,7 +280,8 @@ def test_public_links_password_limit_expiry_and_revocation(people):
     f = put(alice, "flyer.pdf", b"%PDF")
     link = actions.create_link(alice, f, password="s3same", max_downloads=2)
     assert actions.get_link(link.token) == link
-    assert not actions.check_link_password(link, "wrong") and not actions.check_link_password(link, "")
+    assert not actions.check_link_password(link, "wrong")
+    assert not actions.check_link_password(link, "")
     assert actions.check_link_password(link, "s3same")
     actions.count_link_download(link, f)
     actions.count_link_download(link, f)

@@ -52,7 +52,8 @@ def test_files_stream_to_storage_with_their_names_and_digests():
     assert fields["conflict"] == "rename"
     got = {o.name: o for o in stored}
     assert set(got) == {"a.bin", "b.txt", "empty.txt"}
-    assert got["a.bin"].size == len(big) and got["a.bin"].sha256 == hashlib.sha256(big).hexdigest()
+    assert got["a.bin"].size == len(big)
+    assert got["a.bin"].sha256 == hashlib.sha256(big).hexdigest()
     assert got["empty.txt"].size == 0
     assert {o.key for o in stored} <= stored_keys()
 
@@ -65,7 +66,7 @@ def test_names_are_kept_as_sent_so_traversal_is_refused_later():
 
 
 @pytest.mark.parametrize(
-    "body, ctype, status",
+    ("body", "ctype", "status"),
     [
         (b"garbage without parts", "multipart/form-data; boundary=nope", 400),
         (b"{}", "application/json", 415),
@@ -76,7 +77,8 @@ def test_malformed_bodies_are_refused(body, ctype, status):
     keys = stored_keys()
     with pytest.raises(FilesError) as info:
         multipart.parse(request(body, ctype))
-    assert info.value.status == status and str(info.value)
+    assert info.value.status == status
+    assert str(info.value)
     assert stored_keys() == keys
 
 

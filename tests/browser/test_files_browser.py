@@ -130,7 +130,8 @@ def test_upload_share_and_download_in_a_browser(fstack, browser, grace, workdir)
         assert it.locator("progress").evaluate("e => e.value") == 100
         assert it.locator(".upload-item__pct").inner_text() == "100%"
     # The zero-byte file is one part of zero bytes, and the server accepted exactly that.
-    assert opened["empty.txt"]["parts"] == 1 and opened["empty.txt"]["size"] == 0
+    assert opened["empty.txt"]["parts"] == 1
+    assert opened["empty.txt"]["size"] == 0
     assert sum(1 for u in parts if u.endswith(f"/{opened['empty.txt']['id']}/parts/1")) == 1
     assert opened["video.bin"]["parts"] == 3
     assert page.evaluate("window.__partsMax") == 2  # two parts in flight at most, files one at a time
@@ -142,7 +143,8 @@ def test_upload_share_and_download_in_a_browser(fstack, browser, grace, workdir)
 
     # Server-rendered listing after a reload: the rows were real, not just added by the script.
     page.reload()
-    assert row(page, "report.bin").count() == 1 and row(page, "empty.txt").count() == 1
+    assert row(page, "report.bin").count() == 1
+    assert row(page, "empty.txt").count() == 1
     shots = os.environ.get("STRATA_SCREENSHOTS")
     if shots:
         page.screenshot(path=os.path.join(shots, "files-browse.png"), full_page=True)
@@ -264,7 +266,8 @@ def test_failed_part_is_retried_then_resumed(fstack, browser):
     retry.wait_for(timeout=UPLOAD_TIMEOUT_MS)  # after 1 try + 3 retries with backoff
     assert it.get_attribute("data-state") == "error"
     assert "connection failed" in it.locator(".upload-item__state").inner_text()
-    assert puts.count("2") == 4 and puts.count("1") == 1
+    assert puts.count("2") == 4
+    assert puts.count("1") == 1
     shots = os.environ.get("STRATA_SCREENSHOTS")
     if shots:
         page.screenshot(path=os.path.join(shots, "files-upload-failed.png"))
@@ -276,7 +279,8 @@ def test_failed_part_is_retried_then_resumed(fstack, browser):
     assert puts.count("1") == 1  # part 1 was not sent again
     assert it.get_attribute("data-state") == "done"
     on_server = server_files(fstack)
-    assert on_server["files"]["flaky.bin"] == len(data) and on_server["open_uploads"] == 0
+    assert on_server["files"]["flaky.bin"] == len(data)
+    assert on_server["open_uploads"] == 0
     context.close()
 
 
@@ -284,7 +288,8 @@ def test_file_and_folder_pages_query_count_does_not_grow(fstack):
     """The folder page with 2 vs 42 files and the file page with 1 vs 16 shares cost the same queries."""
     counts = fstack.call(in_site.folder_and_file_page_queries)
     assert counts["few"] == counts["many"], counts
-    assert counts["many"]["file"] <= 15 and counts["many"]["folder"] <= 15, counts
+    assert counts["many"]["file"] <= 15, counts
+    assert counts["many"]["folder"] <= 15, counts
 
 
 def test_refused_part_shows_the_server_message_and_cancel_frees_the_upload(fstack, browser):

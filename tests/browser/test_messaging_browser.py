@@ -45,14 +45,16 @@ def test_message_arrives_for_the_other_person_without_reload(stack, browser):
         ann.wait_for_selector("#chat >> text=Are you there, Bob?", timeout=10000)
         bob.wait_for_selector("#chat >> text=Are you there, Bob?", timeout=15000)
         assert "<i>not italic</i>" in bob.locator("#chat").inner_text()
-        assert bob.evaluate("window.__noReload") is True and ann.evaluate("window.__noReload") is True
+        assert bob.evaluate("window.__noReload") is True
+        assert ann.evaluate("window.__noReload") is True
         assert ann.input_value("#id_body") == ""
         # An empty message gets its reason shown, still without a reload.
         ann.evaluate("document.getElementById('id_body').removeAttribute('required')")
         ann.click("#send-form button[type=submit]")
         ann.wait_for_selector("#send-error:not([hidden])")
         assert "Write a message first" in ann.inner_text("#send-error")
-        assert bob_errors == [] and [e for e in ann_errors if "400" not in e] == []
+        assert bob_errors == []
+        assert [e for e in ann_errors if "400" not in e] == []
     finally:
         bob_ctx.close()
         ann_ctx.close()

@@ -43,7 +43,8 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
 
     # Restoring over a stack that holds data is refused and changes nothing.
     refused = strata(bstack, "restore", backup_id)
-    assert refused.returncode == 2 and "empty stack" in refused.stderr
+    assert refused.returncode == 2
+    assert "empty stack" in refused.stderr
     # A backup of another Strata version is refused with a clear message.
     client = s3.backup_client(bstack.config, bstack.secrets)
     bucket = bstack.config.roles["files"]["backup_bucket"]
@@ -53,7 +54,8 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
         Bucket=bucket, Key="backups/20000101T000000Z/manifest.json", Body=json.dumps(odd).encode()
     )
     wrong = strata(bstack, "restore", "20000101T000000Z")
-    assert wrong.returncode == 2 and "Strata 9.9.0" in wrong.stderr
+    assert wrong.returncode == 2
+    assert "Strata 9.9.0" in wrong.stderr
 
     # Wipe: every object of the files bucket, and the whole database cluster.
     admin = s3.admin_client(bstack.config, bstack.secrets)
@@ -72,4 +74,5 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
     dora = Api(bstack, "dora", "pw-dora-backup-2026")
     for file_id, data in originals.items():
         status, _h, body = dora.get(f"/files/file/{file_id}/download")
-        assert status == 200 and body == data, file_id
+        assert status == 200, file_id
+        assert body == data, file_id

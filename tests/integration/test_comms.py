@@ -173,20 +173,26 @@ def first_mail(comms_stack):
 def test_comms_is_healthy_private_and_its_links_are_checked(comms_stack):
     st = comms_stack
     roles = {r.role: r for r in health.roles_report(st.config, st.secrets)}
-    assert roles["comms"].state == "ok" and "NOOP 250" in roles["comms"].detail
+    assert roles["comms"].state == "ok"
+    assert "NOOP 250" in roles["comms"].detail
     links = {(x.source, x.target): x for x in health.links_report(st.config, st.secrets)}
     assert links[("app", "comms")].state == "ok"
     assert links[("comms", "app")].state == "ok", links[("comms", "app")].detail
     inst = st.config.app_instances()[0]
     checks = get_healthz(inst.host.address, inst.port)["checks"]
-    assert checks["comms"]["ok"] and checks["comms"]["critical"] is False
+    assert checks["comms"]["ok"]
+    assert checks["comms"]["critical"] is False
     etc = st.config.var_dir / "etc" / "comms"
     main = (etc / "main.cf").read_text()
-    assert "inet_interfaces = 127.0.0.1\n" in main and "mynetworks = 127.0.0.1/32\n" in main
-    assert "default_transport = virtual\n" in main and "relayhost =\n" in main
-    assert "smtp_dns_support_level = disabled" in main and "smtpd_peername_lookup = no" in main
+    assert "inet_interfaces = 127.0.0.1\n" in main
+    assert "mynetworks = 127.0.0.1/32\n" in main
+    assert "default_transport = virtual\n" in main
+    assert "relayhost =\n" in main
+    assert "smtp_dns_support_level = disabled" in main
+    assert "smtpd_peername_lookup = no" in main
     secret = (etc / "inbound.secret").stat()
-    assert stat.S_IMODE(secret.st_mode) == 0o600 and pwd.getpwuid(secret.st_uid).pw_name == "strata-mail"
+    assert stat.S_IMODE(secret.st_mode) == 0o600
+    assert pwd.getpwuid(secret.st_uid).pw_name == "strata-mail"
     assert st.secrets["comms_inbound_secret"] not in "".join(
         p.read_text(errors="replace") for p in (st.config.var_dir / "log").rglob("*.log")
     )
@@ -205,7 +211,8 @@ def test_notification_reaches_the_outbox_with_the_right_headers(comms_stack, fir
     assert msg["Subject"] == "Ada Lovelace: Launch plans"
     assert msg["Auto-Submitted"] == "auto-generated"
     info = st.call(in_site.notification_of, "grace", conv)
-    assert msg["Message-ID"] == info["msgid"] and (info["state"], info["attempts"]) == ("sent", 1)
+    assert msg["Message-ID"] == info["msgid"]
+    assert (info["state"], info["attempts"]) == ("sent", 1)
     assert info["body"] == ""  # not kept once sent
     assert str(msg["Reply-To"]) == f"reply+{info['reply_token']}@localhost"
     body = msg.get_body(("plain",)).get_content()
@@ -228,8 +235,10 @@ def test_reply_by_smtp_lands_in_the_conversation_once(comms_stack, first_mail):
     send_mail(st, m, to)  # the same email again (e.g. a client resending): not added twice
     ada = login(st, "ada")
     page = ada.get(f"/messages/c/{conv}/")
-    assert "Ten works for me." in page.text and "by email" in page.text
-    assert "Rear Admiral" not in page.text and "Reply above this line" not in page.text
+    assert "Ten works for me." in page.text
+    assert "by email" in page.text
+    assert "Rear Admiral" not in page.text
+    assert "Reply above this line" not in page.text
     time.sleep(2)
     assert [b for v, b in messages_in(st, conv) if v == "email"] == ["Ten works for me.\n\nGrace"]
     # Ada is told about the reply, by email too.
@@ -256,7 +265,8 @@ def test_mail_waits_while_comms_is_down_and_is_delivered_exactly_once(comms_stac
             assert fetch_post(ada, f"/messages/c/{conv}/send/", {"body": f"while down {i}"}).status == 201
         inst = st.config.app_instances()[0]
         degraded = get_healthz(inst.host.address, inst.port)
-        assert degraded["status"] == "degraded" and not degraded["checks"]["comms"]["ok"]
+        assert degraded["status"] == "degraded"
+        assert not degraded["checks"]["comms"]["ok"]
 
         def retried():
             return st.call(in_site.retried_notifications, "alan@example.org") == 3
@@ -294,10 +304,12 @@ def test_bad_input_on_the_web_gets_a_clear_answer_and_changes_nothing(comms_stac
     ]
     for data, status, text in cases:
         resp = start(ada, **data)
-        assert resp.status == status and text in text_of(resp.text), (data["to"], resp.status)
+        assert resp.status == status, (data["to"], resp.status)
+        assert text in text_of(resp.text), (data["to"], resp.status)
     kj = login(st, "kj")
     resp = start(kj, "crew", "", "let me in")
-    assert resp.status == 403 and "not a member of the group" in resp.text
+    assert resp.status == 403
+    assert "not a member of the group" in resp.text
     assert [st.call(in_site.messaging_rows, model) for model in ("Conversation", "Message")] == before
     # HTML in a message is shown as text; strangers cannot read or post to a conversation.
     conv = conversation_id(start(ada, "grace", "Markup", '<script>alert("x")</script><img src=x>'))
@@ -328,7 +340,8 @@ def test_names_with_line_breaks_cannot_inject_headers(comms_stack):
             lambda: outbox_to(st.config.var_dir, "ada@example.org", "Header test"), what="notification"
         )[0]
         msg = mail.message()
-        assert msg["Bcc"] is None and "\n" not in str(msg["From"])
+        assert msg["Bcc"] is None
+        assert "\n" not in str(msg["From"])
         assert msg["From"].addresses[0].display_name.startswith("Alan Bcc: evil@example.org")
         assert not outbox_to(st.config.var_dir, "evil@example.org")
     finally:
@@ -388,7 +401,8 @@ def test_bad_inbound_mail_is_rejected_logged_and_changes_nothing(comms_stack, fi
         what="bounces",
     )
     texts = " ".join(b.path.read_text(errors="replace") for b in bounces).lower()
-    assert "unknown reply address" in texts and "belongs to someone else" in texts
+    assert "unknown reply address" in texts
+    assert "belongs to someone else" in texts
     assert messages_in(st, conv) == before
 
 
@@ -434,7 +448,8 @@ def test_only_app_hosts_may_relay_through_postfix(comms_stack):
         smtp.ehlo()
         smtp.mail("someone@example.org")
         code, text = smtp.rcpt("bob@example.net")
-        assert code == 554 and b"Relay access denied" in text
+        assert code == 554
+        assert b"Relay access denied" in text
         smtp.rset()
         smtp.mail("someone@example.org")
         code, _ = smtp.rcpt("reply+" + "b" * 26 + "@localhost")
@@ -445,7 +460,8 @@ def test_preference_never_stops_notifications(comms_stack):
     st = comms_stack
     grace = login(st, "grace")
     resp = grace.post("/messages/settings/", {"notify": "never"})
-    assert resp.status == 200 and 'value="never" checked' in resp.text
+    assert resp.status == 200
+    assert 'value="never" checked' in resp.text
     assert grace.post("/messages/settings/", {"notify": "sometimes"}).status == 400
     try:
         ada = login(st, "ada")
@@ -460,19 +476,22 @@ def test_password_reset_by_email(comms_stack):
     st = comms_stack
     anon = Client(st.url, st.ca)
     resp = anon.post("/accounts/password/reset/", {"email": "kj@example.org"})
-    assert resp.status == 200 and "Check your email" in resp.text
+    assert resp.status == 200
+    assert "Check your email" in resp.text
     mail = wait_for(
         lambda: outbox_to(st.config.var_dir, "kj@example.org", "Reset your password"), what="reset mail"
     )[0]
     body = mail.message().get_body(("plain",)).get_content()
     link = re.search(r"https://\S+/accounts/password/reset/\S+/\S+/", body).group(0)
     page = anon.get(link)
-    assert page.status == 200 and "Choose a new password" in page.text
+    assert page.status == 200
+    assert "Choose a new password" in page.text
     done = anon.post(
         urllib.parse.urlparse(page.url).path,
         {"new_password1": "a brand new passphrase 7", "new_password2": "a brand new passphrase 7"},
     )
-    assert done.status == 200 and "Password changed" in done.text
+    assert done.status == 200
+    assert "Password changed" in done.text
     assert "/accounts/login/" not in Client(st.url, st.ca).login("kj", "a brand new passphrase 7").url
     st.call(in_site.set_password, "kj", "correct horse battery kj")
 
@@ -483,6 +502,7 @@ def test_outbox_cli_lists_the_mail(comms_stack, first_mail, capsys):
     st = comms_stack
     assert cli.main(["-c", str(st.config.path), "mail", "outbox"]) == 0
     out = capsys.readouterr().out
-    assert f"Outbox — {len(list_outbox(st.config.var_dir))} message(s)" in out and "grace@" in out
+    assert f"Outbox — {len(list_outbox(st.config.var_dir))} message(s)" in out
+    assert "grace@" in out
     assert cli.main(["-c", str(st.config.path), "mail", "outbox", "--show", "9999"]) == 2
     assert "no message 9999" in capsys.readouterr().err

@@ -92,7 +92,8 @@ def people(dstack):
 def login(stack, username: str, password: str | None = None) -> Client:
     c = Client(stack.url, stack.ca)
     resp = c.login(username, password if password is not None else PASSWORDS[username])
-    assert resp.status == 200 and "/people/" in resp.url, text_of(resp.text)[:300]
+    assert resp.status == 200, text_of(resp.text)[:300]
+    assert "/people/" in resp.url, text_of(resp.text)[:300]
     return c
 
 
@@ -105,12 +106,14 @@ def user_state(stack, name: str) -> dict:
 
 def test_domain_role_is_healthy_and_the_app_link_binds(dstack):
     roles = {r.role: r for r in health.roles_report(dstack.config, dstack.secrets)}
-    assert roles["domain"].state == "ok" and "cn=strata-app" in roles["domain"].detail
+    assert roles["domain"].state == "ok"
+    assert "cn=strata-app" in roles["domain"].detail
     links = {(x.source, x.target): x for x in health.links_report(dstack.config, dstack.secrets)}
     assert links[("app", "domain")].state == "ok"
     inst = dstack.config.app_instances()[0]
     body = get_healthz(inst.host.address, inst.port)
-    assert body["status"] == "ok" and body["checks"]["domain"] == {
+    assert body["status"] == "ok"
+    assert body["checks"]["domain"] == {
         **body["checks"]["domain"],
         "ok": True,
         "critical": False,
@@ -123,9 +126,11 @@ def test_slapd_runs_as_openldap_with_private_key_and_data(dstack):
     assert pwd.getpwuid(uid).pw_name == "openldap"
     var = dstack.config.var_dir
     key = (var / "pki" / "domain.key").stat()
-    assert stat.S_IMODE(key.st_mode) == 0o600 and pwd.getpwuid(key.st_uid).pw_name == "openldap"
+    assert stat.S_IMODE(key.st_mode) == 0o600
+    assert pwd.getpwuid(key.st_uid).pw_name == "openldap"
     data = (var / "data" / "domain").stat()
-    assert stat.S_IMODE(data.st_mode) == 0o700 and pwd.getpwuid(data.st_uid).pw_name == "openldap"
+    assert stat.S_IMODE(data.st_mode) == 0o700
+    assert pwd.getpwuid(data.st_uid).pw_name == "openldap"
     conf = var / "etc" / "domain" / "slapd.conf"
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
     assert dstack.secrets["ldap_admin_password"] not in conf.read_text()  # only its salted hash
@@ -155,7 +160,8 @@ def test_passwords_are_stored_hashed(dstack, people):
     attrs = person_attrs(dstack, "alice")
     stored = attrs["userPassword"][0]
     # slapd 2.5.13 stores two trailing NUL bytes after the encoded hash; binds still verify it.
-    assert stored.startswith(b"{ARGON2}$argon2") and PASSWORDS["alice"].encode() not in stored
+    assert stored.startswith(b"{ARGON2}$argon2")
+    assert PASSWORDS["alice"].encode() not in stored
 
 
 def test_acls_app_reads_person_reads_self_only_admin_and_writer_write(dstack, people):
@@ -163,7 +169,8 @@ def test_acls_app_reads_person_reads_self_only_admin_and_writer_write(dstack, pe
     app = bind_as(dstack, t.app, dstack.secrets["ldap_app_password"])
     try:
         found = app.search_s(t.people, ldap.SCOPE_ONELEVEL, "(uid=alice)", ["mail", "userPassword"])
-        assert found[0][1]["mail"] == [b"alice@example.org"] and "userPassword" not in found[0][1]
+        assert found[0][1]["mail"] == [b"alice@example.org"]
+        assert "userPassword" not in found[0][1]
         assert app.search_s(t.groups, ldap.SCOPE_ONELEVEL, "(cn=eng)", ["cn"])
         with pytest.raises(ldap.INSUFFICIENT_ACCESS):
             app.modify_s(t.person("alice"), [(ldap.MOD_REPLACE, "title", [b"Boss"])])
@@ -195,7 +202,9 @@ def test_acls_app_reads_person_reads_self_only_admin_and_writer_write(dstack, pe
 def test_directory_login_mirrors_attributes_profile_and_groups(people):
     c = login(people, "alice")
     page = text_of(c.get("/people/alice/").text)
-    assert "Alice Liddell" in page and "+1 555 0102" in page and "Research" in page
+    assert "Alice Liddell" in page
+    assert "+1 555 0102" in page
+    assert "Research" in page
     state = user_state(people, "alice")
     assert state == {
         "first": "Alice",
@@ -214,7 +223,8 @@ def test_directory_login_mirrors_attributes_profile_and_groups(people):
 def test_directory_people_cannot_edit_details_the_directory_owns(people):
     c = login(people, "alice")
     page = c.get("/people/me/edit/")
-    assert page.status == 200 and "come from the organisation's directory" in page.text
+    assert page.status == 200
+    assert "come from the organisation's directory" in page.text
     resp = c.post(
         "/people/me/edit/",
         {
@@ -256,7 +266,8 @@ def test_removal_from_a_group_takes_effect_at_the_next_sync(people):
         conn.unbind_s()
     assert user_state(people, "bob")["groups"] == ["eng"]
     out = ok(people, "domain", "sync")
-    assert out.startswith("synced ") and "1 changed" in out
+    assert out.startswith("synced ")
+    assert "1 changed" in out
     assert user_state(people, "bob")["groups"] == []
     ok(people, "groups", "add-member", "eng", "bob")
     assert user_state(people, "bob")["groups"] == ["eng"]
@@ -269,9 +280,11 @@ def test_disabling_a_person_ends_their_sessions_and_refuses_login(people):
     nxt = Client(people.url, people.ca, follow=False)
     nxt.jar = c.jar
     resp = nxt.get("/people/")
-    assert resp.status == 302 and "/accounts/login/" in resp.headers["Location"]
+    assert resp.status == 302
+    assert "/accounts/login/" in resp.headers["Location"]
     again = Client(people.url, people.ca).login("carol", PASSWORDS["carol"])
-    assert "/accounts/login/" in again.url and BAD_LOGIN in again.text
+    assert "/accounts/login/" in again.url
+    assert BAD_LOGIN in again.text
     assert user_state(people, "carol")["active"] is False
     assert "userPassword" not in person_attrs(people, "carol")
     reset_lockouts(people)
@@ -340,14 +353,16 @@ def test_injection_and_oversized_usernames_are_refused_without_ldap_traffic(peop
     for name in INJECTIONS:
         c = Client(people.url, people.ca)
         resp = c.login(name, PASSWORDS["alice"])
-        assert resp.status == 200 and "/accounts/login/" in resp.url, repr(name)
+        assert resp.status == 200, repr(name)
+        assert "/accounts/login/" in resp.url, repr(name)
         assert any(m in resp.text for m in REFUSED), repr(name)
         assert c.cookie("sessionid") is None
         reset_lockouts(people)
     # Empty and huge passwords for a real person: refused before any bind.
     for password in ("", "x" * 5000):
         resp = Client(people.url, people.ca).login("alice", password)
-        assert resp.status == 200 and "/accounts/login/" in resp.url
+        assert resp.status == 200
+        assert "/accounts/login/" in resp.url
         assert any(m in resp.text for m in REFUSED)
     assert ldap_operations(people) - before == reading
     reset_lockouts(people)
@@ -356,17 +371,23 @@ def test_injection_and_oversized_usernames_are_refused_without_ldap_traffic(peop
 def test_cli_refuses_bad_names_and_passwords_in_one_line(people):
     for name in ("a*b", "x(y)", "back\\slash", "com,ma", "eq=ual", "a" * 65, ""):
         proc = strata(people, "users", "add", name, "--password-stdin", stdin="long enough password 1\n")
-        assert proc.returncode == 2 and proc.stderr.startswith("strata: ") and proc.stderr.count("\n") == 1
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("strata: ")
+        assert proc.stderr.count("\n") == 1
     proc = strata(people, "users", "add", "frank", "--password-stdin", stdin="\n")
-    assert proc.returncode == 2 and "password is empty" in proc.stderr
+    assert proc.returncode == 2
+    assert "password is empty" in proc.stderr
     proc = strata(people, "users", "add", "frank", "--password-stdin", stdin="x" * 300 + "\n")
-    assert proc.returncode == 2 and "longer than" in proc.stderr
+    assert proc.returncode == 2
+    assert "longer than" in proc.stderr
     proc = strata(people, "users", "add", "alice", "--password-stdin", stdin="long enough password 1\n")
-    assert proc.returncode == 2 and "already exists" in proc.stderr
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr
     proc = strata(people, "groups", "add-member", "no-such-group", "alice")
     assert (proc.returncode, proc.stderr) == (2, "strata: unknown group 'no-such-group'\n")
     proc = strata(people, "groups", "add-member", "eng", "nobody")
-    assert proc.returncode == 2 and "unknown user or service 'nobody'" in proc.stderr
+    assert proc.returncode == 2
+    assert "unknown user or service 'nobody'" in proc.stderr
     proc = strata(people, "users", "passwd", "nobody", "--password-stdin", stdin="long enough password 1\n")
     assert (proc.returncode, proc.stderr) == (2, "strata: unknown user 'nobody'\n")
     assert person_attrs(people, "frank") is None
@@ -383,20 +404,23 @@ def test_csv_import_is_all_or_nothing_and_names_the_bad_rows(people, tmp_path):
         "alice,correct horse battery alic,Al,al@example.org\n"
     )
     proc = strata(people, "users", "import", str(bad))
-    assert proc.returncode == 2 and "nothing imported" in proc.stderr
+    assert proc.returncode == 2
+    assert "nothing imported" in proc.stderr
     for row in (
         "row 3: expected 4 fields",
         "row 4: duplicate username 'gina' (also row 2)",
         "row 5: username",
     ):
         assert row in proc.stderr, row
-    assert person_attrs(people, "gina") is None and person_attrs(people, "hank") is None
+    assert person_attrs(people, "gina") is None
+    assert person_attrs(people, "hank") is None
     existing = tmp_path / "existing.csv"
     existing.write_text(
         "username,password\ngina,correct horse battery gina\nalice,correct horse battery x1\n"
     )
     proc = strata(people, "users", "import", str(existing))
-    assert proc.returncode == 2 and "row 3: user 'alice' already exists" in proc.stderr
+    assert proc.returncode == 2
+    assert "row 3: user 'alice' already exists" in proc.stderr
     assert person_attrs(people, "gina") is None
     good = tmp_path / "good.csv"
     good.write_text(
@@ -418,7 +442,7 @@ def api(stack, path: str, token: str | None) -> tuple[int, dict]:
     req = urllib.request.Request(stack.url + path, headers=headers)
     ctx = ssl.create_default_context(cafile=str(stack.ca))
     try:
-        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:  # noqa: S310 - test HTTPS only
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -443,12 +467,15 @@ def test_service_account_uses_the_api_by_group_and_a_revoked_token_stops_working
     token = ok(people, "tokens", "issue", "--service", "backup-bot", "--label", "nightly")
     assert token.startswith("strata_")
     status, body = api(people, "/api/v1/me", token)
-    assert status == 200 and (body["kind"], body["name"], body["groups"]) == ("service", "backup-bot", [])
+    assert status == 200
+    assert (body["kind"], body["name"], body["groups"]) == ("service", "backup-bot", [])
     status, body = api(people, "/api/v1/people/", token)
-    assert status == 403 and "'api'" in body["error"]
+    assert status == 403
+    assert "'api'" in body["error"]
     ok(people, "groups", "add-member", "api", "backup-bot")
     status, body = api(people, "/api/v1/people/?q=liddell", token)
-    assert status == 200 and [p["username"] for p in body["people"]] == ["alice"]
+    assert status == 200
+    assert [p["username"] for p in body["people"]] == ["alice"]
     assert body["people"][0]["fax"] == "+1 555 0102"
     # Removed from the group in the directory: refused after the next sync.
     ok(people, "groups", "remove-member", "api", "backup-bot")
@@ -457,7 +484,8 @@ def test_service_account_uses_the_api_by_group_and_a_revoked_token_stops_working
     prefix = token.split("_")[1]
     assert ok(people, "tokens", "revoke", prefix) == f"revoked token {prefix}"
     status, body = api(people, "/api/v1/people/", token)
-    assert status == 401 and "revoked" in body["error"]
+    assert status == 401
+    assert "revoked" in body["error"]
     assert api(people, "/api/v1/me", None)[0] == 401
     assert api(people, "/api/v1/me", "strata_deadbeef_forged")[0] == 401
 
@@ -467,7 +495,8 @@ def test_a_person_token_works_until_the_person_is_disabled(people):
     ok(people, "groups", "add-member", "api", "ivan")
     token = ok(people, "tokens", "issue", "--user", "ivan")
     status, body = api(people, "/api/v1/me", token)
-    assert status == 200 and body == {**body, "kind": "person", "name": "ivan", "groups": ["api"]}
+    assert status == 200
+    assert body == {**body, "kind": "person", "name": "ivan", "groups": ["api"]}
     assert api(people, "/api/v1/people/", token)[0] == 200
     ok(people, "users", "disable", "ivan")
     assert api(people, "/api/v1/people/", token)[0] == 401
@@ -481,11 +510,13 @@ def test_lockout_per_account_and_per_address_until_an_admin_lifts_it(people):
     try:
         for _ in range(4):
             resp = Client(people.url, people.ca).login("dave", "wrong password")
-            assert resp.status == 200 and BAD_LOGIN in resp.text
+            assert resp.status == 200
+            assert BAD_LOGIN in resp.text
         # The fifth failure locks (the name's case does not matter).
         assert Client(people.url, people.ca).login("DAVE", "wrong password").status == 429
         locked = Client(people.url, people.ca).login("dave", PASSWORDS["dave"])
-        assert locked.status == 429 and "Too many failed logins" in locked.text
+        assert locked.status == 429
+        assert "Too many failed logins" in locked.text
         # The account stays locked from another address; the address is locked for other accounts too.
         other_address = client_from(people, "127.0.0.2").login("dave", PASSWORDS["dave"])
         assert other_address.status == 429
@@ -517,13 +548,15 @@ def test_admins_manage_the_directory_from_the_web_through_the_write_limited_acco
             "add_user-email": "judy@example.org",
         },
     )
-    assert resp.status == 200 and "added user judy" in resp.text
+    assert resp.status == 200
+    assert "added user judy" in resp.text
     assert person_attrs(people, "judy")["mail"] == [b"judy@example.org"]
     assert person_attrs(people, "judy")["creatorsName"] == [tree(people.config).writer.encode()]
     resp = admin.post(
         "/accounts/directory/", {"op": "add_member", "add_member-group": "eng", "add_member-member": "judy"}
     )
-    assert resp.status == 200 and user_state(people, "judy")["groups"] == ["eng"]
+    assert resp.status == 200
+    assert user_state(people, "judy")["groups"] == ["eng"]
     for data, message in (
         (
             {"op": "add_user", "add_user-username": "j*dy", "add_user-password": "correct horse battery x"},
@@ -533,7 +566,8 @@ def test_admins_manage_the_directory_from_the_web_through_the_write_limited_acco
         ({"op": "drop_tables"}, "Unknown operation"),
     ):
         resp = admin.post("/accounts/directory/", data)
-        assert resp.status == 400 and message in resp.text, message
+        assert resp.status == 400, message
+        assert message in resp.text, message
     assert person_attrs(people, "j*dy") is None
     login(people, "judy", "correct horse battery judy")
     # Not for people who are not admins; not without CSRF.
@@ -559,16 +593,20 @@ def test_directory_down_login_answers_fast_sessions_live_on_emergency_admin_work
         start = time.monotonic()
         resp = Client(people.url, people.ca).login("bob", PASSWORDS["bob"])
         elapsed = time.monotonic() - start
-        assert resp.status == 503 and UNAVAILABLE in resp.text and elapsed < 3, elapsed
+        assert resp.status == 503, elapsed
+        assert UNAVAILABLE in resp.text, elapsed
+        assert elapsed < 3, elapsed
         assert existing.get("/people/alice/").status == 200
         admin = Client(people.url, people.ca)
         assert "/people/" in admin.login(*people.admin).url
         assert admin.get("/status/").status == 200
         inst = people.config.app_instances()[0]
         body = get_healthz(inst.host.address, inst.port)
-        assert body["status"] == "degraded" and body["checks"]["domain"]["ok"] is False
+        assert body["status"] == "degraded"
+        assert body["checks"]["domain"]["ok"] is False
         proc = strata(people, "groups", "add", "ops")
-        assert proc.returncode == 1 and "directory unavailable" in proc.stderr
+        assert proc.returncode == 1
+        assert "directory unavailable" in proc.stderr
         roles = {r.role: r.state for r in health.roles_report(people.config, people.secrets)}
         assert roles["domain"] == "down"
     finally:

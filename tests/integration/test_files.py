@@ -124,12 +124,16 @@ def test_upload_and_download_through_nginx_with_range(files_stack, people):
     data = os.urandom(12 * 1024 * 1024 + 123)  # more than two 5 MiB parts: multipart on the server
     status, f = alice.put("report.bin", data)
     assert status == 201, f
-    assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+    assert f["size"] == len(data)
+    assert f["sha256"] == hashlib.sha256(data).hexdigest()
     status, headers, body = alice.get(f"/files/file/{f['id']}/download")
-    assert status == 200 and body == data
-    assert "attachment" in headers["Content-Disposition"] and "report.bin" in headers["Content-Disposition"]
+    assert status == 200
+    assert body == data
+    assert "attachment" in headers["Content-Disposition"]
+    assert "report.bin" in headers["Content-Disposition"]
     status, headers, body = alice.get(f"/api/files/files/{f['id']}/content", {"Range": "bytes=1000-1999"})
-    assert status == 206 and body == data[1000:2000]
+    assert status == 206
+    assert body == data[1000:2000]
     assert headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
     # The bytes live on the file server under a random key, the row in PostgreSQL.
     assert len([k for k in objects(files_stack) if len(k) == 32]) >= 1
@@ -144,14 +148,16 @@ def test_internal_locations_are_not_reachable_from_outside(files_stack, people):
         "/_files_local/ab/abc",
     ):
         status, _h, body = alice.get(path)
-        assert status == 404 and b"top secret" not in body
+        assert status == 404
+        assert b"top secret" not in body
 
 
 def test_chunked_resumable_upload(files_stack, people):
     alice = people["alice"]
     data = os.urandom(11 * 1024 * 1024 + 5)
     status, up = alice.json("POST", "/api/files/uploads/", {"name": "big.iso", "size": len(data)})
-    assert status == 201 and up["parts"] == 3
+    assert status == 201
+    assert up["parts"] == 3
     ps = up["part_size"]
     # Part 2 first, then an interruption; the status says what arrived, the rest resumes.
     assert alice.raw("PUT", f"/api/files/uploads/{up['id']}/parts/2", data[ps : 2 * ps])[0] == 200
@@ -159,7 +165,8 @@ def test_chunked_resumable_upload(files_stack, people):
     assert info["received"] == [2]
     # Completing too early is refused and keeps the upload resumable.
     status, err = alice.json("POST", f"/api/files/uploads/{up['id']}/complete")
-    assert status == 400 and "1, 3" in err["error"]
+    assert status == 400
+    assert "1, 3" in err["error"]
     # A part with the wrong size is refused before the bytes are stored.
     assert alice.raw("PUT", f"/api/files/uploads/{up['id']}/parts/1", data[:100])[0] == 400
     for n in (1, 3):
@@ -168,7 +175,8 @@ def test_chunked_resumable_upload(files_stack, people):
             == 200
         )
     status, f = alice.json("POST", f"/api/files/uploads/{up['id']}/complete")
-    assert status == 201 and f["size"] == len(data)
+    assert status == 201
+    assert f["size"] == len(data)
     assert alice.get(f"/files/file/{f['id']}/download")[2] == data
     # The worker fills in the sha256 of a chunked upload from the stored object.
     deadline = time.monotonic() + 30
@@ -202,14 +210,15 @@ def test_failed_uploads_leave_no_row_and_no_object(files_stack, people):
     assert status in (411, 201), body
     if status == 201:
         f = json.loads(body)
-        assert f["size"] == 5 and alice.get(f"/files/file/{f['id']}/download")[2] == b"hello"
+        assert f["size"] == 5
+        assert alice.get(f"/files/file/{f['id']}/download")[2] == b"hello"
         alice.json("DELETE", f"/api/files/files/{f['id']}")
         return
     assert settled(files_stack, before_rows, before_objects)
 
 
 @pytest.mark.parametrize(
-    "name, status",
+    ("name", "status"),
     [
         ("../evil", 400),
         ("a/b", 400),
@@ -229,7 +238,8 @@ def test_bad_names_are_refused(files_stack, people, name, status):
     before = file_rows(files_stack)
     got, body = people["alice"].put(name, b"data")
     assert got == status, body
-    assert "error" in body and body["error"]
+    assert "error" in body
+    assert body["error"]
     assert file_rows(files_stack) == before
 
 
@@ -239,13 +249,17 @@ def test_unicode_names_nfc_and_nfd_collide_and_conflicts(files_stack, people):
     nfd = unicodedata.normalize("NFD", "Résumé.txt")
     assert nfc != nfd
     status, f = alice.put(nfd, b"one")
-    assert status == 201 and f["name"] == nfc
+    assert status == 201
+    assert f["name"] == nfc
     status, err = alice.put(nfc, b"two")
-    assert status == 409 and "already exists" in err["error"]
+    assert status == 409
+    assert "already exists" in err["error"]
     status, f2 = alice.put(nfc, b"two", conflict="rename")
-    assert status == 201 and f2["name"] == "Résumé (2).txt"
+    assert status == 201
+    assert f2["name"] == "Résumé (2).txt"
     status, f3 = alice.put("empty.txt", b"")
-    assert status == 201 and f3["size"] == 0
+    assert status == 201
+    assert f3["size"] == 0
     assert alice.get(f"/files/file/{f3['id']}/download")[:3:2] == (200, b"")
 
 
@@ -254,14 +268,16 @@ def test_quota_and_size_limits_refuse_before_storing(files_stack, people):
     files_stack.call(in_site.set_quota, "bob", 1000)
     before = objects(files_stack)
     status, err = bob.put("too-big.bin", b"x" * 1001)
-    assert status == 413 and "free" in err["error"]
+    assert status == 413
+    assert "free" in err["error"]
     status, err = bob.json("POST", "/api/files/uploads/", {"name": "huge", "size": 5000})
     assert status == 413
     assert bob.put("fits.bin", b"x" * 1000)[0] == 201
     assert bob.put("one-more.bin", b"y")[0] == 413
     limit = files_stack.config.roles["files"]["max_upload_mb"] * 1024 * 1024
     status, err = bob.json("POST", "/api/files/uploads/", {"name": "huge", "size": limit + 1})
-    assert status == 413 and "limited" in err["error"]
+    assert status == 413
+    assert "limited" in err["error"]
     assert len(objects(files_stack) - before) == 1
 
 
@@ -280,7 +296,8 @@ def test_permissions_both_directions_and_sharing(files_stack, people):
     assert bob.get(f"/files/file/{f['id']}/download")[0] == 404
     # Sharing with an unknown person is refused clearly.
     status, err = alice.json("POST", f"/api/files/files/{f['id']}/shares", {"username": "nobody"})
-    assert status == 404 and "nobody" in err["error"]
+    assert status == 404
+    assert "nobody" in err["error"]
     # Read share: Bob reads, cannot write.
     assert (
         alice.json("POST", f"/api/files/files/{f['id']}/shares", {"username": "bob", "permission": "read"})[0]
@@ -325,7 +342,8 @@ def test_trash_restore_and_empty(files_stack, people):
     status, spaces = alice.json("GET", "/api/files/")
     mine = next(s for s in spaces["spaces"] if s["kind"] == "personal")
     status, body = alice.json("POST", f"/api/files/spaces/{mine['id']}/trash/empty")
-    assert status == 200 and body["purged"] >= 1
+    assert status == 200
+    assert body["purged"] >= 1
     assert key not in objects(files_stack)
     assert alice.json("POST", f"/api/files/files/{f['id']}/restore")[0] == 404
 
@@ -345,7 +363,8 @@ def test_public_links_expiry_password_and_limit(files_stack, people):
     assert "password" in anon.get(path).text
     assert anon.post(path, {"password": "wrong"}).status == 403
     ok = anon.post(path, {"password": "s3same"})
-    assert ok.status == 200 and ok.text == "%PDF-1.4 flyer"
+    assert ok.status == 200
+    assert ok.text == "%PDF-1.4 flyer"
     assert anon.post(path, {"password": "s3same"}).status == 200
     assert anon.post(path, {"password": "s3same"}).status == 410  # download limit reached
     # Expired link: 410.
@@ -366,7 +385,8 @@ def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people)
     bucket = files_stack.config.roles["files"]["bucket"]
     admin.delete_object(Bucket=bucket, Key=key)
     status, _h, body = alice.get(f"/files/file/{f['id']}/download")
-    assert status == 410 and b"missing" in body
+    assert status == 410
+    assert b"missing" in body
     # An object without a row (older than the grace period) is an orphan that reconcile removes.
     admin.put_object(Bucket=bucket, Key="0" * 32, Body=b"orphan")
     # An upload left unfinished holds quota until reconcile cancels it.
@@ -375,7 +395,8 @@ def test_missing_object_is_reported_and_reconcile_cleans_up(files_stack, people)
     out = files_stack.ctx().manage("files_reconcile", "--grace-hours", "0", "--delete")
     assert "1 abandoned upload(s) cancelled" in out
     assert alice.json("GET", f"/api/files/uploads/{up['id']}")[0] == 404
-    assert "orphan" in out and f"missing rows: {f['id']}" in out
+    assert "orphan" in out
+    assert f"missing rows: {f['id']}" in out
     assert "0" * 32 not in objects(files_stack)
 
 
@@ -384,7 +405,8 @@ def test_healthz_reports_the_file_server(files_stack):
 
     inst = files_stack.config.app_instances()[0]
     body = get_healthz(inst.host.address, inst.port)
-    assert body["checks"]["files"]["ok"] is True and body["checks"]["files"]["critical"] is False
+    assert body["checks"]["files"]["ok"] is True
+    assert body["checks"]["files"]["critical"] is False
 
 
 def test_audit_trail_records_uploads_downloads_and_link_access(files_stack, people):
@@ -423,7 +445,8 @@ def test_multipart_form_upload_streams_and_bad_bodies_store_nothing(files_stack,
     )
     assert status == 201, data
     got = {f["name"]: f for f in json.loads(data)["files"]}
-    assert got["a.bin"]["size"] == len(big) and got["a.bin"]["sha256"] == hashlib.sha256(big).hexdigest()
+    assert got["a.bin"]["size"] == len(big)
+    assert got["a.bin"]["sha256"] == hashlib.sha256(big).hexdigest()
     assert carol.get(f"/files/file/{got['a.bin']['id']}/download")[2] == big
     assert got["empty.txt"]["size"] == 0
 
@@ -464,7 +487,8 @@ def test_session_writes_need_the_csrf_header(files_stack, people):
         b"x",
         {"X-CSRFToken": "", "Content-Type": "text/plain"},
     )
-    assert status == 403 and b"CSRF" in body
+    assert status == 403
+    assert b"CSRF" in body
     assert alice.raw("GET", "/api/files/", headers={"X-CSRFToken": ""})[0] == 200
 
 

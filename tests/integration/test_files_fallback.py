@@ -22,12 +22,15 @@ def carl(stack):
 def test_fallback_upload_download_and_range(stack, carl):
     data = os.urandom(7 * 1024 * 1024 + 1)
     status, f = carl.put("local.bin", data)
-    assert status == 201 and f["size"] == len(data)
+    assert status == 201
+    assert f["size"] == len(data)
     status, headers, body = carl.get(f"/files/file/{f['id']}/download")
-    assert status == 200 and body == data
+    assert status == 200
+    assert body == data
     assert "local.bin" in headers["Content-Disposition"]
     status, headers, body = carl.get(f"/files/file/{f['id']}/download", {"Range": "bytes=5-9"})
-    assert status == 206 and body == data[5:10]
+    assert status == 206
+    assert body == data[5:10]
     stored = list((stack.config.var_dir / "data" / "files-local").glob("??/*"))
     assert any(p.stat().st_size == len(data) for p in stored)
     assert carl.get("/_files_local/")[0] == 404
@@ -54,7 +57,8 @@ def test_api_token_authenticates_and_revocation_ends_it(stack, carl):
     anon.stack, anon.client = stack, carl.client.__class__(stack.url, stack.ca)
     anon.host, anon.port = carl.host, carl.port
     status, _h, body = anon.raw("GET", "/api/files/", headers={"Authorization": f"Bearer {token}"})
-    assert status == 200 and b"spaces" in body
+    assert status == 200
+    assert b"spaces" in body
     status, _h, body = anon.raw(
         "PUT", "/api/files/uploads/put?name=via-token.txt", b"hello", {"Authorization": f"Bearer {token}"}
     )

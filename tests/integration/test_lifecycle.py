@@ -73,16 +73,19 @@ def test_up_then_down_leaves_nothing_running(root):
     assert "Admin account created" not in again.stdout
 
     status = strata("-c", str(path), "status")
-    assert status.returncode == 0 and "fallback in use" not in status.stdout, status.stdout
+    assert status.returncode == 0, status.stdout
+    assert "fallback in use" not in status.stdout, status.stdout
     assert status.stdout.count(" ok ") >= 6 + 5
 
     down = strata("-c", str(path), "down")
-    assert down.returncode == 0 and "stopped" in down.stdout
+    assert down.returncode == 0
+    assert "stopped" in down.stdout
     assert [p for p in pids if alive(p)] == []
     assert all(port_is_free(p) for p in ports)
     assert strata("-c", str(path), "down").stdout.strip() == "nothing was running"
     status = strata("-c", str(path), "status")
-    assert status.returncode == 1 and "down" in status.stdout
+    assert status.returncode == 1
+    assert "down" in status.stdout
 
 
 def test_taken_port_and_bad_config_stop_before_anything_starts(root):
@@ -95,11 +98,14 @@ def test_taken_port_and_bad_config_stop_before_anything_starts(root):
         blocker.listen()
         run = strata("-c", str(path), "up")
     assert run.returncode == 2
-    assert run.stderr.count("\n") == 1 and "roles.db.port" in run.stderr
-    assert str(config.roles["db"]["port"]) in run.stderr and run.stdout == ""
+    assert run.stderr.count("\n") == 1
+    assert "roles.db.port" in run.stderr
+    assert str(config.roles["db"]["port"]) in run.stderr
+    assert run.stdout == ""
     assert not config.var_dir.exists()
 
     path.write_text(path.read_text().replace("[roles.db]", "[roles.db]\nflavour = 'mysql'"))
     run = strata("-c", str(path), "up")
-    assert run.returncode == 2 and run.stderr.strip() == f"strata: {path}: roles.db.flavour: unknown key"
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"strata: {path}: roles.db.flavour: unknown key"
     assert not config.var_dir.exists()

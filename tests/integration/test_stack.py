@@ -56,7 +56,8 @@ def people(stack):
 def admin_client(stack) -> Client:
     c = Client(stack.url, stack.ca)
     resp = c.login(*stack.admin)
-    assert resp.status == 200 and "/people/" in resp.url, resp.text[:500]
+    assert resp.status == 200, resp.text[:500]
+    assert "/people/" in resp.url, resp.text[:500]
     return c
 
 
@@ -64,10 +65,12 @@ def test_every_required_role_is_healthy_and_optional_ones_report_their_fallback(
     roles = {r.role: r for r in health.roles_report(stack.config, stack.secrets)}
     assert {n: roles[n].state for n in ("web", "app", "db")} == {"web": "ok", "app": "ok", "db": "ok"}
     for name in ("comms", "domain", "files"):
-        assert roles[name].state == "fallback" and roles[name].fallback
+        assert roles[name].state == "fallback"
+        assert roles[name].fallback
     report = health.links_report(stack.config, stack.secrets)
     links = {(link.source, link.target): link.state for link in report}
-    assert links[("web", "app")] == "ok" and links[("app", "db")] == "ok"
+    assert links[("web", "app")] == "ok"
+    assert links[("app", "db")] == "ok"
     assert links[("app", "files")] == "unused"
     assert set(stack.result.fallbacks) == {"comms", "domain", "files"}
 
@@ -77,24 +80,30 @@ def test_admin_logs_in_over_https_and_searches_the_directory(stack, people):
     resp = c.get("/people/?q=hopper")
     assert resp.status == 200
     body = text_of(resp.text)
-    assert "Grace Hopper" in body and "Compilers" in body
+    assert "Grace Hopper" in body
+    assert "Compilers" in body
     assert "Ada Lovelace" not in body
     # Every term must match: two terms narrowing to one person.
     body = text_of(c.get("/people/?q=44+codebreak").text)
-    assert "Alan Turing" in body and "Ada Lovelace" not in body
+    assert "Alan Turing" in body
+    assert "Ada Lovelace" not in body
     person = c.get("/people/ada/")
-    assert person.status == 200 and "+44 20 7946 0001" in person.text and "ada@example.org" in person.text
+    assert person.status == 200
+    assert "+44 20 7946 0001" in person.text
+    assert "ada@example.org" in person.text
     assert c.get("/people/nobody-here/").status == 404
 
 
 def test_wrong_password_is_refused_and_pages_need_login(stack):
     c = Client(stack.url, stack.ca)
     resp = c.login(stack.admin[0], "not the password")
-    assert resp.status == 200 and "/accounts/login/" in resp.url
+    assert resp.status == 200
+    assert "/accounts/login/" in resp.url
     assert "<title>Log in · Strata test</title>" in resp.text
     assert "correct username and password" in resp.text
     resp = Client(stack.url, stack.ca, follow=False).get("/people/")
-    assert resp.status == 302 and resp.headers["Location"].startswith("/accounts/login/")
+    assert resp.status == 302
+    assert resp.headers["Location"].startswith("/accounts/login/")
 
 
 def test_person_edits_contact_details_and_bad_input_changes_nothing(stack, people):
@@ -126,8 +135,10 @@ def test_person_edits_contact_details_and_bad_input_changes_nothing(stack, peopl
             "department": "Navy",
         },
     )
-    assert ok.status == 200 and ok.url.endswith("/people/grace/")
-    assert "+1 555 0198" in ok.text and "Rear Admiral" in ok.text
+    assert ok.status == 200
+    assert ok.url.endswith("/people/grace/")
+    assert "+1 555 0198" in ok.text
+    assert "Rear Admiral" in ok.text
     no_csrf = c.request(
         "POST",
         "/people/me/edit/",
@@ -148,7 +159,8 @@ def test_password_change(stack, people):
             "new_password2": "enigma machine rotor 42",
         },
     )
-    assert resp.status == 200 and resp.url.endswith("/accounts/password/done/")
+    assert resp.status == 200
+    assert resp.url.endswith("/accounts/password/done/")
     fresh = Client(stack.url, stack.ca)
     assert "/people/" in fresh.login("alan", "enigma machine rotor 42").url
 
@@ -183,14 +195,16 @@ def test_http_redirects_to_https_and_security_headers_are_sent_once(stack):
     ):
         assert len(resp.headers.get_all(header) or []) == 1, header
     css = Client(stack.url, stack.ca).get("/static/strata/site.css")
-    assert css.status == 200 and css.headers["Content-Type"] == "text/css"
+    assert css.status == 200
+    assert css.headers["Content-Type"] == "text/css"
 
 
 def test_healthz_is_internal(stack):
     assert Client(stack.url, stack.ca).get("/healthz").status == 404  # through nginx: hidden
     inst = stack.config.app_instances()[0]
     body = get_healthz(inst.host.address, inst.port)  # straight to the app server: one check per dependency
-    assert body["status"] == "ok" and body["checks"]["db"]["ok"] is True
+    assert body["status"] == "ok"
+    assert body["checks"]["db"]["ok"] is True
 
 
 def test_killing_one_app_instance_does_not_fail_a_get(stack):
@@ -248,7 +262,8 @@ def test_secrets_and_keys_are_private(stack):
     subset = app_secrets.read_text()
     assert stack.secrets["db_app_password"] in subset
     for key in ("db_superuser_password", "admin_password", "s3_admin_secret_key", "ldap_admin_password"):
-        assert key not in subset and stack.secrets[key] not in subset
+        assert key not in subset
+        assert stack.secrets[key] not in subset
     logs = "".join(p.read_text(errors="replace") for p in (var / "log").rglob("*.log"))
     for key in ("admin_password", "db_app_password", "db_superuser_password", "django_secret_key"):
         assert stack.secrets[key] not in logs, f"{key} leaked into a log"

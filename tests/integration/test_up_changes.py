@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 
 def test_up_again_changes_nothing(stack, capsys):
     result = deploy.up(stack.config.path)
-    assert result.changed == [] and result.admin_password is None
+    assert result.changed == []
+    assert result.admin_password is None
     assert cli.main(["-c", str(stack.config.path), "up"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "unchanged"
 
@@ -25,4 +26,5 @@ def test_up_after_a_program_stopped_says_it_started_it(stack):
     name = sorted(p for p in sup.running_programs() if p.startswith("web"))[0]
     sup.stop(name)
     result = deploy.up(stack.config.path)
-    assert result.changed == [f"started {name}"] and sup.is_running(name)
+    assert result.changed == [f"started {name}"]
+    assert sup.is_running(name)

@@ -135,7 +135,8 @@ def test_first_run_deploys_every_host(site):
     assert (site["install"] / "venv" / "bin" / "strata").exists()
     for host in lab.hosts.values():
         secrets = Path(host.var) / "secrets.toml"
-        assert secrets.stat().st_mode & 0o777 == 0o600 and secrets.stat().st_uid == 0
+        assert secrets.stat().st_mode & 0o777 == 0o600
+        assert secrets.stat().st_uid == 0
         assert secrets.read_bytes() == (lab.shared / "secrets.toml").read_bytes()
 
 
@@ -170,7 +171,8 @@ def test_login_through_the_web_host(site):
     web = config.hosts_of("web")[0]
     c = Client(f"https://{web.address}:{config.roles['web']['https_port']}", lab.ca())
     resp = c.login(config.site["admin_username"], password)
-    assert resp.status == 200 and "/people/" in resp.url, (resp.status, text_of(resp.text)[:300])
+    assert resp.status == 200, (resp.status, text_of(resp.text)[:300])
+    assert "/people/" in resp.url, (resp.status, text_of(resp.text)[:300])
 
 
 def test_status_is_all_ok(site):
@@ -183,7 +185,8 @@ def test_status_is_all_ok(site):
         env={**os.environ, "COLUMNS": "250"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert " down " not in proc.stdout and "fallback in use" not in proc.stdout, proc.stdout
+    assert " down " not in proc.stdout, proc.stdout
+    assert "fallback in use" not in proc.stdout, proc.stdout
 
 
 def test_second_run_changes_nothing(site):

@@ -82,7 +82,9 @@ def lab():
         shutil.rmtree(root, ignore_errors=True)
         if lab is not None:
             # Nothing of the lab may survive its teardown.
-            assert lab.suffix not in names and lab.suffix not in links and not problems, problems
+            assert lab.suffix not in names, problems
+            assert lab.suffix not in links, problems
+            assert not problems, problems
 
 
 def web_url(lab) -> str:
@@ -179,7 +181,8 @@ def test_every_host_is_a_namespace_with_its_own_address_and_firewall(lab):
         addrs = subprocess.run(
             ["ip", "-n", h.netns, "-j", "-4", "addr"], capture_output=True, text=True, check=True
         ).stdout
-        assert h.address in addrs and config.hosts[name].address == h.address
+        assert h.address in addrs
+        assert config.hosts[name].address == h.address
         assert h.address.startswith("198.18.0.")
         rules = subprocess.run(
             ["ip", "netns", "exec", h.netns, "nft", "list", "table", "inet", "strata_lab"],
@@ -212,7 +215,8 @@ def test_every_flow_of_the_matrix_is_open_and_every_other_is_blocked(lab):
     assert {s for s, t, r in open_ if r == "app"} == {"web", "comms"}
     assert {r for s, t, r in open_ if s == labcheck.OUTSIDE} == {"web"}
     internal = [f for f in flows if f.role == "files" and f.port != config.roles["files"]["port"]]
-    assert internal and all(f.result == "timeout" for f in internal)
+    assert internal
+    assert all(f.result == "timeout" for f in internal)
 
 
 def test_lab_check_and_status_from_the_cli(lab):
@@ -245,11 +249,15 @@ def test_status_page_draws_every_host(lab):
     )
     assert "/people/" in admin.login(lab.config().site["admin_username"], password).url
     page = admin.get("/status/")
-    assert page.status == 200 and "<svg" in page.text and "style=" not in page.text.split("<svg")[1]
+    assert page.status == 200
+    assert "<svg" in page.text
+    assert "style=" not in page.text.split("<svg")[1]
     for name, h in lab.hosts.items():
-        assert f">{name}</text>" in page.text and h.address in page.text
+        assert f">{name}</text>" in page.text
+        assert h.address in page.text
     # Seen from one app server, what the firewall hides is "unchecked", never a false "down".
-    assert 'class="badge badge-down"' not in page.text and "link-down" not in page.text
+    assert 'class="badge badge-down"' not in page.text
+    assert "link-down" not in page.text
     assert 'class="badge badge-unchecked"' in page.text
 
 
@@ -259,17 +267,20 @@ def test_status_page_draws_every_host(lab):
 def test_journey_login_upload_download_message_across_hosts(lab, people):
     alice = people["alice"]  # a directory login: app -> domain host
     page = alice.get("/people/")
-    assert page.status == 200 and "Bob" in page.text
+    assert page.status == 200
+    assert "Bob" in page.text
     data = os.urandom(6 * 1024 * 1024 + 17)
     status, f = upload(alice, "lab.bin", data)
     assert status == 201, f
     status, body = download(alice, f"/files/file/{f['id']}/download")
-    assert status == 200 and body == data
+    assert status == 200
+    assert body == data
     # The bytes are on the file server, seen from a host allowed to ask it (app -> files).
     assert in_host(lab, lab.config().hosts_of("app")[0].name, on_host.stored_bytes) >= len(data)
     # A message: stored in the app, mailed by the worker through Postfix on the comms host.
     resp = alice.post("/messages/new/", {"to": "bob", "subject": "Lab hello", "body": "Across hosts."})
-    assert resp.status == 200 and "/messages/c/" in resp.url, text_of(resp.text)[:300]
+    assert resp.status == 200, text_of(resp.text)[:300]
+    assert "/messages/c/" in resp.url, text_of(resp.text)[:300]
     mail = wait_for(
         lambda: outbox_to(comms_var(lab), "bob@example.org", "Lab hello"),
         timeout=60,
@@ -310,7 +321,8 @@ def test_sigkill_of_one_app_server_under_load_fails_no_get(lab, people):
         t.join()
     failed = [r for r in results if r != 200]
     print(f"\n{len(results)} GETs under load, {len(failed)} failed")
-    assert len(results) > 20 and not failed, failed[:10]
+    assert len(results) > 20, failed[:10]
+    assert not failed, failed[:10]
     # That host's supervisor brings its app server back.
     wait_for(
         lambda: sup.is_running("app-1") and sup.pid("app-1") not in (0, pid),
@@ -333,13 +345,15 @@ def test_directory_down_degrades_only_logins(lab, people):
     try:
         start = time.monotonic()
         resp = client(lab).login("bob", PASSWORD.format("bob"))
-        assert resp.status == 503 and UNAVAILABLE in text_of(resp.text), (resp.status, resp.text[:300])
+        assert resp.status == 503, (resp.status, resp.text[:300])
+        assert UNAVAILABLE in text_of(resp.text), (resp.status, resp.text[:300])
         assert time.monotonic() - start < 5
         # Everything else lives on: the session, pages, files and messages.
         assert alice.get("/people/").status == 200
         assert alice.get("/files/").status == 200
         resp = alice.post("/messages/new/", {"to": "bob", "subject": "No directory", "body": "Still here."})
-        assert resp.status == 200 and "/messages/c/" in resp.url
+        assert resp.status == 200
+        assert "/messages/c/" in resp.url
         reports = labcheck.status(lab)[0]
         roles = {r.role: r.state for r in reports}
         assert roles == {**dict.fromkeys(roles, "ok"), "domain": "down"}, [r.detail for r in reports]
@@ -362,7 +376,8 @@ def test_mail_server_down_messages_stay_in_app_and_mail_waits(lab, people):
         resp = alice.post(
             "/messages/new/", {"to": "bob", "subject": "While comms is down", "body": "Queued, not lost."}
         )
-        assert resp.status == 200 and "/messages/c/" in resp.url
+        assert resp.status == 200
+        assert "/messages/c/" in resp.url
         bob = login(lab, "bob")
         assert "While comms is down" in bob.get("/messages/").text
         time.sleep(3)  # the worker's first attempts fail meanwhile

@@ -56,7 +56,7 @@ def test_check_default_config(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "text, key",
+    ("text", "key"),
     [
         (topology(web="bogus = 1"), "roles.web.bogus"),
         (topology(app='port = "18101"'), "roles.app.port"),

@@ -43,22 +43,29 @@ def test_defaults_and_derived_names():
         "",
         True,
     )
-    assert reply_domain(config) == "team.example" and from_address(config) == "noreply@team.example"
+    assert reply_domain(config) == "team.example"
+    assert from_address(config) == "noreply@team.example"
     config = parse(BASE + 'reply_domain = "reply.team.example"\nfrom_address = "bot@team.example"\n', "x")
-    assert reply_domain(config) == "reply.team.example" and from_address(config) == "bot@team.example"
+    assert reply_domain(config) == "reply.team.example"
+    assert from_address(config) == "bot@team.example"
 
 
 def test_local_outbox_without_relay_and_no_dns():
     main = files_for()["main.cf"]
-    assert "inet_interfaces = 198.18.0.4\n" in main and "inet_protocols = ipv4\n" in main
+    assert "inet_interfaces = 198.18.0.4\n" in main
+    assert "inet_protocols = ipv4\n" in main
     # mynetworks: exactly the app hosts.
     assert "mynetworks = 198.18.0.2/32 198.18.0.3/32\n" in main
-    assert "default_transport = virtual\n" in main and "relay_transport = virtual\n" in main
-    assert "relayhost =\n" in main and "smtp_dns_support_level = disabled\n" in main
-    assert "smtpd_peername_lookup = no\n" in main and "myhostname = comms.team.example\n" in main
+    assert "default_transport = virtual\n" in main
+    assert "relay_transport = virtual\n" in main
+    assert "relayhost =\n" in main
+    assert "smtp_dns_support_level = disabled\n" in main
+    assert "smtpd_peername_lookup = no\n" in main
+    assert "myhostname = comms.team.example\n" in main
     assert "mydestination =\n" in main
     assert "message_size_limit = 1048576\n" in main
-    assert "/srv/strata/var/data/comms/queue" in main and "maillog_file = /srv/strata/var/log/comms/" in main
+    assert "/srv/strata/var/data/comms/queue" in main
+    assert "maillog_file = /srv/strata/var/log/comms/" in main
     assert not re.search(r"\b(10|192\.168|172\.(1[6-9]|2\d|3[01]))\.\d+\.\d+", main)
 
 
@@ -69,7 +76,8 @@ def test_master_listens_on_the_host_address_and_never_chroots():
         fields = line.split()
         if len(fields) >= 8 and not line.startswith(("#", " ")):
             assert fields[4] == "n", f"chroot on: {line}"
-    assert "user=strata-mail" in master and "${sender} ${recipient}" in master
+    assert "user=strata-mail" in master
+    assert "${sender} ${recipient}" in master
 
 
 def test_reply_addresses_go_to_the_app_and_only_well_formed_tokens_are_accepted():
@@ -101,8 +109,10 @@ def test_relay_with_starttls_and_credentials():
     relay = {"host": "smtp.team.example", "port": 587, "starttls": True, "auth": True}
     files = files_for('relay_host = "smtp.team.example"\nrelay_username = "strata"\n', relay)
     main = files["main.cf"]
-    assert "relayhost = [smtp.team.example]:587\n" in main and "default_transport = smtp\n" in main
-    assert "smtp_tls_security_level = secure\n" in main and "smtp_sasl_auth_enable = yes\n" in main
+    assert "relayhost = [smtp.team.example]:587\n" in main
+    assert "default_transport = smtp\n" in main
+    assert "smtp_tls_security_level = secure\n" in main
+    assert "smtp_sasl_auth_enable = yes\n" in main
     assert files["relay_password"] == "[smtp.team.example]:587 strata:relay pass\n"
 
 
@@ -115,7 +125,7 @@ def test_ipv6_host():
 
 
 @pytest.mark.parametrize(
-    "extra, key",
+    ("extra", "key"),
     [
         ("max_message_kb = 0\n", "roles.comms.max_message_kb"),
         ('reply_domain = "bad domain"\n', "roles.comms.reply_domain"),
@@ -136,4 +146,5 @@ def test_bad_comms_options_name_the_key(extra, key):
         text = text.replace('hosts = ["mail"]', 'hosts = ["app1"]').replace("port = 2525\n", "")
     with pytest.raises(ConfigError) as err:
         parse(text, "strata.toml")
-    assert err.value.key == key and str(err.value).startswith("strata.toml: " + key)
+    assert err.value.key == key
+    assert str(err.value).startswith("strata.toml: " + key)

@@ -20,14 +20,16 @@ TOKEN = "abcdefghijklmnopqrstuvwxyz"[:20] + "234567"
 
 
 def test_header_values():
-    assert has_control_chars("Hi\r\nBcc: x@example.org") and has_control_chars("a\x00b")
-    assert has_control_chars("line\u2028sep") and not has_control_chars("Grüße, Ada — ok")
+    assert has_control_chars("Hi\r\nBcc: x@example.org")
+    assert has_control_chars("a\x00b")
+    assert has_control_chars("line\u2028sep")
+    assert not has_control_chars("Grüße, Ada — ok")
     assert one_line("Ada\r\nBcc:  evil@example.org\t") == "Ada Bcc: evil@example.org"
     assert len(one_line("x" * 500, 50)) == 50
 
 
 @pytest.mark.parametrize(
-    "addr, expected",
+    ("addr", "expected"),
     [
         (f"reply+{TOKEN}@team.example", TOKEN),
         (f"Reply+{TOKEN.upper()}@Team.Example", TOKEN),
@@ -50,7 +52,7 @@ def test_sender_address():
 
 
 @pytest.mark.parametrize(
-    "raw, reason",
+    ("raw", "reason"),
     [
         (b"", "empty message"),
         (b"Subject: no sender\r\n\r\nhello\r\n", "no From header"),
@@ -59,7 +61,8 @@ def test_sender_address():
 def test_malformed_mail(raw, reason):
     with pytest.raises(InboundError) as err:
         parse_email(raw)
-    assert err.value.status == 400 and reason in err.value.reason
+    assert err.value.status == 400
+    assert reason in err.value.reason
 
 
 def test_body_charsets():
@@ -90,7 +93,7 @@ def test_html_only_mail_becomes_text():
 
 
 @pytest.mark.parametrize(
-    "text, expected",
+    ("text", "expected"),
     [
         (
             "Sounds good.\n\nOn Mon, 1 Jan 2024 at 09:00, Ada <a@example.org> wrote:\n> Shall we?\n",

@@ -60,7 +60,8 @@ def assert_names(exc: ConfigError, key: str, path: str = PATH) -> str:
     assert exc.key == key
     assert exc.path == path
     assert msg.startswith(f"{path}: {key}: ")
-    assert exc.message and msg.endswith(exc.message)
+    assert exc.message
+    assert msg.endswith(exc.message)
     return msg
 
 
@@ -99,7 +100,8 @@ def test_minimal_topology_uses_defaults():
     config = parse(BASE, PATH)
     assert config.site["domain"] == "localhost"
     assert config.roles["app"]["instances"] == 2
-    assert not config.enabled("comms") and not config.enabled("files")
+    assert not config.enabled("comms")
+    assert not config.enabled("files")
     assert config.hosts_of("comms") == []
     assert config.url() == "https://localhost:18443/"
 
@@ -120,7 +122,7 @@ def test_optional_role_can_be_disabled():
 
 
 @pytest.mark.parametrize(
-    "text, key",
+    ("text", "key"),
     [
         (topology(top="colour = 1"), "colour"),
         (topology(tail="[extra]\nx = 1"), "extra"),
@@ -139,7 +141,8 @@ def test_unknown_key(text, key):
 
 def test_unknown_role():
     msg = assert_names(config_error(topology(tail='[roles.cache]\nhosts = ["a"]')), "roles.cache")
-    assert "unknown role" in msg and "web" in msg
+    assert "unknown role" in msg
+    assert "web" in msg
 
 
 # --- roles and placement ---------------------------------------------------------------------------
@@ -219,7 +222,7 @@ def test_no_hosts_table():
 
 
 @pytest.mark.parametrize(
-    "address, words",
+    ("address", "words"),
     [
         ("999.1.1.1", "not an IP address"),
         ("localhost", "not an IP address"),
@@ -255,7 +258,7 @@ def test_bad_host_name():
 
 
 @pytest.mark.parametrize(
-    "text, key, words",
+    ("text", "key", "words"),
     [
         (topology(app='port = "18101"'), "roles.app.port", "expected int, got str"),
         (topology(web="workers = true"), "roles.web.workers", "expected int, got bool"),
@@ -281,7 +284,7 @@ def test_table_expected():
 
 
 @pytest.mark.parametrize(
-    "text, key",
+    ("text", "key"),
     [
         (topology(web="http_port = 0"), "roles.web.http_port"),
         (topology(web="https_port = 65536"), "roles.web.https_port"),
@@ -301,7 +304,7 @@ def test_highest_port_is_fine():
 
 
 @pytest.mark.parametrize(
-    "text, key, other",
+    ("text", "key", "other"),
     [
         (topology(web="http_port = 15432"), "roles.db.port", "roles.web.http_port"),
         (topology(web="http_port = 18443"), "roles.web.https_port", "roles.web.http_port"),
@@ -335,7 +338,7 @@ def test_file_fallback_needs_web_and_app_on_one_host(files):
 
 
 @pytest.mark.parametrize(
-    "option, key",
+    ("option", "key"),
     [
         ("part_mb = 4", "roles.files.part_mb"),
         ('bucket = "Bad_Bucket"', "roles.files.bucket"),
@@ -350,7 +353,8 @@ def test_files_options_are_checked(option, key):
 def test_files_internal_ports_clash_with_other_roles():
     text = topology(db="port = 18345", tail='[roles.files]\nhosts = ["a"]\n')
     msg = str(config_error(text))
-    assert "18345" in msg and "roles.files.internal_port" in msg
+    assert "18345" in msg
+    assert "roles.files.internal_port" in msg
 
 
 def test_same_port_on_two_addresses_is_fine():
@@ -385,7 +389,7 @@ def test_web_on_two_hosts_with_same_ports_is_fine():
 
 
 @pytest.mark.parametrize(
-    "text, key",
+    ("text", "key"),
     [
         (topology(app="instances = 0"), "roles.app.instances"),
         (topology(app="instances = 17"), "roles.app.instances"),
@@ -514,7 +518,8 @@ def test_ensure_secrets_adds_only_the_missing_key(site):
     data, added = cfgmod.ensure_secrets(site)
     assert added == ["db_app_password"]
     assert {k: data[k] for k in kept} == kept
-    assert data["db_app_password"] and data["db_app_password"] != first["db_app_password"]
+    assert data["db_app_password"]
+    assert data["db_app_password"] != first["db_app_password"]
     assert cfgmod.load_secrets(site) == data
     assert mode(site.secrets_path) == 0o600
 

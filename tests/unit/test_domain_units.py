@@ -69,7 +69,7 @@ def test_valid_names_are_lower_cased():
     assert check_name("a" * 64) == "a" * 64
 
 
-@pytest.mark.parametrize("password, message", [("", "empty"), ("x" * 257, "longer"), ("ab\x00cd", "NUL")])
+@pytest.mark.parametrize(("password", "message"), [("", "empty"), ("x" * 257, "longer"), ("ab\x00cd", "NUL")])
 def test_password_shapes_no_bind_could_take_are_refused(password, message):
     with pytest.raises(InvalidInput, match=message):
         check_password_shape(password)
@@ -108,7 +108,7 @@ def test_csv_reports_every_bad_row_by_line_number():
 
 
 @pytest.mark.parametrize(
-    "text, problem",
+    ("text", "problem"),
     [
         ("", "empty"),
         ("name,password\nada,x\n", "missing column(s) username"),
@@ -118,18 +118,21 @@ def test_csv_reports_every_bad_row_by_line_number():
 )
 def test_csv_header_problems(text, problem):
     rows, errors = parse_users_csv(text)
-    assert rows == [] and problem in errors[0]
+    assert rows == []
+    assert problem in errors[0]
 
 
 def test_csv_quoting_keeps_commas_inside_fields():
     rows, errors = parse_users_csv('username,password,title\nada,"pass, word 123","Head, Engines"\n')
-    assert errors == [] and rows[0].password == "pass, word 123"
+    assert errors == []
+    assert rows[0].password == "pass, word 123"
     assert rows[0].fields["title"] == "Head, Engines"
 
 
 def test_domain_options_have_defaults_and_are_checked():
     config = parse(TOPOLOGY, "strata.toml")
-    assert config.roles["domain"]["api_group"] == "api" and config.roles["domain"]["sync_seconds"] == 300
+    assert config.roles["domain"]["api_group"] == "api"
+    assert config.roles["domain"]["sync_seconds"] == 300
     for bad, key in (
         ('base_dn = "ou=x,dc=example"', "base_dn"),
         ('base_dn = "dc=a b"', "base_dn"),
@@ -157,12 +160,15 @@ def test_tree_escapes_what_it_is_given():
 
 def test_rootpw_hash_round_trips_and_is_kept_when_unchanged(tmp_path):
     hashed = ssha("s3cret")
-    assert hashed.startswith("{SSHA}") and ssha_matches(hashed, "s3cret")
-    assert not ssha_matches(hashed, "other") and not ssha_matches("{SSHA}!!", "s3cret")
+    assert hashed.startswith("{SSHA}")
+    assert ssha_matches(hashed, "s3cret")
+    assert not ssha_matches(hashed, "other")
+    assert not ssha_matches("{SSHA}!!", "s3cret")
     assert ssha("s3cret") != hashed  # salted
     conf = tmp_path / "slapd.conf"
     conf.write_text(f"suffix x\nrootpw {hashed}\n")
-    assert _current_rootpw(conf) == hashed and _current_rootpw(tmp_path / "none") == ""
+    assert _current_rootpw(conf) == hashed
+    assert _current_rootpw(tmp_path / "none") == ""
 
 
 def _ctx(tmp_path: Path) -> HostContext:
@@ -178,12 +184,15 @@ def test_slapd_conf_renders_listener_acls_and_tls(tmp_path, monkeypatch):
     role = DomainRole()
     role.render(ctx)
     conf = (ctx.etc("domain") / "slapd.conf").read_text()
-    assert 'suffix "dc=team,dc=example"' in conf and 'rootdn "cn=admin,dc=team,dc=example"' in conf
-    assert "admin secret" not in conf and ssha_matches(
-        _current_rootpw(ctx.etc("domain") / "slapd.conf"), "admin secret"
-    )
-    assert "security simple_bind=71" in conf and "disallow bind_anon" in conf and "require authc" in conf
-    assert "overlay memberof" in conf and "password-hash {ARGON2}" in conf
+    assert 'suffix "dc=team,dc=example"' in conf
+    assert 'rootdn "cn=admin,dc=team,dc=example"' in conf
+    assert "admin secret" not in conf
+    assert ssha_matches(_current_rootpw(ctx.etc("domain") / "slapd.conf"), "admin secret")
+    assert "security simple_bind=71" in conf
+    assert "disallow bind_anon" in conf
+    assert "require authc" in conf
+    assert "overlay memberof" in conf
+    assert "password-hash {ARGON2}" in conf
     assert f"TLSCertificateKeyFile {ctx.pki / 'domain.key'}" in conf
     assert 'by dn.exact="cn=strata-app,ou=system,dc=team,dc=example" read' in conf
     assert conf.rstrip().endswith("by * none")

@@ -28,7 +28,8 @@ def test_default_lab_puts_each_role_on_its_own_host_with_two_app_hosts():
         assert [h.name for h in config.hosts_of(role)] == [role]
     assert all(len(config.roles_on(h)) == 1 for h in config.hosts)
     addresses = [ipaddress.ip_address(h.address) for h in config.hosts.values()]
-    assert all(a in SLICE for a in addresses) and len(set(addresses)) == 7
+    assert all(a in SLICE for a in addresses)
+    assert len(set(addresses)) == 7
     assert str(SLICE.network_address + 1) not in {str(a) for a in addresses}  # the bridge's
     assert topology.lab_slice(config) == SLICE
     assert config.site["var_dir"] == "shared"
@@ -36,13 +37,15 @@ def test_default_lab_puts_each_role_on_its_own_host_with_two_app_hosts():
 
 def test_options_and_placement_are_written_into_the_topology():
     config = lab_config(app_hosts=3, options={"app": {"workers": 4}, "domain": {"sync_seconds": 600}})
-    assert len(config.hosts_of("app")) == 3 and config.roles["app"]["workers"] == 4
+    assert len(config.hosts_of("app")) == 3
+    assert config.roles["app"]["workers"] == 4
     assert config.roles["domain"]["sync_seconds"] == 600
     shared = parse(
         topology.default_topology(SLICE, placement={"web": ["front"], "app": ["front"], "db": ["back"]}),
         "/x.toml",
     )
-    assert set(shared.hosts) == {"front", "back"} and not shared.enabled("files")
+    assert set(shared.hosts) == {"front", "back"}
+    assert not shared.enabled("files")
     # Without the file server, web and app must share a host: the config validator says so.
     with pytest.raises(ConfigError, match="roles.files.*share one host"):
         parse(
@@ -60,7 +63,7 @@ def test_free_slice_skips_slices_in_use_and_says_when_none_is_left():
 
 
 @pytest.mark.parametrize(
-    "addresses, message",
+    ("addresses", "message"),
     [
         (("198.18.0.34", "10.0.0.5"), "outside the lab's network"),
         (("198.18.0.34", "198.18.0.70"), "share one /27"),
@@ -125,13 +128,16 @@ def test_firewall_file_names_its_rules_and_keeps_internal_ports_closed():
     config = lab_config()
     text = firewall.render(config, "db")
     app = sorted(h.address for h in config.hosts_of("app"))
-    assert "policy drop" in text and 'iif "lo" accept' in text
+    assert "policy drop" in text
+    assert 'iif "lo" accept' in text
     assert f"ip saddr {{ {app[0]}, {app[1]} }} tcp dport {{ {config.roles['db']['port']} }} accept" in text
     files = firewall.render(config, "files")
     assert str(config.roles["files"]["internal_port"]) not in files
-    assert "web -> files" in files and "db -> files" in files
+    assert "web -> files" in files
+    assert "db -> files" in files
     web = firewall.render(config, "web")
-    assert "ip saddr" not in web and "client -> web" in web
+    assert "ip saddr" not in web
+    assert "client -> web" in web
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="nft -c needs root and nftables")
@@ -180,7 +186,8 @@ def test_status_page_topology_places_hosts_in_tiers_and_draws_each_link_once():
     assert sum(e.state == "down" for e in t["edges"]) == 2
     assert all(e.path.startswith("M") for e in t["edges"])
     same_row = [e for e in t["edges"] if "Q" in e.path]
-    assert len(same_row) == 1 and "db on db" in same_row[0].title
+    assert len(same_row) == 1
+    assert "db on db" in same_row[0].title
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="lab up needs root and nftables")
@@ -211,11 +218,13 @@ def test_lab_up_refuses_a_topology_outside_the_lab_network_in_one_line_and_creat
     assert proc.stderr.strip() == (
         f"strata: {bad}: hosts.a.address: 127.0.0.1 is outside the lab's network 198.18.0.0/24"
     )
-    assert not (lab_dir / "lab.json").exists() and not (lab_dir / "strata.toml").exists()
+    assert not (lab_dir / "lab.json").exists()
+    assert not (lab_dir / "strata.toml").exists()
     proc = subprocess.run(
         [sys.executable, "-m", "strata.deploy.cli.main", "lab", "status", "--dir", str(lab_dir)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2 and "no lab here" in proc.stderr
+    assert proc.returncode == 2
+    assert "no lab here" in proc.stderr

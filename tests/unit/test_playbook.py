@@ -73,7 +73,8 @@ def test_inventory_groups_hosts_by_role_in_topology_order(config):
     # The first app host of the topology (it migrates the database) comes first in its group.
     assert list(groups["strata_app"]["hosts"]) == ["app2", "app1"]
     assert list(groups["strata_db"]["hosts"]) == list(groups["strata_files"]["hosts"]) == ["data"]
-    assert "strata_comms" not in groups and "strata_domain" not in groups
+    assert "strata_comms" not in groups
+    assert "strata_domain" not in groups
 
 
 def _ansible_env():
@@ -105,7 +106,10 @@ def test_cli_writes_the_inventory(config, tmp_path, capsys):
 def test_cli_refuses_a_missing_inventory_in_one_line(config, tmp_path, capsys):
     code = cli.main(["-c", str(config.path), "deploy", "--inventory", str(tmp_path / "nope.yml")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("strata: ") and "nope.yml" in err and "\n" not in err
+    assert code == 2
+    assert err.startswith("strata: ")
+    assert "nope.yml" in err
+    assert "\n" not in err
     assert not (config.path.parent / "shared").exists()  # nothing made before the check
 
 
@@ -116,7 +120,9 @@ def test_cli_refuses_a_bad_topology_in_one_line(tmp_path, capsys):
     )
     code = cli.main(["-c", str(bad), "deploy", "--write-inventory", str(tmp_path / "hosts.yml")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "roles.db.hosts" in err and "\n" not in err
+    assert code == 2
+    assert "roles.db.hosts" in err
+    assert "\n" not in err
     assert not (tmp_path / "hosts.yml").exists()
 
 
@@ -126,14 +132,16 @@ def test_source_pack_is_reproducible_and_holds_only_the_project():
     with tarfile.open(first) as tar:
         names = tar.getnames()
         assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
-    assert "strata/deploy/config.py" in names and "pyproject.toml" in names
+    assert "strata/deploy/config.py" in names
+    assert "pyproject.toml" in names
     assert "deploy/ansible/site.yml" not in names
     assert not [n for n in names if "__pycache__" in n or n.startswith(("var/", ".venv/", "tests/"))]
 
 
 def test_requirements_are_the_pinned_dependencies_and_the_build_backend():
     reqs = playbook.requirements()
-    assert "ansible-core==2.19.14" in reqs and any(r.startswith("setuptools") for r in reqs)
+    assert "ansible-core==2.19.14" in reqs
+    assert any(r.startswith("setuptools") for r in reqs)
     assert all("==" in r for r in reqs if not r.startswith("setuptools"))
 
 
@@ -151,7 +159,8 @@ def test_playbook_passes_ansibles_syntax_check(config, tmp_path):
         config.path, tmp_path, tmp_path / "strata-src-0.tar.gz", tmp_path / "wheels-0.tar"
     )
     argv = playbook.playbook_command(inv, bundle, ["strata_supervisor=supervisord"])
-    assert argv[-1] == str(playbook.PLAYBOOK_DIR / "site.yml") and "strata_supervisor=supervisord" in argv
+    assert argv[-1] == str(playbook.PLAYBOOK_DIR / "site.yml")
+    assert "strata_supervisor=supervisord" in argv
     proc = subprocess.run(
         [*argv[:-1], "--syntax-check", argv[-1]],
         capture_output=True,
@@ -166,7 +175,8 @@ def test_playbook_passes_ansibles_syntax_check(config, tmp_path):
 def test_debian_packages_come_from_the_role_specs(tmp_path):
     bundle = playbook.Bundle(tmp_path, tmp_path, tmp_path / "src.tar.gz", tmp_path / "wheels.tar")
     role_packages = bundle.extra_vars()["strata_role_packages"]
-    assert role_packages["db"] == ["postgresql-15"] and role_packages["web"] == ["nginx"]
+    assert role_packages["db"] == ["postgresql-15"]
+    assert role_packages["web"] == ["nginx"]
     assert "libldap-2.5-0" in bundle.extra_vars()["strata_host_packages"]
     # bootstrap.sh lists them with Debian's python3 before the venv exists: no site-packages (-S).
     proc = subprocess.run(

@@ -389,7 +389,8 @@ def test_server_cert(tmp_path):
     assert mode(d / "ca.key") == 0o600
     chain = load_chain(d / "web.crt")
     ca = x509.load_pem_x509_certificate((d / "ca.crt").read_bytes())
-    assert len(chain) == 2 and chain[1] == ca
+    assert len(chain) == 2
+    assert chain[1] == ca
     cert = chain[0]
     cert.verify_directly_issued_by(ca)
     assert sans(cert) == ({"team.example", "localhost"}, {"127.0.0.1", "198.18.0.1"})
