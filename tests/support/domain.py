@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import functools
 import http.client
-import shutil
 import urllib.request
 from pathlib import Path
 
 import ldap
 import pytest
 
-from strata.deploy import config as cfgmod
-from strata.deploy import local as deploy
 from strata.deploy.roles.domain.client import connect, connect_admin, tree
 from strata.deploy.roles.domain.role import SLAPD
 from tests.support.client import Client
-from tests.support.stack import (
-    IN_CI,
-    Stack,
-    domain_role_toml,
-    make_root,
-    require_servers,
-    write_topology,
-)
+from tests.support.stack import IN_CI, Stack, domain_role_toml, require_servers, running_stack
 
 
 def require_slapd() -> None:
@@ -38,18 +28,9 @@ def require_slapd() -> None:
 def start_domain_stack(prefix: str):
     """Yield a Stack whose topology includes the domain role; always stop it and remove its files."""
     require_slapd()
-    root = make_root(prefix)
     # A sync period far beyond the test run: no scheduled LDAP traffic interferes with the counters.
-    path = write_topology(root, extra=domain_role_toml(sync_seconds=86400))
-    try:
-        result = deploy.up(path)
-        config = cfgmod.load(path)
-        yield Stack(root, config, cfgmod.load_secrets(config), result)
-    finally:
-        try:
-            deploy.down(path)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+    with running_stack(prefix, extra=domain_role_toml(sync_seconds=86400)) as stack:
+        yield stack
 
 
 def admin_ldap(stack: Stack):
