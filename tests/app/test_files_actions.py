@@ -333,6 +333,22 @@ def test_usage_counter_matches_a_recount(people):
     assert Usage.objects.get(user=alice).bytes == 20
 
 
+def test_a_file_trashed_then_its_folder_is_purged_and_uncounted_once(people):
+    # Found by the API contract run: such a file was in both of empty_trash's lists and its size was
+    # taken off the usage counter twice.
+    alice = people["alice"]
+    space = actions.personal_space(alice)
+    folder = actions.create_folder(alice, space, None, "Drafts")
+    inner = put(alice, "draft.txt", b"d" * 134, folder=folder)
+    put(alice, "keep.txt", b"k" * 7)
+    actions.trash(alice, inner)
+    actions.trash(alice, folder)
+    assert actions.empty_trash(alice, space) == 1
+    assert Usage.objects.get(user=alice).bytes == 7
+    actions.recount_usage()
+    assert Usage.objects.get(user=alice).bytes == 7
+
+
 def test_spaces_for_makes_group_spaces_once(people, django_assert_max_num_queries):
     alice = people["alice"]
     first = actions.spaces_for(alice)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import in_site
+from tests.support.stack import files_role_toml, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +48,21 @@ checks.positive_data_acceptance.expected-statuses = [{STATE}, "400"]
 
 
 @pytest.fixture(scope="module")
-def token(files_stack):
-    files_stack.call(in_site.save_person, "fuzz")
-    return files_stack.call(in_site.issue_token_for, "fuzz", "contract")
+def fuzzed_stack():
+    """A stack of its own: the generated requests leave files, folders and uploads behind that other
+    modules' tests must not meet."""
+    with running_stack("strata-contract-", extra=files_role_toml()) as stack:
+        yield stack
 
 
-def test_files_api_matches_its_openapi_document(files_stack, token, tmp_path):
+@pytest.fixture(scope="module")
+def token(fuzzed_stack):
+    fuzzed_stack.call(in_site.save_person, "fuzz")
+    return fuzzed_stack.call(in_site.issue_token_for, "fuzz", "contract")
+
+
+def test_files_api_matches_its_openapi_document(fuzzed_stack, token, tmp_path):
+    files_stack = fuzzed_stack
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     report = tmp_path / "report.json"
@@ -97,3 +107,6 @@ def test_files_api_matches_its_openapi_document(files_stack, token, tmp_path):
     assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-5000:]
     summary = json.loads(report.read_text())
     assert summary, summary
+    # Whatever the generated requests did, each person's usage counter still equals a recount.
+    usage = files_stack.call(in_site.usage_before_and_after_recount)
+    assert usage["before"] == usage["after"], usage

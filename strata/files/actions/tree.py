@@ -115,16 +115,18 @@ def empty_trash(user, space: Space, address=None) -> int:
     """Delete for good everything in SPACE's trash: bytes first, then the rows. Return files purged."""
     files, folders = trashed_in(space)
     folder_ids = list(folders.values_list("id", flat=True))
-    doomed = list(files) + _files_below(folder_ids)
+    # A file trashed on its own and then its folder too is in both lists: purge (and uncount) it once.
+    doomed = {f.pk: f for f in [*files, *_files_below(folder_ids)]}
     store = backend()
     purged = 0
-    for f in doomed:
+    for f in doomed.values():
         store.delete(f.key)  # raises if the file server refuses: the row stays and a retry finishes the job
         with transaction.atomic():
-            audit(user, AuditEvent.PURGE, address=address, name=f.name, size=f.size)
-            f.delete()
-            count_usage(f.created_by_id, -f.size)
-        purged += 1
+            # Count only a row this call removed (two people emptying one trash at once purge it once).
+            if File.objects.filter(pk=f.pk).delete()[0]:
+                audit(user, AuditEvent.PURGE, address=address, name=f.name, size=f.size)
+                count_usage(f.created_by_id, -f.size)
+                purged += 1
     Folder.objects.filter(id__in=folder_ids).delete()
     return purged
 
