@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpResponse, JsonResponse
 
+from . import access, actions
+from .errors import FilesError
 from .models import File
+from .storage import content_disposition
 
 
 def client_address(request) -> str | None:
@@ -19,8 +22,6 @@ def json_error(status: int, message: str, headers: dict | None = None) -> JsonRe
 
 def download_response(target_uri: str, f: File) -> HttpResponse:
     """Hand the transfer to nginx: the app worker never carries the bytes."""
-    from .storage import content_disposition
-
     resp = HttpResponse(status=200)
     resp["X-Accel-Redirect"] = target_uri
     resp["X-Accel-Buffering"] = "no"
@@ -32,8 +33,6 @@ def download_response(target_uri: str, f: File) -> HttpResponse:
 
 def int_param(value, what: str) -> int | None:
     """Return VALUE (a form field) as an int, None when empty, or raise FilesError naming WHAT."""
-    from .errors import FilesError
-
     if value in (None, ""):
         return None
     try:
@@ -44,8 +43,6 @@ def int_param(value, what: str) -> int | None:
 
 def target(user, space_id: int | None, folder_id: int | None):
     """Return the (space, folder) a request names for writing; the folder implies its space."""
-    from . import access, actions
-
     if folder_id is not None:
         folder = access.get_folder(user, folder_id, access.WRITE)
         return folder.space, folder

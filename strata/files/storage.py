@@ -119,7 +119,10 @@ class PartWriter:
         """Take the next DATA; send each part as soon as it is full."""
         self.buffer += data
         while len(self.buffer) >= self.part_size:
-            chunk = bytes(self.buffer[: self.part_size])
+            # One copy of the part (a bytearray slice would make a second); the view is released
+            # before the buffer shrinks.
+            with memoryview(self.buffer) as view:
+                chunk = bytes(view[: self.part_size])
             del self.buffer[: self.part_size]
             self._put(io.BytesIO(chunk), len(chunk))
 
