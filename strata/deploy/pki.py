@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -15,6 +16,15 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 RENEW_BEFORE = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CertRequest:
+    """A server certificate a role needs on a host: pki/STEM.crt and pki/STEM.key for NAMES and ADDRESSES."""
+
+    stem: str
+    names: tuple[str, ...]
+    addresses: tuple[str, ...]
 
 
 def _write_key(path: Path, key: PrivateKeyTypes) -> None:

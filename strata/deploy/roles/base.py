@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strata.deploy import pki
 from strata.deploy.config import ENV_VAR_DIR, Config, Host, port_bindings
 from strata.deploy.roles.probe import Health
 from strata.deploy.roles.registry import SPECS, probe_of
@@ -128,6 +129,15 @@ class Role:
             for role, key, port, h in port_bindings(config)
             if role == self.name and h.name == host.name
         ]
+
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        """The server certificates this role needs on HOST (issued from the site CA)."""
+        return []
+
+    def ensure_certificates(self, ctx: HostContext) -> None:
+        """Issue (or keep, while valid) the role's certificates on ctx's host."""
+        for req in self.certificates(ctx.config, ctx.host):
+            pki.ensure_server_cert(ctx.pki, req.stem, list(req.names), list(req.addresses))
 
     def prepare(self, ctx: HostContext) -> None:
         """Create directories, users, data and certificates this role needs on the host."""

@@ -17,6 +17,7 @@ import ldap
 import ldap.modlist
 
 from strata.deploy import pki
+from strata.deploy.config import Config, Host
 from strata.deploy.render import render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.domain.client import connect_admin, tree
@@ -103,14 +104,16 @@ class DomainRole(Role):
     def _ldapi(self, ctx: HostContext) -> str:
         return "ldapi://" + urllib.parse.quote(str(ctx.run_dir("domain") / "ldapi"), safe="")
 
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        names = tuple(dict.fromkeys([config.site["domain"], "localhost"]))
+        return [pki.CertRequest("domain", names, tuple(sorted({"127.0.0.1", host.address})))]
+
     def prepare(self, ctx: HostContext) -> None:
         self.require_binary(SLAPD, "OpenLDAP")
         user = self.user()
         require_reachable(ctx.var, user, "site.var_dir")
         self.make_dirs(ctx, user, "data", "run", "etc", "log")
-        host = ctx.host
-        names = list(dict.fromkeys([ctx.config.site["domain"], "localhost"]))
-        pki.ensure_server_cert(ctx.pki, "domain", names, sorted({"127.0.0.1", host.address}))
+        self.ensure_certificates(ctx)
         # slapd reads its key after dropping root: only its own user may read it.
         chown(ctx.pki / "domain.key", user)
         require_reachable(ctx.pki, user, "the PKI directory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from strata.deploy import pki
+from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
@@ -47,6 +48,11 @@ class WebRole(Role):
             str(ctx.log("web") / "error.log"),
         ]
 
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        names = tuple(dict.fromkeys([config.site["domain"], "localhost"]))
+        addresses = tuple(sorted({"127.0.0.1", *(h.address for h in config.hosts_of("web"))}))
+        return [pki.CertRequest("web", names, addresses)]
+
     def prepare(self, ctx: HostContext) -> None:
         self.require_binary(NGINX, "nginx")
         user = self.user()
@@ -55,10 +61,7 @@ class WebRole(Role):
             make_dir(ctx.run_dir("web") / "tmp" / d, user, 0o700)
         make_dir(ctx.static, None, 0o755)
         require_reachable(ctx.static, user, "the static files directory")
-        cfg = ctx.config
-        names = list(dict.fromkeys([cfg.site["domain"], "localhost"]))
-        addresses = sorted({"127.0.0.1", *(h.address for h in cfg.hosts_of("web"))})
-        pki.ensure_server_cert(ctx.pki, "web", names, addresses)
+        self.ensure_certificates(ctx)
         # Collected here because nginx serves them from this host's disk.
         ctx.manage("collectstatic", "--noinput", "--clear", what="collectstatic")
 
