@@ -25,6 +25,7 @@ class CertRequest:
     stem: str
     names: tuple[str, ...]
     addresses: tuple[str, ...]
+    client_auth: bool = False  # also a TLS client certificate (mutual TLS, e.g. SeaweedFS's gRPC)
 
 
 def _write_key(path: Path, key: PrivateKeyTypes) -> None:
@@ -96,6 +97,14 @@ def _sans(cert: x509.Certificate) -> set[str]:
     }
 
 
+def _client_auth(cert: x509.Certificate) -> bool:
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return ExtendedKeyUsageOID.CLIENT_AUTH in usage
+
+
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(ca)
@@ -104,7 +113,9 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
-def ensure_server_cert(pki: Path, stem: str, names: list[str], addresses: list[str]) -> bool:
+def ensure_server_cert(
+    pki: Path, stem: str, names: list[str], addresses: list[str], *, client_auth: bool = False
+) -> bool:
     """Issue STEM.crt/STEM.key from the local CA for NAMES and ADDRESSES; reissue when they change
     or the certificate is about to expire. Return True when a certificate was issued."""
     crt_path, key_path = pki / f"{stem}.crt", pki / f"{stem}.key"
@@ -118,6 +129,7 @@ def ensure_server_cert(pki: Path, stem: str, names: list[str], addresses: list[s
         current = x509.load_pem_x509_certificate(crt_path.read_bytes())
         if (
             _sans(current) == wanted
+            and _client_auth(current) == client_auth
             and current.not_valid_after_utc - _now() > RENEW_BEFORE
             and _issued_by(current, ca_crt)
         ):
@@ -136,7 +148,12 @@ def ensure_server_cert(pki: Path, stem: str, names: list[str], addresses: list[s
         .not_valid_after(_now() + dt.timedelta(days=397))
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, *([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])]
+            ),
+            critical=False,
+        )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )

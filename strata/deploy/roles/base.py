@@ -137,7 +137,9 @@ class Role:
     def ensure_certificates(self, ctx: HostContext) -> None:
         """Issue (or keep, while valid) the role's certificates on ctx's host."""
         for req in self.certificates(ctx.config, ctx.host):
-            pki.ensure_server_cert(ctx.pki, req.stem, list(req.names), list(req.addresses))
+            pki.ensure_server_cert(
+                ctx.pki, req.stem, list(req.names), list(req.addresses), client_auth=req.client_auth
+            )
 
     def prepare(self, ctx: HostContext) -> None:
         """Create directories, users, data and certificates this role needs on the host."""
