@@ -44,6 +44,10 @@ SITE_OPTIONS: dict[str, tuple[type, object]] = {
     "admin_email": (str, "admin@localhost"),
     "time_zone": (str, "UTC"),
     "hsts_seconds": (int, 31536000),
+    # Who may reach SSH through the firewall `strata deploy` installs: CIDRs; [] = the address
+    # `strata deploy` runs from (strata.deploy.firewall.management_networks).
+    "management_networks": (list, []),
+    "ssh_port": (int, 22),
 }
 HOST_OPTIONS: dict[str, tuple[type, object]] = {
     "address": (str, None),
@@ -217,7 +221,25 @@ def _read_site(path: Path, table) -> dict:
     site = _read_table(path, "site", table, SITE_OPTIONS)
     if not site["domain"] or any(c in site["domain"] for c in " /:;{}'\""):
         raise ConfigError(path, "site.domain", f"not a host name: {site['domain']!r}")
+    site["management_networks"] = _read_networks(path, "site.management_networks", site["management_networks"])
+    if not 1 <= site["ssh_port"] <= 65535:
+        raise ConfigError(path, "site.ssh_port", f"port {site['ssh_port']} is out of range 1..65535")
     return site
+
+
+def _read_networks(path: Path, key: str, values: list) -> list[str]:
+    """Return VALUES as networks in CIDR form (an address alone is a /32 or /128); refuse anything else."""
+    out = []
+    for value in values:
+        try:
+            if not isinstance(value, str):
+                raise TypeError(value)
+            out.append(str(ipaddress.ip_network(value)))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                path, key, f"not a network like 10.0.0.0/24 (no host bits set): {value!r}"
+            ) from None
+    return out
 
 
 def _read_hosts(path: Path, raw_hosts) -> dict[str, Host]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from strata.deploy import health
 from strata.deploy.config import LINKS, OPTIONAL_ROLES, ROLE_NAMES, port_bindings
-from strata.deploy.lab import firewall
+from strata.deploy import firewall
 from strata.deploy.lab.probe import run_jobs
 from strata.deploy.lab.run import Lab
 from strata.deploy.roles.probe import Health

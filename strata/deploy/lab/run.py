@@ -22,7 +22,8 @@ from pathlib import Path
 
 from strata.deploy import config as cfgmod
 from strata.deploy.config import ConfigError
-from strata.deploy.lab import firewall, topology
+from strata.deploy import firewall
+from strata.deploy.lab import topology
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
@@ -259,7 +260,7 @@ def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
     """Render HOST's nftables file, check it with `nft -c` and load it inside HOST's namespace."""
     path = Path(lab.dir) / "nft" / f"{host}.nft"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(firewall.render(config, host))
+    path.write_text(firewall.render(config, host, table=firewall.LAB_TABLE, origin="strata lab"))
     for argv in (
         ["nft", "-c", "-f", str(path)],
         ["ip", "netns", "exec", lab.hosts[host].netns, "nft", "-f", str(path)],
@@ -324,11 +325,12 @@ def down(lab_dir: str | os.PathLike) -> list[str]:
     for h in lab.hosts.values():
         if h.netns in existing:
             _kill_leftovers(h.netns)
-            subprocess.run(
-                ["ip", "netns", "exec", h.netns, "nft", "delete", "table", "inet", firewall.TABLE],
-                capture_output=True,
-                timeout=30,
-            )
+            for table in (firewall.LAB_TABLE, firewall.TABLE):  # the lab's, or one `strata deploy` loaded
+                subprocess.run(
+                    ["ip", "netns", "exec", h.netns, "nft", "delete", "table", "inet", table],
+                    capture_output=True,
+                    timeout=30,
+                )
             proc = _ip("netns", "del", h.netns, check=False)
             if proc.returncode:
                 problems.append(f"namespace {h.netns}: {proc.stderr.strip()}")

@@ -1,9 +1,10 @@
 """The lab as Ansible's target: the namespaces and firewalls without the roles, and an sshd per host.
 
 `network_up` builds what `strata.deploy.lab.run.up` builds before it starts the roles (the same
-functions and the same lab.json, so `strata.deploy.lab.run.down` removes it); `start_sshd` runs a private
-sshd in a host's namespace on its own address, with keys made in a directory of the caller's; `allow_ssh`
-opens port 22 to the bridge's address (the control node) in the host's firewall.
+functions and the same lab.json, so `strata.deploy.lab.run.down` removes it), with or without the lab's
+own firewalls (without: what guards the hosts is what `strata deploy` installs); `start_sshd` runs a
+private sshd in a host's namespace on its own address, with keys made in a directory of the caller's;
+`allow_ssh` opens port 22 to the bridge's address (the control node) in the lab's own firewall.
 """
 
 from __future__ import annotations
@@ -19,16 +20,24 @@ from pathlib import Path
 
 from strata.deploy import config as cfgmod
 from strata.deploy.config import ConfigError
-from strata.deploy.lab import firewall, topology
+from strata.deploy import firewall
+from strata.deploy.lab import topology
 from strata.deploy.lab import run as labrun
 from strata.deploy.system import DeployError
 
 SSHD = "/usr/sbin/sshd"
 
 
-def network_up(lab_dir: str | os.PathLike, *, options: dict | None = None, app_hosts: int = 2) -> labrun.Lab:
-    """Build the default lab's bridge, namespaces and firewalls, and start no role; tear it down again if
-    anything fails. The hosts' var/ trees are LabHost.var, as in a lab built by `strata lab up`."""
+def network_up(
+    lab_dir: str | os.PathLike,
+    *,
+    options: dict | None = None,
+    app_hosts: int = 2,
+    firewalls: bool = True,
+) -> labrun.Lab:
+    """Build the default lab's bridge, namespaces and (unless not FIREWALLS) the lab's own firewalls, and
+    start no role; tear it down again if anything fails. The hosts' var/ trees are LabHost.var, as in a
+    lab built by `strata lab up`."""
     if os.geteuid() != 0:
         raise DeployError("the lab needs root (network namespaces, nftables)")
     root = Path(lab_dir).resolve()
@@ -54,7 +63,7 @@ def network_up(lab_dir: str | os.PathLike, *, options: dict | None = None, app_h
     lab.save()
     try:
         labrun._build_network(lab, subnet.prefixlen)
-        for name in hosts:
+        for name in hosts if firewalls else ():
             labrun.apply_firewall(lab, config, name)
     except BaseException:
         labrun.down(root)
@@ -77,7 +86,7 @@ def allow_ssh(lab: labrun.Lab, host: str) -> None:
             "insert",
             "rule",
             "inet",
-            firewall.TABLE,
+            firewall.LAB_TABLE,
             "input",
             "ip",
             "saddr",

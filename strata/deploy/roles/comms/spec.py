@@ -53,6 +53,9 @@ SPEC = RoleSpec(
         "relay_port": (int, 587),
         "relay_starttls": (bool, True),
         "relay_username": (str, ""),
+        # Whether the firewall `strata deploy` installs lets the whole internet reach `port` (replies by
+        # email need it); off, only the app hosts may submit mail.
+        "public_smtp": (bool, False),
     },
     ports=(Port("port"),),
     validate=validate,
