@@ -221,7 +221,9 @@ def _read_site(path: Path, table) -> dict:
     site = _read_table(path, "site", table, SITE_OPTIONS)
     if not site["domain"] or any(c in site["domain"] for c in " /:;{}'\""):
         raise ConfigError(path, "site.domain", f"not a host name: {site['domain']!r}")
-    site["management_networks"] = _read_networks(path, "site.management_networks", site["management_networks"])
+    site["management_networks"] = _read_networks(
+        path, "site.management_networks", site["management_networks"]
+    )
     if not 1 <= site["ssh_port"] <= 65535:
         raise ConfigError(path, "site.ssh_port", f"port {site['ssh_port']} is out of range 1..65535")
     return site

@@ -216,5 +216,7 @@ def _summary(listing: str) -> str:
     """Return "N rules, M packets dropped" from `nft -j list table`'s output."""
     items = json.loads(listing).get("nftables", [])
     count = sum(1 for i in items if "rule" in i)
-    dropped = sum(i["counter"].get("packets", 0) for i in items if i.get("counter", {}).get("name") == COUNTER)
+    dropped = sum(
+        i["counter"].get("packets", 0) for i in items if i.get("counter", {}).get("name") == COUNTER
+    )
     return f"{count} rules, {dropped} packets dropped"

@@ -12,8 +12,9 @@ import sys
 
 from strata.deploy.roles.registry import SPECS
 
-# Every host's: Python for the venv, and the LDAP client libraries python-ldap's wheel links against.
-HOST = ("python3", "python3-venv", "ca-certificates", "libldap-2.5-0", "libsasl2-2")
+# Every host's: Python for the venv, the LDAP client libraries python-ldap's wheel links against, and
+# nftables for the firewall `strata deploy` loads.
+HOST = ("python3", "python3-venv", "ca-certificates", "libldap-2.5-0", "libsasl2-2", "nftables")
 # The machine that runs `make up`: it builds python-ldap from source, runs the lab (one network namespace
 # per host, each with a firewall from the matrix) and `strata deploy` (Ansible over SSH).
 CONTROL = (

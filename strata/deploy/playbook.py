@@ -19,10 +19,11 @@ import sys
 import tarfile
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
+from strata.deploy import firewall as fwmod
 from strata.deploy import local as deploy
 from strata.deploy import packages
 from strata.deploy.config import ConfigError
@@ -171,9 +172,14 @@ class Bundle:
     secrets_dir: Path  # the control node's var/: secrets.toml and pki/ made by `strata init`
     source: Path
     wheels: Path
+    # Each host's nftables file, rendered here (render_firewalls); firewall=False: `--no-firewall`.
+    firewall_files: dict[str, Path] = field(default_factory=dict)
+    firewall: bool = True
 
     def extra_vars(self) -> dict[str, object]:
         return {
+            "strata_firewall": self.firewall,
+            "strata_firewall_files": {h: str(p) for h, p in self.firewall_files.items()},
             "strata_topology": str(self.topology),
             "strata_secrets_dir": str(self.secrets_dir),
             "strata_src_archive": str(self.source),
@@ -184,8 +190,21 @@ class Bundle:
         }
 
 
-def prepare(config_path=None, step=deploy._quiet) -> Bundle:
-    """Make the secrets and CA once (strata init), pack the source and the wheelhouse."""
+def render_firewalls(config: cfgmod.Config) -> dict[str, Path]:
+    """Render each host's nftables file into var/ansible/firewall/ (named by content: several deploys may
+    run at once); return them by host. Raise ConfigError if one would lock this machine out of SSH."""
+    return {
+        host: _store(
+            state_dir() / "firewall", f"{host}", fwmod.render_for_deploy(config, host).encode(), ".nft"
+        )
+        for host in config.hosts
+        if config.roles_on(host)
+    }
+
+
+def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> Bundle:
+    """Make the secrets and CA once (strata init), render the hosts' firewalls (unless not FIREWALL),
+    pack the source and the wheelhouse."""
     config = cfgmod.load(config_path)
     # The control node only holds the site's secrets: its own STRATA_HOST/STRATA_VAR_DIR do not apply.
     for key in (cfgmod.ENV_HOST, cfgmod.ENV_VAR_DIR):
@@ -195,11 +214,17 @@ def prepare(config_path=None, step=deploy._quiet) -> Bundle:
                 key,
                 "unset it: `strata deploy` keeps the site's secrets in site.var_dir of the topology",
             )
+    if firewall:
+        step("firewalls from the connection matrix (strata firewall show HOST prints one)")
+        firewall_files = render_firewalls(config)
+    else:
+        step("no firewall: Strata's is removed from every host where an earlier deploy installed it")
+        firewall_files = {}
     step("secrets and CA (strata init)")
     config, _ = deploy.init(config.path)
     step("packing the project tree")
     source = pack_source()
-    return Bundle(config.path, config.var_dir, source, pack_wheels(step))
+    return Bundle(config.path, config.var_dir, source, pack_wheels(step), firewall_files, firewall)
 
 
 def ansible_env() -> dict[str, str]:
@@ -248,6 +273,8 @@ def run(
     extra: Sequence[str] = (),
     step=deploy._quiet,
     output=None,
+    *,
+    firewall: bool = True,
 ) -> int:
     """Run the playbook against INVENTORY_PATH; stream its output to OUTPUT (a file object, default
     stdout); return ansible-playbook's exit code."""
@@ -257,7 +284,7 @@ def run(
             "",
             "no such inventory file (`strata deploy --write-inventory FILE` writes one from the topology)",
         )
-    bundle = prepare(config_path, step)
+    bundle = prepare(config_path, step, firewall=firewall)
     step("ansible-playbook " + str(PLAYBOOK_DIR / "site.yml"))
     # One variables file per run: several deploys (e.g. two labs' tests) may run at once.
     vars_file = state_dir() / "tmp" / f"strata-vars-{os.getpid()}.json"

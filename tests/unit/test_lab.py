@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from strata.deploy.config import LINKS, ConfigError, parse, port_bindings
 from strata.deploy import firewall
+from strata.deploy.config import LINKS, ConfigError, parse, port_bindings
 from strata.deploy.lab import run, topology
 
 SLICE = ipaddress.ip_network("198.18.0.32/27")

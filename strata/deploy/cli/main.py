@@ -14,6 +14,7 @@ from strata.deploy import health
 from strata.deploy import local as deploy
 from strata.deploy.cli import accounts as accounts_cli
 from strata.deploy.cli import files as files_cli
+from strata.deploy.cli import firewall as firewall_cli
 from strata.deploy.cli import lab as lab_cli
 from strata.deploy.cli import remote as deploy_cli
 from strata.deploy.cli.output import err, out, print_status
@@ -81,6 +82,7 @@ def cmd_down(args) -> int:
 
 def cmd_status(args) -> int:
     config = cfgmod.load(args.config)
+    from strata.deploy import firewall
     from strata.deploy.lab import run as lab_run
 
     lab = lab_run.for_config(config)
@@ -88,9 +90,17 @@ def cmd_status(args) -> int:
         # In the lab each probe runs on a host the firewall lets through, whichever host asks.
         from strata.deploy.lab import check as lab_check
 
-        return print_status(config, *lab_check.status(lab))
+        firewalls = [(h.name, firewall.describe(h.netns)) for h in lab.hosts.values()]
+        return print_status(config, *lab_check.status(lab), firewalls)
     secrets = cfgmod.load_secrets(config)
-    return print_status(config, health.roles_report(config, secrets), health.links_report(config, secrets))
+    # This machine's hosts share its one network stack: one firewall.
+    here = ", ".join(h.name for h in config.local_hosts()) or "this machine"
+    return print_status(
+        config,
+        health.roles_report(config, secrets),
+        health.links_report(config, secrets),
+        [(here, firewall.describe())],
+    )
 
 
 def cmd_manage(args) -> int:
@@ -147,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     mail.add_argument("--show", type=int, metavar="N", help="print message N in full")
     accounts_cli.add_parsers(sub)
     files_cli.add_parsers(sub)
+    firewall_cli.add_parsers(sub)
     lab_cli.add_parsers(sub)
     deploy_cli.add_parsers(sub)
     return p
@@ -163,6 +174,7 @@ COMMANDS = {
 }
 COMMANDS.update(dict.fromkeys(accounts_cli.COMMANDS, accounts_cli.run))
 COMMANDS.update(dict.fromkeys(files_cli.COMMANDS, files_cli.run))
+COMMANDS.update(dict.fromkeys(firewall_cli.COMMANDS, firewall_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
 COMMANDS.update(dict.fromkeys(deploy_cli.COMMANDS, deploy_cli.run))
 

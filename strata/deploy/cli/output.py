@@ -10,8 +10,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 STATE_STYLE = {"ok": "green", "down": "bold red", "fallback": "yellow", "unused": "dim", "unchecked": "cyan"}
 
 
-def print_status(config, roles, links) -> int:
-    """Print the roles and links reports; return 1 when a role is down."""
+def print_status(config, roles, links, firewalls: list[tuple[str, str]] | None = None) -> int:
+    """Print the roles and links reports, then which firewall guards each host of FIREWALLS (host,
+    description); return 1 when a role is down."""
     table = Table(title=f"Strata roles — {config.url()}")
     for col in ("role", "seed", "hosts", "health", "details"):
         table.add_column(col)
@@ -34,4 +35,6 @@ def print_status(config, roles, links) -> int:
             link.source, link.target, link.purpose, f"[{STATE_STYLE[link.state]}]{link.state}[/]", link.detail
         )
     out.print(table_links)
+    for host, description in firewalls or []:
+        out.print(f"firewall on {host}: {description}", markup=False, highlight=False)
     return 0 if all(r.state != "down" for r in roles) else 1

@@ -22,6 +22,12 @@ def add_parsers(sub) -> None:
         help="write an inventory from the topology (hosts, addresses, one group per role)",
     )
     p.add_argument(
+        "--no-firewall",
+        action="store_true",
+        help="install no firewall (you manage your own): Strata's nftables table is removed where an "
+        "earlier deploy loaded it",
+    )
+    p.add_argument(
         "-e",
         "--extra-vars",
         action="append",
@@ -48,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     def step(msg):
         out.print(f"[dim]•[/dim] {msg}")
 
-    code = playbook.run(args.inventory, args.config, args.extra_vars, step=step)
+    code = playbook.run(
+        args.inventory, args.config, args.extra_vars, step=step, firewall=not args.no_firewall
+    )
     if code:
         out.print(f"strata: ansible-playbook failed (exit code {code})", markup=False)
     return 1 if code else 0

@@ -11,9 +11,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from strata.deploy import health
+from strata.deploy import firewall, health
 from strata.deploy.config import LINKS, OPTIONAL_ROLES, ROLE_NAMES, port_bindings
-from strata.deploy import firewall
 from strata.deploy.lab.probe import run_jobs
 from strata.deploy.lab.run import Lab
 from strata.deploy.roles.probe import Health

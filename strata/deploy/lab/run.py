@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
-from strata.deploy.config import ConfigError
 from strata.deploy import firewall
+from strata.deploy.config import ConfigError
 from strata.deploy.lab import topology
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError

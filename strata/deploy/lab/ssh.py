@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
-from strata.deploy.config import ConfigError
 from strata.deploy import firewall
-from strata.deploy.lab import topology
+from strata.deploy.config import ConfigError
 from strata.deploy.lab import run as labrun
+from strata.deploy.lab import topology
 from strata.deploy.system import DeployError
 
 SSHD = "/usr/sbin/sshd"
