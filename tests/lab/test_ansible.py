@@ -1,9 +1,11 @@
 """The Ansible playbook deploys the six-role lab from nothing, over SSH, and a second run changes nothing.
 
-The lab's namespaces and firewalls are built without starting any role; each host gets a private sshd on
-its own address (port 22 opened to the control node, the bridge's address, only). `strata deploy
---inventory` then runs the playbook with strata_supervisor=supervisord (the lab has no systemd) and an
-install dir in the test's temp dir, which every host sees: the first host installs, the others find it done.
+The lab's namespaces are built without the lab's own firewalls and without starting any role; each host
+gets a private sshd on its own address. `strata deploy --inventory` then runs the playbook with
+strata_supervisor=supervisord (the lab has no systemd), an install dir in the test's temp dir, which every
+host sees (the first host installs, the others find it done), and one strata_firewall_file per host: what
+guards the hosts afterwards is the firewall Ansible installed, and `lab check` measures it (SSH open to the
+control node, the bridge's address, only: the default management network).
 Everything is torn down even when a test fails: each sshd by its PID, then the lab.
 """
 
@@ -20,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from strata.deploy import playbook
+from strata.deploy import firewall, playbook
+from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
 from strata.deploy.lab import ssh as labssh
 from tests.support.client import Client, text_of
@@ -85,17 +88,24 @@ def site():
     try:
         start = time.monotonic()
         lab = labssh.network_up(
-            lab_dir, options={"app": {"instances": 1, "workers": 2}, "domain": {"sync_seconds": 86400}}
+            lab_dir,
+            options={"app": {"instances": 1, "workers": 2}, "domain": {"sync_seconds": 86400}},
+            firewalls=False,
         )
         keys = labssh.make_keys(root / "ssh", lab)
         for host in lab.hosts:
-            labssh.allow_ssh(lab, host)
             sshds.append(labssh.start_sshd(lab, host, keys))
         print(f"\nlab network and {len(sshds)} sshds up in {time.monotonic() - start:.1f}s")
         inventory = playbook.write_inventory(
             lab.config(),
             root / "hosts.yml",
-            host_vars={h: {"strata_var_dir": lab.hosts[h].var} for h in lab.hosts},
+            host_vars={
+                h: {
+                    "strata_var_dir": lab.hosts[h].var,
+                    "strata_firewall_file": str(root / "nft" / f"{h}.nft"),
+                }
+                for h in lab.hosts
+            },
             group_vars={
                 "ansible_ssh_private_key_file": str(keys.client_key),
                 "ansible_ssh_common_args": labssh.ssh_args(keys),
@@ -150,6 +160,30 @@ def test_each_host_runs_its_own_roles(site):
         assert running, name
 
 
+def test_every_flow_of_the_matrix_works_and_every_other_is_blocked(site):
+    lab = site["lab"]
+    for host in lab.hosts.values():
+        listed = lab.run_in(host.name, ["nft", "list", "tables"], timeout=30).stdout.split()
+        assert firewall.TABLE in listed, (host.name, listed)
+        assert firewall.LAB_TABLE not in listed, (host.name, listed)
+        assert (site["root"] / "nft" / f"{host.name}.nft").exists()
+    flows = labcheck.check(lab)
+    wrong = [f for f in flows if not f.as_expected]
+    allowed = [f for f in flows if f.expected]
+    print(f"\n{len(flows)} flows checked after `strata deploy`: {len(allowed)} allowed, the rest blocked")
+    assert not wrong, wrong
+    assert allowed
+    assert len(allowed) < len(flows)
+    # The blocked ones were dropped by the deployed policy, and counted.
+    described = {h: firewall.describe(lab.hosts[h].netns) for h in lab.hosts}
+    dropped = {
+        h: re.fullmatch(r"strata nftables \(\d+ rules, (\d+) packets dropped\)", d)
+        for h, d in described.items()
+    }
+    assert all(dropped.values()), described
+    assert int(dropped[lab.config().host_of("db").name][1]) > 0, described
+
+
 def test_ssh_is_open_to_the_control_node_only(site):
     lab = site["lab"]
     config = lab.config()
@@ -158,9 +192,14 @@ def test_ssh_is_open_to_the_control_node_only(site):
         "import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 22), timeout=2).close()\n"
         "    print('open')\nexcept OSError:\n    print('blocked')\n"
     )
-    # Another lab host may not reach a host's sshd: the firewall opens port 22 to the bridge's address only.
+    # Another lab host may not reach a host's sshd: the firewall `strata deploy` installed opens port 22 to
+    # the management network only, by default the address it ran from (the bridge's).
     out = lab.run_in(db.name, [sys.executable, "-c", probe, web.address], timeout=30).stdout.strip()
     assert out == "blocked"
+    here = subprocess.run(
+        [sys.executable, "-c", probe, web.address], capture_output=True, text=True, timeout=30
+    )
+    assert here.stdout.strip() == "open"
 
 
 def test_login_through_the_web_host(site):
@@ -187,6 +226,10 @@ def test_status_is_all_ok(site):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " down " not in proc.stdout, proc.stdout
     assert "fallback in use" not in proc.stdout, proc.stdout
+    for host in lab.hosts:
+        assert re.search(
+            rf"^firewall on {host}: strata nftables \(\d+ rules, \d+ packets dropped\)$", proc.stdout, re.M
+        ), proc.stdout
 
 
 def test_second_run_changes_nothing(site):
