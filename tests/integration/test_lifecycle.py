@@ -76,6 +76,8 @@ def test_up_then_down_leaves_nothing_running(root):
     assert status.returncode == 0, status.stdout
     assert "fallback in use" not in status.stdout, status.stdout
     assert status.stdout.count(" ok ") >= 6 + 5
+    # `make up` installs no firewall: the admin's (this machine's root namespace has no Strata table).
+    assert "firewall on local: none (managed by the admin)" in status.stdout, status.stdout
 
     down = strata("-c", str(path), "down")
     assert down.returncode == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -232,6 +233,11 @@ def test_lab_check_and_status_from_the_cli(lab):
     app2 = lab.config().hosts_of("app")[1].name
     proc = lab.strata(app2, "status", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Which firewall guards each host: the lab's own, which has dropped the blocked flows just tried.
+    for host in lab.hosts:
+        assert re.search(
+            rf"^firewall on {host}: lab \(\d+ rules, \d+ packets dropped\)$", proc.stdout, re.M
+        ), proc.stdout
     roles, links = labcheck.status(lab)
     assert {r.role: r.state for r in roles} == dict.fromkeys(
         ("web", "app", "db", "comms", "domain", "files"), "ok"

@@ -86,11 +86,13 @@ def _up(args) -> int:
 
 
 def _status(args) -> int:
+    from strata.deploy import firewall
     from strata.deploy.lab import check
 
     lab = _lab(args)
     roles, links = check.status(lab)
-    return print_status(lab.config(), roles, links)
+    firewalls = [(h.name, firewall.describe(h.netns)) for h in lab.hosts.values()]
+    return print_status(lab.config(), roles, links, firewalls)
 
 
 def _check(args) -> int:
