@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy.roles.registry import SPECS
-from strata.deploy.roles.spec import OptionError
+from strata.deploy.roles.spec import KINDS, OptionError, control_character
 
 DEFAULT_CONFIG = "strata.toml"
 ENV_CONFIG = "STRATA_CONFIG"
@@ -49,6 +49,17 @@ SITE_OPTIONS: dict[str, tuple[type, object]] = {
     "management_networks": (list, []),
     "ssh_port": (int, 22),
 }
+# What each site value holds (see KINDS in strata/deploy/roles/spec.py). var_dir is relative to strata.toml
+# or absolute, never with '..': the tree it names is where the deployer writes configs, keys and data, so
+# it must be where it reads to be (and its full path is checked too, as it lands in server configs).
+SITE_KINDS = {
+    "name": "title",
+    "domain": "host_name",
+    "var_dir": "path",
+    "admin_username": "name",
+    "admin_email": "email",
+    "time_zone": "time_zone",
+}
 HOST_OPTIONS: dict[str, tuple[type, object]] = {
     "address": (str, None),
 }
@@ -62,13 +73,19 @@ FALLBACKS = {n: s.fallback for n, s in SPECS.items() if s.fallback}
 LINKS = tuple(link for s in SPECS.values() for link in s.links)
 
 
+def one_line(text: str) -> str:
+    """Return TEXT with every non-printable character escaped (\\n, \\x00, \\u2028...)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ConfigError(Exception):
     """A problem in strata.toml or the secrets file, described in one line."""
 
     def __init__(self, path: str | os.PathLike[str], key: str, message: str):
         self.path, self.key, self.message = str(path), key, message
         where = f"{self.path}: {key}: " if key else f"{self.path}: "
-        super().__init__(where + message)
+        # A key or a file name may hold a newline too (a quoted TOML key): the line stays one line.
+        super().__init__(one_line(where + message))
 
 
 @dataclass(frozen=True)
@@ -176,7 +193,25 @@ def _check_type(path, key, value, expected):
         raise ConfigError(path, key, f"expected {expected.__name__}, got {type(value).__name__} {value!r}")
 
 
-def _read_table(path, prefix, table, schema) -> dict:
+def _check_strings(path, key, value, kind: str, default) -> None:
+    """Refuse control characters in VALUE (a string or a list of them), then check it against KIND.
+
+    An empty string passes the kind's check when the option's default is empty (it means "not set").
+    """
+    for item in value if isinstance(value, list) else [value]:
+        if not isinstance(item, str):
+            continue
+        c = control_character(item)
+        if c:
+            raise ConfigError(path, key, f"control character {c!r} in {item!r}")
+        problem = KINDS[kind](item) if kind and (item or default != "") else ""
+        if problem:
+            raise ConfigError(path, key, f"{problem}: {item!r}")
+
+
+def _read_table(path, prefix, table, schema, kinds=None) -> dict:
+    """Return TABLE's values with SCHEMA's defaults filled in; check types, control characters and the
+    kind of every string (KINDS names option -> kind; a str option not named there is "text")."""
     if not isinstance(table, dict):
         raise ConfigError(path, prefix, "expected a table")
     for key in table:
@@ -186,6 +221,8 @@ def _read_table(path, prefix, table, schema) -> dict:
     for key, (typ, default) in schema.items():
         if key in table:
             _check_type(path, f"{prefix}.{key}", table[key], typ)
+            kind = (kinds or {}).get(key, "text" if typ is str else "")
+            _check_strings(path, f"{prefix}.{key}", table[key], kind, default)
             out[key] = table[key]
         elif default is None:
             raise ConfigError(path, f"{prefix}.{key}", "required key is missing")
@@ -218,9 +255,11 @@ def parse(text: str, path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Config:
 
 
 def _read_site(path: Path, table) -> dict:
-    site = _read_table(path, "site", table, SITE_OPTIONS)
-    if not site["domain"] or any(c in site["domain"] for c in " /:;{}'\""):
-        raise ConfigError(path, "site.domain", f"not a host name: {site['domain']!r}")
+    site = _read_table(path, "site", table, SITE_OPTIONS, SITE_KINDS)
+    full = str(path.absolute().parent / site["var_dir"])
+    problem = KINDS["path"](full)
+    if problem:
+        raise ConfigError(path, "site.var_dir", f"resolves to {full!r}: {problem}")
     site["management_networks"] = _read_networks(
         path, "site.management_networks", site["management_networks"]
     )
@@ -249,9 +288,9 @@ def _read_hosts(path: Path, raw_hosts) -> dict[str, Host]:
         raise ConfigError(path, "hosts", "at least one host is required")
     hosts = {}
     for name, table in raw_hosts.items():
-        if not name.replace("-", "").replace("_", "").isalnum():
+        if not (name.isascii() and name.replace("-", "").replace("_", "").isalnum() and len(name) <= 63):
             raise ConfigError(path, f"hosts.{name}", "host names may hold letters, digits, '-' and '_'")
-        opts = _read_table(path, f"hosts.{name}", table, HOST_OPTIONS)
+        opts = _read_table(path, f"hosts.{name}", table, HOST_OPTIONS, {"address": "ip"})
         try:
             addr = ipaddress.ip_address(opts["address"])
         except ValueError:
@@ -281,7 +320,9 @@ def _read_roles(path: Path, raw_roles, hosts: dict[str, Host]) -> dict[str, Role
 
 def _read_role(path: Path, name: str, table, hosts: dict[str, Host]) -> Role:
     spec = SPECS[name]
-    opts = _read_table(path, f"roles.{name}", table, COMMON_ROLE_OPTIONS | spec.options)
+    opts = _read_table(
+        path, f"roles.{name}", table, COMMON_ROLE_OPTIONS | spec.options, {"hosts": "", **spec.kinds}
+    )
     placed = opts.pop("hosts")
     enabled = opts.pop("enabled")
     key = f"roles.{name}.hosts"
@@ -351,6 +392,7 @@ def var_dir_lenient(path: str | os.PathLike | None = None) -> Path:
         raise ConfigError(p, "", f"cannot read: {exc}") from None
     if not isinstance(var, str):
         raise ConfigError(p, "site.var_dir", "expected str")
+    _check_strings(p, "site.var_dir", var, "", None)
     return (p.parent / var).resolve()
 
 

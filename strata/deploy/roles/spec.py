@@ -9,8 +9,12 @@ deployer.
 from __future__ import annotations
 
 import ipaddress
+import re
+import unicodedata
+import urllib.parse
+import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -75,6 +79,14 @@ class RoleSpec:
     links: tuple[Link, ...] = ()
     depends_on: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    # What each string option holds (option -> a name in KINDS); the config reader checks every value
+    # against its kind before anything is rendered. A str option not listed is checked as "text".
+    kinds: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for option, kind in self.kinds.items():
+            if option not in self.options or kind not in KINDS:
+                raise ValueError(f"{self.name} spec: kind {kind!r} of option {option!r} is not known")
 
     def defaults(self) -> dict[str, object]:
         return {k: d for k, (_t, d) in self.options.items()}
@@ -90,18 +102,168 @@ class RoleSpec:
             raise OptionError(self.key(option), f"{value} is out of range {low}..{high}")
 
 
+# --- what a string value may hold -------------------------------------------------------------------
+# Every string of strata.toml ends up in a server's config (Postfix's main.cf, nginx, slapd.conf,
+# supervisord), a certificate or a mail header. The config reader refuses control characters in any of
+# them, then checks each against its kind. A kind is a function returning "" when the value is fine, else
+# what it should be (one line, without the value: the reader adds the key and the value).
+
+Kind = Callable[[str], str]
+
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# Characters every server config and shell line takes as they are: no quoting, no variables ($ in
+# Postfix, ; and { in nginx), no list separators (, and space).
+_SAFE_PATH = re.compile(r"[A-Za-z0-9._+/-]+")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*")
+
+
+def control_character(value: str) -> str:
+    """Return the first control or line-breaking character of VALUE (C0, DEL, C1, U+2028/9), or ""."""
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            return c
+    return ""
+
+
+def _text(value: str) -> str:
+    if not value.isprintable() or len(value) > 200:
+        return "use printable characters, at most 200"
+    return ""
+
+
+def _title(value: str) -> str:
+    # Certificate subjects hold at most 64 characters (RFC 5280's ub-organization-name).
+    if not value.isprintable() or not 1 <= len(value) <= 64 or value != value.strip():
+        return "use 1 to 64 printable characters, without leading or trailing spaces"
+    return ""
+
+
+def _host_name(value: str) -> str:
+    if not value.isascii():
+        return "not a host name (write an international name in its xn-- form)"
+    labels = value.split(".")
+    if len(value) > 253 or not all(_LABEL.fullmatch(p) for p in labels) or labels[-1].isdigit():
+        return "not a host name (labels of letters, digits and '-' joined by dots, e.g. team.example.org)"
+    return ""
+
+
+def _ip(value: str) -> str:
+    return "" if is_ip(value) else "not an IP address"
+
+
+def _host(value: str) -> str:
+    return "" if is_ip(value) or not _host_name(value) else "not a host name or IP address"
+
+
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "not an IP network (an address, or an address/prefix such as 198.18.0.0/15)"
+    return ""
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    if not (at and _LOCAL_PART.fullmatch(local) and len(local) <= 64 and not _host_name(domain)):
+        return "not a plain address like someone@example.org (letters, digits, '.', '_', '+', '-' before @)"
+    return ""
+
+
+def _path_problem(value: str, absolute: bool) -> str:
+    if absolute and not value.startswith("/"):
+        return "must be an absolute path (starting with /)"
+    if not _SAFE_PATH.fullmatch(value) or value.strip("/") == "":
+        return "use letters, digits, '.', '_', '+', '-' and '/' (no spaces or quotes), not the root"
+    if ".." in value.split("/"):
+        return "may not hold a '..' component"
+    return ""
+
+
+def _path(value: str) -> str:
+    return _path_problem(value, absolute=False)
+
+
+def _absolute_path(value: str) -> str:
+    return _path_problem(value, absolute=True)
+
+
+def _identifier(value: str) -> str:
+    # PostgreSQL keeps 63 bytes of a name (NAMEDATALEN - 1).
+    if not (value.isascii() and value[:1].isalpha() and value.replace("_", "").isalnum() and len(value) <= 63):
+        return "use letters, digits and '_', starting with a letter (at most 63)"
+    return ""
+
+
+def _name(value: str) -> str:
+    # The rule of strata/accounts/validation.py's check_name: no character an LDAP DN or filter escapes.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", value.lower()):
+        return "use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)"
+    return ""
+
+
+def _dn(value: str) -> str:
+    parts = value.split(",")
+    if not all(p.startswith("dc=") and _LABEL.fullmatch(p[3:]) for p in parts):
+        return "use dc= components of letters, digits and '-', e.g. dc=example,dc=org"
+    return ""
+
+
+def _bucket(value: str) -> str:
+    if not (3 <= len(value) <= 63 and value == value.lower() and _LABEL.fullmatch(value)):
+        return "not a valid bucket name (3 to 63 lower-case letters, digits and '-')"
+    return ""
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return "not a time zone of the tz database, e.g. UTC or Europe/Paris"
+    return ""
+
+
+def _url(value: str) -> str:
+    try:
+        url = urllib.parse.urlsplit(value)
+        url.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        url = urllib.parse.urlsplit("")
+    if (
+        url.scheme not in ("http", "https")
+        or not url.hostname
+        or _host(url.hostname)
+        or url.username
+        or url.query
+        or url.fragment
+        or not _SAFE_PATH.fullmatch(url.path or "/")
+    ):
+        return "not an http(s) URL of a host name or address (no spaces, quotes, user or query)"
+    return ""
+
+
+KINDS: dict[str, Kind] = {
+    "text": _text,
+    "title": _title,
+    "host_name": _host_name,
+    "ip": _ip,
+    "host": _host,
+    "network": _network,
+    "email": _email,
+    "path": _path,
+    "absolute_path": _absolute_path,
+    "identifier": _identifier,
+    "name": _name,
+    "dn": _dn,
+    "bucket": _bucket,
+    "time_zone": _time_zone,
+    "url": _url,
+}
+
+
 def is_host_name(value: str) -> bool:
-    """Return whether VALUE is a DNS name of letters, digits and '-' labels (not all-numeric at the end)."""
-    labels = value.rstrip(".").split(".")
-    return (
-        bool(value)
-        and value.isascii()
-        and not labels[-1].isdigit()
-        and all(
-            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
-            for label in labels
-        )
-    )
+    """Return whether VALUE is an RFC 1123 host name (letters, digits and '-' labels, at most 253)."""
+    return not _host_name(value)
 
 
 def is_ip(value: str) -> bool:

@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-from strata.deploy.roles.spec import OptionError, Port, RoleSpec, is_host_name, is_ip
-
-
-def _check_addresses(comms) -> None:
-    if comms["reply_domain"] and not is_host_name(comms["reply_domain"]):
-        raise OptionError(SPEC.key("reply_domain"), f"not a domain name: {comms['reply_domain']!r}")
-    relay = comms["relay_host"]
-    if relay and not (is_host_name(relay) or is_ip(relay)):
-        raise OptionError(SPEC.key("relay_host"), f"not a host name or address: {relay!r}")
-    sender = comms["from_address"]
-    local, _, domain = sender.rpartition("@")
-    if sender and not (
-        local
-        and is_host_name(domain)
-        and local.isascii()
-        and local.isprintable()
-        and not any(c in local for c in ' <>()[],;:"\\@')
-    ):
-        raise OptionError(
-            SPEC.key("from_address"), f"not a plain address like noreply@example.org: {sender!r}"
-        )
+from strata.deploy.roles.spec import OptionError, Port, RoleSpec
 
 
 def validate(config) -> None:
@@ -33,7 +13,6 @@ def validate(config) -> None:
     SPEC.check_range(comms, "max_message_kb", 1, 102400)
     if not 1 <= comms["relay_port"] <= 65535:
         raise OptionError(SPEC.key("relay_port"), f"port {comms['relay_port']} is out of range 1..65535")
-    _check_addresses(comms)
     user = comms["relay_username"]
     if user and (not user.isprintable() or any(c in user for c in " :\t")):
         raise OptionError(SPEC.key("relay_username"), "may not hold spaces, ':' or control characters")
@@ -56,6 +35,13 @@ SPEC = RoleSpec(
         # Whether the firewall `strata deploy` installs lets the whole internet reach `port` (replies by
         # email need it); off, only the app hosts may submit mail.
         "public_smtp": (bool, False),
+    },
+    # reply_domain, from_address, relay_host: checked by their kind; empty means "derived" or "none".
+    kinds={
+        "reply_domain": "host_name",
+        "from_address": "email",
+        "relay_host": "host",
+        "relay_username": "text",
     },
     ports=(Port("port"),),
     validate=validate,

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from strata.deploy.roles.spec import Link, OptionError, Port, RoleSpec
+from strata.deploy.roles.spec import Link, Port, RoleSpec
 
 
 def validate(config) -> None:
-    db = config.roles["db"].options
-    SPEC.check_range(db, "pool_size", 1, 100)
-    for key in ("name", "user"):
-        value = db[key]
-        if not (value.isascii() and value.replace("_", "").isalnum() and value[0].isalpha()):
-            raise OptionError(SPEC.key(key), f"use letters, digits and '_': {value!r}")
+    SPEC.check_range(config.roles["db"].options, "pool_size", 1, 100)
 
 
 SPEC = RoleSpec(
     name="db",
     required=True,
     options={"port": (int, 15432), "name": (str, "strata"), "user": (str, "strata"), "pool_size": (int, 4)},
+    kinds={"name": "identifier", "user": "identifier"},
     ports=(Port("port"),),
     validate=validate,
     links=(Link("db", "files", "database backups"),),

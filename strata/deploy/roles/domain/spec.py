@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from strata.deploy.roles.spec import OptionError, Port, RoleSpec
+from strata.deploy.roles.spec import Port, RoleSpec
 
 
 def validate(config) -> None:
-    if "domain" not in config.roles:
-        return
-    domain = config.roles["domain"].options
-    SPEC.check_range(domain, "sync_seconds", 60, 86400)
-    parts = domain["base_dn"].split(",")
-    if not all(p.startswith("dc=") and p[3:].replace("-", "").isalnum() and p[3:].isascii() for p in parts):
-        raise OptionError(
-            SPEC.key("base_dn"),
-            f"use dc= components of letters, digits and '-', e.g. dc=example,dc=org: {domain['base_dn']!r}",
-        )
-    group = domain["api_group"]
-    if not (group.isascii() and group.replace("-", "").replace("_", "").isalnum() and len(group) <= 64):
-        raise OptionError(SPEC.key("api_group"), f"use letters, digits, '-' and '_': {group!r}")
+    if "domain" in config.roles:
+        SPEC.check_range(config.roles["domain"].options, "sync_seconds", 60, 86400)
 
 
 SPEC = RoleSpec(
@@ -30,6 +19,7 @@ SPEC = RoleSpec(
         "api_group": (str, "api"),
         "sync_seconds": (int, 300),
     },
+    kinds={"base_dn": "dn", "api_group": "name"},
     ports=(Port("port"),),
     validate=validate,
     fallback="Django's own accounts in the database",

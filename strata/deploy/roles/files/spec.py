@@ -13,17 +13,6 @@ ACCEL_S3_PREFIX = "/_files_s3"  # + a presigned URL's path and query on the file
 ACCEL_LOCAL_PREFIX = "/_files_local"  # + the object's path under the app host's files-local directory
 
 
-def _is_bucket_name(name: str) -> bool:
-    return (
-        3 <= len(name) <= 63
-        and name.replace("-", "").isalnum()
-        and name == name.lower()
-        and name.isascii()
-        and name[0].isalnum()
-        and name[-1].isalnum()
-    )
-
-
 def validate(config) -> None:
     if "files" in config.roles:
         files = config.roles["files"].options
@@ -32,9 +21,6 @@ def validate(config) -> None:
         SPEC.check_range(files, "quota_mb", 0, 10**9)
         SPEC.check_range(files, "max_upload_mb", 1, 10**7)
         SPEC.check_range(files, "reconcile_grace_hours", 1, 24 * 365)
-        for key in ("bucket", "backup_bucket"):
-            if not _is_bucket_name(files[key]):
-                raise OptionError(SPEC.key(key), f"not a valid bucket name: {files[key]!r}")
         if files["bucket"] == files["backup_bucket"]:
             raise OptionError(SPEC.key("backup_bucket"), "must differ from roles.files.bucket")
     if not config.enabled("files"):
@@ -62,6 +48,7 @@ SPEC = RoleSpec(
         "presign_seconds": (int, 60),
         "reconcile_grace_hours": (int, 24),
     },
+    kinds={"bucket": "bucket", "backup_bucket": "bucket"},
     ports=(Port("port"), Port("internal_port", count=INTERNAL_PORTS)),
     validate=validate,
     fallback="Django file storage on the app host's disk",
