@@ -190,7 +190,7 @@ def _absolute_path(value: str) -> str:
 
 def _identifier(value: str) -> str:
     # PostgreSQL keeps 63 bytes of a name (NAMEDATALEN - 1).
-    if not (value.isascii() and value[:1].isalpha() and value.replace("_", "").isalnum() and len(value) <= 63):
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", value):
         return "use letters, digits and '_', starting with a letter (at most 63)"
     return ""
 

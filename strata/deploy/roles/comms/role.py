@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from strata.deploy.config import Config, ConfigError
@@ -79,7 +80,19 @@ class CommsRole(Role):
         write_config(ctx, self._relay(ctx))
 
     def validate(self, ctx: HostContext) -> None:
-        run([POSTFIX, "-c", str(ctx.etc("comms")), "check"], what="Postfix config check (postfix check)")
+        etc = str(ctx.etc("comms"))
+        # postconf reads main.cf (-n) and master.cf (-M) as Postfix does. It stops on a malformed line but
+        # only warns about a parameter no Postfix program knows (a typo, or a line a value smuggled in)
+        # or a bad service entry: a warning fails the check too.
+        for flag, file in (("-n", "main.cf"), ("-M", "master.cf")):
+            proc = subprocess.run(
+                ["/usr/sbin/postconf", "-c", etc, flag], capture_output=True, text=True, timeout=60
+            )
+            problems = proc.stderr.strip().splitlines()
+            if proc.returncode or problems:
+                first = problems[0] if problems else f"exit code {proc.returncode}"
+                raise DeployError(f"Postfix config check (postconf {flag}, {file}) failed: {first}")
+        run([POSTFIX, "-c", etc, "check"], what="Postfix config check (postfix check)")
 
     def programs(self, ctx: HostContext) -> list[Program]:
         # run.sh: `postfix start-fg`, and `postfix stop` when it ends. Postfix starts as root and runs
