@@ -84,14 +84,14 @@ class CommsRole(Role):
         # postconf reads main.cf (-n) and master.cf (-M) as Postfix does. It stops on a malformed line but
         # only warns about a parameter no Postfix program knows (a typo, or a line a value smuggled in)
         # or a bad service entry: a warning fails the check too.
-        for flag, file in (("-n", "main.cf"), ("-M", "master.cf")):
+        for flag in ("-n", "-M"):
             proc = subprocess.run(
                 ["/usr/sbin/postconf", "-c", etc, flag], capture_output=True, text=True, timeout=60
             )
             problems = proc.stderr.strip().splitlines()
             if proc.returncode or problems:
                 first = problems[0] if problems else f"exit code {proc.returncode}"
-                raise DeployError(f"Postfix config check (postconf {flag}, {file}) failed: {first}")
+                raise DeployError(f"Postfix config check (postconf {flag}) failed: {first}")
         run([POSTFIX, "-c", etc, "check"], what="Postfix config check (postfix check)")
 
     def programs(self, ctx: HostContext) -> list[Program]:
