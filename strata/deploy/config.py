@@ -377,13 +377,19 @@ def load(path: str | os.PathLike | None = None) -> Config:
         raise ConfigError(p, "", "no such file (run `strata init` to write the default)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(p, "", f"cannot read: {exc}") from None
-    return parse(text, p)
+    config = parse(text, p)
+    # The var/ tree of this host when several share a machine (the lab, Ansible): it lands in configs too.
+    override = os.environ.get(ENV_VAR_DIR)
+    if override:
+        _check_strings(p, ENV_VAR_DIR, override, "path", None)
+    return config
 
 
 def var_dir_lenient(path: str | os.PathLike | None = None) -> Path:
     """Return site.var_dir from a file that may fail validation (used to stop a running stack)."""
     p = config_path(path)
     if os.environ.get(ENV_VAR_DIR):
+        _check_strings(p, ENV_VAR_DIR, os.environ[ENV_VAR_DIR], "", None)
         return Path(os.environ[ENV_VAR_DIR]).resolve()
     try:
         site = tomllib.loads(p.read_text(encoding="utf-8")).get("site", {})

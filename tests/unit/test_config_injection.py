@@ -330,3 +330,15 @@ def test_var_dir_lenient_refuses_control_characters(tmp_path):
     assert "\n" not in str(info.value)
     path.write_text('[site]\nvar_dir = "state"\nunknown = 1\n')
     assert cfgmod.var_dir_lenient(path) == (tmp_path / "state").resolve()
+
+
+@pytest.mark.parametrize("bad", ["/srv/a\nb", "/srv/../etc", "/srv/my var", "var;x"])
+def test_var_dir_from_the_environment_is_checked_too(tmp_path, monkeypatch, bad):
+    path = write(tmp_path, site_toml())
+    monkeypatch.setenv(ENV_VAR_DIR, bad)
+    with pytest.raises(ConfigError) as info:
+        cfgmod.load(path)
+    assert info.value.key == ENV_VAR_DIR
+    assert "\n" not in str(info.value)
+    monkeypatch.setenv(ENV_VAR_DIR, str(tmp_path / "host-a" / "var"))
+    assert cfgmod.load(path).var_dir == tmp_path / "host-a" / "var"
