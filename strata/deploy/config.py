@@ -256,6 +256,8 @@ def parse(text: str, path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Config:
 
 def _read_site(path: Path, table) -> dict:
     site = _read_table(path, "site", table, SITE_OPTIONS, SITE_KINDS)
+    if not 0 <= site["hsts_seconds"] < 2**31:
+        raise ConfigError(path, "site.hsts_seconds", f"{site['hsts_seconds']} is out of range 0..{2**31 - 1}")
     full = str(path.absolute().parent / site["var_dir"])
     problem = KINDS["path"](full)
     if problem:

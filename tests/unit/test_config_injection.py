@@ -121,6 +121,14 @@ CORPUS = [
     ("newline in a host name", "hosts.local\\nx", site_toml(hosts={"local\nx": "127.0.0.1"})),
     ("non-ASCII host name", "hosts.hôte", site_toml(hosts={"hôte": "127.0.0.1"})),
     ("newline in an address", "hosts.local.address", site_toml(hosts={"local": "127.0.0.1\n"})),
+    # Python's ipaddress takes any text after % as an IPv6 zone: it would reach nginx's listen line.
+    ("zone in an address", "hosts.local.address", site_toml(hosts={"local": "fe80::1%x;}server{"})),
+    (
+        "zone in relay host",
+        "roles.comms.relay_host",
+        site_toml(roles={"comms": {"relay_host": "fe80::1%x y"}}),
+    ),
+    ("negative HSTS max-age", "site.hsts_seconds", site_toml({"hsts_seconds": -1})),
     ("newline in an unknown key", "site.x\\ny", site_toml({"x\ny": 1})),
 ]
 
@@ -292,7 +300,7 @@ def test_a_spec_naming_an_unknown_kind_fails_at_import():
     [
         ("host_name", ["a", "a-b.c1", "xn--n3h.example"], ["", "-a", "a_b", "a..b", "1.2.3.4", "é.example"]),
         ("host", ["::1", "10.0.0.1", "smtp.example"], ["[::1]", "smtp example", "1.2.3.4:25"]),
-        ("ip", ["::1", "198.18.0.1"], ["localhost", "1.2.3", "198.18.0.1/32"]),
+        ("ip", ["::1", "198.18.0.1"], ["localhost", "1.2.3", "198.18.0.1/32", "fe80::1%eth0"]),
         ("network", ["198.18.0.0/15", "2001:db8::/32", "10.0.0.1"], ["10.0.0.0/33", "any", ""]),
         ("email", ["a@b", "a.b+c@d.example"], ["a@", "@b", "a b@c", "a..b@c", ".a@b", "a@b@c", "a@-b"]),
         ("path", ["var", "/srv/strata", "a/./b"], ["", "/", "..", "a/../b", "a b", "a'b", "~/x"]),

@@ -156,6 +156,8 @@ def _host(value: str) -> str:
 
 
 def _network(value: str) -> str:
+    if "%" in value:
+        return "not an IP network (an address, or an address/prefix such as 198.18.0.0/15)"
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -267,7 +269,9 @@ def is_host_name(value: str) -> bool:
 
 
 def is_ip(value: str) -> bool:
-    """Return whether VALUE is an IPv4 or IPv6 address."""
+    """Return whether VALUE is an IPv4 or IPv6 address (without a %zone: Python accepts any text there)."""
+    if "%" in value:
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:
