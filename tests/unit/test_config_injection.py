@@ -128,6 +128,11 @@ CORPUS = [
         "roles.comms.relay_host",
         site_toml(roles={"comms": {"relay_host": "fe80::1%x y"}}),
     ),
+    (
+        "newline in a management network",
+        "site.management_networks",
+        site_toml({"management_networks": ["10.0.0.0/24", "10.0.1.0/24\naccept"]}),
+    ),
     ("negative HSTS max-age", "site.hsts_seconds", site_toml({"hsts_seconds": -1})),
     ("newline in an unknown key", "site.x\\ny", site_toml({"x\ny": 1})),
 ]
