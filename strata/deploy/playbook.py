@@ -19,7 +19,7 @@ import sys
 import tarfile
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
@@ -171,6 +171,8 @@ class Bundle:
     secrets_dir: Path  # the control node's var/: secrets.toml and pki/ made by `strata init`
     source: Path
     wheels: Path
+    # Each role's Debian packages, with those its options ask for (certbot when roles.web.tls = "acme").
+    role_packages: dict[str, list[str]] = field(default_factory=packages.role_packages)
 
     def extra_vars(self) -> dict[str, object]:
         return {
@@ -180,7 +182,7 @@ class Bundle:
             "strata_wheels_archive": str(self.wheels),
             # The Debian packages, declared once in the roles' specs (strata.deploy.packages).
             "strata_host_packages": packages.host_packages(),
-            "strata_role_packages": packages.role_packages(),
+            "strata_role_packages": self.role_packages,
         }
 
 
@@ -199,7 +201,7 @@ def prepare(config_path=None, step=deploy._quiet) -> Bundle:
     config, _ = deploy.init(config.path)
     step("packing the project tree")
     source = pack_source()
-    return Bundle(config.path, config.var_dir, source, pack_wheels(step))
+    return Bundle(config.path, config.var_dir, source, pack_wheels(step), packages.role_packages(config))
 
 
 def ansible_env() -> dict[str, str]:

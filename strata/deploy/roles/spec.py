@@ -53,6 +53,14 @@ class Link(NamedTuple):
     purpose: str
 
 
+class OptionPackages(NamedTuple):
+    """Debian PACKAGES a role needs only when its OPTION has VALUE (e.g. certbot for the web role's ACME)."""
+
+    option: str
+    value: object
+    packages: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class RoleSpec:
     """One server role's facts.
@@ -61,6 +69,7 @@ class RoleSpec:
     rules and the status page follow it): the ones it opens, and for the app, mail delivered to it.
     depends_on: roles whose servers must answer before this role's start (the start order follows).
     packages: the Debian packages its servers need on a host (the test-only ones stay in bootstrap).
+    option_packages: more packages, needed only when an option has a given value.
     """
 
     name: str
@@ -75,6 +84,7 @@ class RoleSpec:
     links: tuple[Link, ...] = ()
     depends_on: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    option_packages: tuple[OptionPackages, ...] = ()
 
     def defaults(self) -> dict[str, object]:
         return {k: d for k, (_t, d) in self.options.items()}
