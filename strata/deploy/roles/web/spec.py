@@ -63,7 +63,9 @@ def validate(config) -> None:
     if options["tls"] == "acme":
         domain = config.site["domain"]
         if "." not in domain.strip(".") or is_ip(domain):
-            raise OptionError("site.domain", f'an ACME CA (tls = "acme") needs a public DNS name, not {domain!r}')
+            raise OptionError(
+                "site.domain", f'an ACME CA (tls = "acme") needs a public DNS name, not {domain!r}'
+            )
         if len(config.roles["web"].hosts) != 1:
             # HTTP-01: the CA fetches the token from whichever web host the name leads to.
             raise OptionError(SPEC.key("hosts"), 'tls = "acme" needs exactly one web host')
