@@ -18,6 +18,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,13 @@ class Pebble:
     directory: str  # the ACME directory URL (roles.web.acme_directory)
     ca_file: Path  # the CA of pebble's own HTTPS listener (roles.web.acme_ca_file)
     management: str  # https://.../ : roots/0, intermediates/0
+    directory_path: Path  # its config, listener certificate and logs
+    ports: dict[str, int]
 
     def fetch(self, path: str) -> str:
         """GET PATH from pebble's management port (verified against ca_file)."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        with urllib.request.urlopen(self.management + path, context=context, timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(self.management + path, context=context, timeout=10) as resp:
             return resp.read().decode()
 
     def root(self) -> x509.Certificate:
@@ -117,31 +120,48 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def running_pebble(directory: Path, *, address: str, web_address: str, http_port: int):
-    """Run pebble on ADDRESS and its DNS on loopback (every name -> WEB_ADDRESS), validating HTTP-01 on
-    HTTP_PORT; yield a Pebble; always stop both and remove DIRECTORY."""
-    require_acme_tools()
+def plan_pebble(directory: Path, address: str) -> Pebble:
+    """Pick pebble's ports on ADDRESS and write its listener's certificate under DIRECTORY: the ACME
+    directory's URL and CA are known (for strata.toml) before pebble runs."""
     directory.mkdir(parents=True, exist_ok=True)
-    dns, challtest_mgmt, acme, mgmt, tls_alpn = free_ports(1, 1, 1, 1, 1)
-    ca, cert, key = write_listener_cert(directory, address)
+    ports = dict(
+        zip(("dns", "challtest", "acme", "management", "tls_alpn"), free_ports(1, 1, 1, 1, 1), strict=True)
+    )
+    ca, _cert, _key = write_listener_cert(directory, address)
+    return Pebble(
+        f"https://{address}:{ports['acme']}/dir",
+        ca,
+        f"https://{address}:{ports['management']}/",
+        directory,
+        ports,
+    )
+
+
+@contextlib.contextmanager
+def running_pebble(pebble: Pebble, *, web_address: str, http_port: int):
+    """Run PEBBLE (from plan_pebble) and its DNS on loopback (every name -> WEB_ADDRESS), validating
+    HTTP-01 on HTTP_PORT; yield it; always stop both and remove its directory."""
+    require_acme_tools()
+    directory, ports = pebble.directory_path, pebble.ports
+    address = urllib.parse.urlsplit(pebble.directory).hostname
     config = directory / "pebble.json"
     config.write_text(
         json.dumps(
             {
                 "pebble": {
-                    "listenAddress": f"{address}:{acme}",
-                    "managementListenAddress": f"{address}:{mgmt}",
-                    "certificate": str(cert),
-                    "privateKey": str(key),
+                    "listenAddress": f"{address}:{ports['acme']}",
+                    "managementListenAddress": f"{address}:{ports['management']}",
+                    "certificate": str(directory / "listener.crt"),
+                    "privateKey": str(directory / "listener.key"),
                     "httpPort": http_port,
-                    "tlsPort": tls_alpn,
+                    "tlsPort": ports["tls_alpn"],
                     "ocspResponderURL": "",
                     "externalAccountBindingRequired": False,
                 }
             }
         )
     )
+    dns = f"127.0.0.1:{ports['dns']}"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         # No random sleep before validating, no nonce refused at random (pebble's defaults for clients).
@@ -162,7 +182,7 @@ def running_pebble(directory: Path, *, address: str, web_address: str, http_port
                         "-defaultIPv6",
                         "",
                         "-dns01",
-                        f"127.0.0.1:{dns}",
+                        dns,
                         "-http01",
                         "",
                         "-https01",
@@ -170,7 +190,7 @@ def running_pebble(directory: Path, *, address: str, web_address: str, http_port
                         "-tlsalpn01",
                         "",
                         "-management",
-                        f"127.0.0.1:{challtest_mgmt}",
+                        f"127.0.0.1:{ports['challtest']}",
                     ],
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -180,13 +200,12 @@ def running_pebble(directory: Path, *, address: str, web_address: str, http_port
         with open(logs / "pebble.log", "wb") as out:
             procs.append(
                 subprocess.Popen(
-                    [PEBBLE, "-config", str(config), "-dnsserver", f"127.0.0.1:{dns}"],
+                    [PEBBLE, "-config", str(config), "-dnsserver", dns],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
                 )
             )
-        pebble = Pebble(f"https://{address}:{acme}/dir", ca, f"https://{address}:{mgmt}/")
 
         def answers() -> bool:
             for p in procs:
