@@ -77,6 +77,15 @@ def https_get(address: str, port: int, cadata: str, path: str) -> tuple[int, byt
 def test_web_host_gets_and_renews_its_certificate_from_pebble():
     require_lab_tools()
     root = make_root("strata-acme-lab-")
+    try:
+        run_acme_lab(root)
+    finally:
+        problems = labrun.down(root / "lab")
+        shutil.rmtree(root, ignore_errors=True)
+    assert not problems, problems
+
+
+def run_acme_lab(root: Path) -> None:
     subnet = topology.free_slice()
     pebble = plan_pebble(root / "pebble", topology.bridge_address(subnet))
     text = topology.default_topology(
@@ -98,49 +107,44 @@ def test_web_host_gets_and_renews_its_certificate_from_pebble():
     config = cfgmod.parse(text, root / "topology.toml")
     web = config.hosts["web"].address
     http_port, https_port = config.roles["web"]["http_port"], config.roles["web"]["https_port"]
-    try:
-        lab = labrun.up(root / "lab", root / "topology.toml")
-        site_ca = lab.ca().read_text()
+    lab = labrun.up(root / "lab", root / "topology.toml")
+    site_ca = lab.ca().read_text()
 
-        # No ACME server yet: the site CA's certificate, and web-acme will retry.
-        first = served_certificate(web, https_port, site_ca)
-        assert first.issuer == x509.load_pem_x509_certificate(site_ca.encode()).subject
-        assert "no ACME certificate yet" in (root / "lab" / "log" / "web-up.log").read_text()
+    # No ACME server yet: the site CA's certificate, and web-acme will retry.
+    first = served_certificate(web, https_port, site_ca)
+    assert first.issuer == x509.load_pem_x509_certificate(site_ca.encode()).subject
+    assert "no ACME certificate yet" in (root / "lab" / "log" / "web-up.log").read_text()
 
-        with running_pebble(pebble, web_address=web, http_port=http_port):
-            lab.strata("web", "up", timeout=300)
-            pebble_root = pebble.root()
-            intermediate = pebble.intermediate()
-            roots = pebble.fetch("roots/0")
+    with running_pebble(pebble, web_address=web, http_port=http_port):
+        lab.strata("web", "up", timeout=300)
+        pebble_root = pebble.root()
+        intermediate = pebble.intermediate()
+        roots = pebble.fetch("roots/0")
 
-            cert = served_certificate(web, https_port, roots)
-            assert cert.issuer == intermediate.subject
-            assert DOMAIN in cert.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName
-            ).value.get_values_for_type(x509.DNSName)
-            assert intermediate.issuer == pebble_root.subject
-            # The site answers over https, verified against pebble's root.
-            status, body = https_get(web, https_port, roots, "/-/ping")
-            assert (status, body) == (200, b"ok\n")
-            status, _ = https_get(web, https_port, roots, "/accounts/login/")
-            assert status == 200
-            # Requests by address (the web role's probe, `strata status`) still get the site CA's
-            # certificate, which names the host's address.
-            health = web_probe(lab.config(), {}, lab.config().hosts["web"])
-            assert health.ok, health.detail
+        cert = served_certificate(web, https_port, roots)
+        assert cert.issuer == intermediate.subject
+        assert DOMAIN in cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value.get_values_for_type(x509.DNSName)
+        assert intermediate.issuer == pebble_root.subject
+        # The site answers over https, verified against pebble's root.
+        status, body = https_get(web, https_port, roots, "/-/ping")
+        assert (status, body) == (200, b"ok\n")
+        status, _ = https_get(web, https_port, roots, "/accounts/login/")
+        assert status == 200
+        # Requests by address (the web role's probe, `strata status`) still get the site CA's
+        # certificate, which names the host's address.
+        health = web_probe(lab.config(), {}, lab.config().hosts["web"])
+        assert health.ok, health.detail
 
-            # Renewal: what web-acme runs, forced; the deploy hook reloads nginx with the new certificate.
-            renew(lab, config)
-            wait_for(
-                lambda: served_certificate(web, https_port, roots).serial_number != cert.serial_number,
-                timeout=30,
-                what="nginx serving the renewed certificate",
-            )
-            assert served_certificate(web, https_port, roots).issuer == intermediate.subject
-    finally:
-        problems = labrun.down(root / "lab")
-        shutil.rmtree(root, ignore_errors=True)
-    assert not problems, problems
+        # Renewal: what web-acme runs, forced; the deploy hook reloads nginx with the new certificate.
+        renew(lab, config)
+        wait_for(
+            lambda: served_certificate(web, https_port, roots).serial_number != cert.serial_number,
+            timeout=30,
+            what="nginx serving the renewed certificate",
+        )
+        assert served_certificate(web, https_port, roots).issuer == intermediate.subject
 
 
 def renew(lab: labrun.Lab, config: cfgmod.Config) -> None:
@@ -149,7 +153,8 @@ def renew(lab: labrun.Lab, config: cfgmod.Config) -> None:
     argv = ["ip", "netns", "exec", lab.hosts["web"].netns, *tls.certbot_argv(config, paths, "renew")]
     for _attempt in range(3):
         proc = subprocess.run(
-            [*argv, "--force-renewal"],
+            # Not the random wait (up to 8 min) certbot adds before a renewal run without a terminal.
+            [*argv, "--force-renewal", "--no-random-sleep-on-renew"],
             env=tls.certbot_env(config),
             capture_output=True,
             text=True,

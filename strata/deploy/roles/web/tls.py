@@ -256,7 +256,11 @@ def run_certbot(config: Config, paths: AcmePaths, verb: str) -> tuple[bool, str]
     except subprocess.TimeoutExpired:
         return False, f"certbot {verb} did not finish in {CERTBOT_TIMEOUT}s"
     lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
-    return proc.returncode == 0, lines[-1].strip()
+    # certbot ends with where to ask for help and where its log is: the line before says what happened.
+    said = [
+        ln.strip() for ln in lines if ln.strip() and not ln.startswith(("Ask for help", "See the logfile"))
+    ]
+    return proc.returncode == 0, (said or lines)[-1].strip()
 
 
 def reload_nginx(pid_file: Path) -> bool:
