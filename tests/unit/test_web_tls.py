@@ -55,7 +55,7 @@ hosts = ["back"]
 """
 
 
-ACME = 'tls = "acme"\nacme_email = "admin@team.example"\n'
+ACME = 'tls = "acme"\nacme_email = "admin@team.example"\nacme_ca_file = "/etc/ssl/test-acme-ca.pem"\n'
 
 
 @pytest.fixture(autouse=True)
@@ -189,7 +189,7 @@ def test_files_serve_the_admins_files(tmp_path):
         ('tls = "acme"\nacme_email = "admin"', "roles.web.acme_email", "not an email address"),
         ('tls = "acme"\nacme_email = "a@b.c\\nx"', "roles.web.acme_email", "not an email address"),
         (ACME + 'acme_directory = "http://acme.example/dir"', "roles.web.acme_directory", "https://"),
-        (ACME + 'acme_ca_file = "ca.pem"', "roles.web.acme_ca_file", "absolute path"),
+        (ACME.replace("/etc/ssl/test-acme-ca.pem", "ca.pem"), "roles.web.acme_ca_file", "absolute path"),
         (ACME + 'cert_file = "/c.pem"', "roles.web.cert_file", 'only used with tls = "files"'),
         ('acme_email = "a@b.example"', "roles.web.acme_email", 'only used with tls = "acme"'),
         ("tls = 1", "roles.web.tls", "expected str"),
@@ -203,6 +203,18 @@ def test_tls_option_errors_name_the_key_in_one_line(web, key, words):
     assert info.value.key == key
     assert msg.startswith(f"{PATH}: {key}: ")
     assert words in msg
+
+
+def test_acme_with_a_public_ca_needs_port_80():
+    real = 'tls = "acme"\nacme_email = "admin@team.example"\n'
+    with pytest.raises(ConfigError) as info:
+        parse(topology(real), PATH)
+    assert info.value.key == "roles.web.http_port"
+    assert "port 80, not 8080" in info.value.message
+    assert (
+        parse(topology(real).replace("http_port = 8080", "http_port = 80"), PATH).roles["web"]["http_port"]
+        == 80
+    )
 
 
 def test_acme_needs_a_public_name_and_one_web_host():
@@ -327,7 +339,7 @@ def test_wildcard_covers_one_label_only():
 
 
 def test_certbot_commands_stay_under_var_and_ask_nothing(tmp_path):
-    config = parse(topology(ACME + 'acme_ca_file = "/etc/pebble/ca.pem"'), tmp_path / "strata.toml")
+    config = parse(topology(ACME), tmp_path / "strata.toml")
     paths = tls.AcmePaths.of(config.var_dir)
     argv = tls.certbot_argv(config, paths, "certonly")
     assert argv[:3] == [tls.CERTBOT, "certonly", "--non-interactive"]
@@ -348,7 +360,7 @@ def test_certbot_commands_stay_under_var_and_ask_nothing(tmp_path):
     renew = tls.certbot_argv(config, paths, "renew")
     assert renew[:3] == [tls.CERTBOT, "renew", "--non-interactive"]
     assert renew[renew.index("--deploy-hook") + 1] == tls.hook_command(paths)
-    assert tls.certbot_env(config)["REQUESTS_CA_BUNDLE"] == "/etc/pebble/ca.pem"
+    assert tls.certbot_env(config)["REQUESTS_CA_BUNDLE"] == "/etc/ssl/test-acme-ca.pem"
 
 
 def test_acme_adds_the_renewal_program(tmp_path):

@@ -66,6 +66,13 @@ def validate(config) -> None:
             raise OptionError(
                 "site.domain", f'an ACME CA (tls = "acme") needs a public DNS name, not {domain!r}'
             )
+        if options["http_port"] != 80 and not options["acme_ca_file"]:
+            # RFC 8555 8.3: the CA fetches the token from port 80; only a test CA (pebble) lets it differ.
+            raise OptionError(
+                SPEC.key("http_port"),
+                f'tls = "acme": the CA checks HTTP-01 on port 80, not {options["http_port"]} '
+                f"(only a test CA, with acme_ca_file, may use another)",
+            )
         if len(config.roles["web"].hosts) != 1:
             # HTTP-01: the CA fetches the token from whichever web host the name leads to.
             raise OptionError(SPEC.key("hosts"), 'tls = "acme" needs exactly one web host')
