@@ -1,4 +1,5 @@
-"""Pebble (Debian's ACME test server) and pebble-challtestsrv (its DNS), for the web role's ACME tests.
+"""Pebble (Debian's ACME test server) and pebble-challtestsrv (its DNS), for the web role's ACME tests;
+and throwaway certificates (make_cert, write_pair) for the web role's tls = "files".
 
 Pebble listens on ADDRESS (loopback, or a lab's bridge) with a certificate from a throwaway CA made here
 (its ACME directory is HTTPS; certbot trusts that CA through roles.web.acme_ca_file). It resolves every
@@ -69,6 +70,36 @@ class Pebble:
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_cert(names: list[str], days: int = 30):
+    """Return a self-signed certificate for NAMES valid DAYS more days (negative: expired), and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def write_pair(cert_path: Path, key_path: Path, cert, key) -> None:
+    """Write CERT and KEY (mode 0600) as PEM."""
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    os.chmod(key_path, 0o600)
 
 
 def write_listener_cert(directory: Path, address: str) -> tuple[Path, Path, Path]:

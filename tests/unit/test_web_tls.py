@@ -3,7 +3,6 @@ the public certificate's options and the checks of the admin's files, certbot's 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import signal
@@ -11,10 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from strata.deploy import packages
 from strata.deploy.config import ConfigError, parse
@@ -22,6 +18,7 @@ from strata.deploy.roles.base import HostContext
 from strata.deploy.roles.web import tls
 from strata.deploy.roles.web.role import WebRole
 from strata.deploy.roles.web.spec import LETS_ENCRYPT
+from tests.support.acme import make_cert, write_pair
 
 PATH = "/srv/site/strata.toml"
 
@@ -243,34 +240,6 @@ def test_certbot_is_installed_only_for_acme():
 
 
 # --- the admin's files -----------------------------------------------------------------------------------
-
-
-def make_cert(names: list[str], days: int = 30):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def write_pair(cert_path: Path, key_path: Path, cert, key) -> None:
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    os.chmod(key_path, 0o600)
 
 
 def files_config(tmp_path: Path, domain: str = "team.example"):
