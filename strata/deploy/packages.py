@@ -9,8 +9,12 @@ exists.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from strata.deploy.roles.registry import SPECS
+
+if TYPE_CHECKING:
+    from strata.deploy.config import Config
 
 # Every host's: Python for the venv, the LDAP client libraries python-ldap's wheel links against, and
 # nftables for the firewall `strata deploy` loads.
@@ -31,13 +35,20 @@ CONTROL = (
     "iputils-ping",
     "openssh-client",
 )
-# `make test`: the browser tests, the benchmarks, and one sshd per lab host for the Ansible test.
-TEST = ("chromium", "fonts-liberation", "curl", "wrk", "openssh-server")
+# `make test`: the browser tests, the benchmarks, one sshd per lab host for the Ansible test, testssl.sh
+# (the web role's TLS profile) and pebble (the ACME test server the web role's certbot talks to in the lab).
+TEST = ("chromium", "fonts-liberation", "curl", "wrk", "openssh-server", "testssl.sh", "pebble")
 
 
-def role_packages() -> dict[str, list[str]]:
-    """Return each role's packages by role name."""
-    return {name: list(spec.packages) for name, spec in SPECS.items()}
+def role_packages(config: Config | None = None) -> dict[str, list[str]]:
+    """Return each role's packages by role name; with CONFIG, those its options ask for too (certbot when
+    roles.web.tls = "acme")."""
+    out = {}
+    for name, spec in SPECS.items():
+        options = config.roles[name].options if config is not None and name in config.roles else {}
+        extra = [p for o in spec.option_packages if options.get(o.option) == o.value for p in o.packages]
+        out[name] = list(dict.fromkeys([*spec.packages, *extra]))
+    return out
 
 
 def host_packages() -> list[str]:
@@ -46,11 +57,13 @@ def host_packages() -> list[str]:
 
 
 def local_packages(profile: str) -> list[str]:
-    """Return what this machine needs to run every role (PROFILE "run"), and to test them ("test")."""
+    """Return what this machine needs to run every role (PROFILE "run"), and to test them ("test"): the
+    tests use every option, so "test" adds the packages options ask for (certbot)."""
     if profile not in ("run", "test"):
         raise ValueError(f"unknown profile {profile!r} (run or test)")
     out = [*CONTROL, *(p for spec in SPECS.values() for p in spec.packages)]
     if profile == "test":
+        out += [p for spec in SPECS.values() for o in spec.option_packages for p in o.packages]
         out += TEST
     return list(dict.fromkeys(out))
 

@@ -175,6 +175,8 @@ class Bundle:
     # Each host's nftables file, rendered here (render_firewalls); firewall=False: `--no-firewall`.
     firewall_files: dict[str, Path] = field(default_factory=dict)
     firewall: bool = True
+    # Each role's Debian packages, with those its options ask for (certbot when roles.web.tls = "acme").
+    role_packages: dict[str, list[str]] = field(default_factory=packages.role_packages)
 
     def extra_vars(self) -> dict[str, object]:
         return {
@@ -186,7 +188,7 @@ class Bundle:
             "strata_wheels_archive": str(self.wheels),
             # The Debian packages, declared once in the roles' specs (strata.deploy.packages).
             "strata_host_packages": packages.host_packages(),
-            "strata_role_packages": packages.role_packages(),
+            "strata_role_packages": self.role_packages,
         }
 
 
@@ -224,7 +226,15 @@ def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> B
     config, _ = deploy.init(config.path)
     step("packing the project tree")
     source = pack_source()
-    return Bundle(config.path, config.var_dir, source, pack_wheels(step), firewall_files, firewall)
+    return Bundle(
+        config.path,
+        config.var_dir,
+        source,
+        pack_wheels(step),
+        firewall_files,
+        firewall,
+        packages.role_packages(config),
+    )
 
 
 def ansible_env() -> dict[str, str]:

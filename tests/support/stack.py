@@ -102,8 +102,9 @@ def free_ports(*groups: int) -> list[int]:
     return out
 
 
-def write_topology(root: Path, *, instances: int = 2, extra: str = "") -> Path:
-    """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA."""
+def write_topology(root: Path, *, instances: int = 2, extra: str = "", web: str = "") -> Path:
+    """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA (and
+    WEB, lines of roles.web)."""
     http, https, db, app = free_ports(1, 1, 1, instances)
     path = root / "strata.toml"
     path.write_text(f"""
@@ -120,7 +121,7 @@ hosts = ["local"]
 http_port = {http}
 https_port = {https}
 workers = 1
-
+{web}
 [roles.app]
 hosts = ["local"]
 instances = {instances}
@@ -196,11 +197,11 @@ class _CallContext(HostContext):
 
 
 @contextlib.contextmanager
-def running_stack(prefix: str, extra: str = "", instances: int = 2):
-    """Start a stack in a fresh temp dir; always stop it and remove the dir."""
+def running_stack(prefix: str, extra: str = "", instances: int = 2, web: str = "", root: Path | None = None):
+    """Start a stack in a fresh temp dir (or ROOT, made by make_root); always stop it and remove the dir."""
     require_servers()
-    root = make_root(prefix)
-    path = write_topology(root, instances=instances, extra=extra)
+    root = root or make_root(prefix)
+    path = write_topology(root, instances=instances, extra=extra, web=web)
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)

@@ -57,6 +57,14 @@ class Link(NamedTuple):
     purpose: str
 
 
+class OptionPackages(NamedTuple):
+    """Debian PACKAGES a role needs only when its OPTION has VALUE (e.g. certbot for the web role's ACME)."""
+
+    option: str
+    value: object
+    packages: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class RoleSpec:
     """One server role's facts.
@@ -65,6 +73,7 @@ class RoleSpec:
     rules and the status page follow it): the ones it opens, and for the app, mail delivered to it.
     depends_on: roles whose servers must answer before this role's start (the start order follows).
     packages: the Debian packages its servers need on a host (the test-only ones stay in bootstrap).
+    option_packages: more packages, needed only when an option has a given value.
     """
 
     name: str
@@ -82,6 +91,7 @@ class RoleSpec:
     # What each string option holds (option -> a name in KINDS); the config reader checks every value
     # against its kind before anything is rendered. A str option not listed is checked as "text".
     kinds: Mapping[str, str] = field(default_factory=dict)
+    option_packages: tuple[OptionPackages, ...] = ()
 
     def __post_init__(self) -> None:
         for option, kind in self.kinds.items():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from strata.deploy import pki
 from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
-from strata.deploy.system import make_dir, require_reachable, run, service_user
+from strata.deploy.roles.web import tls
+from strata.deploy.system import DeployError, make_dir, require_reachable, run, service_user
 
 NGINX = "/usr/sbin/nginx"
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -62,13 +66,46 @@ class WebRole(Role):
         make_dir(ctx.static, None, 0o755)
         require_reachable(ctx.static, user, "the static files directory")
         self.ensure_certificates(ctx)
+        self._prepare_public_certificate(ctx)
         # Collected here because nginx serves them from this host's disk.
         ctx.manage("collectstatic", "--noinput", "--clear", what="collectstatic")
+
+    def _prepare_public_certificate(self, ctx: HostContext) -> None:
+        """Check the admin's files (tls = "files"), or make certbot's directories (tls = "acme")."""
+        source = ctx.config.roles["web"]["tls"]
+        if source == "files":
+            tls.check_files(ctx.config)
+        elif source == "acme":
+            if not Path(tls.CERTBOT).exists():
+                raise DeployError(
+                    f'roles.web.tls = "acme" needs certbot ({tls.CERTBOT} missing): apt-get install certbot'
+                )
+            paths = tls.AcmePaths.of(ctx.var)
+            # The challenge tokens are public (nginx's workers read them); certbot's state is root's alone.
+            make_dir(paths.webroot, None, 0o755)
+            make_dir(paths.state, None, 0o700)
+            make_dir(paths.logs, None, 0o700)
+
+    def public_certificate(self, ctx: HostContext) -> tuple[Path, Path]:
+        """Return the certificate and key nginx serves for site.domain (tls.py says where they come from)."""
+        web = ctx.config.roles["web"]
+        if web["tls"] == "files":
+            return Path(web["cert_file"]), Path(web["key_file"])
+        if web["tls"] == "acme":
+            paths = tls.AcmePaths.of(ctx.var)
+            if tls.usable_lineage(paths, ctx.config.site["domain"]):
+                tls.point_links(paths, paths.lineage / "fullchain.pem", paths.lineage / "privkey.pem")
+            else:
+                # Until the first ACME certificate: the site CA's, so that nginx starts and answers HTTP-01.
+                tls.point_links(paths, ctx.pki / "web.crt", ctx.pki / "web.key")
+            return paths.cert, paths.key
+        return ctx.pki / "web.crt", ctx.pki / "web.key"
 
     def render(self, ctx: HostContext) -> None:
         cfg = ctx.config
         web, site = cfg.roles["web"], cfg.site
         https_port = web["https_port"]
+        cert, key = self.public_certificate(ctx)
         write(
             ctx.etc("web") / "nginx.conf",
             render(
@@ -83,8 +120,14 @@ class WebRole(Role):
                 https_port=https_port,
                 port_suffix="" if https_port == 443 else f":{https_port}",
                 server_name=site["domain"],
-                cert=ctx.pki / "web.crt",
-                key=ctx.pki / "web.key",
+                cert=cert,
+                key=key,
+                # A public certificate for site.domain: the site CA's still answers requests by address
+                # (the probes, `strata status`).
+                internal_cert=ctx.pki / "web.crt" if tls.is_public(cfg) else None,
+                internal_key=ctx.pki / "web.key",
+                ocsp_stapling=tls.is_public(cfg),
+                acme_webroot=tls.AcmePaths.of(ctx.var).webroot if web["tls"] == "acme" else None,
                 static=ctx.static,
                 hsts_seconds=site["hsts_seconds"],
                 app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
@@ -98,7 +141,7 @@ class WebRole(Role):
 
     def programs(self, ctx: HostContext) -> list[Program]:
         web = ctx.config.roles["web"]
-        return [
+        programs = [
             Program(
                 "web",
                 "web",
@@ -108,6 +151,36 @@ class WebRole(Role):
                 ports=[web["http_port"], web["https_port"]],
             )
         ]
+        if web["tls"] == "acme":
+            # Renewal: `certbot renew` twice a day under the host's supervisor (tls.renew_loop), as root:
+            # certbot's keys are root's and its deploy hook signals nginx's master.
+            programs.append(
+                Program(
+                    "web-acme",
+                    "web",
+                    [sys.executable, "-m", "strata.deploy.roles.web.tls", "renew-loop"],
+                    environment=ctx.django_env(),
+                    stopwaitsecs=5,
+                )
+            )
+        return programs
+
+    def after_start(self, ctx: HostContext) -> None:
+        """Obtain the first ACME certificate now that nginx answers HTTP-01 (tls = "acme"); a failure leaves
+        the site CA's certificate in place and web-acme retries."""
+        config = ctx.config
+        if config.roles["web"]["tls"] != "acme":
+            return
+        paths = tls.AcmePaths.of(ctx.var)
+        if tls.usable_lineage(paths, config.site["domain"]):
+            return
+        ok, last = tls.run_certbot(config, paths, "certonly")
+        if not ok:
+            print(
+                f"strata: web on {ctx.host.name}: no ACME certificate yet ({last}); serving the site CA's "
+                f"certificate, retrying every {tls.RETRY_SECONDS // 60} min (logs: {paths.logs})",
+                file=sys.stderr,
+            )
 
 
 ROLE = WebRole()
