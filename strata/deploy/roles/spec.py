@@ -61,6 +61,9 @@ class RoleSpec:
     rules and the status page follow it): the ones it opens, and for the app, mail delivered to it.
     depends_on: roles whose servers must answer before this role's start (the start order follows).
     packages: the Debian packages its servers need on a host (the test-only ones stay in bootstrap).
+    secrets: the keys of the secrets file (strata.deploy.config.SECRET_MAKERS) its servers read on a host.
+    deploy_secrets: the keys the deployer or the CLI needs besides on the role's hosts (after_start work,
+    such as creating the database's app user). A host receives only its roles' secrets and deploy_secrets.
     """
 
     name: str
@@ -75,6 +78,8 @@ class RoleSpec:
     links: tuple[Link, ...] = ()
     depends_on: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    deploy_secrets: tuple[str, ...] = ()
 
     def defaults(self) -> dict[str, object]:
         return {k: d for k, (_t, d) in self.options.items()}
