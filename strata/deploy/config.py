@@ -420,7 +420,11 @@ def load_secrets(config: Config) -> dict[str, str]:
         raise ConfigError(p, "", f"cannot read: {exc}") from None
     for key in _required_secrets(config, bool(subset)):
         if not isinstance(data.get(key), str) or not data[key]:
-            fix = "run `strata deploy` from the control machine" if is_deployed_host(config) else "run `strata init`"
+            fix = (
+                "run `strata deploy` from the control machine"
+                if is_deployed_host(config)
+                else "run `strata init`"
+            )
             raise ConfigError(p, key, f"missing secret ({fix} to add it)")
     return data
 

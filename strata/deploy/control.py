@@ -43,7 +43,10 @@ def host_files(config: cfgmod.Config, host: str) -> list[HostFile]:
     roles = all_roles()
     for name in config.roles_on(host):
         for req in roles[name].certificates(config, config.hosts[host]):
-            files += [HostFile(f"pki/{req.stem}.crt", PUBLIC_MODE), HostFile(f"pki/{req.stem}.key", SECRET_MODE)]
+            files += [
+                HostFile(f"pki/{req.stem}.crt", PUBLIC_MODE),
+                HostFile(f"pki/{req.stem}.key", SECRET_MODE),
+            ]
     return list(dict.fromkeys(files))
 
 
@@ -117,7 +120,9 @@ def install_bundle(control_var: Path, host: str, files: list[HostFile], host_var
     (host_var / "pki").mkdir(parents=True, exist_ok=True)
     os.chmod(host_var, 0o755)  # noqa: S103 - like var/ of `make up`: the services traverse it
     os.chmod(host_var / "pki", 0o755)  # noqa: S103 - the keys in it are 0600
-    changed = [f.path for f in files if _write_if_changed(host_var / f.path, (src / f.path).read_bytes(), f.mode)]
+    changed = [
+        f.path for f in files if _write_if_changed(host_var / f.path, (src / f.path).read_bytes(), f.mode)
+    ]
     if (host_var / "pki" / "ca.key").exists():
         (host_var / "pki" / "ca.key").unlink()
         changed.append("removed pki/ca.key")

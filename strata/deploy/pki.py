@@ -60,7 +60,9 @@ class CaScope:
         out = [
             n
             for n in names
-            if not any(n.lower().rstrip(".") == d or n.lower().rstrip(".").endswith("." + d) for d in self.dns)
+            if not any(
+                n.lower().rstrip(".") == d or n.lower().rstrip(".").endswith("." + d) for d in self.dns
+            )
         ]
         return out + [
             a

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
-from strata.deploy import control
+from strata.deploy import control, packages
 from strata.deploy import local as deploy
-from strata.deploy import packages
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
 
@@ -182,7 +181,8 @@ class Bundle:
             "strata_topology": str(self.topology),
             "strata_bundles_dir": str(self.secrets_dir / control.HOSTS_DIR),
             "strata_host_files": {
-                h: [{"path": f.path, "mode": f.mode_text} for f in files] for h, files in self.host_files.items()
+                h: [{"path": f.path, "mode": f.mode_text} for f in files]
+                for h, files in self.host_files.items()
             },
             "strata_src_archive": str(self.source),
             "strata_wheels_archive": str(self.wheels),
