@@ -434,22 +434,55 @@ SECRET_MAKERS: dict[str, Callable[[], str]] = {
 }
 
 
-# What the app servers and the worker need. The rest (database superuser, directory admin, the S3 admin and
-# backup identities, the first admin's password) stays with the deployer, in the root-only secrets file.
-APP_SECRETS = (
-    "django_secret_key",
-    "db_app_password",
-    "ldap_app_password",
-    "ldap_writer_password",
-    "s3_app_access_key",
-    "s3_app_secret_key",
-    "comms_inbound_secret",
-)
+# Secrets the admin may add to the control's secrets file (strata makes none of them).
+OPTIONAL_SECRETS = ("comms_relay_password",)
+# Made from another secret: the first admin's password hash (Django's pbkdf2_sha256 format), which is what
+# the first app host receives; the password itself never leaves the control machine.
+ADMIN_HASH = "admin_password_hash"
+ADMIN_HASH_ITERATIONS = 1_000_000  # Django 5.2's default for PBKDF2PasswordHasher
+
+# What the app servers and the worker read (the app role's spec says it). The rest (database superuser,
+# directory admin, the S3 admin and backup identities, the first admin's password) stays with the deployer.
+APP_SECRETS = SPECS["app"].secrets
+
+
+def host_secret_keys(config: Config, host: str) -> tuple[str, ...]:
+    """Return the secrets HOST receives: its roles' secrets and deploy_secrets (roles/<name>/spec.py)."""
+    keys: dict[str, None] = {}
+    for role in config.roles_on(host):
+        keys.update(dict.fromkeys((*SPECS[role].secrets, *SPECS[role].deploy_secrets)))
+    return tuple(keys)
+
+
+def is_deployed_host(config: Config) -> bool:
+    """Return whether this machine's var/ was filled by a control machine (`strata deploy`, the lab): it
+    holds a secrets file but not the CA's key, which stays on the control. Such a host makes no secret and
+    issues no certificate: it checks what it received."""
+    return config.secrets_path.exists() and not (config.var_dir / "pki" / "ca.key").exists()
+
+
+def password_hash(password: str, salt: str | None = None, iterations: int = ADMIN_HASH_ITERATIONS) -> str:
+    """Return PASSWORD's hash in Django's pbkdf2_sha256 format (what auth_user.password holds)."""
+    import base64
+    import hashlib
+
+    salt = salt or _secrets.token_hex(11)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode('ascii').strip()}"
+
+
+def _required_secrets(config: Config, subset: bool) -> tuple[str, ...]:
+    if subset:
+        return APP_SECRETS
+    if is_deployed_host(config):
+        keys = {k for h in config.local_hosts() for k in host_secret_keys(config, h.name)}
+        return tuple(k for k in (*SECRET_MAKERS, ADMIN_HASH) if k in keys)
+    return tuple(SECRET_MAKERS)
 
 
 def load_secrets(config: Config) -> dict[str, str]:
     """Read the secrets file ($STRATA_SECRETS when set: the app's subset); raise ConfigError when it is
-    missing, unreadable or lacks a key."""
+    missing, unreadable or lacks a key (on a deployed host: a key its roles need)."""
     subset = os.environ.get(ENV_SECRETS)
     p = Path(subset) if subset else config.secrets_path
     try:
@@ -459,9 +492,14 @@ def load_secrets(config: Config) -> dict[str, str]:
         raise ConfigError(p, "", "no secrets file (run `strata init` or `make up`)") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(p, "", f"cannot read: {exc}") from None
-    for key in APP_SECRETS if subset else SECRET_MAKERS:
+    for key in _required_secrets(config, bool(subset)):
         if not isinstance(data.get(key), str) or not data[key]:
-            raise ConfigError(p, key, "missing secret (run `strata init` to add it)")
+            fix = (
+                "run `strata deploy` from the control machine"
+                if is_deployed_host(config)
+                else "run `strata init`"
+            )
+            raise ConfigError(p, key, f"missing secret ({fix} to add it)")
     return data
 
 
@@ -482,9 +520,12 @@ def ensure_secrets(config: Config) -> tuple[dict[str, str], list[str]]:
     added = [k for k in SECRET_MAKERS if not data.get(k)]
     if p.exists() and os.geteuid() == 0 and p.stat().st_uid != 0:
         os.chown(p, 0, 0)  # the full file is the deployer's alone (the app gets secrets-app.toml)
-    if added or (p.exists() and p.stat().st_mode & 0o077):
+    rehash = "admin_password" in added or not data.get(ADMIN_HASH)
+    if added or rehash or (p.exists() and p.stat().st_mode & 0o077):
         for k in added:
             data[k] = SECRET_MAKERS[k]()
+        if rehash:
+            data[ADMIN_HASH] = password_hash(data["admin_password"])
         write_secrets(p, data)
     return data, added
 

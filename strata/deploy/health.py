@@ -95,6 +95,11 @@ def link_checks(config: Config, secrets: dict, source: str, target: str) -> list
     """Probe the link SOURCE -> TARGET from this machine (the lab runs it on each source host)."""
     if (source, target) == ("web", "app"):
         return [_tcp(i.host.address, i.port) for i in config.app_instances()]
+    if target == "files" and "s3_app_access_key" not in SPECS[source].secrets + SPECS[source].deploy_secrets:
+        # nginx fetches presigned URLs and the db link carries backups: those hosts hold no S3 key to sign a
+        # probe with (each host gets only its roles' secrets), so the link is the S3 port answering.
+        port = config.roles["files"]["port"]
+        return [_tcp(h.address, port) for h in config.hosts_of("files")]
     if (source, target) == ("comms", "app"):
         from strata.deploy.roles.comms.client import inbound_checks
 

@@ -41,8 +41,19 @@ class UpResult:
     changed: list[str] = field(default_factory=list)
 
 
+def ca_scope(config: cfgmod.Config) -> pki.CaScope:
+    """Return what the site's CA may sign for: the site's domain and its subdomains, localhost, and the
+    address of every host plus loopback (its name constraints)."""
+    return pki.CaScope.of(
+        [config.site["domain"], "localhost"],
+        [*(h.address for h in config.hosts.values()), "127.0.0.1", "::1"],
+    )
+
+
 def init(path: str | os.PathLike[str] | None = None) -> tuple[cfgmod.Config, list[str]]:
-    """Write the default strata.toml if missing, then the secrets and the local CA; return what changed."""
+    """Write the default strata.toml if missing, then the local CA (constrained to the topology) and the
+    secrets; return what changed. On a host deployed from a control machine (it holds secrets but no CA
+    key) nothing is made: the host checks what it received."""
     p = cfgmod.config_path(path)
     changes = []
     if not p.exists():
@@ -50,12 +61,21 @@ def init(path: str | os.PathLike[str] | None = None) -> tuple[cfgmod.Config, lis
         shutil.copyfile(DEFAULT_TEMPLATE, p)
         changes.append(f"wrote {p}")
     config = cfgmod.load(p)
+    if cfgmod.is_deployed_host(config):
+        return config, changes
     make_dir(config.var_dir, None, 0o755)
+    # The CA first: a var/ holding secrets but no CA key is a deployed host's.
+    ca = config.var_dir / "pki"
+    if pki.ensure_ca(ca, config.site["name"], ca_scope(config)):
+        changes.append(f"created the local CA {ca / 'ca.crt'}")
+    elif pki.constrain_ca(ca, ca_scope(config)):
+        changes.append(
+            f"re-issued the local CA certificate {ca / 'ca.crt'} with the same key: its name constraints "
+            f"now name this topology's domain and addresses (re-import it into browsers to get them)"
+        )
     _, added = cfgmod.ensure_secrets(config)
     if added:
         changes.append(f"generated {len(added)} secret(s) in {config.secrets_path} (mode 0600)")
-    if pki.ensure_ca(config.var_dir / "pki", config.site["name"]):
-        changes.append(f"created the local CA {config.var_dir / 'pki' / 'ca.crt'}")
     return config, changes
 
 
@@ -113,7 +133,8 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
         _start(config, ctxs, roles[name], sup, result, step)
         result.changed += roles[name].after_ready_once(ctxs, step)
     if FIRST_ADMIN in result.changed:
-        result.admin_password = secrets["admin_password"]
+        # None on a deployed host: the password stays on the control machine, which prints it.
+        result.admin_password = secrets.get("admin_password")
     for name in cfgmod.OPTIONAL_ROLES:
         if not config.enabled(name):
             result.fallbacks[name] = roles[name].fallback

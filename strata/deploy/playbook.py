@@ -1,6 +1,8 @@
 """Deploy a topology to real servers with the Ansible playbook in deploy/ansible/ (`strata deploy`).
 
-The control node (this machine) makes the site's secrets and CA once with `strata init`, packs the project
+The control node (this machine) makes the site's secrets and CA once with `strata init`, issues every
+host's certificates and writes its share of the secrets under var/hosts/<host>/ (strata.deploy.control:
+the CA key and the first admin's password never leave this machine), packs the project
 tree and a wheelhouse of the pinned dependencies, and runs ansible-playbook from this venv. The hosts need
 no access to PyPI: their venv is built from the wheelhouse. Everything Ansible writes on this machine stays
 under the project's var/ansible/.
@@ -23,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
+from strata.deploy import control, packages
 from strata.deploy import firewall as fwmod
 from strata.deploy import local as deploy
-from strata.deploy import packages
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
 
@@ -169,7 +171,7 @@ class Bundle:
     """What the playbook copies to each host."""
 
     topology: Path
-    secrets_dir: Path  # the control node's var/: secrets.toml and pki/ made by `strata init`
+    secrets_dir: Path  # the control node's var/: its bundles for the hosts are in hosts/<host>/
     source: Path
     wheels: Path
     # Each host's nftables file, rendered here (render_firewalls); firewall=False: `--no-firewall`.
@@ -177,13 +179,19 @@ class Bundle:
     firewall: bool = True
     # Each role's Debian packages, with those its options ask for (certbot when roles.web.tls = "acme").
     role_packages: dict[str, list[str]] = field(default_factory=packages.role_packages)
+    # What each host receives from its bundle (control.build_bundles).
+    host_files: dict[str, list[control.HostFile]] = field(default_factory=dict)
 
     def extra_vars(self) -> dict[str, object]:
         return {
             "strata_firewall": self.firewall,
             "strata_firewall_files": {h: str(p) for h, p in self.firewall_files.items()},
             "strata_topology": str(self.topology),
-            "strata_secrets_dir": str(self.secrets_dir),
+            "strata_bundles_dir": str(self.secrets_dir / control.HOSTS_DIR),
+            "strata_host_files": {
+                h: [{"path": f.path, "mode": f.mode_text} for f in files]
+                for h, files in self.host_files.items()
+            },
             "strata_src_archive": str(self.source),
             "strata_wheels_archive": str(self.wheels),
             # The Debian packages, declared once in the roles' specs (strata.deploy.packages).
@@ -224,6 +232,8 @@ def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> B
         firewall_files = {}
     step("secrets and CA (strata init)")
     config, _ = deploy.init(config.path)
+    step(f"each host's certificates and secrets (in {config.var_dir / control.HOSTS_DIR})")
+    host_files, _changed = control.build_bundles(config, config.var_dir)
     step("packing the project tree")
     source = pack_source()
     return Bundle(
@@ -234,7 +244,24 @@ def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> B
         firewall_files,
         firewall,
         packages.role_packages(config),
+        host_files,
     )
+
+
+ADMIN_SHOWN = "admin-password-shown"
+
+
+def first_admin_once(config_path=None) -> tuple[str, str] | None:
+    """Return the first admin's username and password the first time a deploy succeeds, then never
+    again (a marker in the control's var/hosts/): the password is printed on this terminal only."""
+    config = cfgmod.load(config_path)
+    marker = config.var_dir / control.HOSTS_DIR / ADMIN_SHOWN
+    if marker.exists():
+        return None
+    with config.secrets_path.open("rb") as fh:
+        password = tomllib.load(fh)["admin_password"]
+    marker.write_text("the first admin's password was printed by `strata deploy`\n")
+    return config.site["admin_username"], password
 
 
 def ansible_env() -> dict[str, str]:

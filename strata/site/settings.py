@@ -11,7 +11,9 @@ SITE = CONFIG.site
 BASE_DIR = Path(__file__).resolve().parent
 
 DEBUG = False
-SECRET_KEY = SECRETS["django_secret_key"]
+# A host receives only its roles' secrets: the web host (collectstatic) has none of the app's, and Django
+# refuses an empty SECRET_KEY wherever one is used.
+SECRET_KEY = SECRETS.get("django_secret_key", "")
 _web_hosts = CONFIG.hosts_of("web")
 ALLOWED_HOSTS = [SITE["domain"], *sorted({h.address for h in CONFIG.hosts.values()})]
 _https_port = CONFIG.roles["web"]["https_port"]
@@ -79,7 +81,7 @@ DATABASES = {
         "PORT": _db["port"],
         "NAME": _db["name"],
         "USER": _db["user"],
-        "PASSWORD": SECRETS["db_app_password"],
+        "PASSWORD": SECRETS.get("db_app_password", ""),
         "OPTIONS": {
             "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 10},
             "connect_timeout": 5,
@@ -201,7 +203,7 @@ if STRATA_DOMAIN:
         _ldap.OPT_X_TLS_NEWCTX: 0,  # last: applies the TLS options above
     }
     AUTH_LDAP_BIND_DN = _tree.app
-    AUTH_LDAP_BIND_PASSWORD = SECRETS["ldap_app_password"]
+    AUTH_LDAP_BIND_PASSWORD = SECRETS.get("ldap_app_password", "")
     # Bind straight as the person (no search first), then read their own entry with that bind.
     AUTH_LDAP_USER_DN_TEMPLATE = f"uid=%(user)s,{_tree.people}"
     AUTH_LDAP_USER_ATTRLIST = [

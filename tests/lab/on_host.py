@@ -8,8 +8,9 @@ from strata.deploy.roles.files import client as s3
 
 
 def stored_bytes() -> int:
-    """Return the bytes held in the files bucket, asked of the file server from this host."""
+    """Return the bytes held in the files bucket, asked of the file server from this host with the app's
+    identity (an app host holds no S3 admin key)."""
     config = cfgmod.load()
     secrets = cfgmod.load_secrets(config)
-    listing = s3.admin_client(config, secrets).list_objects_v2(Bucket=config.roles["files"]["bucket"])
+    listing = s3.app_client(config, secrets).list_objects_v2(Bucket=config.roles["files"]["bucket"])
     return sum(o["Size"] for o in listing.get("Contents", []))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from strata.deploy import config as cfgmod
 from strata.deploy import firewall, playbook
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
@@ -141,13 +142,26 @@ def test_first_run_deploys_every_host(site):
     assert set(recap) == set(lab.hosts), recap
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), recap
     assert all(r["changed"] > 0 for r in recap.values()), recap
-    # One install, seen by every host; each host has its own var/ tree with the site's secrets, root's only.
+    # One install, seen by every host; each host has its own var/ tree with its share of the secrets (root's
+    # only) and no CA key: that stays on the control node.
     assert (site["install"] / "venv" / "bin" / "strata").exists()
-    for host in lab.hosts.values():
+    config = lab.config()
+    with (lab.shared / "secrets.toml").open("rb") as fh:
+        control_secrets = tomllib.load(fh)
+    for name, host in lab.hosts.items():
         secrets = Path(host.var) / "secrets.toml"
         assert secrets.stat().st_mode & 0o777 == 0o600
         assert secrets.stat().st_uid == 0
-        assert secrets.read_bytes() == (lab.shared / "secrets.toml").read_bytes()
+        with secrets.open("rb") as fh:
+            held = tomllib.load(fh)
+        assert set(held) == set(cfgmod.host_secret_keys(config, name)) & set(control_secrets), name
+        assert not (Path(host.var) / "pki" / "ca.key").exists(), name
+    assert (lab.shared / "pki" / "ca.key").exists()
+    # The first admin's password: printed once by `strata deploy` on the control, never in Ansible's output.
+    log = site["log"].read_text()
+    assert log.count(control_secrets["admin_password"]) == 1, "the password is printed exactly once"
+    line = next(ln for ln in log.splitlines() if control_secrets["admin_password"] in ln)
+    assert line.startswith("Admin account"), line
 
 
 def test_each_host_runs_its_own_roles(site):
@@ -237,6 +251,9 @@ def test_second_run_changes_nothing(site):
     code, recap, took = deploy(site["lab"], site["inventory"], site["install"], site["root"] / "deploy-2.log")
     print(f"\nsecond `strata deploy`: {took:.1f}s")
     assert code == 0, _tail(site["root"] / "deploy-2.log")
+    with (site["lab"].shared / "secrets.toml").open("rb") as fh:
+        password = tomllib.load(fh)["admin_password"]
+    assert password not in (site["root"] / "deploy-2.log").read_text()  # shown once, on the first run
     assert set(recap) == set(site["lab"].hosts)
     assert {h: r["changed"] for h, r in recap.items()} == dict.fromkeys(recap, 0), _tail(
         site["root"] / "deploy-2.log", 80

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from strata.deploy import config as cfgmod
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
 from tests.lab import on_host
@@ -173,6 +175,62 @@ def people(lab):
     return {"alice": login(lab, "alice")}
 
 
+# --- what each host holds ---------------------------------------------------------------------------
+
+
+def files_of(var: Path) -> list[str]:
+    """Return the secret-bearing files of a host's var/: the secrets files and pki/ (sorted)."""
+    found = [
+        p for p in var.rglob("*") if p.is_file() and (p.parent.name == "pki" or p.name.startswith("secrets"))
+    ]
+    return sorted(str(p.relative_to(var)) for p in found)
+
+
+def test_each_host_holds_only_what_its_roles_need(lab):
+    config = lab.config()
+    control_secrets = tomllib.loads((lab.shared / "secrets.toml").read_text())
+    assert (lab.shared / "pki" / "ca.key").exists()  # the lab's control keeps the CA key
+    print("\nfiles found on each lab host (secrets files and pki/):")
+    for name, h in lab.hosts.items():
+        var = Path(h.var)
+        found = files_of(var)
+        print(f"  {name} ({', '.join(config.roles_on(name))}): {', '.join(found)}")
+        assert not list(var.rglob("ca.key")), name
+        held = tomllib.loads((var / "secrets.toml").read_text())
+        assert set(held) == set(cfgmod.host_secret_keys(config, name)) & set(control_secrets), name
+        assert all(held[k] == control_secrets[k] for k in held), name
+        assert "admin_password" not in held, name
+        assert (var / "secrets.toml").stat().st_mode & 0o777 == 0o600, name
+        # Its certificates are its roles' own, issued on the control and checked by its `strata up`.
+        certs = {
+            f"pki/{r.stem}.{ext}"
+            for role in config.roles_on(name)
+            for r in _certs(config, role, name)
+            for ext in ("crt", "key")
+        }
+        assert {f for f in found if f.startswith("pki/")} == {"pki/ca.crt", *certs}, name
+        for key in certs:
+            if key.endswith(".key"):
+                assert (var / key).stat().st_mode & 0o777 == 0o600, (name, key)
+    # Nothing with a secret for a web host: it faces the internet.
+    web = config.hosts_of("web")[0].name
+    assert tomllib.loads((Path(lab.hosts[web].var) / "secrets.toml").read_text()) == {}
+    # The first admin's password is on the control only; nothing the hosts wrote (logs) holds it either.
+    password = control_secrets["admin_password"]
+    for name, h in lab.hosts.items():
+        for p in Path(h.var).rglob("*"):
+            if p.is_file() and p.stat().st_size < 5_000_000 and "data" not in p.relative_to(h.var).parts[:1]:
+                assert password.encode() not in p.read_bytes(), (name, p)
+    for log in (Path(lab.dir) / "log").glob("*.log"):
+        assert password not in log.read_text(errors="replace"), log
+
+
+def _certs(config, role: str, host: str):
+    from strata.deploy.roles.base import all_roles
+
+    return all_roles()[role].certificates(config, config.hosts[host])
+
+
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -192,9 +250,8 @@ def test_every_host_is_a_namespace_with_its_own_address_and_firewall(lab):
             check=True,
         ).stdout
         assert "policy drop" in rules
-    # One site: every host holds the same secrets and CA after its `strata up` (nothing regenerated).
-    for rel in ("secrets.toml", "pki/ca.crt", "pki/ca.key"):
-        assert len({(Path(h.var) / rel).read_bytes() for h in lab.hosts.values()}) == 1, rel
+    # One site: every host holds the same CA certificate after its `strata up` (nothing regenerated).
+    assert len({(Path(h.var) / "pki" / "ca.crt").read_bytes() for h in lab.hosts.values()}) == 1
     # Each host runs its own supervisor in its own var/ tree, with only its own roles.
     db = config.host_of("db").name
     assert lab.supervisor(db).running_programs() == {"db"}

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from strata.deploy import config as cfgmod
 from strata.deploy.config import ConfigError, load, parse
@@ -495,7 +496,7 @@ def test_ensure_secrets_creates_private_file(site):
     data, added = cfgmod.ensure_secrets(site)
     assert sorted(added) == sorted(cfgmod.SECRET_MAKERS)
     assert mode(site.secrets_path) == 0o600
-    assert set(data) == set(cfgmod.SECRET_MAKERS)
+    assert set(data) == {*cfgmod.SECRET_MAKERS, cfgmod.ADMIN_HASH}
     assert all(isinstance(v, str) and len(v) >= 16 for v in data.values())
     assert len(set(data.values())) == len(data)
     assert cfgmod.load_secrets(site) == data
@@ -530,6 +531,9 @@ def test_ensure_secrets_replaces_an_empty_value(site):
     data, added = cfgmod.ensure_secrets(site)
     assert added == ["admin_password"]
     assert data["admin_password"]
+    # The hash the first app host receives follows the new password.
+    assert data[cfgmod.ADMIN_HASH] != first[cfgmod.ADMIN_HASH]
+    assert PBKDF2PasswordHasher().verify(data["admin_password"], data[cfgmod.ADMIN_HASH])
 
 
 @pytest.mark.parametrize("loose", [0o644, 0o640, 0o604, 0o660])

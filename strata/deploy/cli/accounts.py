@@ -91,31 +91,41 @@ class _Bad(Exception):
     pass
 
 
+def _account() -> str:
+    """Return the directory account the CLI writes with: the directory admin where its password is (one
+    machine, the domain host), else the writer (people and groups), which is all an app host holds."""
+    from django.conf import settings
+
+    return "admin" if settings.SECRETS.get("ldap_admin_password") else "writer"
+
+
 def _users(args, directory) -> str:
+    account = _account()
     if args.action == "add":
         fields = {
             k: getattr(args, k)
             for k in ("first_name", "last_name", "email", "phone", "fax", "title", "department")
         }
-        return directory.add_user(args.username, _password(args), **fields)
+        return directory.add_user(args.username, _password(args), account=account, **fields)
     if args.action == "passwd":
-        return directory.set_password(args.username, _password(args, "New password"))
+        return directory.set_password(args.username, _password(args, "New password"), account=account)
     if args.action == "disable":
-        return directory.disable_user(args.username)
+        return directory.disable_user(args.username, account=account)
     path = Path(args.file)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise _Bad(f"{path}: cannot read: {exc}") from None
-    return directory.import_users(text, str(path))
+    return directory.import_users(text, str(path), account=account)
 
 
 def _groups(args, directory) -> str:
+    account = _account()
     if args.action == "add":
-        return directory.add_group(args.group)
+        return directory.add_group(args.group, account=account)
     if args.action == "add-member":
-        return directory.add_member(args.group, args.member)
-    return directory.remove_member(args.group, args.member)
+        return directory.add_member(args.group, args.member, account=account)
+    return directory.remove_member(args.group, args.member, account=account)
 
 
 def _tokens(args) -> str:

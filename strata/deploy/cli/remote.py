@@ -59,4 +59,13 @@ def run(args: argparse.Namespace) -> int:
     )
     if code:
         out.print(f"strata: ansible-playbook failed (exit code {code})", markup=False)
-    return 1 if code else 0
+        return 1
+    admin = playbook.first_admin_once(args.config)
+    if admin:
+        # Only here, on the control machine's terminal: the hosts got its hash, Ansible never saw it.
+        out.print(
+            f"Admin account — username: {admin[0]}  password: {admin[1]}  (shown once; kept only on this "
+            f"machine, in the secrets file)",
+            markup=False,
+        )
+    return 0

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
-from strata.deploy import firewall
+from strata.deploy import control, firewall
 from strata.deploy.config import ConfigError
 from strata.deploy.lab import topology
 from strata.deploy.supervisor import Supervisor
@@ -61,8 +61,8 @@ class Lab:
 
     @property
     def shared(self) -> Path:
-        """The site's secrets and CA (site.var_dir of the lab's topology), made once and copied to every
-        host; the root namespace's own probes use them too."""
+        """The lab's control machine: the site's secrets and CA (site.var_dir of the lab's topology), made
+        once; each host gets its own bundle from hosts/<host>/ here. The root namespace's probes use it."""
         return self.config().var_dir
 
     def config(self) -> cfgmod.Config:
@@ -228,7 +228,7 @@ def up(
         step("firewalls from the connection matrix")
         for name in hosts:
             apply_firewall(lab, config, name)
-        step("shared secrets and CA")
+        step("each host's secrets and certificates, from the lab's control")
         _share_secrets(lab)
         for group in groups:
             step(f"strata up on {', '.join(group)}")
@@ -272,7 +272,8 @@ def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
 
 
 def _share_secrets(lab: Lab) -> None:
-    """Make the secrets and CA once, then give every host the same copy (each issues its own certs)."""
+    """Make the secrets and CA once on the lab's control (lab.shared), then give every host its bundle
+    (its roles' secrets, its certificates, ca.crt), as `strata deploy` does."""
     env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
     proc = subprocess.run(
         [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), "init"],
@@ -283,12 +284,10 @@ def _share_secrets(lab: Lab) -> None:
     )
     if proc.returncode != 0:
         raise DeployError(f"strata init failed: {(proc.stderr or proc.stdout).strip()}")
-    for h in lab.hosts.values():
-        var = Path(h.var)
-        (var / "pki").mkdir(parents=True, exist_ok=True)
-        os.chmod(var, 0o755)  # noqa: S103 - like var/ of `make up`: services traverse it
-        for rel in ("secrets.toml", "pki/ca.crt", "pki/ca.key"):
-            shutil.copy2(lab.shared / rel, var / rel)
+    files, _changed = control.build_bundles(lab.config(), lab.shared)
+    for name, h in lab.hosts.items():
+        if name in files:
+            control.install_bundle(lab.shared, name, files[name], Path(h.var))
 
 
 def _host_up(lab: Lab, host: str) -> None:

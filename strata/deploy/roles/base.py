@@ -135,11 +135,23 @@ class Role:
         return []
 
     def ensure_certificates(self, ctx: HostContext) -> None:
-        """Issue (or keep, while valid) the role's certificates on ctx's host."""
+        """Issue (or keep, while valid) the role's certificates on ctx's host when it holds the CA's key
+        (one machine: `make up`); on a host deployed from a control machine, check the ones it received
+        and raise DeployError when one does not serve."""
+        has_ca_key = (ctx.pki / "ca.key").exists()
         for req in self.certificates(ctx.config, ctx.host):
-            pki.ensure_server_cert(
-                ctx.pki, req.stem, list(req.names), list(req.addresses), client_auth=req.client_auth
-            )
+            if has_ca_key:
+                pki.ensure_server_cert(
+                    ctx.pki, req.stem, list(req.names), list(req.addresses), client_auth=req.client_auth
+                )
+                continue
+            problem = pki.check_server_cert(ctx.pki, req) if (ctx.pki / "ca.crt").exists() else "is missing"
+            if problem:
+                wanted = ", ".join([*req.names, *req.addresses])
+                raise DeployError(
+                    f"{ctx.pki / (req.stem + '.crt')} {problem} (wanted: {wanted}; the CA key stays on the "
+                    f"control machine): run `strata deploy` from the control machine"
+                )
 
     def prepare(self, ctx: HostContext) -> None:
         """Create directories, users, data and certificates this role needs on the host."""

@@ -74,6 +74,9 @@ class RoleSpec:
     depends_on: roles whose servers must answer before this role's start (the start order follows).
     packages: the Debian packages its servers need on a host (the test-only ones stay in bootstrap).
     option_packages: more packages, needed only when an option has a given value.
+    secrets: the keys of the secrets file (strata.deploy.config.SECRET_MAKERS) its servers read on a host.
+    deploy_secrets: the keys the deployer or the CLI needs besides on the role's hosts (after_start work,
+    such as creating the database's app user). A host receives only its roles' secrets and deploy_secrets.
     """
 
     name: str
@@ -97,6 +100,9 @@ class RoleSpec:
         for option, kind in self.kinds.items():
             if option not in self.options or kind not in KINDS:
                 raise ValueError(f"{self.name} spec: kind {kind!r} of option {option!r} is not known")
+
+    secrets: tuple[str, ...] = ()
+    deploy_secrets: tuple[str, ...] = ()
 
     def defaults(self) -> dict[str, object]:
         return {k: d for k, (_t, d) in self.options.items()}

@@ -29,4 +29,17 @@ SPEC = RoleSpec(
         Link("app", "files", "upload, delete, presign"),
     ),
     depends_on=("db", "domain", "files", "comms"),
+    # What gunicorn and the worker read (config.APP_SECRETS, the file secrets-app.toml).
+    secrets=(
+        "django_secret_key",
+        "db_app_password",
+        "ldap_app_password",
+        "ldap_writer_password",
+        "s3_app_access_key",
+        "s3_app_secret_key",
+        "comms_inbound_secret",
+    ),
+    # On the host besides, for root's CLI and the deployer: `strata backup` (the backup identity) and the
+    # first admin's creation (a password hash: the password itself stays on the control machine).
+    deploy_secrets=("s3_backup_access_key", "s3_backup_secret_key", "admin_password_hash"),
 )

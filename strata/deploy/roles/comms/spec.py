@@ -48,4 +48,7 @@ SPEC = RoleSpec(
     fallback="messages stay in the app; the people directory shows each person's email, phone and fax",
     # SASL modules for an authenticated relay.
     packages=("postfix", "libsasl2-modules"),
+    # Postfix's delivery to the app authenticates with the first; the second (optional, the admin's) logs in
+    # at the relay.
+    secrets=("comms_inbound_secret", "comms_relay_password"),
 )

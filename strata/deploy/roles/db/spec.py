@@ -18,4 +18,7 @@ SPEC = RoleSpec(
     validate=validate,
     links=(Link("db", "files", "database backups"),),
     packages=("postgresql-15",),
+    secrets=("db_superuser_password",),
+    # after_start creates (or updates) the app's login role with its password.
+    deploy_secrets=("db_app_password",),
 )

