@@ -9,6 +9,14 @@ import psycopg
 from strata.deploy.roles.probe import Health, timed
 
 
+def tls_options(config) -> dict[str, str]:
+    """Return libpq's TLS parameters for the app's connections: verify-full against the site CA when the
+    database is reached across hosts (Config.tls_into), else none (one machine: plain, on loopback)."""
+    if not config.tls_into("db"):
+        return {}
+    return {"sslmode": "verify-full", "sslrootcert": str(config.ca_cert)}
+
+
 def probe(config, secrets, host) -> Health:
     """Connect as the app's user over TCP and ask the server's version (a SELECT 1 that says more)."""
     db = config.roles["db"]
@@ -22,11 +30,12 @@ def probe(config, secrets, host) -> Health:
                 user=db["user"],
                 password=secrets["db_app_password"],
                 connect_timeout=2,
+                **tls_options(config),
             )
         ) as conn:
             row = conn.execute("SHOW server_version").fetchone()
         assert row is not None  # SHOW always returns one row
         version = row[0]
-        return f"PostgreSQL {version}"
+        return f"PostgreSQL {version}" + (" over TLS" if conn.pgconn.ssl_in_use else "")
 
     return timed(check)
