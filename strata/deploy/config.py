@@ -154,9 +154,7 @@ class Config:
     def tls_into(self, target: str) -> bool:
         """Return whether TARGET's server speaks TLS: some link of the matrix into it crosses hosts. Its
         clients then all use TLS, those on its own host included (one server, one way in)."""
-        return any(
-            self.link_tls(s, t) for s, t, _purpose in LINKS if t == target and self.enabled(s)
-        )
+        return any(self.link_tls(s, t) for s, t, _purpose in LINKS if t == target and self.enabled(s))
 
     @property
     def ca_cert(self) -> Path:

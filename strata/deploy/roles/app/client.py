@@ -20,7 +20,9 @@ def cafile_of(config) -> Path | None:
     return config.ca_cert if config.tls_into("app") else None
 
 
-def connect(address: str, port: int, cafile: Path | str | None, timeout: float, **kw) -> http.client.HTTPConnection:
+def connect(
+    address: str, port: int, cafile: Path | str | None, timeout: float, **kw
+) -> http.client.HTTPConnection:
     """Return a connection to one app server: HTTPS verified against CAFILE (the certificate's IP address
     must be ADDRESS), or plain HTTP when CAFILE is None (every end on one host)."""
     if cafile is None:

@@ -14,7 +14,9 @@ def tls_options(config) -> dict[str, str]:
     database is reached across hosts (Config.tls_into), else none (one machine: plain, on loopback)."""
     if not config.tls_into("db"):
         return {}
-    return {"sslmode": "verify-full", "sslrootcert": str(config.ca_cert)}
+    # No client certificate: the app authenticates with its password (SCRAM). Without sslcertmode, libpq
+    # tries $HOME/.postgresql/postgresql.crt and fails when $HOME is one the app's user cannot read.
+    return {"sslmode": "verify-full", "sslrootcert": str(config.ca_cert), "sslcertmode": "disable"}
 
 
 def probe(config, secrets, host) -> Health:
