@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import psycopg
 
 from strata.deploy.roles.probe import Health, timed
 
 
-def tls_options(config) -> dict[str, str]:
+def tls_options(config) -> dict[str, Any]:
     """Return libpq's TLS parameters for the app's connections: verify-full against the site CA when the
     database is reached across hosts (Config.tls_into), else none (one machine: plain, on loopback)."""
     if not config.tls_into("db"):
