@@ -37,8 +37,9 @@ def probe(config, secrets, host) -> Health:
             )
         ) as conn:
             row = conn.execute("SHOW server_version").fetchone()
+            tls = conn.pgconn.ssl_in_use
         assert row is not None  # SHOW always returns one row
         version = row[0]
-        return f"PostgreSQL {version}" + (" over TLS" if conn.pgconn.ssl_in_use else "")
+        return f"PostgreSQL {version}" + (" over TLS" if tls else "")
 
     return timed(check)
