@@ -28,12 +28,15 @@ from tests.support.client import Client
 from tests.support.stack import CALL_BOOTSTRAP, CALL_ENV, REPO, call_result, call_spec, make_root
 
 REPORT = Path(__file__).parent / "reports" / "internal_tls.md"
-OPTIONS = {"app": {"instances": 2, "workers": 2}, "domain": {"sync_seconds": 86400}}
+OPTIONS = {"app": {"instances": 2, "workers": 2}}
 
 
 def topology_text(tls: bool) -> str:
     """Return the lab's topology with one app host; without TLS the app and comms join the web host."""
     text = labtopology.default_topology(labtopology.free_slice(), app_hosts=1, options=OPTIONS)
+    # Without the directory: the benchmark's person is a local account (as in bench.pages).
+    text = re.sub(r'\[hosts\.domain\]\naddress = "[^"]+"\n\n', "", text)
+    text = re.sub(r"\[roles\.domain\]\n(?:[^\[\n].*\n|\n)*", "", text)
     if tls:
         return text
     text = re.sub(r'\[hosts\.(app1|comms)\]\naddress = "[^"]+"\n\n', "", text)

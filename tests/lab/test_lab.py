@@ -347,6 +347,17 @@ def test_journey_login_upload_download_message_across_hosts(lab, people):
         what="Bob's notification",
     )[0]
     assert "Across hosts." in mail.message().get_body(("plain",)).get_content()
+    # Bob's reply by email, submitted from an app host: Postfix refuses it in plain from there, takes it
+    # over STARTTLS, and its pipe hands it to an app server over verified HTTPS (comms -> app).
+    conversation, reply_to = resp.url, str(mail.message()["Reply-To"])
+    app1 = lab.config().hosts_of("app")[0].name
+    refused = in_host(lab, app1, on_host.submit_mail, "bob@example.org", reply_to, "Re", "Plain.", False)
+    assert refused[0] == 450, refused
+    assert "encryption is required" in refused[1], refused
+    sent = in_host(lab, app1, on_host.submit_mail, "bob@example.org", reply_to, "Re", "Over TLS.", True)
+    assert sent == [250, ""]
+    wait_for(lambda: "Over TLS." in alice.get(conversation).text, timeout=60, what="Bob's reply by email")
+    assert "Plain." not in alice.get(conversation).text
 
 
 # --- failures --------------------------------------------------------------------------------------
