@@ -159,11 +159,14 @@ def test_nginx_verifies_the_app_servers(spread, single):
     assert "proxy_ssl_session_reuse on;" in text
     upstream = re.search(r"upstream strata_app \{(.*?)\}", text, re.S)
     assert upstream
-    assert "keepalive 16;" in upstream.group(1)
+    assert "keepalive 64;" in upstream.group(1)  # more kept connections: fewer handshakes
     one = ctx(single, "local")
     WebRole().render(one)
     plain = (one.etc("web") / "nginx.conf").read_text()
     assert plain.count("proxy_pass http://strata_app;") == 3
+    plain_upstream = re.search(r"upstream strata_app \{(.*?)\}", plain, re.S)
+    assert plain_upstream
+    assert "keepalive 16;" in plain_upstream.group(1)
     assert "proxy_ssl_verify" not in plain
 
 
