@@ -165,6 +165,23 @@ class Config:
     def roles_on(self, host: str) -> list[str]:
         return [r for r in ROLE_NAMES if self.enabled(r) and host in self.roles[r].hosts]
 
+    def link_tls(self, source: str, target: str) -> bool:
+        """Return whether the link SOURCE -> TARGET crosses hosts, and so must be TLS with the site CA:
+        true when any host of one end has another address than any host of the other end. A link whose
+        ends all share one address stays on that machine (one machine's `make up` stays plain)."""
+        ends = {h.address for h in self.hosts_of(source)} | {h.address for h in self.hosts_of(target)}
+        return len(ends) > 1
+
+    def tls_into(self, target: str) -> bool:
+        """Return whether TARGET's server speaks TLS: some link of the matrix into it crosses hosts. Its
+        clients then all use TLS, those on its own host included (one server, one way in)."""
+        return any(self.link_tls(s, t) for s, t, _purpose in LINKS if t == target and self.enabled(s))
+
+    @property
+    def ca_cert(self) -> Path:
+        """The site CA's certificate on this machine: what every TLS client of an internal link trusts."""
+        return self.var_dir / "pki" / "ca.crt"
+
     def app_instances(self, host: str | None = None) -> list[AppInstance]:
         app = self.roles["app"]
         out = []

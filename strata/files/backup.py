@@ -59,6 +59,12 @@ def _pg_env() -> dict:
         "PGUSER": db["USER"],
         "PGPASSWORD": db["PASSWORD"],
         "PGDATABASE": db["NAME"],
+        # The same TLS as the site's own connections (verify-full against the site CA across hosts).
+        **{
+            f"PG{k.upper()}": v
+            for k, v in db["OPTIONS"].items()
+            if k in ("sslmode", "sslrootcert", "sslcertmode")
+        },
     }
 
 

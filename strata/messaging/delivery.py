@@ -11,6 +11,8 @@ from email.utils import format_datetime
 
 from django.conf import settings
 
+from strata.deploy.roles.comms.client import start_tls
+
 from .mailtext import one_line
 from .models import Notification
 
@@ -58,6 +60,7 @@ def submit(n: Notification) -> None:
     c = require_comms()
     # local_hostname: smtplib would otherwise look this machine's name up (a DNS query) for EHLO.
     with smtplib.SMTP(c["address"], c["port"], timeout=20, local_hostname=c["helo"]) as smtp:
+        start_tls(smtp, c["tls"])  # across hosts: STARTTLS verified with the site CA, or no mail at all
         smtp.send_message(build_email(n), from_addr=c["from_address"], to_addrs=[n.to_address])
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from strata.deploy import config as strata_config
+from strata.deploy.roles.db.client import tls_options as _db_tls_options
 
 CONFIG = strata_config.load()
 SECRETS = strata_config.load_secrets(CONFIG)
@@ -85,6 +86,8 @@ DATABASES = {
         "OPTIONS": {
             "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 10},
             "connect_timeout": 5,
+            # verify-full against the site CA when the database is on another host (Config.tls_into).
+            **_db_tls_options(CONFIG),
         },
     }
 }
@@ -156,11 +159,13 @@ if CONFIG.enabled("comms"):
         "reply_domain": _comms.reply_domain(CONFIG),
         "from_address": _comms.from_address(CONFIG),
         "helo": f"app.{_comms.reply_domain(CONFIG)}",
+        # STARTTLS required and verified with the site CA when Postfix is on another host; None: plain.
+        "tls": _comms.starttls_context(CONFIG),
         # Postfix's pipe posts replies from these addresses, straight to an app server.
         "inbound_addresses": sorted({h.address for h in CONFIG.hosts_of("comms")}),
     }
     EMAIL_BACKEND = "strata.messaging.mail.QueueBackend"
-    # Reached over plain HTTP on the app servers' own address, like /healthz.
+    # Reached on the app servers' own address, like /healthz (over TLS when Postfix is another host).
     SECURE_REDIRECT_EXEMPT += [r"^messages/inbound/$"]
     STRATA_SCHEDULE["messaging.requeue"] = ("strata.messaging.tasks.requeue_stuck_notifications", 300)
 

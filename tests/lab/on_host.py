@@ -14,3 +14,29 @@ def stored_bytes() -> int:
     secrets = cfgmod.load_secrets(config)
     listing = s3.app_client(config, secrets).list_objects_v2(Bucket=config.roles["files"]["bucket"])
     return sum(o["Size"] for o in listing.get("Contents", []))
+
+
+def submit_mail(sender: str, to: str, subject: str, text: str, tls: bool) -> list:
+    """Submit one email to the comms host from this host over SMTP, with STARTTLS verified by the site CA
+    (as the app does) or, with TLS false, in plain; return [code, reply] of the refusal, or [250, ""]."""
+    import smtplib
+    from email.message import EmailMessage
+
+    from strata.deploy.roles.comms.client import start_tls, starttls_context
+
+    config = cfgmod.load()
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg.set_content(text)
+    comms = config.host_of("comms").address
+    with smtplib.SMTP(comms, config.roles["comms"]["port"], timeout=20, local_hostname="app.test") as smtp:
+        if tls:
+            context = starttls_context(config)
+            assert context is not None, "the app -> comms link is not TLS in this topology"
+            start_tls(smtp, context)
+        try:
+            smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients[to]
+            return [code, reply.decode()]
+    return [250, ""]

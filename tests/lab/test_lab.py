@@ -277,6 +277,66 @@ def test_every_flow_of_the_matrix_is_open_and_every_other_is_blocked(lab):
     assert all(f.result == "timeout" for f in internal)
 
 
+def s_client(lab, source: str, address: str, port: int, *starttls: str) -> subprocess.CompletedProcess:
+    """Run `openssl s_client` from SOURCE's namespace to ADDRESS:PORT, verifying the server's certificate
+    against the site CA and ADDRESS (its IP SAN); -brief writes the verdict to stderr."""
+    return lab.run_in(
+        source,
+        ["openssl", "s_client", "-connect", f"{address}:{port}", *starttls, "-brief"]
+        + ["-verify_return_error", "-CAfile", str(lab.ca()), "-verify_ip", address],
+        input="",
+        timeout=30,
+        check=False,
+    )
+
+
+def test_every_link_across_hosts_is_tls_verified_with_the_site_ca(lab):
+    config = lab.config()
+    app1, db, comms = config.hosts_of("app")[0], config.host_of("db"), config.host_of("comms")
+    web, domain = config.hosts_of("web")[0], config.host_of("domain")
+    # PostgreSQL admits an app host over TLS only: a plaintext connection is refused by pg_hba.conf.
+    dsn = f"host={db.address} port={config.roles['db']['port']} dbname={config.roles['db']['name']}"
+    proc = lab.run_in(
+        app1.name,
+        [
+            "psql",
+            "-w",
+            f"{dsn} user={config.roles['db']['user']} sslmode=disable connect_timeout=5",
+            "-c",
+            "SELECT 1",
+        ],
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "no pg_hba.conf entry" in proc.stderr, proc.stderr
+    assert "no encryption" in proc.stderr, proc.stderr
+    # Each TLS link verifies with the site CA, from a host the matrix lets through.
+    links = [
+        (app1.name, db.address, config.roles["db"]["port"], ("-starttls", "postgres")),
+        (app1.name, comms.address, config.roles["comms"]["port"], ("-starttls", "smtp")),
+        (app1.name, domain.address, config.roles["domain"]["port"], ("-starttls", "ldap")),
+        *[(web.name, i.host.address, i.port, ()) for i in config.app_instances()],
+        *[(comms.name, i.host.address, i.port, ()) for i in config.app_instances()],
+    ]
+    for source, address, port, starttls in links:
+        proc = s_client(lab, source, address, port, *starttls)
+        assert proc.returncode == 0, (source, address, port, proc.stderr[-500:])
+        assert "Verification: OK" in proc.stderr, (source, address, port, proc.stderr[-500:])
+    # The check bites: an app server's certificate does not pass for another app host's address.
+    other = config.hosts_of("app")[1].address
+    wrong = lab.run_in(
+        web.name,
+        ["openssl", "s_client", "-connect", f"{app1.address}:{config.roles['app']['port']}", "-brief"]
+        + ["-verify_return_error", "-CAfile", str(lab.ca()), "-verify_ip", other],
+        input="",
+        timeout=30,
+        check=False,
+    )
+    assert wrong.returncode != 0
+    assert "IP address mismatch" in wrong.stderr, wrong.stderr[-500:]
+
+
 def test_lab_check_and_status_from_the_cli(lab):
     proc = subprocess.run(
         [sys.executable, "-m", "strata.deploy.cli.main", "lab", "check", "--dir", lab.dir],
@@ -350,6 +410,17 @@ def test_journey_login_upload_download_message_across_hosts(lab, people):
         what="Bob's notification",
     )[0]
     assert "Across hosts." in mail.message().get_body(("plain",)).get_content()
+    # Bob's reply by email, submitted from an app host: Postfix refuses it in plain from there, takes it
+    # over STARTTLS, and its pipe hands it to an app server over verified HTTPS (comms -> app).
+    conversation, reply_to = resp.url, str(mail.message()["Reply-To"])
+    app1 = lab.config().hosts_of("app")[0].name
+    refused = in_host(lab, app1, on_host.submit_mail, "bob@example.org", reply_to, "Re", "Plain.", False)
+    assert refused[0] == 450, refused
+    assert "encryption is required" in refused[1], refused
+    sent = in_host(lab, app1, on_host.submit_mail, "bob@example.org", reply_to, "Re", "Over TLS.", True)
+    assert sent == [250, ""]
+    wait_for(lambda: "Over TLS." in alice.get(conversation).text, timeout=60, what="Bob's reply by email")
+    assert "Plain." not in alice.get(conversation).text
 
 
 # --- failures --------------------------------------------------------------------------------------

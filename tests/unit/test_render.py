@@ -196,9 +196,10 @@ def test_pg_hba_allows_only_app_hosts(config):
         if ln.strip() and not ln.lstrip().startswith("#")
     ]
     host_lines = [ln for ln in lines if ln[0].startswith("host")]
+    # The app hosts are other machines: TLS only (tests/unit/test_tls_render.py has the rest).
     assert host_lines == [
-        ["host", "teamdb", "teamuser", "198.18.0.2/32", "scram-sha-256"],
-        ["host", "teamdb", "teamuser", "198.18.0.3/32", "scram-sha-256"],
+        ["hostssl", "teamdb", "teamuser", "198.18.0.2/32", "scram-sha-256"],
+        ["hostssl", "teamdb", "teamuser", "198.18.0.3/32", "scram-sha-256"],
     ]
     assert ["local", "all", "postgres", "scram-sha-256"] in lines
     assert not any(ln[1:3] == ["all", "all"] for ln in lines)

@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
+from pathlib import Path
 
 from strata.deploy.roles.probe import Health, timed
 
 
-def get_healthz(address: str, port: int, timeout: float = 3) -> dict:
-    """GET /healthz from one app instance; return its JSON body or raise."""
-    conn = http.client.HTTPConnection(address, port, timeout=timeout)
+def app_tls_name(config) -> str:
+    """Return the name every app server's certificate carries, which nginx verifies (proxy_ssl_name)."""
+    return f"app.{config.site['domain']}"
+
+
+def cafile_of(config) -> Path | None:
+    """Return the CA to verify the app servers with when they speak TLS (Config.tls_into), else None."""
+    return config.ca_cert if config.tls_into("app") else None
+
+
+def connect(
+    address: str, port: int, cafile: Path | str | None, timeout: float, **kw
+) -> http.client.HTTPConnection:
+    """Return a connection to one app server: HTTPS verified against CAFILE (the certificate's IP address
+    must be ADDRESS), or plain HTTP when CAFILE is None (every end on one host)."""
+    if cafile is None:
+        return http.client.HTTPConnection(address, port, timeout=timeout, **kw)
+    context = ssl.create_default_context(cafile=str(cafile))
+    return http.client.HTTPSConnection(address, port, timeout=timeout, context=context, **kw)
+
+
+def get_healthz(address: str, port: int, timeout: float = 3, cafile: Path | str | None = None) -> dict:
+    """GET /healthz from one app instance (over HTTPS verified by CAFILE when given); return its JSON
+    body or raise."""
+    conn = connect(address, port, cafile, timeout)
     try:
         conn.request("GET", "/healthz", headers={"Host": address})
         resp = conn.getresponse()
@@ -24,13 +48,14 @@ def get_healthz(address: str, port: int, timeout: float = 3) -> dict:
     return data
 
 
-def probe_instances(instances) -> Health:
-    """GET /healthz on every one of INSTANCES; healthy only when all answer 200."""
+def probe_instances(instances, cafile: Path | None = None) -> Health:
+    """GET /healthz on every one of INSTANCES (HTTPS verified by CAFILE when given); healthy only when all
+    answer 200."""
 
     def check():
         for inst in instances:
             try:
-                get_healthz(inst.host.address, inst.port)
+                get_healthz(inst.host.address, inst.port, cafile=cafile)
             except Exception as exc:  # noqa: BLE001 - any failure of one instance is reported by name
                 raise RuntimeError(f"{inst.name} ({inst.host.address}:{inst.port}): {exc}") from None
         return f"{len(instances)} instance(s) answer /healthz"
@@ -40,4 +65,4 @@ def probe_instances(instances) -> Health:
 
 def probe(config, secrets, host) -> Health:
     """GET /healthz on every instance of HOST; healthy only when all answer 200."""
-    return probe_instances(config.app_instances(host.name))
+    return probe_instances(config.app_instances(host.name), cafile_of(config))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-from strata.deploy.config import ENV_SECRETS, write_app_secrets
+from strata.deploy import pki
+from strata.deploy.config import ENV_SECRETS, Config, Host, write_app_secrets
 from strata.deploy.render import listen_address, render, write
-from strata.deploy.roles.app.client import probe_instances
+from strata.deploy.roles.app.client import app_tls_name, cafile_of, probe_instances
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.probe import Health
 from strata.deploy.system import chown, make_dir, require_reachable, service_user
@@ -22,9 +23,21 @@ class AppRole(Role):
     def user(self) -> str | None:
         return service_user(APP_USER)
 
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        # Every app certificate carries the one name nginx verifies (app_tls_name) and its host's address
+        # (what Postfix's delivery and the probes connect to). Only when a client crosses hosts.
+        if not config.tls_into("app"):
+            return []
+        return [pki.CertRequest("app", (app_tls_name(config),), (host.address,))]
+
     def prepare(self, ctx: HostContext) -> None:
         user = self.user()
         self.make_dirs(ctx, None, "etc", "log")
+        self.ensure_certificates(ctx)
+        if self.certificates(ctx.config, ctx.host):
+            # Read by gunicorn's workers, which run as the app's user.
+            chown(ctx.pki / "app.key", user)
+            require_reachable(ctx.pki, user, "the PKI directory")
         # The app's processes read only their own subset of the secrets, as their own user.
         chown(write_app_secrets(ctx.config, ctx.secrets), user)
         require_reachable(ctx.project, user, "the Strata code")
@@ -52,6 +65,9 @@ class AppRole(Role):
                     timeout=app["timeout"],
                     name=f"strata-{inst.name}",
                     forwarded_allow_ips=",".join(web_addresses),
+                    tls=ctx.config.tls_into("app"),
+                    cert=ctx.pki / "app.crt",
+                    key=ctx.pki / "app.key",
                 ),
             )
 
@@ -101,7 +117,7 @@ class AppRole(Role):
         return out
 
     def ready_probe(self, ctx: HostContext) -> Health:
-        return probe_instances(ctx.config.app_instances(ctx.host.name))
+        return probe_instances(ctx.config.app_instances(ctx.host.name), cafile_of(ctx.config))
 
 
 ROLE = AppRole()

@@ -5,11 +5,12 @@ Used by Django's settings and messaging app and by the deployer; no deployer mac
 
 from __future__ import annotations
 
-import http.client
 import smtplib
+import ssl
 from pathlib import Path
 
 from strata.deploy.config import Config
+from strata.deploy.roles.app.client import cafile_of, connect
 from strata.deploy.roles.probe import Health, timed
 
 INBOUND_PATH = "/messages/inbound/"
@@ -35,12 +36,30 @@ def outbox_dir(var: Path) -> Path:
     return var / "data" / "comms" / "outbox" / "Maildir"
 
 
-def _smtp_noop(address: str, port: int, timeout: float = 2) -> str:
+def starttls_context(config: Config) -> ssl.SSLContext | None:
+    """Return the TLS context the app's SMTP sessions must start (STARTTLS, verified with the site CA)
+    when the mail server is reached across hosts (Config.tls_into), else None (one machine: plain)."""
+    if not config.tls_into("comms"):
+        return None
+    context = ssl.create_default_context(cafile=str(config.ca_cert))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def start_tls(smtp: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
+    """Upgrade SMTP to TLS with CONTEXT (the server's certificate must name the address connected to);
+    raise when the server does not offer STARTTLS. Nothing when CONTEXT is None."""
+    if context is not None:
+        smtp.starttls(context=context)  # raises SMTPNotSupportedError without STARTTLS: never plain
+
+
+def _smtp_noop(address: str, port: int, context: ssl.SSLContext | None, timeout: float = 2) -> str:
     with smtplib.SMTP(address, port, timeout=timeout) as smtp:
+        start_tls(smtp, context)
         code, _msg = smtp.noop()
         if code != 250:
             raise RuntimeError(f"NOOP answered {code}")
-    return f"SMTP {address}:{port} NOOP 250"
+    return f"SMTP {address}:{port} NOOP 250" + (" over TLS" if context else "")
 
 
 def inbound_checks(config: Config, secrets: dict) -> list[Health]:
@@ -50,14 +69,16 @@ def inbound_checks(config: Config, secrets: dict) -> list[Health]:
     for inst in config.app_instances():
 
         def check(inst=inst):
-            # From the comms host's address when this machine has it, as Postfix's pipe would.
-            conn = http.client.HTTPConnection(
-                inst.host.address, inst.port, timeout=3, source_address=(comms_host.address, 0)
-            )
+            # From the comms host's address when this machine has it, as Postfix's pipe would; over
+            # HTTPS verified with the site CA when the app servers speak TLS.
+            address, port, cafile = inst.host.address, inst.port, cafile_of(config)
+            conn = connect(address, port, cafile, 3, source_address=(comms_host.address, 0))
             try:
                 conn.connect()
+            except ssl.SSLError:
+                raise
             except OSError:
-                conn = http.client.HTTPConnection(inst.host.address, inst.port, timeout=3)
+                conn = connect(address, port, cafile, 3)
             try:
                 conn.request(
                     "GET",
@@ -81,4 +102,4 @@ def inbound_checks(config: Config, secrets: dict) -> list[Health]:
 
 def probe(config: Config, secrets: dict, host) -> Health:
     """Connect over SMTP and send NOOP."""
-    return timed(lambda: _smtp_noop(host.address, config.roles["comms"]["port"]))
+    return timed(lambda: _smtp_noop(host.address, config.roles["comms"]["port"], starttls_context(config)))

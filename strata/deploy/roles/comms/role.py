@@ -12,7 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from strata.deploy.config import Config, ConfigError
+from strata.deploy import pki
+from strata.deploy.config import Config, ConfigError, Host
 from strata.deploy.render import render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.comms.client import (
@@ -41,6 +42,13 @@ class CommsRole(Role):
     name = "comms"
     ready_timeout = 30
 
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        # STARTTLS for the app's submissions when an app host is another machine (Config.tls_into). The
+        # key stays root's: Postfix's smtpd reads it before it drops its privileges.
+        if not config.tls_into("comms"):
+            return []
+        return [pki.CertRequest("comms", (f"comms.{reply_domain(config)}",), (host.address,))]
+
     def prepare(self, ctx: HostContext) -> None:
         self.require_binary(POSTFIX, "Postfix")
         if not is_root():
@@ -49,6 +57,10 @@ class CommsRole(Role):
         require_reachable(ctx.var, "postfix", "site.var_dir")
         require_reachable(ctx.var, MAIL_USER, "site.var_dir")
         require_reachable(ctx.venv_bin, MAIL_USER, "the virtualenv")
+        self.ensure_certificates(ctx)
+        if ctx.config.tls_into("app"):
+            # The pipe to the app verifies the app servers' certificates with the site CA.
+            require_reachable(ctx.config.ca_cert, MAIL_USER, "the site CA's certificate")
         self.make_dirs(ctx, None, "etc", "log")
         make_dir(ctx.data("comms"), None, 0o755)
         # `postfix check` creates the queue's subdirectories with their owners and modes.
@@ -145,6 +157,10 @@ def render_files(
         python=python,
         deliver_script=etc / "deliver.py",
         deliver_config=etc / "inbound.json",
+        # STARTTLS offered to everyone; required of the app hosts when one is another machine.
+        smtpd_tls=config.tls_into("comms"),
+        cert=var / "pki" / "comms.crt",
+        key=var / "pki" / "comms.key",
     )
     esc = domain.replace(".", r"\.")
     files = {
@@ -160,10 +176,20 @@ def render_files(
         ),
         # Every recipient of the outbox shares one Maildir.
         "outbox.regexp": ("/./ Maildir/\n", 0o644),
+        # The app hosts must use STARTTLS before they submit (Postfix answers 4xx to a plain session).
+        "submission_clients.cidr": (
+            "".join(
+                f"{c} reject_plaintext_session\n" for c in sorted({h.cidr() for h in config.hosts_of("app")})
+            ),
+            0o644,
+        ),
         "inbound.json": (
             json.dumps(
                 {
                     "apps": [[i.host.address, i.port] for i in config.app_instances()],
+                    # HTTPS verified with the site CA when the app servers speak TLS; null: plain HTTP
+                    # (every end on this one machine).
+                    "cafile": str(config.ca_cert) if config.tls_into("app") else None,
                     "path": INBOUND_PATH,
                     "source": address,
                     "secret_file": str(etc / "inbound.secret"),

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import psycopg
 
 from strata.deploy.roles.probe import Health, timed
+
+
+def tls_options(config) -> dict[str, Any]:
+    """Return libpq's TLS parameters for the app's connections: verify-full against the site CA when the
+    database is reached across hosts (Config.tls_into), else none (one machine: plain, on loopback)."""
+    if not config.tls_into("db"):
+        return {}
+    # No client certificate: the app authenticates with its password (SCRAM). Without sslcertmode, libpq
+    # tries $HOME/.postgresql/postgresql.crt and fails when $HOME is one the app's user cannot read.
+    return {"sslmode": "verify-full", "sslrootcert": str(config.ca_cert), "sslcertmode": "disable"}
 
 
 def probe(config, secrets, host) -> Health:
@@ -22,11 +33,13 @@ def probe(config, secrets, host) -> Health:
                 user=db["user"],
                 password=secrets["db_app_password"],
                 connect_timeout=2,
+                **tls_options(config),
             )
         ) as conn:
             row = conn.execute("SHOW server_version").fetchone()
+            tls = conn.pgconn.ssl_in_use
         assert row is not None  # SHOW always returns one row
         version = row[0]
-        return f"PostgreSQL {version}"
+        return f"PostgreSQL {version}" + (" over TLS" if tls else "")
 
     return timed(check)

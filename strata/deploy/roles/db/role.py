@@ -7,6 +7,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from strata.deploy import pki
+from strata.deploy.config import Config, Host
 from strata.deploy.render import render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.probe import Health, timed
@@ -23,11 +25,22 @@ class DbRole(Role):
     def user(self) -> str | None:
         return service_user("postgres")
 
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        # Only when a client crosses hosts (see Config.tls_into): on one machine PostgreSQL stays plain.
+        if not config.tls_into("db"):
+            return []
+        return [pki.CertRequest("db", (f"db.{config.site['domain']}",), (host.address,))]
+
     def prepare(self, ctx: HostContext) -> None:
         self.require_binary(str(PG_BIN / "postgres"), "PostgreSQL 15")
         user = self.user()
         require_reachable(ctx.var, user, "site.var_dir")
         self.make_dirs(ctx, user, "data", "run", "etc", "log")
+        self.ensure_certificates(ctx)
+        if self.certificates(ctx.config, ctx.host):
+            # PostgreSQL refuses a key readable by others, and reads it as its own user.
+            chown(ctx.pki / "db.key", user)
+            require_reachable(ctx.pki, user, "the PKI directory")
         datadir = ctx.data("db") / "pgdata"
         if (datadir / "PG_VERSION").exists():
             return
@@ -70,7 +83,17 @@ class DbRole(Role):
             max_connections=max(100, needed),
             dbname=db["name"],
             dbuser=db["user"],
-            app_cidrs=sorted({h.cidr() for h in cfg.hosts_of("app")}),
+            # An app host on another machine may connect only over TLS (hostssl); one on the db's own
+            # host keeps a plain `host` line (its traffic never leaves the machine).
+            app_clients=sorted(
+                {
+                    (h.cidr(), "host" if h.address == ctx.host.address else "hostssl")
+                    for h in cfg.hosts_of("app")
+                }
+            ),
+            tls=cfg.tls_into("db"),
+            cert=ctx.pki / "db.crt",
+            key=ctx.pki / "db.key",
         )
         write(etc / "postgresql.conf", render("db/templates/postgresql.conf.j2", **common))
         write(etc / "pg_hba.conf", render("db/templates/pg_hba.conf.j2", **common))

@@ -8,6 +8,7 @@ from pathlib import Path
 from strata.deploy import pki
 from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
+from strata.deploy.roles.app.client import app_tls_name
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
 from strata.deploy.roles.web import tls
@@ -131,6 +132,9 @@ class WebRole(Role):
                 static=ctx.static,
                 hsts_seconds=site["hsts_seconds"],
                 app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
+                app_tls=cfg.tls_into("app"),
+                app_tls_ca=cfg.ca_cert,
+                app_tls_name=app_tls_name(cfg),
                 fail_timeout=10,
                 **files_context(ctx),
             ),
