@@ -47,7 +47,8 @@ class CommsRole(Role):
         # key stays root's: Postfix's smtpd reads it before it drops its privileges.
         if not config.tls_into("comms"):
             return []
-        return [pki.CertRequest("comms", (f"comms.{reply_domain(config)}",), (host.address,))]
+        # Verified by address; the name is under site.domain, within the site CA's name constraints.
+        return [pki.CertRequest("comms", (f"comms.{config.site['domain']}",), (host.address,))]
 
     def prepare(self, ctx: HostContext) -> None:
         self.require_binary(POSTFIX, "Postfix")
