@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from strata.deploy.roles.files import client as s3
 from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET
+from tests.support import in_site
 from tests.support.stack import free_ports, running_stack
 
 pytestmark = pytest.mark.integration
@@ -254,3 +255,31 @@ def test_nginx_fetches_downloads_over_verified_https(closed_stack):
     finally:
         conn.close()
     app.delete_object(Bucket=cfg.roles["files"]["bucket"], Key=key)
+
+
+def test_uploads_and_downloads_cross_to_the_file_server_over_https(closed_stack):
+    """The whole byte path with the file server on another host: the app's presigned PUT (HTTPS, the site
+    CA) and nginx's download (proxy_ssl_verify), Range included."""
+    admin, _password = closed_stack.admin
+    token = closed_stack.call(in_site.issue_token_for, admin, "closed")
+    site = urllib.parse.urlsplit(closed_stack.url)
+    ctx = ssl.create_default_context(cafile=str(closed_stack.ca))
+    data = bytes(range(256)) * 4096  # 1 MiB
+
+    def call(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        conn = http.client.HTTPSConnection(site.hostname or "", site.port, context=ctx, timeout=60)
+        try:
+            conn.request(method, path, body, {"Authorization": f"Bearer {token}", **(headers or {})})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    status, body = call(
+        "PUT", "/api/files/uploads/put?name=crossed.bin", data, {"Content-Type": "application/octet-stream"}
+    )
+    assert status in (200, 201), body[:300]
+    file_id = json.loads(body)["id"]
+    assert call("GET", f"/api/files/files/{file_id}/content") == (200, data)
+    status, part = call("GET", f"/api/files/files/{file_id}/content", headers={"Range": "bytes=1000-1999"})
+    assert (status, part) == (206, data[1000:2000])
