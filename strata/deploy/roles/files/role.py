@@ -59,7 +59,8 @@ def identities(config, secrets) -> dict:
                 ],
                 # Reads the files bucket (copies objects from it); writes only the backups bucket.
                 # SeaweedFS's "Write" also allows deletes: the backup identity may delete backups.
-                "actions": [f"{a}:{backup}" for a in ("Read", "Write", "List")] + [f"Read:{data}", f"List:{data}"],
+                "actions": [f"{a}:{backup}" for a in ("Read", "Write", "List")]
+                + [f"Read:{data}", f"List:{data}"],
             },
             {
                 "name": "strata-admin",
