@@ -446,6 +446,12 @@ SECRET_MAKERS: dict[str, Callable[[], str]] = {
     "s3_backup_secret_key": _token,
     "s3_admin_access_key": lambda: "admin" + _secrets.token_hex(8),
     "s3_admin_secret_key": _token,
+    # SeaweedFS's own servers (files role, security.toml): the JWT keys with which the master signs volume
+    # writes and reads, and with which the S3 gateway signs its writes and reads to the filer.
+    "seaweedfs_jwt_key": _token,
+    "seaweedfs_jwt_read_key": _token,
+    "seaweedfs_filer_jwt_key": _token,
+    "seaweedfs_filer_jwt_read_key": _token,
     # Postfix's delivery of replies authenticates to the app with this (comms -> app).
     "comms_inbound_secret": _token,
 }

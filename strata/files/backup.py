@@ -42,7 +42,13 @@ class Result:
 
 
 def _client():
+    """The backup identity: it reads the files bucket and writes only the backups bucket."""
     return s3.backup_client(settings.CONFIG, settings.SECRETS)
+
+
+def _admin_client():
+    """The admin identity, for restores only: they write (and may overwrite) the files bucket."""
+    return s3.admin_client(settings.CONFIG, settings.SECRETS)
 
 
 def _buckets() -> tuple[str, str]:
@@ -199,7 +205,7 @@ def restore(backup_id: str, force: bool = False) -> Result:
             "(or pass --force to replace everything)."
         )
     data_bucket, backup_bucket = _buckets()
-    client = _client()
+    client = _admin_client()
     missing = [
         o["key"] for o in m["objects"] if _exists(client, backup_bucket, f"objects/{o['key']}") != o["size"]
     ]

@@ -221,7 +221,13 @@ class S3Backend:
     def _put_stream(self, url: str, blocks: Iterator[bytes], length: int, headers: dict | None = None) -> str:
         """PUT the blocks to a presigned URL without buffering; return the ETag."""
         parts = urllib.parse.urlsplit(url)
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+        conn: http.client.HTTPConnection
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=60, context=s3.ssl_context(self.config)
+            )
+        else:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
         try:
             conn.request(
                 "PUT",

@@ -29,6 +29,7 @@ import pytest
 from strata.deploy import config as cfgmod
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
+from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET
 from tests.lab import on_host
 from tests.support.client import Client, text_of
 from tests.support.mail import outbox_to
@@ -335,6 +336,27 @@ def test_every_link_across_hosts_is_tls_verified_with_the_site_ca(lab):
     )
     assert wrong.returncode != 0
     assert "IP address mismatch" in wrong.stderr, wrong.stderr[-500:]
+
+
+def test_only_the_s3_port_of_the_file_server_faces_other_hosts(lab):
+    """What the firewall's drops above hide: on the files host, SeaweedFS's internal servers listen on
+    loopback only (their gRPC ports too, but the S3 gateway's, which takes mutual TLS only), and the S3
+    port, HTTPS with the site CA, refuses an unsigned request from another host."""
+    config = lab.config()
+    files, host = config.roles["files"], config.host_of("files")
+    listening: dict[int, set[str]] = {}
+    for line in lab.run_in(host.name, ["ss", "-ltnH"]).stdout.splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        listening.setdefault(int(port), set()).add(address.strip("[]"))
+    base = files["internal_port"]
+    for port in range(base, base + INTERNAL_PORTS):
+        if port != base + S3_GRPC_OFFSET:
+            assert listening.get(port) == {"127.0.0.1"}, (port, listening.get(port))
+    assert host.address in listening.get(files["port"], set())
+    app = config.hosts_of("app")[0].name
+    url = f"https://{host.address}:{files['port']}/{files['bucket']}/"
+    unsigned = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(lab.ca()), url]
+    assert lab.run_in(app, unsigned).stdout == "403"
 
 
 def test_lab_check_and_status_from_the_cli(lab):

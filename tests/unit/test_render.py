@@ -9,6 +9,7 @@ import ipaddress
 import re
 import shlex
 import stat
+import tomllib
 from pathlib import Path
 
 import jinja2
@@ -24,6 +25,8 @@ from strata.deploy.render import render, write
 from strata.deploy.roles.app.role import AppRole
 from strata.deploy.roles.base import HostContext, Program
 from strata.deploy.roles.db.role import DbRole
+from strata.deploy.roles.files import role as files_role
+from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET
 from strata.deploy.roles.web.role import TEMP_DIRS, WebRole
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
@@ -179,9 +182,94 @@ def test_every_template_rejects_missing_variables():
         "db/templates/pg_hba.conf.j2",
         "db/templates/postgresql.conf.j2",
         "app/templates/gunicorn.conf.py.j2",
+        "files/templates/security.toml.j2",
     ):
         with pytest.raises(jinja2.exceptions.UndefinedError):
             render(template)
+
+
+# --- SeaweedFS ---------------------------------------------------------------------------------------
+
+FILES_SECRETS = {
+    **SECRETS,
+    **{
+        f"s3_{who}_{kind}_key": f"{who}-{kind}"
+        for who in ("app", "backup", "admin")
+        for kind in ("access", "secret")
+    },
+    "seaweedfs_jwt_key": 'w"1\\',
+    "seaweedfs_jwt_read_key": "r1",
+    "seaweedfs_filer_jwt_key": "fw1",
+    "seaweedfs_filer_jwt_read_key": "fr1",
+}
+
+
+def test_files_servers_listen_on_loopback_and_only_s3_on_the_host(config, monkeypatch):
+    monkeypatch.setattr(files_role, "weed_binary", lambda: "/venv/bin/weed")
+    monkeypatch.setattr(files_role, "service_user", lambda name: None)
+    ctx = HostContext(config, FILES_SECRETS, config.hosts["data"])
+    servers, gateway = files_role.FilesRole().programs(ctx)
+    base = config.roles["files"]["internal_port"]
+    assert {"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3=false"} <= set(servers.command)
+    assert not any("198.18.0.4" in arg for arg in servers.command)
+    assert f"-config_dir={ctx.etc('files')}" in servers.command
+    assert servers.command.index(f"-config_dir={ctx.etc('files')}") < servers.command.index("mini")
+    assert "-ip.bind=198.18.0.4" in gateway.command
+    assert f"-filer=127.0.0.1:{base + 2}.{base + 6}" in gateway.command
+    assert f"-cert.file={ctx.pki / 'files-s3.crt'}" in gateway.command
+    assert sorted(servers.ports + gateway.ports) == sorted(
+        [config.roles["files"]["port"], *range(base, base + INTERNAL_PORTS)]
+    )
+    assert gateway.ports == [config.roles["files"]["port"], base + S3_GRPC_OFFSET]
+
+
+def test_files_certificates_name_loopback_and_the_host(config):
+    grpc, https = files_role.FilesRole().certificates(config, config.hosts["data"])
+    assert (grpc.stem, grpc.client_auth, grpc.addresses) == ("files-grpc", True, ("127.0.0.1",))
+    assert (https.stem, https.client_auth) == ("files-s3", False)
+    assert https.names == ("files-s3.team.example",)
+    assert set(https.addresses) == {"127.0.0.1", "198.18.0.4"}
+
+
+def test_files_security_toml_signs_volume_and_filer_and_requires_grpc_tls(config, monkeypatch):
+    monkeypatch.setattr(files_role, "service_user", lambda name: None)
+    ctx = HostContext(config, FILES_SECRETS, config.hosts["data"])
+    files_role.FilesRole().render(ctx)
+    path = ctx.etc("files") / "security.toml"
+    assert mode(path) == 0o600
+    sec = tomllib.loads(path.read_text())
+    assert sec["jwt"]["signing"]["key"] == 'w"1\\'
+    assert sec["jwt"]["signing"]["read"]["key"] == "r1"
+    assert sec["jwt"]["filer_signing"]["key"] == "fw1"
+    assert sec["jwt"]["filer_signing"]["read"]["key"] == "fr1"
+    assert sec["grpc"]["ca"] == str(ctx.pki / "ca.crt")
+    for section in ("master", "volume", "filer", "s3", "admin", "client"):
+        assert sec["grpc"][section] == {
+            "cert": str(ctx.pki / "files-grpc.crt"),
+            "key": str(ctx.pki / "files-grpc.key"),
+        }
+
+
+def test_s3_identities_are_least_privilege(config):
+    ids = {i["name"]: set(i["actions"]) for i in files_role.identities(config, FILES_SECRETS)["identities"]}
+    data, backups = config.roles["files"]["bucket"], config.roles["files"]["backup_bucket"]
+    assert ids["strata-app"] == {f"{a}:{data}" for a in ("Read", "Write", "List", "Tagging")}
+    assert ids["strata-backup"] == {f"Read:{data}", f"List:{data}"} | {
+        f"{a}:{backups}" for a in ("Read", "Write", "List")
+    }
+    assert "Admin" in ids["strata-admin"]
+
+
+def test_nginx_fetches_file_bytes_over_verified_https(config, no_service_users):
+    conf = render_web(config)
+    location = conf.split("location ^~ /_files_s3/", 1)[1].split("}", 1)[0]
+    assert "proxy_pass https://strata_files/;" in location
+    assert "proxy_ssl_verify on;" in location
+    assert "proxy_ssl_name files-s3.team.example;" in location
+    assert f"proxy_ssl_trusted_certificate {config.var_dir / 'pki' / 'ca.crt'};" in location
+    assert "proxy_ssl_session_reuse on;" in location
+    assert "proxy_buffers 4 64k;" in location
+    assert "server 198.18.0.4:18333;" in conf
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------

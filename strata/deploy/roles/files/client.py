@@ -4,6 +4,7 @@ deployer too)."""
 from __future__ import annotations
 
 import functools
+import ssl
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -13,15 +14,32 @@ from strata.deploy.roles.probe import Health, timed
 
 
 def endpoint(config: Config) -> str:
+    """Return the S3 gateway's URL: HTTPS on the files host, with a certificate from the site CA."""
     host = config.host_of("files")
     address = f"[{host.address}]" if ":" in host.address else host.address
-    return f"http://{address}:{config.roles['files']['port']}"
+    return f"https://{address}:{config.roles['files']['port']}"
 
 
-def _client(url: str, key: str, secret: str, timeout: float):
+def ca_file(config: Config) -> str:
+    """Return the site CA certificate that S3 clients verify the file server against."""
+    return str(config.var_dir / "pki" / "ca.crt")
+
+
+def ssl_context(config: Config) -> ssl.SSLContext:
+    """Return a TLS context that trusts only the site CA (for the presigned PUTs sent without boto3)."""
+    return _context(ca_file(config))
+
+
+@functools.lru_cache(maxsize=4)
+def _context(cafile: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
+
+
+def _client(url: str, key: str, secret: str, timeout: float, cafile: str):
     return boto3.client(
         "s3",
         endpoint_url=url,
+        verify=cafile,
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         region_name="us-east-1",
@@ -39,22 +57,28 @@ def _client(url: str, key: str, secret: str, timeout: float):
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(url, key, secret, timeout):
-    return _client(url, key, secret, timeout)
+def _cached(url, key, secret, timeout, cafile):
+    return _client(url, key, secret, timeout, cafile)
+
+
+def _identity(config: Config, secrets: dict, name: str, timeout: float):
+    key, secret = secrets[f"s3_{name}_access_key"], secrets[f"s3_{name}_secret_key"]
+    return _cached(endpoint(config), key, secret, timeout, ca_file(config))
 
 
 def app_client(config: Config, secrets: dict, timeout: float = 5):
-    return _cached(endpoint(config), secrets["s3_app_access_key"], secrets["s3_app_secret_key"], timeout)
+    """The app's identity: read, write and list the files bucket, nothing else."""
+    return _identity(config, secrets, "app", timeout)
 
 
 def backup_client(config: Config, secrets: dict, timeout: float = 5):
-    return _cached(
-        endpoint(config), secrets["s3_backup_access_key"], secrets["s3_backup_secret_key"], timeout
-    )
+    """The backup identity: read the files bucket, read and write the backups bucket."""
+    return _identity(config, secrets, "backup", timeout)
 
 
 def admin_client(config: Config, secrets: dict, timeout: float = 5):
-    return _cached(endpoint(config), secrets["s3_admin_access_key"], secrets["s3_admin_secret_key"], timeout)
+    """The admin identity: the deployer (buckets) and restores (they write the files bucket)."""
+    return _identity(config, secrets, "admin", timeout)
 
 
 def probe(config: Config, secrets: dict, host) -> Health:

