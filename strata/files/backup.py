@@ -46,9 +46,24 @@ def _client():
     return s3.backup_client(settings.CONFIG, settings.SECRETS)
 
 
+# An app host holds no S3 admin key (each host gets only its roles' secrets): the admin hands it to one
+# restore through the environment, from the control machine's secrets file.
+ADMIN_KEY_ENV = ("STRATA_S3_ADMIN_ACCESS_KEY", "STRATA_S3_ADMIN_SECRET_KEY")
+
+
 def _admin_client():
     """The admin identity, for restores only: they write (and may overwrite) the files bucket."""
-    return s3.admin_client(settings.CONFIG, settings.SECRETS)
+    secrets = dict(settings.SECRETS)
+    for key, env in zip(("s3_admin_access_key", "s3_admin_secret_key"), ADMIN_KEY_ENV, strict=True):
+        if not secrets.get(key) and os.environ.get(env):
+            secrets[key] = os.environ[env]
+        if not secrets.get(key):
+            raise BackupError(
+                "A restore writes the files bucket as the S3 admin identity, which this host does not hold: "
+                f"set {ADMIN_KEY_ENV[0]} and {ADMIN_KEY_ENV[1]} to s3_admin_access_key and "
+                "s3_admin_secret_key of the control machine's secrets file for this one command."
+            )
+    return s3.admin_client(settings.CONFIG, secrets)
 
 
 def _buckets() -> tuple[str, str]:

@@ -70,5 +70,10 @@ SPEC = RoleSpec(
         "s3_backup_secret_key",
         "s3_admin_access_key",
         "s3_admin_secret_key",
+        # SeaweedFS's own security.toml: JWT signing of volume and filer reads and writes.
+        "seaweedfs_jwt_key",
+        "seaweedfs_jwt_read_key",
+        "seaweedfs_filer_jwt_key",
+        "seaweedfs_filer_jwt_read_key",
     ),
 )
