@@ -5,6 +5,7 @@ The CLI (strata/deploy/cli/) only parses arguments and calls these functions; th
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -141,6 +142,28 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
     return result
 
 
+# Each program's environment carries a digest of what its role's servers read (rendered configs, their
+# certificates, their secrets): when one changes (a rotated secret or certificate, a new option), the
+# supervisor's config changes and `supervisorctl update` stops the program, which `up` starts again.
+INPUTS_ENV = "STRATA_INPUTS"
+_DERIVED = (".db", ".lmdb", ".cdb")  # Postfix's compiled maps follow their text source
+
+
+def inputs_digest(role: Role, ctx: HostContext) -> str:
+    """Return a short digest of ROLE's inputs on ctx's host (no secret can be recovered from it)."""
+    h = hashlib.sha256()
+    etc = ctx.etc(role.name)
+    files = sorted(p for p in etc.rglob("*") if p.is_file() and not p.name.endswith(_DERIVED))
+    certs = role.certificates(ctx.config, ctx.host)
+    files += [ctx.pki / "ca.crt", *(ctx.pki / f"{r.stem}.crt" for r in certs)]
+    for f in files:
+        if f.exists():
+            h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
+    for key in role.spec.secrets:
+        h.update(key.encode() + b"=" + str(ctx.secrets.get(key, "")).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def _configure(
     config: cfgmod.Config,
     ctxs: list[HostContext],
@@ -157,7 +180,10 @@ def _configure(
             role.prepare(ctx)
             role.render(ctx)
             role.validate(ctx)
-            programs += role.programs(ctx)
+            inputs = inputs_digest(role, ctx)
+            for program in role.programs(ctx):
+                program.environment[INPUTS_ENV] = inputs
+                programs.append(program)
     if sup.render(programs) or not sup.running():
         result.changed.append("supervisor config")
     step("supervisor")

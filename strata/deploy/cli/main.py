@@ -17,6 +17,7 @@ from strata.deploy.cli import files as files_cli
 from strata.deploy.cli import firewall as firewall_cli
 from strata.deploy.cli import lab as lab_cli
 from strata.deploy.cli import remote as deploy_cli
+from strata.deploy.cli import rotate as rotate_cli
 from strata.deploy.cli.output import err, out, print_status
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
@@ -158,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
     accounts_cli.add_parsers(sub)
     files_cli.add_parsers(sub)
     firewall_cli.add_parsers(sub)
+    rotate_cli.add_parsers(sub)
     lab_cli.add_parsers(sub)
     deploy_cli.add_parsers(sub)
     return p
@@ -175,6 +177,7 @@ COMMANDS = {
 COMMANDS.update(dict.fromkeys(accounts_cli.COMMANDS, accounts_cli.run))
 COMMANDS.update(dict.fromkeys(files_cli.COMMANDS, files_cli.run))
 COMMANDS.update(dict.fromkeys(firewall_cli.COMMANDS, firewall_cli.run))
+COMMANDS.update(dict.fromkeys(rotate_cli.COMMANDS, rotate_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
 COMMANDS.update(dict.fromkeys(deploy_cli.COMMANDS, deploy_cli.run))
 
