@@ -14,6 +14,7 @@ from pathlib import Path
 
 from strata.deploy import config as cfgmod
 from strata.deploy import pki
+from strata.deploy.render import write
 from strata.deploy.roles.base import all_roles
 from strata.deploy.system import DeployError
 
@@ -50,18 +51,6 @@ def host_files(config: cfgmod.Config, host: str) -> list[HostFile]:
     return list(dict.fromkeys(files))
 
 
-def _write_if_changed(path: Path, data: bytes, mode: int) -> bool:
-    if path.exists() and path.read_bytes() == data and path.stat().st_mode & 0o777 == mode:
-        return False
-    tmp = path.with_name(path.name + ".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return True
-
-
 def _secrets_text(data: dict[str, str]) -> bytes:
     import json  # JSON string escapes are valid TOML basic-string escapes (as config.write_secrets).
 
@@ -90,11 +79,11 @@ def build_bundles(config: cfgmod.Config, control_var: Path) -> tuple[dict[str, l
         (d / "pki").mkdir(parents=True, mode=0o700, exist_ok=True)
         os.chmod(d, 0o700)
         keys = cfgmod.host_secret_keys(config, host)
-        if _write_if_changed(
+        if write(
             d / "secrets.toml", _secrets_text({k: secrets[k] for k in keys if secrets.get(k)}), SECRET_MODE
         ):
             changed.append(f"{host}: secrets")
-        if _write_if_changed(d / "pki" / "ca.crt", (ca / "ca.crt").read_bytes(), PUBLIC_MODE):
+        if write(d / "pki" / "ca.crt", (ca / "ca.crt").read_bytes(), PUBLIC_MODE):
             changed.append(f"{host}: ca.crt")
         for name in config.roles_on(host):
             for req in roles[name].certificates(config, config.hosts[host]):
@@ -120,9 +109,7 @@ def install_bundle(control_var: Path, host: str, files: list[HostFile], host_var
     (host_var / "pki").mkdir(parents=True, exist_ok=True)
     os.chmod(host_var, 0o755)  # noqa: S103 - like var/ of `make up`: the services traverse it
     os.chmod(host_var / "pki", 0o755)  # noqa: S103 - the keys in it are 0600
-    changed = [
-        f.path for f in files if _write_if_changed(host_var / f.path, (src / f.path).read_bytes(), f.mode)
-    ]
+    changed = [f.path for f in files if write(host_var / f.path, (src / f.path).read_bytes(), f.mode)]
     if (host_var / "pki" / "ca.key").exists():
         (host_var / "pki" / "ca.key").unlink()
         changed.append("removed pki/ca.key")

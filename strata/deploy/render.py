@@ -26,16 +26,18 @@ def listen_address(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def write(path: Path, text: str, mode: int = 0o644) -> bool:
-    """Write TEXT to PATH atomically when it differs; return True when the file changed."""
-    if path.exists() and path.read_text() == text:
+def write(path: Path, data: str | bytes, mode: int = 0o644) -> bool:
+    """Write DATA (text is UTF-8) to PATH atomically when it differs; return True when the file changed.
+    The file's mode is set to MODE either way."""
+    raw = data.encode() if isinstance(data, str) else data
+    if path.exists() and path.read_bytes() == raw:
         os.chmod(path, mode)
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".new")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(raw)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
     return True
