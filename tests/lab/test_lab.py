@@ -555,3 +555,53 @@ def test_backup_from_an_app_host_lands_on_the_file_server(lab, people):
     lab.strata(app1, "backup")
     listing = lab.strata(app1, "backup", "--list").stdout
     assert listing.strip(), "no backup listed"
+
+
+def _served_serial(address: str, port: int, ca: Path) -> int:
+    from cryptography import x509
+
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False  # verified against the CA; the name is the lab's address
+    conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
+    try:
+        conn.connect()
+        assert conn.sock is not None
+        der = conn.sock.getpeercert(binary_form=True)
+    finally:
+        conn.close()
+    assert der
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_rotating_a_secret_and_certificates_reaches_the_hosts_that_use_them(lab, people):
+    """Last: `strata rotate` on the lab's control, the bundles shared again, `strata up` on the hosts.
+    The web host serves its new certificate, and the comms -> app link (authenticated with the rotated
+    comms_inbound_secret, over TLS to the app servers' new certificates) still works."""
+    config = lab.config()
+    web = config.hosts_of("web")[0]
+    https = config.roles["web"]["https_port"]
+    serial = _served_serial(web.address, https, lab.ca())
+    with (lab.shared / "secrets.toml").open("rb") as fh:
+        old_secret = tomllib.load(fh)["comms_inbound_secret"]
+    env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
+    argv = ["rotate", "--secret", "comms_inbound_secret", "--certificate", "web", "--certificate", "app"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", "-c", str(lab.config_path), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    labrun.share_bundles(lab)
+    for host in dict.fromkeys(
+        [web.name, *(h.name for h in config.hosts_of("app")), config.host_of("comms").name]
+    ):
+        lab.strata(host, "up")
+    with (Path(lab.hosts[config.host_of("comms").name].var) / "secrets.toml").open("rb") as fh:
+        assert tomllib.load(fh)["comms_inbound_secret"] != old_secret
+    assert _served_serial(web.address, https, lab.ca()) != serial
+    roles, links = labcheck.status(lab)
+    assert all(r.state == "ok" for r in roles), roles
+    assert all(link.state == "ok" for link in links), links
+    assert "/people/" in login(lab, "alice").get("/people/").url

@@ -229,7 +229,7 @@ def up(
         for name in hosts:
             apply_firewall(lab, config, name)
         step("each host's secrets and certificates, from the lab's control")
-        _share_secrets(lab)
+        share_bundles(lab)
         for group in groups:
             step(f"strata up on {', '.join(group)}")
             with ThreadPoolExecutor(max_workers=len(group)) as pool:
@@ -271,7 +271,7 @@ def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
     return path
 
 
-def _share_secrets(lab: Lab) -> None:
+def share_bundles(lab: Lab) -> None:
     """Make the secrets and CA once on the lab's control (lab.shared), then give every host its bundle
     (its roles' secrets, its certificates, ca.crt), as `strata deploy` does."""
     env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
