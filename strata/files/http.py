@@ -44,7 +44,7 @@ def int_param(value, what: str) -> int | None:
 def target(user, space_id: int | None, folder_id: int | None):
     """Return the (space, folder) a request names for writing; the folder implies its space."""
     if folder_id is not None:
-        folder = access.get_folder(user, folder_id, access.WRITE)
+        folder = access.get_folder(user, folder_id, access.UPLOAD)
         return folder.space, folder
     if space_id is not None:
         return access.get_space(user, space_id, access.WRITE), None

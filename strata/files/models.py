@@ -243,3 +243,19 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.name}"
+
+
+class LinkPasswordTry(models.Model):
+    """A password tried on a public link from one address, kept for an hour: the limit on guessing
+    counts these (in the database, because the site's cache is per process, not shared between app
+    servers). A try that turns out right is deleted again."""
+
+    link = models.ForeignKey(PublicLink, on_delete=models.CASCADE, related_name="+")
+    address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["link", "address", "at"])]
+
+    def __str__(self):
+        return f"password try on link {self.link_id} from {self.address}"

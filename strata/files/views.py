@@ -108,22 +108,22 @@ def download(request, file_id):
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def public(request, token):
-    """A public link: no login; an optional password; 410 once expired or used up."""
+    """A public link: no login; an optional password (wrong ones limited per address); 410 once expired,
+    used up or trashed; HEAD counts no download."""
     try:
         link = actions.get_link(token)
+        opened = actions.check_link_password(link, _posted_password(request), client_address(request))
     except actions.FilesError as exc:
-        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+        return _error(request, exc)
     node = link.file or link.folder
-    if link.password:
-        password = request.POST.get("password", "") if request.method == "POST" else ""
-        if not actions.check_link_password(link, password):
-            status = 403 if request.method == "POST" else 200
-            return render(
-                request,
-                "files/link_password.html",
-                {"link": link, "node": node, "failed": request.method == "POST"},
-                status=status,
-            )
+    if not opened:
+        status = 403 if request.method == "POST" else 200
+        return render(
+            request,
+            "files/link_password.html",
+            {"link": link, "node": node, "failed": request.method == "POST"},
+            status=status,
+        )
     if link.folder is not None:
         folders, files = actions.listing(link.folder.space, link.folder)
         return render(
@@ -140,22 +140,28 @@ def public_file(request, token, file_id):
     """One file of a publicly linked folder."""
     try:
         link = actions.get_link(token)
+        opened = actions.check_link_password(link, _posted_password(request), client_address(request))
     except actions.FilesError as exc:
-        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
-    if link.folder is None or (
-        link.password and not actions.check_link_password(link, request.POST.get("password", ""))
-    ):
+        return _error(request, exc)
+    if link.folder is None or not opened:
         raise Http404
     f = access.get_file_in_tree(link.folder, file_id)
     return _public_download(request, link, f)
 
 
+def _posted_password(request) -> str:
+    return request.POST.get("password", "") if request.method == "POST" else ""
+
+
+def _error(request, exc):
+    return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+
+
 def _public_download(request, link, f):
     try:
-        uri = actions.download_target(None, f, address=client_address(request), log_event=False)
-        actions.count_link_download(link, f, address=client_address(request))
+        uri = actions.serve_link_file(link, f, head=request.method == "HEAD", address=client_address(request))
     except actions.FilesError as exc:
-        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+        return _error(request, exc)
     return download_response(uri, f)
 
 

@@ -9,7 +9,14 @@ from ..limits import max_upload_bytes, part_bytes
 from ..tasks import fill_sha256
 from .audit import audit
 from .downloads import download_target
-from .links import check_link_password, count_link_download, create_link, get_link, revoke_link
+from .links import (
+    check_link_password,
+    count_link_download,
+    create_link,
+    get_link,
+    revoke_link,
+    serve_link_file,
+)
 from .names import MAX_NAME_BYTES, clean_name, free_name
 from .search import search
 from .sharing import share, shared_with, unshare
@@ -85,6 +92,7 @@ __all__ = [
     "restore",
     "revoke_link",
     "search",
+    "serve_link_file",
     "set_quota",
     "share",
     "shared_with",

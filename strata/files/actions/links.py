@@ -6,12 +6,21 @@ import datetime as dt
 import secrets
 
 from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import access
 from ..errors import FilesError, Gone
-from ..models import AuditEvent, File, PublicLink
+from ..models import AuditEvent, File, LinkPasswordTry, PublicLink
 from .audit import audit, node_kind
+from .downloads import download_target
+
+MIN_PASSWORD = 8  # characters of a link's password
+MAX_PASSWORD = 1024  # a hash of a longer one costs more than it protects
+# Wrong passwords allowed per link and per address in a sliding window; then 429 until the window moves.
+PASSWORD_TRIES = 10
+PASSWORD_WINDOW = dt.timedelta(hours=1)
 
 
 def create_link(
@@ -24,6 +33,11 @@ def create_link(
     address=None,
 ) -> PublicLink:
     """Create a public link to NODE, optionally expiring, password-protected or limited in downloads."""
+    access.require(user, node, access.CREATE_LINK)
+    if password and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise FilesError(
+            f"A link's password needs at least {MIN_PASSWORD} characters (and at most {MAX_PASSWORD})."
+        )
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise FilesError("Expiry must be between 1 and 3650 days.")
     if max_downloads is not None and not 1 <= max_downloads <= 1_000_000:
@@ -48,8 +62,10 @@ def get_link(token: str) -> PublicLink:
         else None
     )
     node = (link.file or link.folder) if link is not None else None
-    if link is None or link.revoked or node is None or node.trashed_at is not None:
+    if link is None or link.revoked or node is None:
         raise FilesError("This link does not exist.", 404)
+    if access.hidden(node):
+        raise Gone("What this link pointed to has been moved to the trash; the link no longer works.")
     if link.expires_at and link.expires_at <= timezone.now():
         raise Gone("This link has expired.")
     if link.max_downloads is not None and link.downloads >= link.max_downloads:
@@ -57,9 +73,31 @@ def get_link(token: str) -> PublicLink:
     return link
 
 
-def check_link_password(link: PublicLink, password: str) -> bool:
-    """Return whether PASSWORD opens LINK (always, for a link without one)."""
-    return not link.password or (bool(password) and check_password(password, link.password))
+def check_link_password(link: PublicLink, password: str, address=None) -> bool:
+    """Return whether PASSWORD opens LINK (always, for a link without one). Raise 429 once ADDRESS has
+    tried PASSWORD_TRIES wrong ones on LINK within PASSWORD_WINDOW, before any hash is computed."""
+    if not link.password:
+        return True
+    if not password:
+        return False  # nothing tried (the form shown): costs no hash, counts no try
+    since = timezone.now() - PASSWORD_WINDOW
+    with transaction.atomic():
+        # The link's row lock makes "count, then record" one step for concurrent tries.
+        list(PublicLink.objects.select_for_update().filter(pk=link.pk).values_list("pk"))
+        LinkPasswordTry.objects.filter(link=link, at__lt=since).delete()
+        if (
+            LinkPasswordTry.objects.filter(link=link, address=address, at__gte=since).count()
+            >= PASSWORD_TRIES
+        ):
+            raise FilesError(
+                "Too many wrong passwords for this link from your address. Try again in an hour.", 429
+            )
+        # Recorded before hashing, so tries in flight count too; removed again when the password is right.
+        attempt = LinkPasswordTry.objects.create(link=link, address=address)
+    if check_password(password, link.password):
+        attempt.delete()
+        return True
+    return False
 
 
 def count_link_download(link: PublicLink, file: File, address=None) -> None:
@@ -72,7 +110,19 @@ def count_link_download(link: PublicLink, file: File, address=None) -> None:
     audit(None, AuditEvent.LINK_ACCESS, file=file, address=address, link=link.id)
 
 
+def serve_link_file(link: PublicLink, file: File, *, head: bool = False, address=None) -> str:
+    """Return the internal URI of FILE's bytes for a visitor of LINK, counting one download; a HEAD
+    request (HEAD) counts nothing: it carries no bytes."""
+    uri = download_target(None, file, address=address, log_event=False)
+    if not head:
+        count_link_download(link, file, address=address)
+    return uri
+
+
 def revoke_link(user, link: PublicLink) -> None:
     """Make LINK stop working."""
+    node = link.file or link.folder
+    if node is not None:
+        access.require(user, node, access.CREATE_LINK)
     link.revoked = True
     link.save(update_fields=["revoked"])

@@ -22,6 +22,7 @@ def share(
     user, node, *, username: str = "", group: str = "", permission: str = Share.READ, address=None
 ) -> Share:
     """Give the person USERNAME or the group GROUP PERMISSION on NODE (again: change the permission)."""
+    access.require(user, node, access.SHARE)
     if permission not in (Share.READ, Share.WRITE):
         raise FilesError("Permission must be “read” or “write”.")
     grantee: dict[str, Any] = {}
@@ -60,15 +61,21 @@ def _notify_share(sharer, person, node) -> None:
 def unshare(user, share_obj: Share, address=None) -> None:
     """Withdraw a share."""
     node = share_obj.file or share_obj.folder
+    assert node is not None  # a share names a file or a folder (database constraint)
+    access.require(user, node, access.UNSHARE)
     share_obj.delete()
     audit(user, AuditEvent.UNSHARE, **{node_kind(node): node}, address=address)
 
 
 def shared_with(user):
-    """Return the live shares given to USER or to one of their groups, newest first."""
+    """Return the live shares given to USER or to one of their groups, newest first (none of something
+    in the trash or below a folder in the trash)."""
     groups = access.user_group_ids(user)
+    dead = access.trashed_folders()
     return (
         Share.objects.filter(Q(user=user) | Q(group_id__in=groups))
+        .exclude(folder_id__in=dead)
+        .exclude(file__folder_id__in=dead)
         .filter(
             Q(file__trashed_at__isnull=True, file__isnull=False)
             | Q(folder__trashed_at__isnull=True, folder__isnull=False)

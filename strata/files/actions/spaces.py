@@ -56,7 +56,7 @@ def check_target(user, space: Space, folder: Folder | None) -> None:
     if folder is not None:
         if folder.space_id != space.id:
             raise FilesError("That folder is in another space.")
-        access.get_folder(user, folder.id, access.WRITE)
+        access.get_folder(user, folder.id, access.UPLOAD)
     elif access.space_role(user, space) != access.WRITE:
         raise FilesError("No such space.", 404)
 

@@ -29,6 +29,7 @@ def create_folder(user, space: Space, parent: Folder | None, name) -> Folder:
 
 def rename(user, node, new_name, address=None):
     """Rename NODE (a file or folder) in place; refuse a name taken in its folder."""
+    access.require(user, node, access.RENAME)
     new_name = clean_name(new_name)
     parent = node.folder if isinstance(node, File) else node.parent
     with transaction.atomic():
@@ -44,7 +45,9 @@ def rename(user, node, new_name, address=None):
 
 
 def move(user, node, space: Space, target: Folder | None, address=None):
-    """Move NODE into TARGET (or the root of SPACE); folders stay within their space."""
+    """Move NODE into TARGET (or the root of SPACE); folders stay within their space. Only the owner may
+    move a file out of its space (a write-sharer taking it would leave it on the owner's quota)."""
+    access.require(user, node, access.MOVE_WITHIN if space.id == node.space_id else access.MOVE_OUT)
     check_target(user, space, target)
     if (
         isinstance(node, Folder)
@@ -74,6 +77,7 @@ def move(user, node, space: Space, target: Folder | None, address=None):
 
 def trash(user, node, address=None):
     """Put NODE in its space's trash (its bytes stay until the trash is emptied)."""
+    access.require(user, node, access.TRASH)
     node.trashed_at = timezone.now()
     node.save(update_fields=["trashed_at", "updated_at"])
     audit(user, AuditEvent.DELETE, **{node_kind(node): node}, address=address)
@@ -81,6 +85,7 @@ def trash(user, node, address=None):
 
 def restore(user, node, address=None):
     """Bring NODE back from the trash, renamed if its name has been taken meanwhile."""
+    access.require(user, node, access.RESTORE)
     parent = node.folder if isinstance(node, File) else node.parent
     if parent is not None and any(f.trashed_at for f in access.ancestors(parent)):
         parent = None  # its folder is in the trash too: restore to the space's root
@@ -132,7 +137,8 @@ def empty_trash(user, space: Space, address=None) -> int:
 
 
 def listing(space: Space, folder: Folder | None):
-    """Return (folders, files) directly inside FOLDER (or the space's root), not trashed."""
+    """Return (folders, files) directly inside FOLDER (or the space's root), not trashed (callers look
+    FOLDER up through access, which refuses one below a trashed folder)."""
     folders = Folder.objects.filter(space=space, parent=folder, trashed_at__isnull=True).order_by("name")
     files = File.objects.filter(space=space, folder=folder, trashed_at__isnull=True).order_by("name")
     return folders, files

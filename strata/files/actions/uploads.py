@@ -12,6 +12,7 @@ import io
 import uuid
 
 from django.db import transaction
+from django.http import Http404
 
 from .. import storage
 from ..errors import FilesError
@@ -179,8 +180,24 @@ def expected_part_size(upload: Upload, number: int) -> int:
     return storage.part_length(upload.size, upload.part_size, number)
 
 
+def recheck_upload(upload: Upload) -> None:
+    """Raise 403 (and cancel UPLOAD, freeing its reservation) unless its person may still write where it
+    goes: a share withdrawn, or a folder trashed, since the upload began ends it."""
+    try:
+        check_target(upload.user, upload.space, upload.folder)
+    except (Http404, FilesError):
+        cancel_upload(upload)
+        raise FilesError(
+            "You may no longer upload into this folder (a share was withdrawn or the folder is in the "
+            "trash), so the upload was cancelled.",
+            403,
+        ) from None
+
+
 def put_upload_part(upload: Upload, number: int, stream, length: int) -> None:
-    """Store part NUMBER of UPLOAD (LENGTH bytes from STREAM); refuse a part of the wrong size."""
+    """Store part NUMBER of UPLOAD (LENGTH bytes from STREAM); refuse a part of the wrong size, or any
+    part once its person may no longer write where it goes."""
+    recheck_upload(upload)
     want = expected_part_size(upload, number)
     if length != want:
         raise FilesError(f"Part {number} must be {want} bytes, not {length}.")
@@ -193,7 +210,9 @@ def upload_parts(upload: Upload) -> dict[int, int]:
 
 
 def complete_upload(upload: Upload, rename: bool = True, address=None) -> File:
-    """Join the parts into the object, then commit the file's row; refuse if a part is missing."""
+    """Join the parts into the object, then commit the file's row; refuse if a part is missing, or if
+    its person may no longer write where it goes."""
+    recheck_upload(upload)
     parts = upload_parts(upload)
     wanted = range(1, part_count(upload) + 1)
     missing = [n for n in wanted if parts.get(n) != expected_part_size(upload, n)]

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from .. import access
 from ..models import PublicLink, Share
 
 register = template.Library()
@@ -14,7 +15,8 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def file_access(context, file, crumbs):
-    """Return the shares that reach FILE (its own and its folders', CRUMBS) and its live public links.
+    """Return the shares that reach FILE (its own and its folders', CRUMBS) and its live public links
+    (only for someone the sharing table lets see link tokens).
 
     Read in two queries whatever the number of shares or links, so the page stays fast.
     """
@@ -26,7 +28,10 @@ def file_access(context, file, crumbs):
     )
     request = context.get("request")
     now = timezone.now()
-    links = []
+    links: list[dict] = []
+    user = getattr(request, "user", None)
+    if user is None or not access.allows(access.role_on(user, file), access.SEE_LINKS):
+        return {"shares": shares, "links": links}
     for link in PublicLink.objects.filter(file=file, revoked=False).order_by("-created_at")[:50]:
         expired = link.expires_at is not None and link.expires_at <= now
         used_up = link.max_downloads is not None and link.downloads >= link.max_downloads
