@@ -56,7 +56,7 @@ class Error(Schema):
 ERRORS = {
     400: Error,  # bad input (name, size, part number, JSON)
     401: Error,  # not logged in, or the API token is not valid
-    403: Error,  # a session write without the CSRF header
+    403: Error,  # a session write without the CSRF header, or an action the sharing table refuses
     404: Error,  # not found (also when it exists but is not yours)
     409: Error,  # a file or folder with that name already exists here
     410: Error,  # the file's content is missing
