@@ -335,7 +335,7 @@ def folder_patch(request, folder_id: Id, data: NodePatch):
 
 @api.delete("/folders/{folder_id}", response={204: None, **ERRORS}, summary="Move a folder to the trash")
 def folder_delete(request, folder_id: Id):
-    folder = access.get_folder(request.user, folder_id, access.WRITE)
+    folder = access.get_folder(request.user, folder_id, access.TRASH)
     actions.trash(request.user, folder, address=client_address(request))
     return HttpResponse(status=204)
 
@@ -347,7 +347,7 @@ def folder_delete(request, folder_id: Id):
     summary="Restore a folder from the trash",
 )
 def folder_restore(request, folder_id: Id):
-    folder = access.get_folder(request.user, folder_id, access.WRITE, trashed=True)
+    folder = access.get_folder(request.user, folder_id, access.RESTORE, trashed=True)
     actions.restore(request.user, folder, address=client_address(request))
     return folder_json(folder)
 
@@ -367,7 +367,7 @@ def file_patch(request, file_id: Id, data: NodePatch):
 
 @api.delete("/files/{file_id}", response={204: None, **ERRORS}, summary="Move a file to the trash")
 def file_delete(request, file_id: Id):
-    f = access.get_file(request.user, file_id, access.WRITE)
+    f = access.get_file(request.user, file_id, access.TRASH)
     actions.trash(request.user, f, address=client_address(request))
     return HttpResponse(status=204)
 
@@ -392,7 +392,7 @@ def file_delete(request, file_id: Id):
     },
 )
 def file_content(request, file_id: Id):
-    f = access.get_file(request.user, file_id)
+    f = access.get_file(request.user, file_id, access.DOWNLOAD)
     return download_response(actions.download_target(request.user, f, address=client_address(request)), f)
 
 
@@ -403,7 +403,7 @@ def file_content(request, file_id: Id):
     summary="Restore a file from the trash",
 )
 def file_restore(request, file_id: Id):
-    f = access.get_file(request.user, file_id, access.WRITE, trashed=True)
+    f = access.get_file(request.user, file_id, access.RESTORE, trashed=True)
     actions.restore(request.user, f, address=client_address(request))
     return file_json(f)
 
@@ -415,7 +415,7 @@ def file_restore(request, file_id: Id):
     summary="Share with a person or a group",
 )
 def shares(request, kind: Kind, node_id: Id, data: ShareIn):
-    node = _node(request, kind, node_id, access.WRITE)
+    node = _node(request, kind, node_id, access.SHARE)
     s = actions.share(
         request.user,
         node,
@@ -439,7 +439,7 @@ def shares(request, kind: Kind, node_id: Id, data: ShareIn):
     summary="Create a public link",
 )
 def links(request, kind: Kind, node_id: Id, data: LinkIn):
-    node = _node(request, kind, node_id, access.WRITE)
+    node = _node(request, kind, node_id, access.CREATE_LINK)
     link = actions.create_link(
         request.user,
         node,

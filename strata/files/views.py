@@ -95,7 +95,7 @@ def file(request, file_id):
 @login_required
 @require_safe
 def download(request, file_id):
-    f = access.get_file(request.user, file_id)
+    f = access.get_file(request.user, file_id, access.DOWNLOAD)
     try:
         uri = actions.download_target(
             request.user, f, inline=request.GET.get("inline") == "1", address=client_address(request)
@@ -213,7 +213,7 @@ def new_folder(request):
 
 @_form_action
 def share(request, kind, node_id):
-    node = _node_for(request, kind, node_id)
+    node = _node_for(request, kind, node_id, access.SHARE)
     actions.share(
         request.user,
         node,
@@ -230,7 +230,7 @@ def share(request, kind, node_id):
 def link(request, kind, node_id):
     from django.urls import reverse
 
-    node = _node_for(request, kind, node_id)
+    node = _node_for(request, kind, node_id, access.CREATE_LINK)
 
     def number(field):
         value = request.POST.get(field, "").strip()
@@ -273,7 +273,7 @@ def revoke_link(request, link_id):
 
 @_form_action
 def rename_node(request, kind, node_id):
-    node = _node_for(request, kind, node_id)
+    node = _node_for(request, kind, node_id, access.RENAME)
     actions.rename(request.user, node, request.POST.get("name"), address=client_address(request))
     messages.success(request, "Renamed.")
     return _back(node)
@@ -281,7 +281,7 @@ def rename_node(request, kind, node_id):
 
 @_form_action
 def trash_node(request, kind, node_id):
-    node = _node_for(request, kind, node_id)
+    node = _node_for(request, kind, node_id, access.TRASH)
     actions.trash(request.user, node, address=client_address(request))
     messages.success(request, f"“{node.name}” moved to the trash.")
     return redirect("files:trash", space_id=node.space_id)
@@ -289,7 +289,7 @@ def trash_node(request, kind, node_id):
 
 @_form_action
 def restore_node(request, kind, node_id):
-    node = _node_for(request, kind, node_id, trashed=True)
+    node = _node_for(request, kind, node_id, access.RESTORE, trashed=True)
     actions.restore(request.user, node, address=client_address(request))
     messages.success(request, f"“{node.name}” restored.")
     return redirect("files:trash", space_id=node.space_id)

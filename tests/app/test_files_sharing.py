@@ -376,3 +376,46 @@ def test_link_password_refusal_counts_no_empty_try(cast):
         assert not actions.check_link_password(link, "", "198.51.100.1")
     assert not LinkPasswordTry.objects.exists()
     assert backend().size(w.a.key) == 5
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "suffix", "body", "status"),
+    [
+        (access.WRITER, "post", "shares", {"username": "erin"}, 403),
+        (access.WRITER, "post", "links", {}, 403),
+        (access.WRITER, "patch", "", {"name": "renamed"}, 200),
+        (access.WRITER, "delete", "", None, 204),
+        (access.READER, "patch", "", {"name": "renamed"}, 403),
+        (access.READER, "delete", "", None, 403),
+        (access.MEMBER, "post", "shares", {"username": "erin"}, 201),
+        (access.MEMBER, "post", "links", {}, 201),
+    ],
+)
+def test_sharing_table_holds_for_folders(cast, client, role, method, suffix, body, status):
+    w = build(cast, role)
+    client.force_login(w.actor)
+    before = snapshot()
+    url = f"/api/files/folders/{w.sub.id}" + (f"/{suffix}" if suffix else "")
+    resp = getattr(client, method)(url, body, content_type="application/json")
+    assert resp.status_code == status, resp.content
+    if status == 403:
+        assert resp.json()["error"]
+        assert snapshot() == before
+    else:
+        assert snapshot() != before
+
+
+def test_html_forms_refuse_a_write_sharer_managing_shares_and_links(cast, client):
+    w = build(cast, access.WRITER)
+    client.force_login(cast["bob"])
+    before = snapshot()
+    for path, data in (
+        (f"/files/files/{w.a.id}/share", {"username": "erin", "permission": "write"}),
+        (f"/files/files/{w.a.id}/link", {}),
+        (f"/files/shares/{w.other_share.id}/remove", {}),
+        (f"/files/links/{w.link.id}/revoke", {}),
+    ):
+        resp = client.post(path, data)
+        assert resp.status_code == 403, path
+        assert "Only the owner" in resp.content.decode()
+    assert snapshot() == before
