@@ -363,3 +363,8 @@ def unlock(username: str = "", address: str = "", everything: bool = False) -> i
     else:
         raise ValueError("name a username, an address, or everything")
     return rows.delete()[0]
+
+
+def clear_counters(rows) -> int:
+    """Remove the counters ROWS (a queryset of AttemptCounter); return how many were removed."""
+    return AttemptCounter.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).delete()[0]
