@@ -5,11 +5,11 @@ Called by the login backend, the scheduled sync task, the CLI, the web admin and
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
 import time
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from strata.people.models import Profile
 
-from .ldap_link import bound, normalize_dn, site_tree, text
 from . import lockout
+from .ldap_link import bound, normalize_dn, site_tree, text
 from .models import ApiToken, AttemptCounter, ServiceAccount
 
 log = logging.getLogger("strata.accounts")
@@ -299,8 +299,9 @@ def count_attempts(keys: list[tuple[str, str, str]], window: dt.timedelta, since
     table = connection.ops.quote_name(AttemptCounter._meta.db_table)
     column = "first_at" if since_first else "last_at"  # one of two fixed names, never input
     rows = ", ".join(["(%s, %s, %s, 1, %s, %s)"] * len(keys))
+    # Only the table's and one of two column names are formatted in; every value is a parameter.
     sql = (
-        f"INSERT INTO {table} (kind, subject, address, count, first_at, last_at) VALUES {rows} "
+        f"INSERT INTO {table} (kind, subject, address, count, first_at, last_at) VALUES {rows} "  # noqa: S608
         f"ON CONFLICT (kind, subject, address) DO UPDATE SET "
         f"count = CASE WHEN {table}.{column} < %s THEN 1 ELSE {table}.count + 1 END, "
         f"first_at = CASE WHEN {table}.{column} < %s THEN EXCLUDED.first_at ELSE {table}.first_at END, "
@@ -338,7 +339,10 @@ def record_login_success(username: str, address: str) -> None:
 def allow_reset_request(email: str, address: str) -> bool:
     """Count a password-reset request for EMAIL from ADDRESS; say whether it is within both limits."""
     counts = count_attempts(
-        [(AttemptCounter.RESET_ADDRESS, "", address), (AttemptCounter.RESET_ACCOUNT, email.strip().lower(), "")],
+        [
+            (AttemptCounter.RESET_ADDRESS, "", address),
+            (AttemptCounter.RESET_ACCOUNT, email.strip().lower(), ""),
+        ],
         lockout.RESET_WINDOW,
         since_first=True,
     )

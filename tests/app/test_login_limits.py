@@ -96,7 +96,7 @@ def test_unlock_clears_a_pair_and_an_address(people):
         attempt("bob", "wrong")
     assert actions.unlock(address=A) == 2  # bob's pair from A and A's own counter
     assert logged_in(attempt("bob", "pw-bob"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="name a username"):
         actions.unlock()
 
 
@@ -138,12 +138,13 @@ def test_reset_requests_are_limited_per_account_with_the_same_neutral_answer(peo
     assert {r.status_code for r in answers} == {302}
     assert {r["Location"] for r in answers} == {"/accounts/password/reset/sent/"}
     assert len(mail_on) == lockout.RESET_PER_ACCOUNT
-    assert len(reset("bob@example.org", address=B).url) and len(mail_on) == lockout.RESET_PER_ACCOUNT + 1
+    assert reset("bob@example.org", address=B).status_code == 302  # another account: its own limit
+    assert len(mail_on) == lockout.RESET_PER_ACCOUNT + 1
 
 
 def test_reset_requests_are_limited_per_address(people, mail_on):
-    for email in ("alice@example.org", "bob@example.org", "carol@example.org", "x@example.org", "y@example.org"):
-        assert reset(email).status_code == 302
+    for name in ("alice", "bob", "carol", "x", "y"):
+        assert reset(f"{name}@example.org").status_code == 302
     assert len(mail_on) == 3  # the made-up addresses get the same answer and no mail
     over = reset("alice@example.org")
     assert over.status_code == 302

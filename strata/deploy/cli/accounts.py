@@ -28,7 +28,9 @@ def add_parsers(sub) -> None:
     us.add_parser("disable", help="disable a person and end their sessions").add_argument("username")
     ul = us.add_parser("unlock", help="clear the login limits of a person (or of an address, or all)")
     ul.add_argument("username", nargs="?", default="")
-    ul.add_argument("--address", default="", help="only the limits of USERNAME from this address, and its own")
+    ul.add_argument(
+        "--address", default="", help="only the limits of USERNAME from this address, and its own"
+    )
     ul.add_argument("--all", action="store_true", help="clear every login limit")
     imp = us.add_parser("import", help="import people from a CSV file (all rows or none)")
     imp.add_argument(
