@@ -39,9 +39,10 @@ RESET_WINDOW = dt.timedelta(hours=1)
 
 def username(request, credentials=None) -> str:
     """Return the attempted username as logins match it (case-insensitive), bounded to the column's
-    size so an oversized name is counted instead of failing to save."""
+    size so an oversized name is counted instead of failing to save (NUL, which PostgreSQL's text
+    refuses, becomes U+FFFD: a name with one still counts, and apart from the same name without it)."""
     value = (credentials or {}).get("username") or request.POST.get("username", "")
-    return str(value).strip().lower()[:150]
+    return str(value).replace("\x00", "\ufffd").strip().lower()[:150]
 
 
 def address(request) -> str:

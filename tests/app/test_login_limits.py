@@ -41,6 +41,12 @@ def test_made_up_usernames_from_an_address_do_not_stop_a_real_password_from_it(p
     assert logged_in(attempt("alice", "pw-alice"))
 
 
+def test_odd_usernames_are_counted_not_a_server_error(people):
+    for name in ("ali\x00ce", "x" * 5000, ""):
+        assert attempt(name, "pw-alice").status_code == 200
+    assert AttemptCounter.objects.get(kind=AttemptCounter.LOGIN_ADDRESS).count == 3
+
+
 def test_failures_for_alice_from_a_do_not_stop_alice_from_b(people):
     for _ in range(7):
         age(AttemptCounter.LOGIN_PAIR, lockout.CAP)  # let each try through: count every failure
