@@ -136,7 +136,7 @@ def main() -> None:
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",
         "The login request adds to `authenticate()`: TLS to nginx, the session and CSRF checks, the "
-        "brute-force check (django-axes, two queries), the profile mirror, writing the session and the "
+        "login-limit check (one query), the profile mirror, writing the session and the "
         "redirect.",
         "",
     ]

@@ -5,6 +5,7 @@ Called by the login backend, the scheduled sync task, the CLI, the web admin and
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -17,13 +18,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from strata.people.models import Profile
 
+from . import lockout
 from .ldap_link import bound, normalize_dn, site_tree, text
-from .models import ApiToken, ServiceAccount
+from .models import ApiToken, AttemptCounter, ServiceAccount
 
 log = logging.getLogger("strata.accounts")
 
@@ -283,3 +286,89 @@ def token_for(secret: str) -> ApiToken | None:
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
     return row
+
+
+# --- login and password-reset limits (the numbers and the rules: strata.accounts.lockout) ----------
+
+
+def count_attempts(keys: list[tuple[str, str, str]], window: dt.timedelta, since_first: bool) -> dict:
+    """Add one to each counter (kind, subject, address) in KEYS, in one upsert; a counter whose window
+    is over (WINDOW after its first event if SINCE_FIRST, else after its last) starts again at 1.
+    Return {kind: count after this event}."""
+    now = timezone.now()
+    table = connection.ops.quote_name(AttemptCounter._meta.db_table)
+    column = "first_at" if since_first else "last_at"  # one of two fixed names, never input
+    rows = ", ".join(["(%s, %s, %s, 1, %s, %s)"] * len(keys))
+    # Only the table's and one of two column names are formatted in; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} (kind, subject, address, count, first_at, last_at) VALUES {rows} "  # noqa: S608
+        f"ON CONFLICT (kind, subject, address) DO UPDATE SET "
+        f"count = CASE WHEN {table}.{column} < %s THEN 1 ELSE {table}.count + 1 END, "
+        f"first_at = CASE WHEN {table}.{column} < %s THEN EXCLUDED.first_at ELSE {table}.first_at END, "
+        f"last_at = EXCLUDED.last_at RETURNING kind, count"
+    )
+    params: list[Any] = [v for key in keys for v in (*key, now, now)] + [now - window, now - window]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
+def login_wait(username: str, address: str) -> int:
+    """Return the seconds a login of USERNAME from ADDRESS must still wait (0: it may try now)."""
+    counters = AttemptCounter.objects.filter(
+        Q(kind=AttemptCounter.LOGIN_PAIR, subject=username, address=address)
+        | Q(kind=AttemptCounter.LOGIN_ADDRESS, subject="", address=address)
+    )
+    return lockout.wait_seconds(list(counters), timezone.now())
+
+
+def record_login_failure(username: str, address: str) -> None:
+    """Count a failed login of USERNAME from ADDRESS for the pair and for the address."""
+    count_attempts(
+        [(AttemptCounter.LOGIN_PAIR, username, address), (AttemptCounter.LOGIN_ADDRESS, "", address)],
+        lockout.FORGET,
+        since_first=False,
+    )
+
+
+def record_login_success(username: str, address: str) -> None:
+    """Forget the pair's failures (the address's stay: one valid account must not reset them)."""
+    AttemptCounter.objects.filter(kind=AttemptCounter.LOGIN_PAIR, subject=username, address=address).delete()
+
+
+def allow_reset_request(email: str, address: str) -> bool:
+    """Count a password-reset request for EMAIL from ADDRESS; say whether it is within both limits."""
+    counts = count_attempts(
+        [
+            (AttemptCounter.RESET_ADDRESS, "", address),
+            (AttemptCounter.RESET_ACCOUNT, email.strip().lower(), ""),
+        ],
+        lockout.RESET_WINDOW,
+        since_first=True,
+    )
+    return (
+        counts[AttemptCounter.RESET_ADDRESS] <= lockout.RESET_PER_ADDRESS
+        and counts[AttemptCounter.RESET_ACCOUNT] <= lockout.RESET_PER_ACCOUNT
+    )
+
+
+def unlock(username: str = "", address: str = "", everything: bool = False) -> int:
+    """Clear the login limits of USERNAME (from every address, or from ADDRESS), of ADDRESS alone (its
+    own counter and every pair from it), or EVERYTHING; return how many counters were removed."""
+    logins = AttemptCounter.objects.filter(kind__in=[AttemptCounter.LOGIN_PAIR, AttemptCounter.LOGIN_ADDRESS])
+    if everything:
+        rows = logins
+    elif username:
+        rows = logins.filter(kind=AttemptCounter.LOGIN_PAIR, subject=username.strip().lower())
+        if address:
+            rows = logins.filter(Q(pk__in=rows.filter(address=address)) | Q(subject="", address=address))
+    elif address:
+        rows = logins.filter(address=address)
+    else:
+        raise ValueError("name a username, an address, or everything")
+    return rows.delete()[0]
+
+
+def clear_counters(rows) -> int:
+    """Remove the counters ROWS (a queryset of AttemptCounter); return how many were removed."""
+    return AttemptCounter.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).delete()[0]

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from . import actions
-from .models import ApiToken, ServiceAccount
+from .models import ApiToken, AttemptCounter, ServiceAccount
 
 
 @admin.register(ServiceAccount)
@@ -52,3 +52,24 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = sum(actions.revoke_token(t) for t in queryset)
         messages.success(request, f"Revoked {count} token(s).")
+
+
+@admin.register(AttemptCounter)
+class AttemptCounterAdmin(admin.ModelAdmin):
+    """The lock list: failed logins and password-reset requests being counted (strata.accounts.lockout)."""
+
+    list_display = ("kind", "subject", "address", "count", "first_at", "last_at")
+    list_filter = ("kind",)
+    search_fields = ("subject", "address")
+    actions = ["clear"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Clear the selected limits")
+    def clear(self, request, queryset):
+        count = actions.clear_counters(queryset)
+        messages.success(request, f"Cleared {count} limit(s).")

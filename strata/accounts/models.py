@@ -62,3 +62,41 @@ class ApiToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class AttemptCounter(models.Model):
+    """One counter of strata.accounts.lockout: failed logins of a (username, address) pair or of an
+    address, or password-reset requests of an address or an account. Written by one upsert per event
+    (strata.accounts.actions.count_attempts); cleared by `strata users unlock` or the admin."""
+
+    LOGIN_PAIR = "login-pair"
+    LOGIN_ADDRESS = "login-address"
+    RESET_ADDRESS = "reset-address"
+    RESET_ACCOUNT = "reset-account"
+    KINDS = [
+        (LOGIN_PAIR, "failed logins of a username from an address"),
+        (LOGIN_ADDRESS, "failed logins from an address"),
+        (RESET_ADDRESS, "password-reset requests from an address"),
+        (RESET_ACCOUNT, "password-reset requests for an account"),
+    ]
+
+    kind = models.CharField(max_length=16, choices=KINDS)
+    subject = models.CharField(max_length=254, blank=True, help_text="username or e-mail address")
+    address = models.CharField(max_length=64, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "subject", "address"], name="accounts_attempt_unique")
+        ]
+        indexes = [
+            models.Index(fields=["address"], name="accounts_at_address_idx"),
+            models.Index(fields=["subject"], name="accounts_at_subject_idx"),
+        ]
+        ordering = ["-last_at"]
+
+    def __str__(self) -> str:
+        who = " from ".join(x for x in (self.subject, self.address) if x)
+        return f"{self.get_kind_display()}: {who} ({self.count})"

@@ -3,22 +3,47 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
-from . import directory, forms
+from . import actions, directory, forms, lockout
 from .ldap_link import DirectoryUnavailable, domain_enabled
 
 
+def too_many(request, wait: int, what: str = "login"):
+    """Return the 429 page: too many failed logins from here, try again in WAIT seconds."""
+    minutes, seconds = divmod(wait, 60)
+    when = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    response = render(request, "accounts/locked_out.html", {"wait": wait, "when": when}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 class LoginView(auth_views.LoginView):
+    """Django's login, limited per (username, address) pair and per address (strata.accounts.lockout)."""
+
     form_class = forms.LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        self.attempt = (lockout.username(request), lockout.address(request))
+        wait = actions.login_wait(*self.attempt)
+        if wait:
+            return too_many(request, wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        actions.record_login_success(*self.attempt)
+        return super().form_valid(form)
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
         if form.directory_unavailable:
-            response.status_code = 503
+            response.status_code = 503  # the directory's fault, not a wrong password: not counted
+        elif self.request.method == "POST":
+            actions.record_login_failure(*self.attempt)
         return response
 
 
@@ -132,6 +157,12 @@ class PasswordResetView(auth_views.PasswordResetView):
             )
         self.extra_email_context = {"strata_site_name": settings.SITE["name"]}
         return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        # Over a limit: the same neutral "sent" page, no mail (the answer tells nothing about accounts).
+        if not actions.allow_reset_request(form.cleaned_data["email"], lockout.address(self.request)):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 password_reset = PasswordResetView.as_view()

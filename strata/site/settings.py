@@ -38,7 +38,6 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "strata.people",
     "strata.files",
-    "axes",
     "strata.accounts",
     "strata.ops",
 ]
@@ -170,17 +169,10 @@ if CONFIG.enabled("comms"):
     STRATA_SCHEDULE["messaging.requeue"] = ("strata.messaging.tasks.requeue_stuck_notifications", 300)
 
 # domain (OpenLDAP): logins bind to the directory; people, groups and services are mirrored into the
-# database at login and by the scheduled sync. Off: Django's own accounts. Brute-force lockout either way.
+# database at login and by the scheduled sync. Off: Django's own accounts. Login limits either way.
 STRATA_DOMAIN = CONFIG.enabled("domain")
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
-AXES_FAILURE_LIMIT = 5
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: per account and per address
-AXES_COOLOFF_TIME = 1  # hours; an admin lifts it earlier (admin: Access attempts, or `axes_reset_username`)
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_VERBOSE = False
-AXES_USERNAME_CALLABLE = "strata.accounts.lockout.username"
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failed logins are limited per (username, address) and per address: strata.accounts.lockout.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 if STRATA_DOMAIN:
     import ldap as _ldap
     from django_auth_ldap.config import LDAPSearch as _LDAPSearch
@@ -192,7 +184,6 @@ if STRATA_DOMAIN:
 
     _tree = _ldap_tree(CONFIG)
     AUTHENTICATION_BACKENDS = [
-        "axes.backends.AxesStandaloneBackend",
         "strata.accounts.backends.EmergencyBackend",
         "strata.accounts.backends.DirectoryBackend",
     ]

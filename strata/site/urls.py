@@ -14,5 +14,7 @@ urlpatterns = [
     path("", include("strata.messaging.urls")),
     path("", include("strata.files.urls")),
     path("", include("strata.ops.urls")),
+    # The admin's own login form would skip the login limits (strata.accounts.lockout): use the site's.
+    path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
 ]

@@ -13,7 +13,7 @@ import pytest
 from strata.deploy.roles.domain.client import connect, connect_admin, tree
 from strata.deploy.roles.domain.role import SLAPD
 from tests.support.client import Client
-from tests.support.stack import IN_CI, Stack, domain_role_toml, require_servers, running_stack
+from tests.support.stack import IN_CI, Stack, domain_role_toml, require_servers, running_stack, strata
 
 
 def require_slapd() -> None:
@@ -66,7 +66,9 @@ def bind_as(stack: Stack, dn: str, password: str):
 
 
 def reset_lockouts(stack: Stack) -> None:
-    stack.ctx().manage("axes_reset")
+    """Clear every login limit of STACK (`strata users unlock --all`)."""
+    proc = strata(stack, "users", "unlock", "--all")
+    assert proc.returncode == 0, proc.stderr
 
 
 class _SourceHTTPSHandler(urllib.request.HTTPSHandler):

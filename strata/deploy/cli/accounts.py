@@ -26,6 +26,12 @@ def add_parsers(sub) -> None:
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     us.add_parser("disable", help="disable a person and end their sessions").add_argument("username")
+    ul = us.add_parser("unlock", help="clear the login limits of a person (or of an address, or all)")
+    ul.add_argument("username", nargs="?", default="")
+    ul.add_argument(
+        "--address", default="", help="only the limits of USERNAME from this address, and its own"
+    )
+    ul.add_argument("--all", action="store_true", help="clear every login limit")
     imp = us.add_parser("import", help="import people from a CSV file (all rows or none)")
     imp.add_argument(
         "file",
@@ -111,12 +117,30 @@ def _users(args, directory) -> str:
         return directory.set_password(args.username, _password(args, "New password"), account=account)
     if args.action == "disable":
         return directory.disable_user(args.username, account=account)
+    if args.action == "unlock":
+        return _unlock(args)
     path = Path(args.file)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise _Bad(f"{path}: cannot read: {exc}") from None
     return directory.import_users(text, str(path), account=account)
+
+
+def _unlock(args) -> str:
+    import ipaddress
+
+    from strata.accounts import actions
+
+    if not (args.username or args.address or args.all):
+        raise _Bad("users unlock: name a USERNAME, an --address ADDR, or --all")
+    if args.address:
+        try:
+            ipaddress.ip_address(args.address)
+        except ValueError:
+            raise _Bad(f"users unlock: --address {args.address!r} is not an IP address") from None
+    count = actions.unlock(args.username, args.address, everything=args.all)
+    return f"cleared {count} login limit(s)"
 
 
 def _groups(args, directory) -> str:
