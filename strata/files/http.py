@@ -7,7 +7,7 @@ from django.http import HttpResponse, JsonResponse
 from . import access, actions
 from .errors import FilesError
 from .models import File
-from .storage import content_disposition
+from .storage import content_disposition, served_as
 
 
 def client_address(request) -> str | None:
@@ -20,13 +20,15 @@ def json_error(status: int, message: str, headers: dict | None = None) -> JsonRe
     return JsonResponse({"error": message}, status=status, headers=headers)
 
 
-def download_response(target_uri: str, f: File) -> HttpResponse:
-    """Hand the transfer to nginx: the app worker never carries the bytes."""
+def download_response(target_uri: str, f: File, inline: bool = False) -> HttpResponse:
+    """Hand the transfer to nginx: the app worker never carries the bytes. Its headers are the only
+    Content-Type and Content-Disposition the person gets (nginx hides the file server's)."""
+    content_type, inline = served_as(f.content_type, inline)
     resp = HttpResponse(status=200)
     resp["X-Accel-Redirect"] = target_uri
     resp["X-Accel-Buffering"] = "no"
-    resp["Content-Type"] = f.content_type
-    resp["Content-Disposition"] = content_disposition(f.name)
+    resp["Content-Type"] = content_type
+    resp["Content-Disposition"] = content_disposition(f.name, inline)
     resp["Cache-Control"] = "private, no-store"
     return resp
 

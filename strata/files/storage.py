@@ -198,6 +198,22 @@ class StorageBackend(Protocol):
         ...
 
 
+# What a browser may show inline: types that cannot run script. Anything else is served as an
+# attachment of type application/octet-stream, whatever the uploader claimed (an uploaded page never
+# runs as the person who opens it).
+INLINE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "application/pdf", "text/plain"}
+)
+INLINE_PREFIXES = ("audio/", "video/")
+
+
+def served_as(content_type: str, inline: bool) -> tuple[str, bool]:
+    """Return the Content-Type a file is served with and whether it may be inline (only when asked)."""
+    base = content_type.split(";", 1)[0].strip().lower()
+    safe = base in INLINE_TYPES or base.startswith(INLINE_PREFIXES)
+    return (content_type if safe else "application/octet-stream"), inline and safe
+
+
 def content_disposition(filename: str, inline: bool = False) -> str:
     """Return an RFC 6266 header value that survives any file name."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_")

@@ -96,13 +96,12 @@ def file(request, file_id):
 @require_safe
 def download(request, file_id):
     f = access.get_file(request.user, file_id, access.DOWNLOAD)
+    inline = request.GET.get("inline") == "1"
     try:
-        uri = actions.download_target(
-            request.user, f, inline=request.GET.get("inline") == "1", address=client_address(request)
-        )
+        uri = actions.download_target(request.user, f, inline=inline, address=client_address(request))
     except actions.FilesError as exc:
         return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
-    return download_response(uri, f)
+    return download_response(uri, f, inline)
 
 
 @never_cache

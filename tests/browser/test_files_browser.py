@@ -316,3 +316,59 @@ def test_refused_part_shows_the_server_message_and_cancel_frees_the_upload(fstac
     assert server_files(fstack)["open_uploads"] == 0
     assert row(page, "refused.txt").count() == 0
     context.close()
+
+
+def _png(width: int, height: int) -> bytes:
+    """A valid RGB PNG of WIDTH x HEIGHT, every pixel teal."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x00\x80\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_open_in_the_browser_shows_an_image_and_downloads_a_page(fstack, browser):
+    """ "Open in the browser" on a picture shows it in Chromium (one Content-Disposition, inline); on an
+    uploaded HTML page it downloads the file instead of running it."""
+    context, page = login(browser, fstack, *fstack.admin)
+    png = _png(7, 5)
+    page.set_input_files(
+        "#id_files",
+        [
+            {"name": "teal.png", "mimeType": "image/png", "buffer": png},
+            {
+                "name": "trap.html",
+                "mimeType": "text/html",
+                "buffer": b"<script>document.title='ran'</script>",
+            },
+        ],
+    )
+    for name in ("teal.png", "trap.html"):
+        row(page, name).wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    files_url = page.url
+    row(page, "teal.png").locator("a", has_text="teal.png").click()
+    page.wait_for_url("**/files/file/**")
+    page.click("text=Open in the browser")
+    page.wait_for_url("**/download?inline=1")
+    size = page.evaluate(
+        "() => { const i = document.querySelector('img'); return i && [i.naturalWidth, i.naturalHeight]; }"
+    )
+    assert size == [7, 5]
+    page.goto(files_url)
+    row(page, "trap.html").locator("a", has_text="trap.html").click()
+    page.wait_for_url("**/files/file/**")
+    with page.expect_download() as info:
+        page.click("text=Open in the browser")
+    assert info.value.suggested_filename == "trap.html"
+    assert Path(info.value.path()).read_bytes() == b"<script>document.title='ran'</script>"
+    assert page.title() != "ran"
+    context.close()

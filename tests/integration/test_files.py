@@ -511,3 +511,46 @@ def test_removing_a_share_and_revoking_a_link_end_access(files_stack, people):
     assert anon.get(path + "?download=1").status == 200
     assert alice.json("DELETE", f"/api/files/links/{link['id']}")[0] == 204
     assert anon.get(path + "?download=1").status == 404
+
+
+def _header_list(api: Api, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """GET PATH and return every header as sent, duplicates included."""
+    ctx = ssl.create_default_context(cafile=str(api.stack.ca))
+    conn = http.client.HTTPSConnection(api.host, api.port, context=ctx, timeout=60)
+    try:
+        conn.request(
+            "GET", path, headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in api.client.jar)}
+        )
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def test_downloads_carry_one_content_disposition_and_never_serve_html(files_stack, people):
+    """Chromium refuses a response with two Content-Disposition headers ("Open in the browser" failed):
+    the person gets the app's only. Inline only for types that cannot script; an upload that claims to be
+    HTML comes back as an application/octet-stream attachment."""
+    alice = people["alice"]
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
+    page = b"<script>alert(document.cookie)</script>"
+    uploaded = {}
+    for name, data, ctype in (("pic.png", png, "image/png"), ("page.html", page, "text/html")):
+        status, _h, body = alice.raw(
+            "PUT", f"/api/files/uploads/put?name={name}", data, {"Content-Type": ctype}
+        )
+        assert status == 201, body
+        uploaded[name] = json.loads(body)["id"]
+    for name, data in (("pic.png", png), ("page.html", page)):
+        for query in ("", "?inline=1"):
+            status, headers, body = _header_list(alice, f"/files/file/{uploaded[name]}/download{query}")
+            assert status == 200
+            assert body == data
+            dispositions = [v for k, v in headers if k.lower() == "content-disposition"]
+            types = [v for k, v in headers if k.lower() == "content-type"]
+            assert len(dispositions) == 1, headers
+            assert len(types) == 1, headers
+            inline = name == "pic.png" and query
+            assert dispositions[0].startswith("inline" if inline else "attachment"), dispositions
+            assert types[0] == ("image/png" if name == "pic.png" else "application/octet-stream"), types
+            assert ("x-content-type-options", "nosniff") in [(k.lower(), v) for k, v in headers]

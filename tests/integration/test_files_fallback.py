@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.integration.test_files import Api
+from tests.integration.test_files import Api, _header_list
 from tests.support import in_site
 from tests.support.stack import add_people
 
@@ -66,3 +66,26 @@ def test_api_token_authenticates_and_revocation_ends_it(stack, carl):
     stack.call(in_site.revoke_tokens, "t")
     assert anon.raw("GET", "/api/files/", headers={"Authorization": f"Bearer {token}"})[0] == 401
     assert anon.raw("GET", "/api/files/", headers={"Authorization": "Bearer strata_nope"})[0] == 401
+
+
+def test_fallback_downloads_carry_one_content_disposition_and_never_serve_html(stack, carl):
+    """The local-disk fallback serves the same headers as the file server: one Content-Disposition,
+    inline only for a type that cannot script, HTML as an application/octet-stream attachment."""
+    import json
+
+    for name, data, ctype, served, inline in (
+        ("pic.png", b"\x89PNG\r\n\x1a\n" + os.urandom(64), "image/png", "image/png", True),
+        ("page.html", b"<script>alert(1)</script>", "text/html", "application/octet-stream", False),
+    ):
+        status, _h, body = carl.raw(
+            "PUT", f"/api/files/uploads/put?name={name}", data, {"Content-Type": ctype}
+        )
+        assert status == 201, body
+        file_id = json.loads(body)["id"]
+        status, headers, got = _header_list(carl, f"/files/file/{file_id}/download?inline=1")
+        assert status == 200
+        assert got == data
+        dispositions = [v for k, v in headers if k.lower() == "content-disposition"]
+        assert len(dispositions) == 1, headers
+        assert dispositions[0].startswith("inline" if inline else "attachment")
+        assert [v for k, v in headers if k.lower() == "content-type"] == [served], headers

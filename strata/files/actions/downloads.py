@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..errors import Gone
 from ..models import AuditEvent, File
-from ..storage import backend
+from ..storage import backend, served_as
 from .audit import audit
 
 log = logging.getLogger("strata.files")
@@ -26,4 +26,5 @@ def download_target(actor, f: File, inline: bool = False, address=None, log_even
         )
     if log_event:
         audit(actor, AuditEvent.DOWNLOAD, file=f, address=address)
-    return store.accel_redirect(f.key, f.name, f.content_type, inline)
+    content_type, inline = served_as(f.content_type, inline)
+    return store.accel_redirect(f.key, f.name, content_type, inline)
