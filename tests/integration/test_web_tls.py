@@ -40,32 +40,38 @@ def test_testssl_finds_the_intermediate_profile_and_nothing_not_ok():
     with running_stack("strata-testssl-", instances=1) as stack:
         port = stack.config.roles["web"]["https_port"]
         report = stack.root / "testssl.json"
-        proc = subprocess.run(
-            [
-                TESTSSL,
-                "--quiet",
-                "--color",
-                "0",
-                "--warnings",
-                "off",
-                "--ip",
-                "127.0.0.1",
-                "--nodns",
-                "none",
-                "--connect-timeout",
-                "10",
-                "--openssl-timeout",
-                "10",
-                "--add-ca",
-                str(stack.ca),
-                "--jsonfile",
-                str(report),
-                f"https://{stack.config.site['domain']}:{port}/",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        # testssl.sh exits non-zero when a check could not finish (a timeout on a loaded 2-core machine):
+        # one more run then, the verdict is the second's.
+        for _attempt in range(2):
+            report.unlink(missing_ok=True)  # testssl.sh does not overwrite its JSON file
+            proc = subprocess.run(
+                [
+                    TESTSSL,
+                    "--quiet",
+                    "--color",
+                    "0",
+                    "--warnings",
+                    "off",
+                    "--ip",
+                    "127.0.0.1",
+                    "--nodns",
+                    "none",
+                    "--connect-timeout",
+                    "10",
+                    "--openssl-timeout",
+                    "10",
+                    "--add-ca",
+                    str(stack.ca),
+                    "--jsonfile",
+                    str(report),
+                    f"https://{stack.config.site['domain']}:{port}/",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if proc.returncode == 0:
+                break
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         findings = {f["id"]: f for f in json.loads(report.read_text())}
     text = proc.stdout
