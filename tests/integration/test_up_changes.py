@@ -7,8 +7,16 @@ import pytest
 
 from strata.deploy import local as deploy
 from strata.deploy.cli import main as cli
+from tests.support.tls import served_certificate
 
 pytestmark = pytest.mark.integration
+
+
+def served_serial(stack) -> int:
+    """Return the serial of the certificate the stack's nginx serves for the site's name (verified)."""
+    ca = str(stack.config.var_dir / "pki" / "ca.crt")
+    port = stack.config.roles["web"]["https_port"]
+    return served_certificate("127.0.0.1", port, stack.config.site["domain"], cafile=ca).serial_number
 
 
 def test_up_again_changes_nothing(stack, capsys):
@@ -30,23 +38,6 @@ def test_up_after_a_program_stopped_says_it_started_it(stack):
     assert sup.is_running(name)
 
 
-def _served_serial(stack) -> int:
-    import socket
-    import ssl
-
-    from cryptography import x509
-
-    web = stack.config.roles["web"]
-    ctx = ssl.create_default_context(cafile=str(stack.config.var_dir / "pki" / "ca.crt"))
-    with (
-        socket.create_connection(("127.0.0.1", web["https_port"]), timeout=5) as raw,
-        ctx.wrap_socket(raw, server_hostname=stack.config.site["domain"]) as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der
-    return x509.load_der_x509_certificate(der).serial_number
-
-
 def test_a_rotated_secret_and_certificate_restart_only_what_uses_them(stack, capsys):
     """`strata rotate` then `up`: the programs reading the rotated secret (app, comms) and the web server
     with its new certificate are restarted, the others keep running; a second up changes nothing."""
@@ -54,7 +45,7 @@ def test_a_rotated_secret_and_certificate_restart_only_what_uses_them(stack, cap
 
     sup = Supervisor(stack.config.var_dir)
     before = {name: sup.pid(name) for name in sup.running_programs()}
-    serial = _served_serial(stack)
+    serial = served_serial(stack)
     argv = [
         "-c",
         str(stack.config.path),
@@ -73,5 +64,5 @@ def test_a_rotated_secret_and_certificate_restart_only_what_uses_them(stack, cap
     assert {n for n in before if n.startswith(("web", "app", "comms"))} <= restarted, restarted
     assert not {n for n in before if n.startswith(("db", "domain", "files"))} & restarted, restarted
     assert {f"started {n}" for n in restarted} <= set(result.changed)
-    assert _served_serial(stack) != serial
+    assert served_serial(stack) != serial
     assert deploy.up(stack.config.path).changed == []

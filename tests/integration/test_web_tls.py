@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import ssl
 import subprocess
 
 import pytest
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.support.acme import make_cert, write_pair
 from tests.support.stack import IN_CI, make_root, require_servers, running_stack, strata
+from tests.support.tls import served_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -100,20 +99,6 @@ def test_testssl_finds_the_intermediate_profile_and_nothing_not_ok():
     assert all("neither CRL nor OCSP URI provided" in line for line in not_ok), not_ok
 
 
-def served_der(port: int, server_hostname: str | None) -> bytes:
-    """Return the certificate (DER) nginx on 127.0.0.1:PORT serves for SERVER_HOSTNAME (None: no SNI)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # compared byte for byte below
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-        context.wrap_socket(sock, server_hostname=server_hostname) as tls_sock,
-    ):
-        der = tls_sock.getpeercert(binary_form=True)
-    assert der
-    return der
-
-
 def test_tls_files_serves_the_admins_certificate_and_refuses_a_wrong_key():
     require_servers()
     root = make_root("strata-tls-files-")
@@ -122,9 +107,11 @@ def test_tls_files_serves_the_admins_certificate_and_refuses_a_wrong_key():
     web = f'tls = "files"\ncert_file = "{root}/site.pem"\nkey_file = "{root}/site.key"\n'
     with running_stack("strata-tls-files-", instances=1, web=web, root=root) as stack:
         port = stack.config.roles["web"]["https_port"]
-        assert served_der(port, "localhost") == cert.public_bytes(serialization.Encoding.DER)
+        assert served_certificate("127.0.0.1", port, "localhost").public_bytes(
+            serialization.Encoding.DER
+        ) == cert.public_bytes(serialization.Encoding.DER)
         # By address, without SNI (the probes): the site CA's certificate, which names 127.0.0.1.
-        internal = x509.load_der_x509_certificate(served_der(port, None))
+        internal = served_certificate("127.0.0.1", port)
         assert internal.issuer == x509.load_pem_x509_certificate(stack.ca.read_bytes()).subject
 
         # Another key: `strata up` stops on it, names the key, and nginx keeps its config and certificate.
@@ -139,4 +126,6 @@ def test_tls_files_serves_the_admins_certificate_and_refuses_a_wrong_key():
         assert "roles.web.key_file: " in lines[0]
         assert "is not the key of the certificate" in lines[0]
         assert conf.read_text() == before
-        assert served_der(port, "localhost") == cert.public_bytes(serialization.Encoding.DER)
+        assert served_certificate("127.0.0.1", port, "localhost").public_bytes(
+            serialization.Encoding.DER
+        ) == cert.public_bytes(serialization.Encoding.DER)

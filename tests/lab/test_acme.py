@@ -27,36 +27,13 @@ from strata.deploy.lab import topology
 from strata.deploy.roles.web import tls
 from strata.deploy.roles.web.client import probe as web_probe
 from tests.support.acme import plan_pebble, require_acme_tools, running_pebble
-from tests.support.stack import IN_CI, make_root, require_servers
+from tests.support.stack import make_root, require_lab_tools
+from tests.support.tls import served_certificate
 from tests.support.waits import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 
 DOMAIN = "web.strata.test"
-
-
-def require_lab_tools() -> None:
-    require_servers()
-    require_acme_tools()
-    missing = [t for t in ("ip", "nft") if not shutil.which(t)]
-    if missing:
-        message = f"{', '.join(missing)} not installed (make test installs nftables and iproute2)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def served_certificate(address: str, port: int, cadata: str | None = None) -> x509.Certificate:
-    """Return the certificate nginx serves for DOMAIN (SNI) on ADDRESS:PORT, verified against CADATA when
-    given."""
-    context = ssl.create_default_context(cadata=cadata) if cadata else ssl._create_unverified_context()  # noqa: S323
-    with (
-        socket.create_connection((address, port), timeout=10) as sock,
-        context.wrap_socket(sock, server_hostname=DOMAIN) as tls_sock,
-    ):
-        der = tls_sock.getpeercert(binary_form=True)
-    assert der
-    return x509.load_der_x509_certificate(der)
 
 
 def https_get(address: str, port: int, cadata: str, path: str) -> tuple[int, bytes]:
@@ -76,6 +53,7 @@ def https_get(address: str, port: int, cadata: str, path: str) -> tuple[int, byt
 
 def test_web_host_gets_and_renews_its_certificate_from_pebble():
     require_lab_tools()
+    require_acme_tools()
     root = make_root("strata-acme-lab-")
     try:
         run_acme_lab(root)
@@ -111,7 +89,7 @@ def run_acme_lab(root: Path) -> None:
     site_ca = lab.ca().read_text()
 
     # No ACME server yet: the site CA's certificate, and web-acme will retry.
-    first = served_certificate(web, https_port, site_ca)
+    first = served_certificate(web, https_port, DOMAIN, cadata=site_ca)
     assert first.issuer == x509.load_pem_x509_certificate(site_ca.encode()).subject
     assert "no ACME certificate yet" in (root / "lab" / "log" / "web-up.log").read_text()
 
@@ -121,7 +99,7 @@ def run_acme_lab(root: Path) -> None:
         intermediate = pebble.intermediate()
         roots = pebble.fetch("roots/0")
 
-        cert = served_certificate(web, https_port, roots)
+        cert = served_certificate(web, https_port, DOMAIN, cadata=roots)
         assert cert.issuer == intermediate.subject
         assert DOMAIN in cert.extensions.get_extension_for_class(
             x509.SubjectAlternativeName
@@ -140,11 +118,13 @@ def run_acme_lab(root: Path) -> None:
         # Renewal: what web-acme runs, forced; the deploy hook reloads nginx with the new certificate.
         renew(lab, config)
         wait_for(
-            lambda: served_certificate(web, https_port, roots).serial_number != cert.serial_number,
+            lambda: (
+                served_certificate(web, https_port, DOMAIN, cadata=roots).serial_number != cert.serial_number
+            ),
             timeout=30,
             what="nginx serving the renewed certificate",
         )
-        assert served_certificate(web, https_port, roots).issuer == intermediate.subject
+        assert served_certificate(web, https_port, DOMAIN, cadata=roots).issuer == intermediate.subject
 
 
 def renew(lab: labrun.Lab, config: cfgmod.Config) -> None:

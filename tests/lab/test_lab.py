@@ -34,29 +34,19 @@ from tests.lab import on_host
 from tests.support.client import Client, text_of
 from tests.support.mail import outbox_to
 from tests.support.stack import (
-    IN_CI,
     STDIN_CALL_BOOTSTRAP,
     call_result,
     call_spec,
     make_root,
-    require_servers,
+    require_lab_tools,
 )
+from tests.support.tls import served_certificate
 from tests.support.waits import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 
 PASSWORD = "correct horse battery {}"
 UNAVAILABLE = "directory is unavailable"
-
-
-def require_lab_tools() -> None:
-    require_servers()
-    missing = [t for t in ("ip", "nft") if not shutil.which(t)]
-    if missing:
-        message = f"{', '.join(missing)} not installed (make test installs nftables and iproute2)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -557,22 +547,6 @@ def test_backup_from_an_app_host_lands_on_the_file_server(lab, people):
     assert listing.strip(), "no backup listed"
 
 
-def _served_serial(address: str, port: int, ca: Path) -> int:
-    from cryptography import x509
-
-    ctx = ssl.create_default_context(cafile=str(ca))
-    ctx.check_hostname = False  # verified against the CA; the name is the lab's address
-    conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
-    try:
-        conn.connect()
-        assert conn.sock is not None
-        der = conn.sock.getpeercert(binary_form=True)
-    finally:
-        conn.close()
-    assert der
-    return x509.load_der_x509_certificate(der).serial_number
-
-
 def test_rotating_a_secret_and_certificates_reaches_the_hosts_that_use_them(lab, people):
     """Last: `strata rotate` on the lab's control, the bundles shared again, `strata up` on the hosts.
     The web host serves its new certificate, and the comms -> app link (authenticated with the rotated
@@ -580,7 +554,7 @@ def test_rotating_a_secret_and_certificates_reaches_the_hosts_that_use_them(lab,
     config = lab.config()
     web = config.hosts_of("web")[0]
     https = config.roles["web"]["https_port"]
-    serial = _served_serial(web.address, https, lab.ca())
+    serial = served_certificate(web.address, https, cafile=str(lab.ca())).serial_number
     with (lab.shared / "secrets.toml").open("rb") as fh:
         old_secret = tomllib.load(fh)["comms_inbound_secret"]
     env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
@@ -600,7 +574,7 @@ def test_rotating_a_secret_and_certificates_reaches_the_hosts_that_use_them(lab,
         lab.strata(host, "up")
     with (Path(lab.hosts[config.host_of("comms").name].var) / "secrets.toml").open("rb") as fh:
         assert tomllib.load(fh)["comms_inbound_secret"] != old_secret
-    assert _served_serial(web.address, https, lab.ca()) != serial
+    assert served_certificate(web.address, https, cafile=str(lab.ca())).serial_number != serial
     roles, links = labcheck.status(lab)
     assert all(r.state == "ok" for r in roles), roles
     assert all(link.state == "ok" for link in links), links

@@ -81,6 +81,17 @@ def require_servers() -> None:
         pytest.skip("; ".join(problems))
 
 
+def require_lab_tools() -> None:
+    """Skip (outside CI) or fail (in CI) when the network-namespace lab cannot be built here."""
+    require_servers()
+    missing = [t for t in ("ip", "nft") if not shutil.which(t)]
+    if missing:
+        message = f"{', '.join(missing)} not installed (make test installs nftables and iproute2)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
     """Return whether a server could listen on PORT now (connections in TIME_WAIT do not count)."""
     return port_free(address, port)
