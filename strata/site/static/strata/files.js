@@ -159,18 +159,23 @@
 
   // Count as done only the parts the server holds whole whose size and sha256 match this file's bytes
   // (the same name, size and date could still be different content); resolve to how many were kept.
+  // One part at a time: only one part's bytes are in memory, however large the file.
   Item.prototype.keepStoredParts = function (stored) {
     var self = this;
     var kept = 0;
-    var checks = (stored || []).map(function (p) {
-      if (p.number < 1 || p.number > self.upload.parts || p.size !== self.partLength(p.number)) {
-        return Promise.resolve();
-      }
+    var todo = (stored || []).filter(function (p) {
+      return p.number >= 1 && p.number <= self.upload.parts && p.size === self.partLength(p.number);
+    });
+    function next() {
+      var p = todo.shift();
+      if (!p) { self.showProgress(); return Promise.resolve(kept); }
+      self.setState("uploading", "Checking the parts already on the server (" + kept + " kept)…");
       return sha256(self.partBlob(p.number)).then(function (digest) {
         if (digest && digest === p.sha256) { self.done[p.number] = true; kept++; }
+        return next();
       });
-    });
-    return Promise.all(checks).then(function () { self.showProgress(); return kept; });
+    }
+    return next();
   };
 
   // After a reload: ask the server about the upload remembered for this file; resolve to true when it
@@ -180,7 +185,7 @@
     var q = this.queue;
     return send("GET", q.api + encodeURIComponent(id)).then(function (res) {
       var d = res.data;
-      if (res.status !== 200 || !d || d.size !== self.file.size || d.name !== self.file.name) {
+      if (res.status !== 200 || !d || d.size !== self.file.size) {
         if (res.status === 404 || res.status === 200) remember(self.key, null);
         return false;
       }
