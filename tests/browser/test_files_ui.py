@@ -244,6 +244,75 @@ def test_drop_into_a_folder_then_move_the_folder(fstack, browser):
     context.close()
 
 
+def test_every_button_of_the_folder_page(fstack, browser, ada):
+    context, page, errors = login(browser, fstack, *fstack.admin)
+    new_folder(page, "Team docs")
+    folder_url = page.url
+    body = b"the agenda\n"
+    page.set_input_files(
+        "#id_files", files=[{"name": "agenda.txt", "mimeType": "text/plain", "buffer": body}]
+    )
+    row(page, "agenda.txt").wait_for(timeout=UPLOAD_TIMEOUT_MS)
+
+    # Rename the folder, share it, make a public link to it.
+    page.click(".folder-actions summary")
+    page.fill(".folder-actions form[action$='/rename'] input[name=name]", "Team notes")
+    page.click(".folder-actions form[action$='/rename'] button[type=submit]")
+    page.wait_for_url(folder_url)
+    assert "Renamed." in messages(page)
+    assert page.locator(".crumbs a").all_inner_texts()[-1] == "Team notes"
+    page.click(".folder-actions summary")
+    page.fill(".folder-actions form[action$='/share'] input[name=username]", "ada")
+    page.select_option(".folder-actions select[name=permission]", "write")
+    page.click(".folder-actions form[action$='/share'] button[type=submit]")
+    page.wait_for_url(folder_url)
+    assert "“Team notes” is shared." in messages(page)
+    page.click(".folder-actions summary")
+    page.click(".folder-actions form[action$='/link'] button[type=submit]")
+    page.wait_for_url(folder_url)
+    link_url = messages(page).split("Public link: ", 1)[1].split()[0]
+    visitor = browser.new_context(ignore_https_errors=True, accept_downloads=True)
+    vpage = visitor.new_page()
+    vpage.goto(link_url)
+    assert vpage.locator("h1").inner_text() == "Team notes"
+    assert download(vpage, "main a:text-is('agenda.txt')") == ("agenda.txt", body)
+    visitor.close()
+
+    # Search finds the file; its page's Copy button copies a new link.
+    page.fill("#id_fq", "agenda")
+    page.click("form.search button[type=submit]")
+    page.wait_for_url("**/files/search/**")
+    page.click("table >> text=agenda.txt")
+    page.wait_for_url("**/files/file/**")
+    page.click("form[action$='/link'] button[type=submit]")
+    page.wait_for_url("**/files/file/**")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=fstack.url)
+    page.click(".link-item button[data-copy]")
+    page.locator(".link-item button[data-copy]", has_text="Copied").wait_for()
+    assert page.evaluate("() => navigator.clipboard.readText()").startswith(fstack.url + "/s/")
+
+    # The folder to the trash (its page then says so), back from the trash with the Trash button.
+    page.goto(folder_url)
+    page.click(".folder-actions summary")
+    page.click("text=Move folder to trash")
+    page.wait_for_url("**/trash/")
+    assert "“Team notes” moved to the trash." in messages(page)
+    resp = page.goto(folder_url)
+    assert resp is not None
+    assert resp.status == 410
+    assert "“Team notes” is in the trash" in page.locator("main").inner_text()
+    go_home(page)
+    page.click("nav.spaces >> text=Trash")
+    page.wait_for_url("**/trash/")
+    page.locator("table tr", has_text="Team notes").locator("button", has_text="Restore").click()
+    page.wait_for_url("**/trash/")
+    assert "“Team notes” restored." in messages(page)
+    page.goto(folder_url)
+    assert row(page, "agenda.txt").count() == 1
+    assert errors == []
+    context.close()
+
+
 def test_upload_resumes_after_a_reload(fstack, browser, workdir):
     """Start an 11 MiB upload (three 5 MiB parts), reload while the last part is held back, choose the same
     file again: only the missing part is sent, and the file on the server has the right bytes."""
