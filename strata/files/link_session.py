@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
@@ -49,7 +50,7 @@ def remember(request, response, link: PublicLink) -> None:
         salt=SALT,
         max_age=OPEN_SECONDS,
         path=reverse("files:public", args=[link.token]),
-        secure=request.is_secure(),
+        secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Lax",
     )

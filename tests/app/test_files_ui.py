@@ -178,6 +178,7 @@ def test_password_folder_link_opens_each_file_after_one_password(cast):  # noqa:
     cookie = resp.cookies[f"strata_link_{link.id}"]
     assert cookie["path"] == f"/s/{link.token}"
     assert cookie["httponly"]
+    assert cookie["secure"]  # like the session cookie
     assert int(cookie["max-age"]) == link_session.OPEN_SECONDS
     resp = visitor.get(file_url)  # a plain GET, as the file's link on the page makes
     assert resp.status_code == 200
