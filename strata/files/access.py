@@ -78,6 +78,29 @@ def allows(role: str | None, action: str) -> bool:
     return role is not None and role in RULES[action]
 
 
+# The names templates use for the table's actions (`{% if can.upload %}`): pages show a control only when
+# the table allows it, so a page cannot offer what the action behind it would refuse.
+TEMPLATE_NAMES = {
+    VIEW: "view",
+    DOWNLOAD: "download",
+    UPLOAD: "upload",
+    RENAME: "rename",
+    MOVE_WITHIN: "move",
+    MOVE_OUT: "move_out",
+    TRASH: "trash",
+    RESTORE: "restore",
+    SHARE: "share",
+    UNSHARE: "unshare",
+    CREATE_LINK: "create_link",
+    SEE_LINKS: "see_links",
+}
+
+
+def can(role: str | None) -> dict[str, bool]:
+    """Return {template name: allowed} for every action of the table, for a person with ROLE."""
+    return {name: allows(role, action) for action, name in TEMPLATE_NAMES.items()}
+
+
 def table_markdown() -> str:
     """Return RULES as a Markdown table (the README's copy is checked against it)."""
     lines = ["| | " + " | ".join(ROLES) + " |", "|---" * (len(ROLES) + 1) + "|"]
@@ -154,6 +177,11 @@ def _share_permission(user, files: list[int], folders: list[int]) -> str | None:
         .values_list("permission", flat=True)
     )
     return WRITE if WRITE in perms else READ if perms else None
+
+
+def space_role_name(user, space: Space) -> str | None:
+    """Return USER's role on SPACE itself (OWNER or MEMBER), or None."""
+    return _space_role(user, space)
 
 
 def role_on(user, node: File | Folder) -> str | None:

@@ -213,6 +213,22 @@ class Upload(models.Model):
         return f"upload of {self.name} ({self.size} bytes)"
 
 
+class UploadPart(models.Model):
+    """A part of a resumable upload the file server holds, with the sha256 of its bytes as received: a
+    browser resuming after a reload skips a part only when its own checksum of the part matches this."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="stored_parts")
+    number = models.PositiveIntegerField()
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["upload", "number"], name="files_uploadpart_unique")]
+
+    def __str__(self):
+        return f"part {self.number} of {self.upload_id}"
+
+
 class AuditEvent(models.Model):
     UPLOAD, DOWNLOAD, SHARE, UNSHARE, DELETE, RESTORE, PURGE, LINK_CREATE, LINK_ACCESS, RENAME, MOVE = (
         "upload",

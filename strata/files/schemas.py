@@ -123,6 +123,12 @@ class PurgedOut(Schema):
     purged: int
 
 
+class StoredPart(Schema):
+    number: int
+    size: int
+    sha256: str = Field(description="hex sha256 of the part's bytes as the server received them")
+
+
 class UploadOut(Schema):
     id: uuid.UUID
     name: str
@@ -130,6 +136,10 @@ class UploadOut(Schema):
     part_size: int
     parts: int
     received: list[int]
+    stored: list[StoredPart] = Field(
+        description="the parts held whole, with their checksums: a client resuming skips a part only "
+        "when its own size and sha256 of it match"
+    )
 
 
 class PartOut(Schema):
@@ -267,4 +277,5 @@ def upload_json(upload: Upload, parts: dict[int, int]) -> dict:
         "part_size": upload.part_size,
         "parts": actions.part_count(upload),
         "received": sorted(parts),
+        "stored": actions.stored_parts(upload, parts) if parts else [],
     }

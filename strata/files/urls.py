@@ -18,6 +18,7 @@ urlpatterns = [
     path("files/<str:kind>/<int:node_id>/share", views.share, name="share"),
     path("files/<str:kind>/<int:node_id>/link", views.link, name="link"),
     path("files/<str:kind>/<int:node_id>/rename", views.rename_node, name="rename"),
+    path("files/<str:kind>/<int:node_id>/move", views.move_node, name="move"),
     path("files/shares/<int:share_id>/remove", views.unshare, name="unshare"),
     path("files/links/<int:link_id>/revoke", views.revoke_link, name="revoke-link"),
     path("files/<str:kind>/<int:node_id>/trash", views.trash_node, name="trash-node"),

@@ -6,11 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import access, actions
+from . import access, actions, link_session
 from .http import client_address, download_response, int_param, target
+from .models import File, Folder
 from .rows import folder_rows
 
 PAGE_SIZE = 50
@@ -27,23 +29,65 @@ def home(request):
 @require_safe
 def space(request, space_id, folder_id=None):
     if folder_id is not None:
-        folder = access.get_folder(request.user, folder_id)
+        try:
+            folder = access.get_folder(request.user, folder_id)
+        except Http404:
+            return _unavailable(request, Folder, folder_id)
         if folder.space_id != space_id:
-            raise Http404
-        return _browse(request, folder.space, folder, writable=True)
-    return _browse(request, access.get_space(request.user, space_id), None, writable=True)
+            return _unavailable(request, Folder, folder_id)
+        return _browse(request, folder.space, folder, access.role_on(request.user, folder))
+    space = access.get_space(request.user, space_id)
+    return _browse(request, space, None, access.space_role_name(request.user, space))
 
 
 @login_required
 @require_safe
 def folder(request, folder_id):
     """A folder reached through a share (or its own space): list its contents."""
-    f = access.get_folder(request.user, folder_id)
-    writable = access.node_permission(request.user, f) == access.WRITE
-    return _browse(request, f.space, f, writable=writable)
+    try:
+        f = access.get_folder(request.user, folder_id)
+    except Http404:
+        return _unavailable(request, Folder, folder_id)
+    return _browse(request, f.space, f, access.role_on(request.user, f))
 
 
-def _browse(request, space, folder, writable):
+def _unavailable(request, model, node_id):
+    """A clear page for a file or folder that cannot be opened: 410 for one in the trash (to someone who
+    could open it otherwise, with the way to the trash when they may restore it), else 404 whether it was
+    moved away, unshared, deleted for good or never existed (existence is not revealed)."""
+    what = "file" if model is File else "folder"
+    node = model.objects.select_related("space").filter(pk=node_id).first()
+    role = access.role_on(request.user, node) if node is not None else None
+    if node is not None and role is not None and access.hidden(node):
+        can_restore = access.allows(role, access.RESTORE) and access.space_role_name(request.user, node.space)
+        if can_restore:
+            back, label = reverse("files:trash", args=[node.space_id]), "Open the trash to restore it"
+        else:
+            back, label = reverse("files:home"), "Back to your files"
+        message = (
+            f"“{node.name}” is in the trash{'' if node.trashed_at else ' (a folder above it is)'}, "
+            "so it cannot be opened."
+        )
+        return _gone_page(request, f"This {what} is in the trash", message, back, label, 410)
+    message = (
+        f"This {what} is not available to you: it may have been moved somewhere you cannot see, "
+        "no longer be shared with you, or have been deleted for good."
+    )
+    return _gone_page(
+        request, f"This {what} is not available", message, reverse("files:home"), "Back to your files", 404
+    )
+
+
+def _gone_page(request, title, message, back, label, status):
+    return render(
+        request,
+        "files/error.html",
+        {"title": title, "message": message, "back": back, "back_label": label},
+        status=status,
+    )
+
+
+def _browse(request, space, folder, role):
     """One page of a folder. No COUNT over the folder: a page holds PAGE_SIZE rows and "next" shows
     when one more exists, so the first page of a huge folder costs the same as of a small one."""
     try:
@@ -64,11 +108,11 @@ def _browse(request, space, folder, writable):
             "rows": folder_rows(
                 list(folders.only("id", "name", "updated_at")) if page == 1 else [],
                 rows[:PAGE_SIZE],
-                writable,
+                access.allows(role, access.UPLOAD),
             ),
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,
-            "writable": writable,
+            "can": access.can(role),
             "spaces": actions.nav_spaces(request.user),
             "quota": {"limit": limit, "used": used},
             "max_upload": actions.max_upload_bytes(),
@@ -79,14 +123,17 @@ def _browse(request, space, folder, writable):
 @login_required
 @require_safe
 def file(request, file_id):
-    f = access.get_file(request.user, file_id)
+    try:
+        f = access.get_file(request.user, file_id)
+    except Http404:
+        return _unavailable(request, File, file_id)
     return render(
         request,
         "files/file.html",
         {
             "file": f,
             "crumbs": list(reversed(access.ancestors(f.folder))),
-            "writable": access.node_permission(request.user, f) == access.WRITE,
+            "can": access.can(access.role_on(request.user, f)),
         },
     )
 
@@ -95,7 +142,10 @@ def file(request, file_id):
 @login_required
 @require_safe
 def download(request, file_id):
-    f = access.get_file(request.user, file_id, access.DOWNLOAD)
+    try:
+        f = access.get_file(request.user, file_id, access.DOWNLOAD)
+    except Http404:
+        return _unavailable(request, File, file_id)
     inline = request.GET.get("inline") == "1"
     try:
         uri = actions.download_target(request.user, f, inline=inline, address=client_address(request))
@@ -111,7 +161,10 @@ def public(request, token):
     used up or trashed; HEAD counts no download."""
     try:
         link = actions.get_link(token)
-        opened = actions.check_link_password(link, _posted_password(request), client_address(request))
+        posted = _posted_password(request)
+        # A password sent is always checked (and counted by the limit), cookie or not.
+        remembered = not posted and link_session.is_open(request, link)
+        opened = remembered or actions.check_link_password(link, posted, client_address(request))
     except actions.FilesError as exc:
         return _error(request, exc)
     node = link.file or link.folder
@@ -125,12 +178,16 @@ def public(request, token):
         )
     if link.folder is not None:
         folders, files = actions.listing(link.folder.space, link.folder)
-        return render(
+        resp = render(
             request, "files/public_folder.html", {"link": link, "folder": link.folder, "files": files}
         )
-    if request.method == "GET" and request.GET.get("download") != "1" and not link.password:
+    elif request.method == "GET" and request.GET.get("download") != "1" and not link.password:
         return render(request, "files/public_file.html", {"link": link, "file": link.file})
-    return _public_download(request, link, link.file)
+    else:
+        resp = _public_download(request, link, link.file)
+    if not remembered and resp.status_code == 200:
+        link_session.remember(request, resp, link)  # the password was just entered right
+    return resp
 
 
 @never_cache
@@ -139,11 +196,17 @@ def public_file(request, token, file_id):
     """One file of a publicly linked folder."""
     try:
         link = actions.get_link(token)
-        opened = actions.check_link_password(link, _posted_password(request), client_address(request))
+        posted = _posted_password(request)
+        opened = (not posted and link_session.is_open(request, link)) or actions.check_link_password(
+            link, posted, client_address(request)
+        )
     except actions.FilesError as exc:
         return _error(request, exc)
-    if link.folder is None or not opened:
+    if link.folder is None:
         raise Http404
+    if not opened:
+        # The password was not entered on this link's page (or that was over an hour ago): ask there.
+        return redirect("files:public", token=token)
     f = access.get_file_in_tree(link.folder, file_id)
     return _public_download(request, link, f)
 
@@ -153,7 +216,8 @@ def _posted_password(request) -> str:
 
 
 def _error(request, exc):
-    return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+    title = "This link no longer works" if exc.status == 410 else "File unavailable"
+    return render(request, "files/error.html", {"title": title, "message": str(exc)}, status=exc.status)
 
 
 def _public_download(request, link, f):
@@ -227,8 +291,6 @@ def share(request, kind, node_id):
 
 @_form_action
 def link(request, kind, node_id):
-    from django.urls import reverse
-
     node = _node_for(request, kind, node_id, access.CREATE_LINK)
 
     def number(field):
@@ -249,6 +311,38 @@ def link(request, kind, node_id):
     )
     url = request.build_absolute_uri(reverse("files:public", args=[created.token]))
     messages.success(request, f"Public link: {url}")
+    return _back(node)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def move_node(request, kind, node_id):
+    """The folder picker: a page listing where the person may move this file or folder (a radio button
+    each: keyboard usable, no script), and the POST that moves it through actions.move."""
+    try:
+        node = _node_for(request, kind, node_id, access.MOVE_WITHIN)
+        if request.method == "POST":
+            return _move(request, node)
+    except actions.FilesError as exc:
+        return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
+    return render(
+        request,
+        "files/move.html",
+        {"node": node, "kind": kind, "destinations": actions.move_destinations(request.user, node)},
+    )
+
+
+def _move(request, node):
+    space_id, _, folder_id = request.POST.get("to", "").partition(":")
+    if not space_id:
+        raise actions.FilesError("Choose where to move it.")
+    try:
+        space, folder = target(request.user, int_param(space_id, "Space"), int_param(folder_id, "Folder"))
+    except Http404:
+        raise actions.FilesError("That folder does not exist or you cannot put things in it.", 404) from None
+    actions.move(request.user, node, space, folder, address=client_address(request))
+    where = folder.name if folder else space.title
+    messages.success(request, f"“{node.name}” moved to “{where}”.")
     return _back(node)
 
 

@@ -285,7 +285,10 @@ def test_trashed_folder_hides_its_subtree_from_every_path(cast, client):
     assert client.get(f"{api}/folders/{w.sub.id}").status_code == 404
     assert client.get(f"{api}/files/{deep.id}").status_code == 404
     assert client.get(f"{api}/spaces/{w.space.id}/?folder={w.sub.id}").status_code == 404
-    assert client.get(f"/files/folder/{w.sub.id}/").status_code == 404
+    page = client.get(f"/files/folder/{w.sub.id}/")  # the page says why, and opens nothing
+    assert page.status_code == 410
+    assert "in the trash (a folder above it is)" in page.content.decode()
+    assert "deep-secret.txt" not in page.content.decode()
     rename = client.patch(f"{api}/folders/{w.sub.id}", {"name": "x"}, content_type="application/json")
     assert rename.status_code == 404
     upload = client.put(f"{api}/uploads/put?name=n.txt&folder={w.sub.id}", b"n", content_type="text/plain")

@@ -32,7 +32,18 @@ from .spaces import (
     spaces_for,
     used_bytes,
 )
-from .tree import create_folder, empty_trash, listing, move, rename, restore, trash, trashed_in
+from .tree import (
+    Destination,
+    create_folder,
+    empty_trash,
+    listing,
+    move,
+    move_destinations,
+    rename,
+    restore,
+    trash,
+    trashed_in,
+)
 from .uploads import (
     admit_form_upload,
     admit_upload,
@@ -45,6 +56,7 @@ from .uploads import (
     part_count,
     put_upload_part,
     register_uploaded,
+    stored_parts,
     upload_file,
     upload_parts,
 )
@@ -52,6 +64,7 @@ from .uploads import (
 __all__ = [
     "MAX_NAME_BYTES",
     "Conflict",
+    "Destination",
     "FilesError",
     "Gone",
     "QuotaExceeded",
@@ -79,6 +92,7 @@ __all__ = [
     "listing",
     "max_upload_bytes",
     "move",
+    "move_destinations",
     "nav_spaces",
     "part_bytes",
     "part_count",
@@ -96,6 +110,7 @@ __all__ = [
     "set_quota",
     "share",
     "shared_with",
+    "stored_parts",
     "spaces_for",
     "trash",
     "trashed_in",

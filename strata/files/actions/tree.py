@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import access
 from ..errors import Conflict, FilesError
-from ..models import AuditEvent, File, Folder, Space
+from ..models import AuditEvent, File, Folder, Share, Space
 from ..storage import backend
 from .audit import audit, node_kind
 from .names import clean_name, free_name
-from .spaces import check_target, count_usage
+from .spaces import check_target, count_usage, spaces_for
 
 
 def create_folder(user, space: Space, parent: Folder | None, name) -> Folder:
@@ -142,3 +145,78 @@ def listing(space: Space, folder: Folder | None):
     folders = Folder.objects.filter(space=space, parent=folder, trashed_at__isnull=True).order_by("name")
     files = File.objects.filter(space=space, folder=folder, trashed_at__isnull=True).order_by("name")
     return folders, files
+
+
+# --- where something may be moved (the folder picker) ------------------------------------------------
+
+MAX_DESTINATIONS = 2000  # folders listed per space by the picker
+
+
+@dataclass
+class Destination:
+    """A place the picker offers: the root of SPACE (FOLDER None) or FOLDER, shown as PATH."""
+
+    space: Space
+    folder: Folder | None
+    path: str
+    depth: int
+    current: bool  # where the node is now
+
+    @property
+    def value(self) -> str:
+        return f"{self.space.id}:{self.folder.id if self.folder else ''}"
+
+
+def move_destinations(user, node) -> list[Destination]:
+    """Return where USER may move NODE, by the sharing table: the folders of its space they may upload
+    into (not NODE itself or below it, nothing in the trash), and for a file whose owner they are, their
+    other spaces too. Two queries per space, however many folders."""
+    role = access.role_on(user, node)
+    if not access.allows(role, access.MOVE_WITHIN):
+        return []
+    spaces = [node.space]
+    if isinstance(node, File) and access.allows(role, access.MOVE_OUT):
+        spaces += [s for s in spaces_for(user) if s.id != node.space_id]
+    parent = node.folder if isinstance(node, File) else node.parent
+    out: list[Destination] = []
+    for space in spaces:
+        out += _space_destinations(user, node, space, parent)
+    return out
+
+
+def _space_destinations(user, node, space: Space, parent: Folder | None) -> list[Destination]:
+    folders = {f.id: f for f in Folder.objects.filter(space=space).order_by("id")[:MAX_DESTINATIONS]}
+    whole_space = access.space_role(user, space) == access.WRITE
+    groups = access.user_group_ids(user)
+    writable = set(
+        Share.objects.filter(
+            Q(user=user) | Q(group_id__in=groups), folder__space=space, permission=Share.WRITE
+        ).values_list("folder_id", flat=True)
+    )
+    here = node.space_id == space.id
+    out = []
+    if whole_space:
+        out.append(Destination(space, None, space.title, 0, here and parent is None))
+    for f in folders.values():
+        chain: list[Folder] = []
+        up: Folder | None = f
+        while up is not None:
+            chain.append(up)
+            up = folders.get(up.parent_id) if up.parent_id else None
+        if any(c.trashed_at is not None for c in chain):
+            continue
+        if isinstance(node, Folder) and node.id in {c.id for c in chain}:
+            continue  # a folder cannot go into itself or below itself
+        top = list(reversed(chain))
+        if not whole_space:
+            # A sharer sees the path from the folder shared with them, not the owner's folders above it.
+            shared = [i for i, c in enumerate(top) if c.id in writable]
+            if not shared:
+                continue
+            top = top[shared[0] :]
+        names = [c.name for c in top]
+        current = here and parent is not None and parent.id == f.id
+        label = space.title if whole_space else "Shared with me"
+        out.append(Destination(space, f, " / ".join([label, *names]), len(names), current))
+    out.sort(key=lambda d: (d.depth > 0, d.path.casefold()))
+    return out

@@ -17,8 +17,8 @@ from django.http import Http404
 from .. import storage
 from ..errors import FilesError
 from ..limits import max_upload_bytes, part_bytes
-from ..models import AuditEvent, File, Folder, Space, Upload
-from ..storage import StoredObject, backend
+from ..models import AuditEvent, File, Folder, Space, Upload, UploadPart
+from ..storage import HashingReader, StoredObject, backend
 from ..tasks import compute_sha256
 from .audit import audit
 from .names import clean_name, free_name
@@ -201,12 +201,34 @@ def put_upload_part(upload: Upload, number: int, stream, length: int) -> None:
     want = expected_part_size(upload, number)
     if length != want:
         raise FilesError(f"Part {number} must be {want} bytes, not {length}.")
-    backend().put_part(upload.key, upload.backend_upload_id, number, stream, length)
+    reader = HashingReader(stream)
+    backend().put_part(upload.key, upload.backend_upload_id, number, reader, length)
+    # Recorded once the file server holds the part: what a browser resuming after a reload compares.
+    digest = reader.digest()
+    UploadPart.objects.update_or_create(
+        upload=upload, number=number, defaults={"size": digest.size, "sha256": digest.sha256}
+    )
 
 
 def upload_parts(upload: Upload) -> dict[int, int]:
     """Return {part number: size} of the parts of UPLOAD received so far."""
     return backend().parts(upload.key, upload.backend_upload_id)
+
+
+def stored_parts(upload: Upload, parts: dict[int, int] | None = None) -> list[dict]:
+    """Return [{number, size, sha256}] of the parts of UPLOAD the file server holds whole (PARTS, when
+    given, is what upload_parts returned): a part counts only when the server's size, the size recorded
+    with its checksum and the size it must have all agree."""
+    held = upload_parts(upload) if parts is None else parts
+    out = []
+    for row in UploadPart.objects.filter(upload=upload).order_by("number"):
+        try:
+            want = expected_part_size(upload, row.number)
+        except FilesError:
+            continue
+        if held.get(row.number) == row.size == want:
+            out.append({"number": row.number, "size": row.size, "sha256": row.sha256})
+    return out
 
 
 def complete_upload(upload: Upload, rename: bool = True, address=None) -> File:

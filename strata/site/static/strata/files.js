@@ -1,6 +1,7 @@
 /* Files: drag-and-drop and chosen-file uploads with a progress bar per file, over the resumable
- * upload API (POST uploads/ -> PUT parts/<n> -> POST complete). Also the "Copy" buttons of the file
- * page. No inline script anywhere: the site sends Content-Security-Policy default-src 'self'. */
+ * upload API (POST uploads/ -> PUT parts/<n> -> POST complete). An upload survives a reload: its id
+ * is kept in localStorage, and choosing the same file again sends only the parts the server does not
+ * hold with the same sha256. Also the "Copy" buttons of the file page. No inline script anywhere: the site sends Content-Security-Policy default-src 'self'. */
 (function () {
   "use strict";
 
@@ -34,6 +35,40 @@
   }
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  // --- resuming after a reload: the upload id is kept in localStorage, keyed by where the file goes and
+  // what the file is (name, size, last modified); choosing the same file again resumes that upload.
+  var STORE_PREFIX = "strata.upload:";
+
+  function storeKey(q, file) {
+    var where = q.folder ? "folder " + q.folder : "space " + q.space;
+    return STORE_PREFIX + JSON.stringify([where, file.name, file.size, file.lastModified]);
+  }
+
+  function remembered(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  function remember(key, id) {
+    try {
+      if (id) window.localStorage.setItem(key, id); else window.localStorage.removeItem(key);
+    } catch (e) { /* storage off or full: the upload still works, it just cannot resume after a reload */ }
+  }
+
+  function hex(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var out = "";
+    for (var i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    return out;
+  }
+
+  // Resolve to the hex sha256 of BLOB, or null when the browser cannot compute it (then nothing is skipped).
+  function sha256(blob) {
+    if (!window.crypto || !window.crypto.subtle || !blob.arrayBuffer) return Promise.resolve(null);
+    return blob.arrayBuffer()
+      .then(function (buf) { return window.crypto.subtle.digest("SHA-256", buf); })
+      .then(hex, function () { return null; });
+  }
 
   // Return a promise of {status, data} for a request; never rejects (status 0 = network failure).
   function send(method, url, body, opts) {
@@ -117,6 +152,52 @@
     return Math.max(0, Math.min(ps, this.file.size - (n - 1) * ps));
   };
 
+  Item.prototype.partBlob = function (n) {
+    var start = (n - 1) * this.upload.part_size;
+    return this.file.slice(start, start + this.partLength(n));
+  };
+
+  // Count as done only the parts the server holds whole whose size and sha256 match this file's bytes
+  // (the same name, size and date could still be different content); resolve to how many were kept.
+  // One part at a time: only one part's bytes are in memory, however large the file.
+  Item.prototype.keepStoredParts = function (stored) {
+    var self = this;
+    var kept = 0;
+    var todo = (stored || []).filter(function (p) {
+      return p.number >= 1 && p.number <= self.upload.parts && p.size === self.partLength(p.number);
+    });
+    function next() {
+      var p = todo.shift();
+      if (!p) { self.showProgress(); return Promise.resolve(kept); }
+      self.setState("uploading", "Checking the parts already on the server (" + kept + " kept)…");
+      return sha256(self.partBlob(p.number)).then(function (digest) {
+        if (digest && digest === p.sha256) { self.done[p.number] = true; kept++; }
+        return next();
+      });
+    }
+    return next();
+  };
+
+  // After a reload: ask the server about the upload remembered for this file; resolve to true when it
+  // still exists and this.upload is set (with the verified parts marked done), false to start afresh.
+  Item.prototype.resume = function (id) {
+    var self = this;
+    var q = this.queue;
+    return send("GET", q.api + encodeURIComponent(id)).then(function (res) {
+      var d = res.data;
+      if (res.status !== 200 || !d || d.size !== self.file.size) {
+        if (res.status === 404 || res.status === 200) remember(self.key, null);
+        return false;
+      }
+      self.upload = d;
+      self.done = {};
+      return self.keepStoredParts(d.stored).then(function (kept) {
+        self.setState("uploading", "Resuming: " + kept + " of " + d.parts + " parts already on the server");
+        return true;
+      });
+    });
+  };
+
   Item.prototype.missingParts = function () {
     var out = [];
     for (var n = 1; n <= this.upload.parts; n++) if (!this.done[n]) out.push(n);
@@ -137,6 +218,7 @@
       var cancel = el("button", { type: "button", "class": "button" }, "Cancel");
       cancel.addEventListener("click", function () {
         self.actions.textContent = "";
+        remember(self.key, null);
         send("DELETE", self.queue.api + encodeURIComponent(self.upload.id)).then(function () {
           self.setState("cancelled", "Cancelled");
         });
@@ -148,8 +230,7 @@
   // Send one part, retrying transient failures with backoff; resolve to the last response.
   Item.prototype.sendPart = function (n) {
     var self = this;
-    var start = (n - 1) * this.upload.part_size;
-    var blob = this.file.slice(start, start + this.partLength(n));
+    var blob = this.partBlob(n);
     var url = this.queue.api + encodeURIComponent(this.upload.id) + "/parts/" + n;
     function attempt(i) {
       self.inFlight[n] = 0;
@@ -196,6 +277,7 @@
     return send("GET", this.queue.api + encodeURIComponent(this.upload.id)).then(function (res) {
       if (res.status === 404) {
         // The server dropped the upload (cancelled or cleaned up): the next Retry starts afresh.
+        remember(self.key, null);
         self.upload = null;
         self.done = {};
         return { status: 404, restart: true,
@@ -218,18 +300,26 @@
       return Promise.resolve();
     }
     this.setState("uploading", "Uploading");
-    var begin;
-    if (this.upload) {
-      begin = this.refreshReceived();
-    } else {
+    this.key = storeKey(q, file);
+    function open() {
       var body = { name: file.name, size: file.size, content_type: file.type || "application/octet-stream" };
       if (q.folder) body.folder = +q.folder; else body.space = +q.space;
-      begin = send("POST", q.api, body, { json: true }).then(function (res) {
+      return send("POST", q.api, body, { json: true }).then(function (res) {
         if (res.status !== 201 || !res.data) return res;
         self.upload = res.data;
+        remember(self.key, res.data.id);
         (res.data.received || []).forEach(function (n) { self.done[n] = true; });
         return null;
       });
+    }
+    var begin;
+    var earlier = remembered(this.key);
+    if (this.upload) {
+      begin = this.refreshReceived();
+    } else if (earlier) {
+      begin = this.resume(earlier).then(function (resumed) { return resumed ? null : open(); });
+    } else {
+      begin = open();
     }
     return begin.then(function (failed) {
       if (failed) {
@@ -245,6 +335,7 @@
         self.setState("finishing", "Finishing…");
         return send("POST", q.api + encodeURIComponent(self.upload.id) + "/complete").then(function (res) {
           if (res.status !== 201 || !res.data) { self.fail(errorText(res), true); return; }
+          remember(self.key, null);
           self.finished = true;
           self.showProgress();
           self.setState("done", res.data.name === file.name ? "Uploaded" : "Uploaded as “" + res.data.name + "”");
