@@ -148,8 +148,16 @@ class Supervisor:
         try:
             self.rpc().startProcess(name, True)
         except xmlrpc.client.Fault as exc:
-            log = self.var / "log"
-            raise DeployError(f"{name} did not start ({exc.faultString}); see its log under {log}") from None
+            raise DeployError(f"{name} did not start ({exc.faultString}); {self._last_words(name)}") from None
+
+    def _last_words(self, name: str, lines: int = 5) -> str:
+        """Return where NAME's log is and its last LINES lines (why it stopped), for a start error."""
+        logs = sorted((self.var / "log").glob(f"*/{name}.log"))
+        if not logs:
+            return f"see its log under {self.var / 'log'}"
+        tail = logs[0].read_bytes()[-4096:].decode(errors="replace").splitlines()[-lines:]
+        said = " | ".join(line.strip()[:300] for line in tail if line.strip())
+        return f"its log {logs[0]} ends: {said}" if said else f"its log {logs[0]} is empty"
 
     def stop(self, name: str) -> None:
         try:

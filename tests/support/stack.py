@@ -97,17 +97,25 @@ def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
     return port_free(address, port)
 
 
+# Test ports come from below Linux's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by
+# default): a port found free there can be taken by any outgoing connection (nginx -> app, app ->
+# PostgreSQL) in the seconds before its server binds it, which CI saw as a server that could not start.
+# Ports handed out by this process are never handed out again, so the ports of a role chosen before the
+# topology's (files_role_toml, then write_topology) cannot collide either.
+PORT_RANGE = (20000, 32768)
+_HANDED_OUT: set[int] = set()
+
+
 def free_ports(*groups: int) -> list[int]:
     """Return the first port of each group of free ports; group sizes given as arguments."""
     rng = random.Random()
-    used: set[int] = set()
     out: list[int] = []
     for size in groups:
         while True:
-            base = rng.randrange(20000, 60000)
+            base = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - size)
             group = set(range(base, base + size))
-            if not group & used and all(port_is_free(p) for p in group):
-                used |= group
+            if not group & _HANDED_OUT and all(port_is_free(p) for p in group):
+                _HANDED_OUT.update(group)
                 out.append(base)
                 break
     return out
