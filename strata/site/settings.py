@@ -83,7 +83,7 @@ DATABASES = {
         "USER": _db["user"],
         "PASSWORD": SECRETS.get("db_app_password", ""),
         "OPTIONS": {
-            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 10},
+            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 5},
             "connect_timeout": 5,
             # verify-full against the site CA when the database is on another host (Config.tls_into).
             **_db_tls_options(CONFIG),
