@@ -48,7 +48,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The logged-in user from memory while its row is unchanged (strata.accounts.live).
+    "strata.accounts.middleware.CachedAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -95,6 +96,12 @@ DATABASES = {
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Periodic tasks, enqueued by the `scheduler` program (first app host only): name -> (task path, seconds).
 STRATA_SCHEDULE: dict[str, tuple[str, int]] = {}
+
+# Sessions are rows of django_session, read from each process's memory while unchanged: every app server
+# drops its copy when a row changes (a PostgreSQL NOTIFY from a trigger), so a logout is seen everywhere
+# at once. Measured against signed cookies and the plain database engine in bench/reports/pages.md.
+SESSION_ENGINE = "strata.accounts.session_store"
+STRATA_LIVE_CACHE = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
