@@ -1,7 +1,9 @@
-"""A PostgreSQL restart under a running stack: 503 with Retry-After while it is down, recovery by itself.
+"""Sessions across app servers, and a PostgreSQL restart under a running stack.
 
-One stack (PostgreSQL, two gunicorn instances, nginx) for the module. PostgreSQL is stopped through the
-stack's supervisor, as an operator or a crash would; nothing else is touched to bring the site back.
+One stack (PostgreSQL, two gunicorn instances of two workers, nginx) for the module. Sessions and users
+are served from each worker's memory (strata.accounts.live): a logout or a password change on one must be
+seen by every other at once. PostgreSQL is stopped through the stack's supervisor, as an operator or a
+crash would: pages answer 503 with Retry-After, and nothing is touched to bring the site back.
 """
 
 from __future__ import annotations
@@ -41,6 +43,34 @@ def send(c: Client, subject: str) -> int:
     found = re.search(r"/messages/c/(\d+)/", resp.url)
     assert found, (resp.status, resp.url, resp.text[:300])
     return int(found.group(1))
+
+
+def twin(stack, c: Client) -> Client:
+    """Return another client holding C's cookies: the same session used from elsewhere."""
+    other = Client(stack.url, stack.ca, follow=False)
+    for cookie in c.jar:
+        other.jar.set_cookie(cookie)
+    return other
+
+
+def served_everywhere(c: Client, rounds: int = 8) -> list[int]:
+    """GET the directory ROUNDS times (nginx spreads them over both instances and their workers)."""
+    return [c.get("/people/").status for _ in range(rounds)]
+
+
+def test_logout_and_password_change_are_seen_by_every_app_server_at_once(stack):
+    ada = Client(stack.url, stack.ca)
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    elsewhere = twin(stack, ada)
+    assert served_everywhere(elsewhere) == [200] * 8  # every worker now holds the session and the user
+    assert ada.post("/accounts/logout/", {}).status == 200
+    assert served_everywhere(elsewhere) == [302] * 8  # to the login page, on every worker
+
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    elsewhere = twin(stack, ada)
+    assert served_everywhere(elsewhere) == [200] * 8
+    stack.call(in_site.set_password, "ada", PASSWORD)  # a new hash (new salt): old sessions end
+    assert served_everywhere(elsewhere) == [302] * 8
 
 
 def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
