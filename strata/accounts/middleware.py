@@ -9,7 +9,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
-from .live import CACHE
+from strata.site.live import CACHE
 
 
 def get_user(request):

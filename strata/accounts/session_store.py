@@ -1,4 +1,4 @@
-"""The database session engine with each process's live cache in front (see strata.accounts.live).
+"""The database session engine with each process's live cache in front (see strata.site.live).
 
 SESSION_ENGINE = "strata.accounts.session_store": sessions are still rows of django_session (so ending a
 person's sessions, `clearsessions` and backups work as before); a request whose session is unchanged
@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
 from django.utils import timezone
 
-from .live import CACHE
+from strata.site.live import CACHE
 
 
 class SessionStore(DatabaseStore):

@@ -17,7 +17,12 @@ from django.views import defaults
 
 # Seconds a client is asked to wait: about the time PostgreSQL takes to restart and the pool to reconnect.
 RETRY_AFTER = 5
-_OUTAGE = (db_utils.OperationalError, db_utils.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+_OUTAGE = (
+    db_utils.OperationalError,
+    db_utils.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 def is_database_outage(exc: BaseException | None) -> bool:

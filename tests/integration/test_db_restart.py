@@ -1,7 +1,7 @@
 """Sessions across app servers, and a PostgreSQL restart under a running stack.
 
 One stack (PostgreSQL, two gunicorn instances of two workers, nginx) for the module. Sessions and users
-are served from each worker's memory (strata.accounts.live): a logout or a password change on one must be
+are served from each worker's memory (strata.site.live): a logout or a password change on one must be
 seen by every other at once. PostgreSQL is stopped through the stack's supervisor, as an operator or a
 crash would: pages answer 503 with Retry-After, and nothing is touched to bring the site back.
 """

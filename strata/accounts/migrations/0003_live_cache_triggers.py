@@ -1,4 +1,4 @@
-"""Notify every app process when a session or a user row changes (strata.accounts.live drops its copy)."""
+"""Notify every app process when a session or a user row changes (strata.site.live drops its copy)."""
 
 from django.db import migrations
 

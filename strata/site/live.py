@@ -1,10 +1,12 @@
-"""Keep sessions and logged-in users in each app process's memory, exact to within a notification.
+"""Keep what every page reads (the session, the logged-in user, the nav's figures) in each app process's
+memory, exact to within a notification.
 
-PostgreSQL stays the one truth: a session or user row is read from it once, then served from this
-process's memory until the row changes. Triggers on django_session and auth_user (migration 0003) send a
-NOTIFY on every UPDATE, DELETE and TRUNCATE, whichever code (or person, in psql) made the change; it is
-delivered when that transaction commits, to every app process of every app host, whose listener thread
-drops the entry. A logout, a password change, `strata users` ending sessions or a deactivation is seen by
+PostgreSQL stays the one truth: a value is read from it once, then served from this process's memory
+until a row it depends on changes. Triggers on those tables (the migrations named live_cache_triggers:
+django_session and auth_user; messaging's participants for the unread count; files' quota, usage, uploads
+and spaces) send a NOTIFY on every change, whichever code (or person, in psql) made it; it is delivered
+when that transaction commits, to every app process of every app host, whose listener thread drops the
+entry. A logout, a password change, `strata users` ending sessions or a deactivation is seen by
 all app servers at once (within the notification's delivery, a few milliseconds on a LAN).
 
 Memory is used only while this process's listener is connected: until it is (and from the moment it loses
@@ -18,13 +20,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 from django.conf import settings
 from django.db import connections
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "strata_live"
 MAX_ENTRIES = 20_000  # per process: a session and a user row each, far below a worker's memory
@@ -76,7 +80,9 @@ class LiveCache:
                     self._entries.clear()
                     self._live.clear()
                     self._stop.clear()
-                    self._thread = threading.Thread(target=self._listen, name="strata-live-cache", daemon=True)
+                    self._thread = threading.Thread(
+                        target=self._listen, name="strata-live-cache", daemon=True
+                    )
                     self._thread.start()
         return self._live.is_set()
 
@@ -109,7 +115,11 @@ class LiveCache:
                 self._entries.clear()
                 return
             kind, _, key = payload.partition(":")
-            self._entries.pop((kind, key), None)
+            if key == "*":  # every entry of that kind
+                for entry in [e for e in self._entries if e[0] == kind]:
+                    del self._entries[entry]
+            else:
+                self._entries.pop((kind, key), None)
 
     def _listen(self) -> None:
         delay = 0.2
@@ -133,3 +143,51 @@ class LiveCache:
 
 
 CACHE = LiveCache()
+
+
+def cached(kind: str, key: str, compute: Callable[[], T]) -> T:
+    """Return the value of COMPUTE() for (KIND, KEY), from memory while no notification dropped it."""
+    hit = CACHE.get(kind, key)
+    if hit is not None:
+        return hit
+    generation = CACHE.generation()
+    value = compute()
+    if value is not None:
+        CACHE.put(kind, key, value, generation)
+    return value
+
+
+def notify_trigger(name: str, table: str, payloads: list[str], when: str = "") -> tuple[str, str]:
+    """Return (forward, backward) SQL of a trigger on TABLE sending each of PAYLOADS (SQL expressions in
+    which {row} stands for the changed row) for every row inserted, updated or deleted, and "*" (drop
+    everything) on TRUNCATE. WHEN, if given, limits updates to those it is true for (e.g. one column)."""
+
+    def sends(row: str) -> str:
+        return "".join(f"        PERFORM pg_notify('{CHANNEL}', {p.format(row=row)});\n" for p in payloads)
+
+    update = f"TG_OP = 'UPDATE' AND NOT ({when})" if when else "FALSE"
+    forward = f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('{CHANNEL}', '*');
+        RETURN NULL;
+    END IF;
+    IF {update} THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+{sends("OLD")}    END IF;
+    IF TG_OP <> 'DELETE' THEN
+{sends("NEW")}    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();
+CREATE TRIGGER {name}_truncate AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {name}();
+"""
+    backward = f"""
+DROP TRIGGER IF EXISTS {name} ON {table};
+DROP TRIGGER IF EXISTS {name}_truncate ON {table};
+DROP FUNCTION IF EXISTS {name}();
+"""
+    return forward, backward
