@@ -84,7 +84,13 @@ DATABASES = {
         "USER": _db["user"],
         "PASSWORD": SECRETS.get("db_app_password", ""),
         "OPTIONS": {
-            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 5},
+            # max_size >= the worker's threads (roles/app/spec.py checks it): no thread waits for a
+            # connection, so `timeout` only bounds the wait while PostgreSQL is unreachable (then 503,
+            # strata.ops.errors). A broken connection is replaced with retries 1, 2, 4 s apart; after
+            # reconnect_timeout the pool stops and retries at once on the next request, so a worker is
+            # back within seconds of PostgreSQL (psycopg_pool's default of 300 s lets the gaps grow
+            # to minutes).
+            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 5, "reconnect_timeout": 10},
             "connect_timeout": 5,
             # verify-full against the site CA when the database is on another host (Config.tls_into).
             **_db_tls_options(CONFIG),
