@@ -22,10 +22,11 @@ def get_user(request):
     key = f"{user_id}"
     hit = CACHE.get("u", key)
     cached = hit[1] if hit is not None and hit[0] == backend else None
-    if cached is not None:
-        # The checks auth.get_user makes on every request: the session belongs to this password.
-        if constant_time_compare(session.get(auth.HASH_SESSION_KEY, ""), cached.get_session_auth_hash()):
-            return copy.copy(cached)  # each request gets its own object (views may set attributes)
+    # The check auth.get_user makes on every request: the session belongs to this password.
+    if cached is not None and constant_time_compare(
+        session.get(auth.HASH_SESSION_KEY, ""), cached.get_session_auth_hash()
+    ):
+        return copy.copy(cached)  # each request gets its own object (views may set attributes)
     generation = CACHE.generation()
     user = auth.get_user(request)
     if user.is_authenticated:

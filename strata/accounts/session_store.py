@@ -17,12 +17,12 @@ class SessionStore(DatabaseStore):
     def _get_session_from_db(self):
         key = self.session_key
         if not key:
-            return super()._get_session_from_db()
+            return super()._get_session_from_db()  # type: ignore[misc]  # not in django-stubs
         hit = CACHE.get("s", key)
         if hit is not None and hit.expire_date > timezone.now():
             return hit
         generation = CACHE.generation()
-        row = super()._get_session_from_db()
+        row = super()._get_session_from_db()  # type: ignore[misc]  # not in django-stubs
         if row is not None:
             CACHE.put("s", key, row, generation)
         return row

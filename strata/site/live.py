@@ -33,7 +33,12 @@ T = TypeVar("T")
 CHANNEL = "strata_live"
 MAX_ENTRIES = 20_000  # per process: a session and a user row each, far below a worker's memory
 # Notice a vanished database host (no FIN, e.g. a network cut) within ~10 s instead of waiting forever.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 
 
 class LiveCache:

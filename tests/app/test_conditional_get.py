@@ -8,7 +8,14 @@ from strata.people.actions import update_contact_details
 
 pytestmark = pytest.mark.django_db
 
-DETAILS = {"first_name": "Bob", "last_name": "B", "email": "bob@example.org", "phone": "1", "fax": "", "title": ""}
+DETAILS = {
+    "first_name": "Bob",
+    "last_name": "B",
+    "email": "bob@example.org",
+    "phone": "1",
+    "fax": "",
+    "title": "",
+}
 
 
 @pytest.mark.parametrize("path", ["/people/", "/people/bob/"])
@@ -17,7 +24,8 @@ def test_unchanged_page_answers_304_and_a_change_answers_200(client, people, pat
     first = client.get(path)
     assert first.status_code == 200
     etag = first["ETag"]
-    assert "private" in first["Cache-Control"] and "no-cache" in first["Cache-Control"]
+    assert "private" in first["Cache-Control"]
+    assert "no-cache" in first["Cache-Control"]
     again = client.get(path)
     assert again["ETag"] == etag  # the CSRF token is masked afresh on every render: not part of the tag
 
