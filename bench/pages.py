@@ -140,8 +140,8 @@ def main() -> None:
         f"PostgreSQL saw {conns['pooled']} pooled connections of the app's user (the task worker's and "
         f"scheduler's included) and {conns['listeners']} live-cache listeners. Over "
         f"{pools['workers_seen']} workers, {pools['requests_num']} connection requests waited "
-        f"{pools['requests_queued']} times ({pools['requests_wait_ms']} ms in all): a thread never "
-        "waits for a connection.",
+        f"{pools['requests_queued']} times ({pools['requests_wait_ms']} ms in all)"
+        + (": no thread waited for a connection." if not pools["requests_queued"] else "."),
         "",
     ]
     REPORT.write_text("\n".join(lines))

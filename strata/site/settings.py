@@ -69,6 +69,8 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.contrib.messages.context_processors.messages",
                 "strata.ops.context_processors.site",
             ],
+            # {% url %} remembers each URL it reversed (strata/site/urltag.py).
+            "builtins": ["strata.site.urltag"],
         },
     },
 ]
@@ -84,13 +86,19 @@ DATABASES = {
         "USER": _db["user"],
         "PASSWORD": SECRETS.get("db_app_password", ""),
         "OPTIONS": {
-            # max_size >= the worker's threads (roles/app/spec.py checks it): no thread waits for a
-            # connection, so `timeout` only bounds the wait while PostgreSQL is unreachable (then 503,
-            # strata.ops.errors). A broken connection is replaced with retries 1, 2, 4 s apart; after
+            # max_size >= the worker's threads (roles/app/spec.py checks it), all opened with the pool
+            # (min_size: growing on demand made threads wait ~160 ms for a new connection under load,
+            # bench/reports/pages.md): no thread waits for a connection, so `timeout` only bounds the
+            # wait while PostgreSQL is unreachable (then 503, strata.ops.errors). A broken connection is replaced with retries 1, 2, 4 s apart; after
             # reconnect_timeout the pool stops and retries at once on the next request, so a worker is
             # back within seconds of PostgreSQL (psycopg_pool's default of 300 s lets the gaps grow
             # to minutes).
-            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 5, "reconnect_timeout": 10},
+            "pool": {
+                "min_size": _db["pool_size"],
+                "max_size": _db["pool_size"],
+                "timeout": 5,
+                "reconnect_timeout": 10,
+            },
             "connect_timeout": 5,
             # verify-full against the site CA when the database is on another host (Config.tls_into).
             **_db_tls_options(CONFIG),
