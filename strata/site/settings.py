@@ -89,10 +89,10 @@ DATABASES = {
             # max_size >= the worker's threads (roles/app/spec.py checks it), all opened with the pool
             # (min_size: growing on demand made threads wait ~160 ms for a new connection under load,
             # bench/reports/pages.md): no thread waits for a connection, so `timeout` only bounds the
-            # wait while PostgreSQL is unreachable (then 503, strata.ops.errors). A broken connection is replaced with retries 1, 2, 4 s apart; after
-            # reconnect_timeout the pool stops and retries at once on the next request, so a worker is
-            # back within seconds of PostgreSQL (psycopg_pool's default of 300 s lets the gaps grow
-            # to minutes).
+            # wait while PostgreSQL is unreachable (then 503, strata.ops.errors). A broken connection
+            # is replaced with retries 1, 2, 4 s apart; after reconnect_timeout the pool stops and
+            # retries at once on the next request, so a worker is back within seconds of PostgreSQL
+            # (psycopg_pool's default of 300 s lets the gaps grow to minutes).
             "pool": {
                 "min_size": _db["pool_size"],
                 "max_size": _db["pool_size"],
