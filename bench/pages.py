@@ -48,17 +48,25 @@ def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = ()) -> dict:
     }
 
 
-def pool_stats(stack) -> dict[str, int]:
-    """Sum each app worker's pool counters (psycopg_pool get_stats) from repeated /healthz calls."""
+POOL_KEYS = ("requests_num", "requests_queued", "requests_wait_ms")
+
+
+def pool_counters(stack) -> dict[int, dict]:
+    """Return each app worker's pool counters (psycopg_pool get_stats, by pid) from /healthz calls."""
     seen: dict[int, dict] = {}
     for inst in stack.config.app_instances():
-        for _ in range(12):  # each call reaches one worker of the instance
+        for _ in range(16):  # each call reaches one worker of the instance
             pool = get_healthz(inst.host.address, inst.port).get("pool", {})
             if pool:
                 seen[pool["pid"]] = pool
-    keys = ("requests_num", "requests_queued", "requests_wait_ms", "pool_max")
-    total = {k: sum(p.get(k, 0) for p in seen.values()) for k in keys}
-    total["workers_seen"] = len(seen)
+    return seen
+
+
+def pool_delta(before: dict[int, dict], after: dict[int, dict]) -> dict[str, int]:
+    """Sum the counters' growth over the workers seen both times (the /healthz calls themselves included)."""
+    both = before.keys() & after.keys()
+    total = {k: sum(after[p].get(k, 0) - before[p].get(k, 0) for p in both) for k in POOL_KEYS}
+    total["workers_seen"] = len(both)
     return total
 
 
@@ -76,8 +84,9 @@ def main() -> None:
         assert client.get(path).text.count("report-") >= 50
         # wrk does not verify certificates; the site's own CA is checked by the client above.
         bare = wrk(f"{stack.url}/livez")
+        counters = pool_counters(stack)
         folder = wrk(stack.url + path, cookie)
-        pools = pool_stats(stack)
+        pools = pool_delta(counters, pool_counters(stack))
         conns = stack.call(in_site.app_connections)
         inst = stack.config.app_instances()[0]
         direct = f"http://{inst.host.address}:{inst.port}"
@@ -139,7 +148,8 @@ def main() -> None:
         f"({instances * workers * pool_size} at most for {instances * workers} workers). After the runs "
         f"PostgreSQL saw {conns['pooled']} pooled connections of the app's user (the task worker's and "
         f"scheduler's included) and {conns['listeners']} live-cache listeners. Over "
-        f"{pools['workers_seen']} workers, {pools['requests_num']} connection requests waited "
+        f"{pools['workers_seen']} workers, during the folder page's run, {pools['requests_num']} "
+        "connection requests waited "
         f"{pools['requests_queued']} times ({pools['requests_wait_ms']} ms in all)"
         + (": no thread waited for a connection." if not pools["requests_queued"] else "."),
         "",
