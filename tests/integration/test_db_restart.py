@@ -73,13 +73,35 @@ def test_logout_and_password_change_are_seen_by_every_app_server_at_once(stack):
     assert served_everywhere(elsewhere) == [302] * 8
 
 
+def badges(c: Client, rounds: int = 8) -> set[str]:
+    """Return the unread badges the nav showed over ROUNDS pages (every worker holds its own copy)."""
+    found = set()
+    for _ in range(rounds):
+        resp = c.get("/people/")
+        assert resp.status == 200, resp.status
+        found.add(re.search(r"data-unread-badge[^>]*>(\d*)<", resp.text).group(1))
+    return found
+
+
+def test_unread_badge_follows_new_messages_on_every_app_server(stack):
+    alan, ada = Client(stack.url, stack.ca), Client(stack.url, stack.ca)
+    assert "/accounts/login/" not in alan.login("alan", "x" * 20).url
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    before = badges(alan)
+    assert len(before) == 1  # every worker agrees
+    send(ada, "a new message")
+    (after,) = badges(alan)
+    assert int(after) == int(before.pop() or 0) + 1
+
+
 def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
     ada = Client(stack.url, stack.ca)
     assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    earlier = stack.call(in_site.messaging_rows, "Message")
     for i in range(3):
         send(ada, f"before the outage {i}")
     committed = stack.call(in_site.messaging_rows, "Message")
-    assert committed == 3
+    assert committed == earlier + 3
 
     sup = Supervisor(stack.config.var_dir)
     sup.stop("db")
