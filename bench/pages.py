@@ -12,6 +12,7 @@ Run as root: .venv/bin/python -m bench.pages   (writes bench/reports/pages.md)
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import re
 import subprocess
@@ -75,6 +76,7 @@ def row(label: str, r: dict, target: str = "") -> str:
 
 
 def main() -> None:
+    load = os.getloadavg()
     with running_stack("strata-bench-pages-") as stack:
         space_id, folder_id = stack.call(in_site.folder_of_files, "bench", "bench-pass-2026", 50)
         client = Client(stack.url, stack.ca)
@@ -108,7 +110,8 @@ def main() -> None:
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, `python -m bench.pages`: "
         f"wrk, {CONNECTIONS} connections, {SECONDS} s each, HTTPS through nginx to {instances} app instances "
-        f"({workers} workers x {THREADS} threads each); client and servers share the machine's 2 cores.",
+        f"({workers} workers x {THREADS} threads each); client and servers share the machine's 2 cores "
+        f"(load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).",
         "",
         "| page | req/s | p50 | p99 | non-2xx | target |",
         "|---|---|---|---|---|---|",
