@@ -2,18 +2,25 @@
 
 Both through the real stack: HTTPS to nginx -> gunicorn (2 instances) -> Django; wrk with 32 connections
 for 10 s each. The folder page holds 50 files, rendered for a logged-in person; the bare view (/livez)
-touches no dependency. Run as root: .venv/bin/python -m bench.pages   (writes bench/reports/pages.md)
+touches no dependency. The same two pages are then measured straight at one app instance (plain HTTP, no
+nginx, no TLS: what the app alone does), and in the site's Django with the test client (the app time of
+one request, with each way of keeping sessions side by side). The pools' connections and waits are read
+from PostgreSQL and from each app worker's /healthz.
+Run as root: .venv/bin/python -m bench.pages   (writes bench/reports/pages.md)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import re
 import subprocess
 from pathlib import Path
 
 from bench import in_site
+from strata.deploy.roles.app.client import get_healthz
+from strata.deploy.roles.app.spec import THREADS
 from tests.support.client import Client
 from tests.support.stack import running_stack
 
@@ -21,10 +28,10 @@ REPORT = Path(__file__).parent / "reports" / "pages.md"
 CONNECTIONS, SECONDS = 32, 10
 
 
-def wrk(url: str, cookie: str = "") -> dict:
+def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = ()) -> dict:
     cmd = ["wrk", f"-t{min(2, CONNECTIONS)}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
-    if cookie:
-        cmd[1:1] = ["-H", f"Cookie: {cookie}"]
+    for header in ((f"Cookie: {cookie}",) if cookie else ()) + headers:
+        cmd[1:1] = ["-H", header]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=SECONDS * 3).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
@@ -42,32 +49,112 @@ def wrk(url: str, cookie: str = "") -> dict:
     }
 
 
+POOL_KEYS = ("requests_num", "requests_queued", "requests_wait_ms")
+
+
+def pool_counters(stack) -> dict[int, dict]:
+    """Return each app worker's pool counters (psycopg_pool get_stats, by pid) from /healthz calls."""
+    seen: dict[int, dict] = {}
+    for inst in stack.config.app_instances():
+        for _ in range(16):  # each call reaches one worker of the instance
+            pool = get_healthz(inst.host.address, inst.port).get("pool", {})
+            if pool:
+                seen[pool["pid"]] = pool
+    return seen
+
+
+def pool_delta(before: dict[int, dict], after: dict[int, dict]) -> dict[str, int]:
+    """Sum the counters' growth over the workers seen both times (the /healthz calls themselves included)."""
+    both = before.keys() & after.keys()
+    total = {k: sum(after[p].get(k, 0) - before[p].get(k, 0) for p in both) for k in POOL_KEYS}
+    total["workers_seen"] = len(both)
+    return total
+
+
+def row(label: str, r: dict, target: str = "") -> str:
+    return f"| {label} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | {r['bad']} | {target} |"
+
+
 def main() -> None:
+    load = os.getloadavg()
     with running_stack("strata-bench-pages-") as stack:
         space_id, folder_id = stack.call(in_site.folder_of_files, "bench", "bench-pass-2026", 50)
         client = Client(stack.url, stack.ca)
         client.login("bench", "bench-pass-2026")
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
-        page = f"{stack.url}/files/space/{space_id}/folder/{folder_id}/"
-        assert client.get(page.removeprefix(stack.url)).text.count("report-") >= 50
+        path = f"/files/space/{space_id}/folder/{folder_id}/"
+        assert client.get(path).text.count("report-") >= 50
         # wrk does not verify certificates; the site's own CA is checked by the client above.
         bare = wrk(f"{stack.url}/livez")
-        folder = wrk(page, cookie)
+        counters = pool_counters(stack)
+        folder = wrk(stack.url + path, cookie)
+        pools = pool_delta(counters, pool_counters(stack))
+        conns = stack.call(in_site.app_connections)
+        inst = stack.config.app_instances()[0]
+        direct = f"http://{inst.host.address}:{inst.port}"
+        host = ("Host: localhost", "X-Forwarded-Proto: https")
+        bare_direct = wrk(f"{direct}/livez", headers=host)
+        folder_direct = wrk(direct + path, cookie, headers=host)
+        in_app = stack.call(in_site.time_session_variants, "bench", path, timeout=600)
+        cfg = stack.config.roles
+        instances, workers, pool_size = (
+            len(stack.config.app_instances()),
+            cfg["app"]["workers"],
+            cfg["db"]["pool_size"],
+        )
     ratio = folder["rps"] / bare["rps"]
+    ratio_direct = folder_direct["rps"] / bare_direct["rps"]
+    live = in_app["live cache (the site's setting)"]
     lines = [
         "# Page benchmark (P1)",
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, `python -m bench.pages`: "
-        f"wrk, {CONNECTIONS} connections, {SECONDS} s each, HTTPS through nginx to 2 app instances "
-        "(2 workers x 4 threads each); client and servers share the machine's 2 cores.",
+        f"wrk, {CONNECTIONS} connections, {SECONDS} s each, HTTPS through nginx to {instances} app instances "
+        f"({workers} workers x {THREADS} threads each); client and servers share the machine's 2 cores "
+        f"(load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).",
         "",
         "| page | req/s | p50 | p99 | non-2xx | target |",
         "|---|---|---|---|---|---|",
-        f"| bare Django view (`/livez`) | {bare['rps']:.0f} | {bare['p50']:.1f} ms | {bare['p99']:.1f} ms | "
-        f"{bare['bad']} | |",
-        f"| folder page, 50 files, logged in | {folder['rps']:.0f} | {folder['p50']:.1f} ms | "
-        f"{folder['p99']:.1f} ms | {folder['bad']} | p99 < 50 ms |",
+        row("bare Django view (`/livez`)", bare),
+        row("folder page, 50 files, logged in", folder, "p99 < 50 ms"),
         f"| ratio folder / bare | {ratio:.2f}× | | | | ≥ 0.5× |",
+        "",
+        "## Where the time goes",
+        "",
+        "The same two pages straight at one app instance (plain HTTP, no nginx, no TLS; one instance, so "
+        "half the app servers):",
+        "",
+        "| page | req/s | p50 | p99 | non-2xx |",
+        "|---|---|---|---|---|",
+        row("`/livez`, one app instance directly", bare_direct)[:-3],
+        row("folder page, one app instance directly", folder_direct)[:-3],
+        f"| ratio folder / bare, app alone | {ratio_direct:.2f}× | | | |",
+        "",
+        "App time of one request, in the site's Django (test client, one request at a time, 200 requests; "
+        "the session and user kept three ways, side by side):",
+        "",
+        "| how sessions and the user are kept | median | p95 | queries |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['queries']} |"
+            for label, r in in_app.items()
+        ),
+        "",
+        f"The folder page costs {live['median_ms']:.2f} ms of app time against "
+        f"{in_app['/livez (no session, no query)']['median_ms']:.2f} ms for `/livez`: under wrk the rest of "
+        f"the p50 ({folder['p50']:.1f} ms) is waiting for a thread and a core (32 connections on 2 cores "
+        "shared by wrk, nginx, gunicorn and PostgreSQL), nginx and TLS.",
+        "",
+        "## Database pool",
+        "",
+        f"Each worker's pool holds up to {pool_size} connections for its {THREADS} threads "
+        f"({instances * workers * pool_size} at most for {instances * workers} workers). After the runs "
+        f"PostgreSQL saw {conns['pooled']} pooled connections of the app's user (the task worker's and "
+        f"scheduler's included) and {conns['listeners']} live-cache listeners. Over "
+        f"{pools['workers_seen']} workers, during the folder page's run, {pools['requests_num']} "
+        "connection requests waited "
+        f"{pools['requests_queued']} times ({pools['requests_wait_ms']} ms in all)"
+        + (": no thread waited for a connection." if not pools["requests_queued"] else "."),
         "",
     ]
     REPORT.write_text("\n".join(lines))

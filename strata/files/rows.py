@@ -6,6 +6,7 @@ resolution; here each row is one format string with escaped values (benchmarked 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from django.template.defaultfilters import filesizeformat
@@ -20,8 +21,16 @@ def _pattern(name: str) -> str:
     return reverse(name, args=[_MARK]).replace(str(_MARK), "{id}")
 
 
+# A folder's rows are shown again and again: a size or a time is formatted once per process (the site's
+# time zone and language are fixed; neither is switched per request).
+@lru_cache(maxsize=16384)
 def _when(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+@lru_cache(maxsize=16384)
+def _size(value: int) -> str:
+    return escape(filesizeformat(value))
 
 
 def folder_rows(folders, files, writable: bool) -> SafeString:
@@ -42,7 +51,7 @@ def folder_rows(folders, files, writable: bool) -> SafeString:
         out.append(
             f'<tr class="file-row" data-name="{name}"><th scope="row">'
             f'<a href="{file_url.format(id=f.id)}">{name}</a></th>'
-            f'<td class="nowrap">{escape(filesizeformat(f.size))}</td>'
+            f'<td class="nowrap">{_size(f.size)}</td>'
             f'<td class="nowrap">{_when(f.updated_at)}</td>'
             f'<td><a href="{download_url.format(id=f.id)}">Download</a></td></tr>'
         )

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from strata.site.live import cached
+
 from . import access, actions, link_session
 from .http import client_address, download_response, int_param, target
 from .models import File, Folder
@@ -97,7 +99,10 @@ def _browse(request, space, folder, role):
     folders, files = actions.listing(space, folder)
     start = (page - 1) * PAGE_SIZE
     rows = list(files.only("id", "name", "size", "updated_at")[start : start + PAGE_SIZE + 1])
-    limit, used = actions.quota_status(request.user)
+    # What the page shows besides the folder: from the live cache (the figures change far less often than
+    # pages are shown; a change drops them in every app process). Uploads check the quota afresh.
+    user, key = request.user, str(request.user.pk)
+    limit, used = cached("q", key, lambda: actions.quota_status(user))
     return render(
         request,
         "files/browse.html",
@@ -113,7 +118,7 @@ def _browse(request, space, folder, role):
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,
             "can": access.can(role),
-            "spaces": actions.nav_spaces(request.user),
+            "spaces": cached("sp", key, lambda: actions.nav_spaces(user)),
             "quota": {"limit": limit, "used": used},
             "max_upload": actions.max_upload_bytes(),
         },

@@ -66,7 +66,16 @@ def healthz(request):
         checks[name]["ms"] = round((time.monotonic() - start) * 1000, 1)
     failing = not all(c["ok"] for c in checks.values() if c["critical"])
     status = "failing" if failing else "ok" if all(c["ok"] for c in checks.values()) else "degraded"
-    return JsonResponse({"status": status, "checks": checks}, status=503 if failing else 200)
+    body = {"status": status, "checks": checks, "pool": _pool_stats()}
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+def _pool_stats() -> dict[str, int]:
+    """Return this worker's database pool counters (bench.pages checks that no thread waited)."""
+    pool = getattr(connection, "pool", None)
+    stats = pool.get_stats() if pool is not None else {}
+    keys = ("pool_max", "pool_size", "pool_available", "requests_num", "requests_queued", "requests_wait_ms")
+    return {"pid": os.getpid(), **{k: stats.get(k, 0) for k in keys}}
 
 
 @never_cache

@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
+from strata.site.conditional import etag_page
+
 from . import actions
 from .forms import ContactDetailsForm
 
@@ -19,6 +21,7 @@ def directory_managed(user) -> bool:
 
 @login_required
 @require_safe
+@etag_page
 def directory(request):
     query = request.GET.get("q", "").strip()[: actions.MAX_QUERY_LENGTH]
     paginator = Paginator(actions.search_people(query), PAGE_SIZE)
@@ -28,6 +31,7 @@ def directory(request):
 
 @login_required
 @require_safe
+@etag_page
 def person(request, username):
     users = get_user_model().objects.select_related("profile")
     found = get_object_or_404(users, is_active=True, **{get_user_model().USERNAME_FIELD: username})

@@ -48,7 +48,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The logged-in user from memory while its row is unchanged (strata.site.live).
+    "strata.accounts.middleware.CachedAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -68,6 +69,8 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.contrib.messages.context_processors.messages",
                 "strata.ops.context_processors.site",
             ],
+            # {% url %} remembers each URL it reversed (strata/site/urltag.py).
+            "builtins": ["strata.site.urltag"],
         },
     },
 ]
@@ -83,7 +86,19 @@ DATABASES = {
         "USER": _db["user"],
         "PASSWORD": SECRETS.get("db_app_password", ""),
         "OPTIONS": {
-            "pool": {"min_size": 1, "max_size": _db["pool_size"], "timeout": 10},
+            # max_size >= the worker's threads (roles/app/spec.py checks it), all opened with the pool
+            # (min_size: growing on demand made threads wait ~160 ms for a new connection under load,
+            # bench/reports/pages.md): no thread waits for a connection, so `timeout` only bounds the
+            # wait while PostgreSQL is unreachable (then 503, strata.ops.errors). A broken connection
+            # is replaced with retries 1, 2, 4 s apart; after reconnect_timeout the pool stops and
+            # retries at once on the next request, so a worker is back within seconds of PostgreSQL
+            # (psycopg_pool's default of 300 s lets the gaps grow to minutes).
+            "pool": {
+                "min_size": _db["pool_size"],
+                "max_size": _db["pool_size"],
+                "timeout": 5,
+                "reconnect_timeout": 10,
+            },
             "connect_timeout": 5,
             # verify-full against the site CA when the database is on another host (Config.tls_into).
             **_db_tls_options(CONFIG),
@@ -95,6 +110,12 @@ DATABASES = {
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Periodic tasks, enqueued by the `scheduler` program (first app host only): name -> (task path, seconds).
 STRATA_SCHEDULE: dict[str, tuple[str, int]] = {}
+
+# Sessions are rows of django_session, read from each process's memory while unchanged: every app server
+# drops its copy when a row changes (a PostgreSQL NOTIFY from a trigger), so a logout is seen everywhere
+# at once. Measured against signed cookies and the plain database engine in bench/reports/pages.md.
+SESSION_ENGINE = "strata.accounts.session_store"
+STRATA_LIVE_CACHE = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -18,3 +18,6 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
 ]
+
+# A database outage answers 503 with Retry-After (strata.ops.errors), never a bare 500.
+handler500 = "strata.ops.errors.server_error"

@@ -47,6 +47,9 @@ def _configure_django() -> None:
         SECURE_SSL_REDIRECT=False,
         # Hashing cost is what makes a password safe, not what these tests check.
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        # Each test runs in a transaction that is rolled back: the NOTIFY that keeps the live cache exact
+        # is sent only on commit. Tests that measure the cache turn it on (tests/app/test_query_counts.py).
+        STRATA_LIVE_CACHE=False,
     )
     settings.configure(**values)
     django.setup()

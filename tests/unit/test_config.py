@@ -397,6 +397,7 @@ def test_web_on_two_hosts_with_same_ports_is_fine():
         (topology(app="workers = 0"), "roles.app.workers"),
         (topology(web="workers = 65"), "roles.web.workers"),
         (topology(db="pool_size = 0"), "roles.db.pool_size"),
+        (topology(db="pool_size = 3"), "roles.db.pool_size"),  # fewer than an app worker's threads
         (topology(db='name = "1db"'), "roles.db.name"),
         (topology(db='user = "strata; drop"'), "roles.db.user"),
         (topology(tail='[site]\ndomain = "a b"'), "site.domain"),

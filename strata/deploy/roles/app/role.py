@@ -8,6 +8,7 @@ from strata.deploy import pki
 from strata.deploy.config import ENV_SECRETS, Config, Host, write_app_secrets
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.client import app_tls_name, cafile_of, probe_instances
+from strata.deploy.roles.app.spec import THREADS
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.probe import Health
 from strata.deploy.system import chown, make_dir, require_reachable, service_user
@@ -62,6 +63,7 @@ class AppRole(Role):
                     "app/templates/gunicorn.conf.py.j2",
                     bind=f"{listen_address(inst.host.address)}:{inst.port}",
                     workers=app["workers"],
+                    threads=THREADS,
                     timeout=app["timeout"],
                     name=f"strata-{inst.name}",
                     forwarded_allow_ips=",".join(web_addresses),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from strata.deploy.roles.spec import Link, Port, RoleSpec
+from strata.deploy.roles.db.spec import SPEC as DB_SPEC
+from strata.deploy.roles.spec import Link, OptionError, Port, RoleSpec
+
+# Threads per gunicorn worker (gthread). Each holds one database connection while it serves a request, so
+# the worker's pool (roles.db.pool_size) must hold at least as many: then no thread ever waits for one.
+THREADS = 4
 
 
 def validate(config) -> None:
@@ -10,6 +15,12 @@ def validate(config) -> None:
     SPEC.check_range(app, "instances", 1, 16)
     SPEC.check_range(app, "workers", 1, 64)
     SPEC.check_range(app, "timeout", 1, 3600)
+    pool = config.roles["db"]["pool_size"]
+    if pool < THREADS:
+        raise OptionError(
+            DB_SPEC.key("pool_size"),
+            f"{pool} is fewer than the {THREADS} threads of each app worker (each needs a connection)",
+        )
 
 
 SPEC = RoleSpec(

@@ -1,0 +1,135 @@
+"""Sessions across app servers, and a PostgreSQL restart under a running stack.
+
+One stack (PostgreSQL, two gunicorn instances of two workers, nginx) for the module. Sessions and users
+are served from each worker's memory (strata.site.live): a logout or a password change on one must be
+seen by every other at once. PostgreSQL is stopped through the stack's supervisor, as an operator or a
+crash would: pages answer 503 with Retry-After, and nothing is touched to bring the site back.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from strata.deploy.supervisor import Supervisor
+from tests.support import in_site
+from tests.support.client import Client, text_of
+from tests.support.stack import running_stack
+from tests.support.waits import wait_for
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery ada"
+# Pages that need the database on every request (the session, the user, the rows they show).
+PAGES = ["/people/", "/people/ada/", "/files/", "/messages/", "/people/", "/messages/"]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with running_stack("strata-dbrestart-") as st:
+        st.call(
+            in_site.save_people,
+            [
+                {"username": name, "password": PASSWORD if name == "ada" else "x" * 20, "details": {}}
+                for name in ("ada", "alan")
+            ],
+        )
+        yield st
+
+
+def send(c: Client, subject: str) -> int:
+    resp = c.post("/messages/new/", {"to": "alan", "subject": subject, "body": "kept"})
+    found = re.search(r"/messages/c/(\d+)/", resp.url)
+    assert found, (resp.status, resp.url, resp.text[:300])
+    return int(found.group(1))
+
+
+def twin(stack, c: Client) -> Client:
+    """Return another client holding C's cookies: the same session used from elsewhere."""
+    other = Client(stack.url, stack.ca, follow=False)
+    for cookie in c.jar:
+        other.jar.set_cookie(cookie)
+    return other
+
+
+def served_everywhere(c: Client, rounds: int = 8) -> list[int]:
+    """GET the directory ROUNDS times (nginx spreads them over both instances and their workers)."""
+    return [c.get("/people/").status for _ in range(rounds)]
+
+
+def test_logout_and_password_change_are_seen_by_every_app_server_at_once(stack):
+    ada = Client(stack.url, stack.ca)
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    elsewhere = twin(stack, ada)
+    assert served_everywhere(elsewhere) == [200] * 8  # every worker now holds the session and the user
+    assert ada.post("/accounts/logout/", {}).status == 200
+    assert served_everywhere(elsewhere) == [302] * 8  # to the login page, on every worker
+
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    elsewhere = twin(stack, ada)
+    assert served_everywhere(elsewhere) == [200] * 8
+    stack.call(in_site.set_password, "ada", PASSWORD)  # a new hash (new salt): old sessions end
+    assert served_everywhere(elsewhere) == [302] * 8
+
+
+def badges(c: Client, rounds: int = 8) -> set[str]:
+    """Return the unread badges the nav showed over ROUNDS pages (every worker holds its own copy)."""
+    found = set()
+    for _ in range(rounds):
+        resp = c.get("/people/")
+        assert resp.status == 200, resp.status
+        found.add(re.search(r"data-unread-badge[^>]*>(\d*)<", resp.text).group(1))
+    return found
+
+
+def test_unread_badge_follows_new_messages_on_every_app_server(stack):
+    alan, ada = Client(stack.url, stack.ca), Client(stack.url, stack.ca)
+    assert "/accounts/login/" not in alan.login("alan", "x" * 20).url
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    before = badges(alan)
+    assert len(before) == 1  # every worker agrees
+    send(ada, "a new message")
+    (after,) = badges(alan)
+    assert int(after) == int(before.pop() or 0) + 1
+
+
+def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
+    ada = Client(stack.url, stack.ca)
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    earlier = stack.call(in_site.messaging_rows, "Message")
+    for i in range(3):
+        send(ada, f"before the outage {i}")
+    committed = stack.call(in_site.messaging_rows, "Message")
+    assert committed == earlier + 3
+
+    sup = Supervisor(stack.config.var_dir)
+    sup.stop("db")
+    try:
+        assert not sup.is_running("db")
+        # Enough requests to reach both app instances (and every worker's pool) more than once.
+        for path in PAGES:
+            resp = ada.get(path)
+            assert resp.status == 503, (path, resp.status, resp.text[:300])
+            assert int(resp.headers["Retry-After"]) > 0
+            assert "cannot reach its database" in text_of(resp.text)
+        api = ada.get("/api/files/")
+        assert api.status == 503, (api.status, api.text[:300])
+        assert "cannot reach its database" in api.text
+    finally:
+        sup.start("db")
+
+    # No restart of gunicorn, no manual step: the pools reconnect on their own.
+    # Every instance and worker, not only the first to reconnect (each pool retries on its own).
+    wait_for(
+        lambda: all(ada.get(path).status == 200 for path in PAGES * 2),
+        timeout=90,
+        what="every page on every worker after the restart",
+    )
+    for path in PAGES:
+        resp = ada.get(path)
+        assert resp.status == 200, (path, resp.status, resp.text[:300])
+    assert "/accounts/login/" not in resp.url  # still logged in: the session outlived the outage
+    assert stack.call(in_site.messaging_rows, "Message") == committed
+    send(ada, "after the outage")
+    assert stack.call(in_site.messaging_rows, "Message") == committed + 1
