@@ -245,7 +245,9 @@ async def stream(scope, receive, send) -> None:
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True}
+        )
         last = _last_event_id(scope)
         if last is None:
             last = await sync_to_async(_latest)(user_id)
@@ -271,7 +273,9 @@ async def _pump(receive, send, user_id: int, queue: asyncio.Queue, last: int) ->
     try:
         while True:
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, gone}, timeout=HEARTBEAT_SECONDS, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                {getter, gone}, timeout=HEARTBEAT_SECONDS, return_when="FIRST_COMPLETED"
+            )
             if gone in done:
                 getter.cancel()
                 return
@@ -287,7 +291,9 @@ async def _pump(receive, send, user_id: int, queue: asyncio.Queue, last: int) ->
             if event_id <= last:
                 continue  # already sent by a replay
             payload = item["p"] if "p" in item else await sync_to_async(_one)(event_id)
-            await send({"type": "http.response.body", "body": frame(event_id, item["k"], payload), "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": frame(event_id, item["k"], payload), "more_body": True}
+            )
             last = event_id
     finally:
         gone.cancel()

@@ -46,7 +46,14 @@ def share(
         s, _ = Share.objects.update_or_create(
             **target, **grantee, defaults={"permission": permission, "created_by": user}
         )
-        audit(user, AuditEvent.SHARE, **target, address=address, permission=permission, grantee=username or group)
+        audit(
+            user,
+            AuditEvent.SHARE,
+            **target,
+            address=address,
+            permission=permission,
+            grantee=username or group,
+        )
         if username:
             _notify_share(user, grantee["user"], node)
         _publish_share(user, grantee, node)
@@ -63,7 +70,12 @@ def _publish_share(sharer, grantee: dict, node) -> None:
     path = reverse("files:file" if isinstance(node, File) else "files:folder", args=[node.id])
     who = sharer.get_full_name() or sharer.username
     where = f" (group {grantee['group'].name})" if "group" in grantee else ""
-    payload = {"from": who, "name": node.name, "url": path, "text": f"{who} shared “{node.name}” with you{where}"}
+    payload = {
+        "from": who,
+        "name": node.name,
+        "url": path,
+        "text": f"{who} shared “{node.name}” with you{where}",
+    }
     publish(people, Event.SHARE, lambda _uid: payload)
 
 
