@@ -100,7 +100,7 @@ def conversation(request, pk):
 @require_safe
 @never_cache
 def messages_after(request, pk, after):
-    """Return the messages newer than AFTER as an HTML fragment (fetched by messaging.js when the live stream announces one)."""
+    """Return the messages newer than AFTER as an HTML fragment (messaging.js asks when the stream says)."""
     try:
         participant = actions.get_participant_for_user(request.user, pk)
     except MessagingError as exc:
