@@ -51,6 +51,7 @@ def events_after(user_id: int, after: int, limit: int = 500) -> list[Event]:
 
 def prune_events(keep: timedelta | None = None) -> int:
     """Delete events older than KEEP (settings.STRATA_EVENTS_KEEP_SECONDS); return how many."""
-    keep = keep or timedelta(seconds=settings.STRATA_EVENTS_KEEP_SECONDS)
+    if keep is None:
+        keep = timedelta(seconds=settings.STRATA_EVENTS_KEEP_SECONDS)
     deleted, _ = Event.objects.filter(created__lt=timezone.now() - keep).delete()
     return deleted
