@@ -147,6 +147,20 @@ def test_gunicorn_serves_tls_with_its_host_certificate(spread, single):
     assert AppRole().certificates(single, single.hosts["local"]) == []
 
 
+def test_the_event_server_runs_per_app_host_with_the_same_tls(spread, single):
+    c = ctx(spread, "app1")
+    (events,) = [p for p in AppRole().programs(c) if p.name == "events"]
+    args = events.command
+    assert args[1] == "strata.live.server:application"
+    assert args[args.index("--host") + 1] == "198.18.0.2"
+    assert args[args.index("--port") + 1] == str(spread.roles["app"]["events_port"]) == "18150"
+    assert args[args.index("--ssl-certfile") + 1] == str(c.pki / "app.crt")
+    assert events.ports == [18150]
+    one = ctx(single, "local")
+    (plain,) = [p for p in AppRole().programs(one) if p.name == "events"]
+    assert "--ssl-certfile" not in plain.command
+
+
 def test_nginx_verifies_the_app_servers(spread, single):
     c = ctx(spread, "front")
     WebRole().render(c)
