@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Event
@@ -44,9 +45,17 @@ def publish(recipients: Iterable[int], kind: str, payload_for) -> list[Event]:
     return events
 
 
+# Ids are handed out when a row is inserted, but transactions commit in their own order: an event with a
+# smaller id may become visible just after a page saw a larger one. A replay also resends the events
+# committed this recently below Last-Event-ID (the page drops the ids it has seen).
+REPLAY_OVERLAP = timedelta(seconds=10)
+
+
 def events_after(user_id: int, after: int, limit: int = 500) -> list[Event]:
-    """Return USER_ID's events newer than AFTER (a reconnecting stream's Last-Event-ID), oldest first."""
-    return list(Event.objects.filter(recipient_id=user_id, id__gt=after).order_by("id")[:limit])
+    """Return USER_ID's events newer than AFTER (a reconnecting stream's Last-Event-ID), and the recent
+    ones below it (REPLAY_OVERLAP), oldest first."""
+    recent = Q(id__gt=after) | Q(created__gte=timezone.now() - REPLAY_OVERLAP)
+    return list(Event.objects.filter(recent, recipient_id=user_id).order_by("id")[:limit])
 
 
 def prune_events(keep: timedelta | None = None) -> int:

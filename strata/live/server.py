@@ -248,26 +248,46 @@ async def stream(scope, receive, send) -> None:
         await send(
             {"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True}
         )
+        sent = Sent()
         last = _last_event_id(scope)
         if last is None:
             last = await sync_to_async(_latest)(user_id)
-            await send({"type": "http.response.body", "body": frame(last, "ready", {}), "more_body": True})
         else:
-            last = await _send_replay(send, user_id, last)
-            await send({"type": "http.response.body", "body": frame(last, "ready", {}), "more_body": True})
-        await _pump(receive, send, user_id, queue, last)
+            last = await _send_replay(send, user_id, last, sent)
+        await send({"type": "http.response.body", "body": frame(last, "ready", {}), "more_body": True})
+        await _pump(receive, send, user_id, queue, last, sent)
     finally:
         HUB.unsubscribe(user_id, queue)
 
 
-async def _send_replay(send, user_id: int, last: int) -> int:
+class Sent:
+    """The ids a stream sent lately (a replay and the live events overlap): each event goes out once."""
+
+    KEEP = 2000
+
+    def __init__(self) -> None:
+        self.ids: dict[int, None] = {}
+
+    def first_time(self, event_id: int) -> bool:
+        if event_id in self.ids:
+            return False
+        self.ids[event_id] = None
+        if len(self.ids) > self.KEEP:
+            del self.ids[next(iter(self.ids))]
+        return True
+
+
+async def _send_replay(send, user_id: int, last: int, sent: Sent) -> int:
     for event_id, kind, payload in await sync_to_async(_replay)(user_id, last):
-        await send({"type": "http.response.body", "body": frame(event_id, kind, payload), "more_body": True})
-        last = event_id
+        if sent.first_time(event_id):
+            await send(
+                {"type": "http.response.body", "body": frame(event_id, kind, payload), "more_body": True}
+            )
+        last = max(last, event_id)
     return last
 
 
-async def _pump(receive, send, user_id: int, queue: asyncio.Queue, last: int) -> None:
+async def _pump(receive, send, user_id: int, queue: asyncio.Queue, last: int, sent: Sent) -> None:
     """Send the person's events as they come, a heartbeat when idle, until the client goes away."""
     gone = asyncio.ensure_future(_wait_disconnect(receive))
     try:
@@ -285,16 +305,16 @@ async def _pump(receive, send, user_id: int, queue: asyncio.Queue, last: int) ->
                 continue
             item = getter.result()
             if item is RESYNC:
-                last = await _send_replay(send, user_id, last)
+                last = await _send_replay(send, user_id, last, sent)
                 continue
             event_id = int(item["id"])
-            if event_id <= last:
+            if not sent.first_time(event_id):
                 continue  # already sent by a replay
             payload = item["p"] if "p" in item else await sync_to_async(_one)(event_id)
             await send(
                 {"type": "http.response.body", "body": frame(event_id, item["k"], payload), "more_body": True}
             )
-            last = event_id
+            last = max(last, event_id)
     finally:
         gone.cancel()
 

@@ -38,6 +38,14 @@ def test_a_message_publishes_one_event_per_recipient_with_their_unread_count(peo
     actions.mark_read(actions.get_participant_for_user(carol, msg.conversation_id))
     assert Event.objects.filter(recipient=carol).last().payload == {"unread": 0}
     first = Event.objects.filter(recipient=carol).order_by("id").first()
+    replay = events_after(carol.pk, first.pk)
+    # The newer events, after the ones of the last seconds below Last-Event-ID (ids commit out of order).
+    assert [(e.pk == first.pk, e.kind) for e in replay] == [
+        (True, "message"),
+        (False, "message"),
+        (False, "unread"),
+    ]
+    Event.objects.filter(pk=first.pk).update(created=timezone.now() - timedelta(minutes=1))
     assert [e.kind for e in events_after(carol.pk, first.pk)] == ["message", "unread"]
 
 

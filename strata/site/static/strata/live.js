@@ -39,8 +39,18 @@
     document.dispatchEvent(new CustomEvent(name, { detail: detail }));
   }
 
+  // A replay after a reconnect may resend a few recent events (ids commit out of order): each once.
+  var seen = {}, seenOrder = [];
   function parse(ev) {
-    if (ev.lastEventId) { lastId = ev.lastEventId; }
+    if (ev.lastEventId) {
+      if (lastId === null || parseInt(ev.lastEventId, 10) > parseInt(lastId, 10)) { lastId = ev.lastEventId; }
+      if (ev.type !== "ready") {
+        if (seen[ev.lastEventId]) { return null; }
+        seen[ev.lastEventId] = true;
+        seenOrder.push(ev.lastEventId);
+        if (seenOrder.length > 500) { delete seen[seenOrder.shift()]; }
+      }
+    }
     try { return JSON.parse(ev.data || "{}"); } catch (e) { return {}; }
   }
 
@@ -55,6 +65,7 @@
     });
     src.addEventListener("message", function (ev) {
       var d = parse(ev);
+      if (!d) { return; }
       setUnread(d.unread);
       var handled = { shown: false };
       tell("strata:message", { data: d, handled: handled });
@@ -64,11 +75,13 @@
     });
     src.addEventListener("unread", function (ev) {
       var d = parse(ev);
+      if (!d) { return; }
       setUnread(d.unread);
       tell("strata:unread", d);
     });
     src.addEventListener("share", function (ev) {
       var d = parse(ev);
+      if (!d) { return; }
       notice(d.text, d.url);
       tell("strata:share", d);
     });
