@@ -55,3 +55,4 @@ bench:
 	$(VENV)/bin/python -m bench.folder_page
 	$(VENV)/bin/python -m bench.files
 	$(VENV)/bin/python -m bench.ldap_login
+	$(VENV)/bin/python -m bench.events

@@ -161,3 +161,55 @@ def app_connections() -> dict[str, int]:
         )
         pooled, listeners = cursor.fetchone()
     return {"pooled": pooled, "listeners": listeners}
+
+
+def signed_in_group(prefix: str, count: int, group: str) -> list[str]:
+    """Create COUNT people PREFIX0000... (no password: they never log in through a form), all in GROUP with
+    the sender PREFIX-sender, and a signed-in session for each; return the session keys."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import Group, User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    team, _ = Group.objects.get_or_create(name=group)
+    from django.contrib.auth.hashers import make_password
+
+    unusable = make_password(None)  # no password: nobody logs in with a form here
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}{i:04}", password=unusable) for i in range(count)]
+    )
+    sender, _ = User.objects.get_or_create(username=f"{prefix}-sender", defaults={"password": unusable})
+    team.user_set.add(sender, *users)
+    keys = []
+    backend = settings.AUTHENTICATION_BACKENDS[0]
+    for user in users:
+        store = SessionStore()
+        store.update(
+            {
+                SESSION_KEY: str(user.pk),
+                BACKEND_SESSION_KEY: backend,
+                HASH_SESSION_KEY: user.get_session_auth_hash(),
+            }
+        )
+        store.create()
+        keys.append(store.session_key)
+    return keys
+
+
+def timed_group_messages(prefix: str, group: str, messages: int) -> list[float]:
+    """Post MESSAGES messages from PREFIX-sender to GROUP (one conversation) through the messaging action;
+    return the wall-clock time (time.time()) each one's transaction committed."""
+    import time
+
+    from django.contrib.auth.models import User
+
+    from strata.messaging.actions import post_message, start_conversation
+
+    sender = User.objects.get(username=f"{prefix}-sender")
+    first = start_conversation(sender, f"group:{group}", "bench", "warm-up")
+    out = []
+    for i in range(messages):
+        time.sleep(1)  # let every stream read the previous one before the next goes out
+        post_message(first.conversation, sender, f"bench message {i}")
+        out.append(time.time())
+    return out

@@ -57,8 +57,13 @@ class GroupForm(forms.Form):
 
 
 class MembershipForm(forms.Form):
-    group = forms.CharField(max_length=64)
-    member = forms.CharField(max_length=64, help_text="a username or a service name")
+    # data-picker: picker.js suggests groups and people from two letters on (/people/suggest.json).
+    group = forms.CharField(max_length=64, widget=forms.TextInput(attrs={"data-picker": "group"}))
+    member = forms.CharField(
+        max_length=64,
+        help_text="a username or a service name",
+        widget=forms.TextInput(attrs={"data-picker": "person"}),
+    )
 
 
 class ImportForm(forms.Form):

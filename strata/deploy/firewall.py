@@ -74,15 +74,17 @@ class Rule:
         return lines
 
 
-def served_ports(config: Config, role: str, host: str) -> tuple[int, ...]:
-    """Return the ports ROLE serves to other hosts on HOST (its internal ports stay on loopback)."""
+def served_ports(config: Config, role: str, host: str, source: str = "") -> tuple[int, ...]:
+    """Return the ports ROLE serves to other hosts on HOST (its internal ports stay on loopback); for the
+    app, to SOURCE: only web reaches the event server (events_port) besides the app servers."""
     if host not in [h.name for h in config.hosts_of(role)]:
         return ()
     opts = config.roles[role]
     if role == "web":
         return (opts["http_port"], opts["https_port"])
     if role == "app":
-        return tuple(i.port for i in config.app_instances(host))
+        events = (opts["events_port"],) if source in ("", "web") else ()
+        return tuple(i.port for i in config.app_instances(host)) + events
     return (opts["port"],)  # db, comms, domain; files: the S3 API only
 
 
@@ -98,7 +100,7 @@ def rules(config: Config, host: str, management: Sequence[str] = ()) -> list[Rul
         out.append(Rule("internet -> comms: inbound mail (roles.comms.public_smtp)", (), smtp))
     me = config.hosts[host].address
     for source, target, purpose in LINKS:
-        ports = served_ports(config, target, host)
+        ports = served_ports(config, target, host, source)
         sources = tuple(sorted({h.address for h in config.hosts_of(source)} - {me}))
         if ports and sources:
             out.append(Rule(f"{source} -> {target}: {purpose}", sources, ports))

@@ -94,7 +94,10 @@ def link_active(config: Config, source: str, target: str) -> bool:
 def link_checks(config: Config, secrets: dict, source: str, target: str) -> list[Health]:
     """Probe the link SOURCE -> TARGET from this machine (the lab runs it on each source host)."""
     if (source, target) == ("web", "app"):
-        return [_tcp(i.host.address, i.port) for i in config.app_instances()]
+        events = config.roles["app"]["events_port"]  # and each app host's event server
+        return [_tcp(i.host.address, i.port) for i in config.app_instances()] + [
+            _tcp(h.address, events) for h in config.hosts_of("app")
+        ]
     if target == "files" and "s3_app_access_key" not in SPECS[source].secrets + SPECS[source].deploy_secrets:
         # nginx fetches presigned URLs and the db link carries backups: those hosts hold no S3 key to sign a
         # probe with (each host gets only its roles' secrets), so the link is the S3 port answering.

@@ -18,6 +18,9 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from strata.live.actions import publish
+from strata.live.models import Event
+
 from .delivery import comms, require_comms
 from .mailtext import (
     REPLY_MARKER,
@@ -89,6 +92,20 @@ def conversations_for(user) -> QuerySet:
 def unread_total(user) -> int:
     """Return how many messages the user has not read yet (one query: the nav shows it on every page)."""
     return Participant.objects.filter(_reachable(user)).aggregate(n=Sum("unread"))["n"] or 0
+
+
+def unread_totals(user_ids: list[int]) -> dict[int, int]:
+    """Return each user's unread count (as unread_total) for many users at once, in one query."""
+    reachable = Q(conversation__group__isnull=True) | Q(conversation__group__user=F("user_id"))
+    rows = (
+        Participant.objects.filter(reachable, user_id__in=user_ids)
+        .values("user_id")
+        .annotate(n=Sum("unread"))
+        .values_list("user_id", "n")
+    )
+    totals = dict.fromkeys(user_ids, 0)
+    totals.update({uid: n or 0 for uid, n in rows})
+    return totals
 
 
 def search_messages(user, query: str) -> QuerySet:
@@ -195,9 +212,24 @@ def post_message(
         others.update(unread=F("unread") + 1)
         mine = Participant.objects.filter(conversation=conv, user=sender)
         mine.update(unread=0, last_read_at=msg.created_at)
+        _publish_message(conv, msg, sender, list(others.values_list("user_id", flat=True)))
         if comms():
             _notify_participants(conv, msg, sender, others)
     return msg
+
+
+def _publish_message(conv: Conversation, msg: Message, sender, recipients: list[int]) -> None:
+    """Tell the recipients' open pages (strata.live): the message, its conversation and their unread count."""
+    totals = unread_totals(recipients)
+    common = {
+        "conversation": conv.pk,
+        "message": msg.pk,
+        "from": display_name(sender),
+        "subject": one_line(conv.subject, 200),
+        "text": one_line(msg.body, 140),
+        "url": conv.get_absolute_url(),
+    }
+    publish(recipients, Event.MESSAGE, lambda uid: {**common, "unread": totals[uid]})
 
 
 def _add_group_members(conv: Conversation) -> None:
@@ -212,7 +244,12 @@ def _add_group_members(conv: Conversation) -> None:
 def mark_read(participant: Participant) -> None:
     """Mark every message of the conversation read for this participant."""
     if participant.unread:
-        Participant.objects.filter(pk=participant.pk).update(unread=0, last_read_at=timezone.now())
+        with transaction.atomic():
+            Participant.objects.filter(pk=participant.pk).update(unread=0, last_read_at=timezone.now())
+            # The person's other open pages update their unread badge.
+            user_id = participant.user_id
+            total = unread_totals([user_id])[user_id]
+            publish([user_id], Event.UNREAD, lambda _uid: {"unread": total})
         participant.unread = 0
 
 

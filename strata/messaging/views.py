@@ -1,7 +1,7 @@
 """Thin views of the messaging app; the work is in actions.py.
 
 Pages work without JavaScript; messaging.js sends forms with fetch() (header X-Requested-With: fetch) and
-gets HTML fragments back, and polls for new messages, so reading and sending need no page reload.
+gets HTML fragments back, and fetches new messages when the live stream (live.js) announces them.
 """
 
 import hmac
@@ -100,7 +100,7 @@ def conversation(request, pk):
 @require_safe
 @never_cache
 def messages_after(request, pk, after):
-    """Return the messages newer than AFTER as an HTML fragment (polled by messaging.js)."""
+    """Return the messages newer than AFTER as an HTML fragment (messaging.js asks when the stream says)."""
     try:
         participant = actions.get_participant_for_user(request.user, pk)
     except MessagingError as exc:

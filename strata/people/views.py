@@ -3,7 +3,9 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from strata.site.conditional import etag_page
@@ -27,6 +29,27 @@ def directory(request):
     paginator = Paginator(actions.search_people(query), PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
     return render(request, "people/directory.html", {"q": query, "page_obj": page_obj, "people": page_obj})
+
+
+@require_safe
+@never_cache
+def suggest(request):
+    """Suggest people and groups for a picker: ?q= (2+ letters), kind=person|group|all, limit, mine=1."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Sign in first."}, status=401)
+    raw_limit = request.GET.get("limit", "")
+    limit = int(raw_limit) if raw_limit.isdigit() and len(raw_limit) < 4 else actions.SUGGEST_LIMIT
+    try:
+        found = actions.suggest(
+            request.user,
+            request.GET.get("q", ""),
+            kind=request.GET.get("kind", "all"),
+            limit=limit,
+            mine=request.GET.get("mine") == "1",
+        )
+    except actions.SuggestError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"results": found})
 
 
 @login_required

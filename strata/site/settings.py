@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "strata.files",
     "strata.accounts",
     "strata.ops",
+    "strata.live",
 ]
 
 MIDDLEWARE = [
@@ -252,3 +253,7 @@ STRATA_API_GROUP = CONFIG.options("domain")["api_group"]
 STRATA_FILES = dict(CONFIG.options("files"))
 STRATA_FILES_LOCAL_ROOT = CONFIG.var_dir / "data" / "files-local"  # the fallback's storage
 STRATA_SCHEDULE["files.reconcile"] = ("strata.files.tasks.reconcile_files", 6 * 3600)
+
+# Live updates (strata.live): events are replayed to a reconnecting page from the table for this long.
+STRATA_EVENTS_KEEP_SECONDS = 24 * 3600
+STRATA_SCHEDULE["live.prune"] = ("strata.live.tasks.prune_events", 3600)

@@ -309,6 +309,8 @@ def test_every_link_across_hosts_is_tls_verified_with_the_site_ca(lab):
         (app1.name, domain.address, config.roles["domain"]["port"], ("-starttls", "ldap")),
         *[(web.name, i.host.address, i.port, ()) for i in config.app_instances()],
         *[(comms.name, i.host.address, i.port, ()) for i in config.app_instances()],
+        # The event servers (uvicorn), reached by nginx only.
+        *[(web.name, h.address, config.roles["app"]["events_port"], ()) for h in config.hosts_of("app")],
     ]
     for source, address, port, starttls in links:
         proc = s_client(lab, source, address, port, *starttls)

@@ -319,3 +319,47 @@ def ping_result(task_id: str) -> dict[str, Any]:
     result = ping.get_result(task_id)
     done = result.status == "SUCCESSFUL"
     return {"status": str(result.status), "return_value": result.return_value if done else None}
+
+
+# --- live updates -------------------------------------------------------------------------------------
+
+
+def post_reply(sender: str, conversation_id: int, body: str) -> int:
+    """Post BODY as SENDER to a conversation through the messaging action (this process is neither app
+    server: the write reaches open streams through the database alone); return the message's id."""
+    from django.contrib.auth.models import User
+
+    from strata.messaging.actions import post_message
+    from strata.messaging.models import Conversation
+
+    conv = Conversation.objects.get(pk=conversation_id)
+    return post_message(conv, User.objects.get(username=sender), body).pk
+
+
+def send_to_many(sender: str, recipients: list[str], body: str) -> list[int]:
+    """Post BODY from SENDER in one new conversation with each of RECIPIENTS; return the message ids."""
+    from django.contrib.auth.models import User
+
+    from strata.messaging.actions import start_conversation
+
+    me = User.objects.get(username=sender)
+    return [start_conversation(me, r, "", body).pk for r in recipients]
+
+
+def prune_all_events() -> int:
+    """Run the scheduled pruning of old events with nothing kept; return how many were deleted."""
+    from datetime import timedelta
+
+    from strata.live.actions import prune_events
+
+    return prune_events(timedelta(0))
+
+
+def make_folder(owner: str, name: str) -> int:
+    """Create the folder NAME at the top of OWNER's own space; return its id."""
+    from django.contrib.auth.models import User
+
+    from strata.files import actions
+
+    user = User.objects.get(username=owner)
+    return actions.create_folder(user, actions.personal_space(user), None, name).pk

@@ -124,7 +124,7 @@ def free_ports(*groups: int) -> list[int]:
 def write_topology(root: Path, *, instances: int = 2, extra: str = "", web: str = "") -> Path:
     """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA (and
     WEB, lines of roles.web)."""
-    http, https, db, app = free_ports(1, 1, 1, instances)
+    http, https, db, app, events = free_ports(1, 1, 1, instances, 1)
     path = root / "strata.toml"
     path.write_text(f"""
 [site]
@@ -145,6 +145,7 @@ workers = 1
 hosts = ["local"]
 instances = {instances}
 port = {app}
+events_port = {events}
 workers = 2
 
 [roles.db]

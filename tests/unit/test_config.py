@@ -316,6 +316,11 @@ def test_highest_port_is_fine():
             "roles.app.port (instance 2)",
         ),
         (topology(app="port = 18079\ninstances = 2"), "roles.app.port (instance 2)", "roles.web.http_port"),
+        (
+            topology(app="port = 18101\ninstances = 2\nevents_port = 18102"),
+            "roles.app.events_port",
+            "roles.app.port (instance 2)",
+        ),
     ],
 )
 def test_two_listeners_on_one_port(text, key, other):

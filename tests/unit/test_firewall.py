@@ -91,7 +91,10 @@ def expected(config, host: str, management: str | None) -> set[tuple[frozenset[s
         if target in roles:
             sources = {h.address for h in config.hosts_of(source)} - {config.hosts[host].address}
             if sources:
-                want.add((frozenset(sources), frozenset(ports.get(target, {config.roles[target]["port"]}))))
+                served = set(ports.get(target, {config.roles[target]["port"]}))
+                if (source, target) == ("web", "app"):
+                    served.add(config.roles["app"]["events_port"])  # the event server: web only
+                want.add((frozenset(sources), frozenset(served)))
     if management:
         want.add((frozenset({management}), frozenset({22})))
     return want

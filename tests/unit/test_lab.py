@@ -120,6 +120,8 @@ def test_firewall_allows_exactly_the_matrix():
             want = True  # the public entry
         elif t == "files" and port != s3:
             want = False  # SeaweedFS's own servers stay on the host
+        elif t == "app" and port == config.roles["app"]["events_port"]:
+            want = source is not None and role_of[source] == "web"  # the event server: nginx only
         else:
             want = source is not None and (role_of[source], t) in link_pairs
         assert got == want, (source, target.name, port)

@@ -147,14 +147,30 @@ def test_gunicorn_serves_tls_with_its_host_certificate(spread, single):
     assert AppRole().certificates(single, single.hosts["local"]) == []
 
 
+def test_the_event_server_runs_per_app_host_with_the_same_tls(spread, single):
+    c = ctx(spread, "app1")
+    (events,) = [p for p in AppRole().programs(c) if p.name == "events"]
+    args = events.command
+    assert args[1] == "strata.live.server:application"
+    assert args[args.index("--host") + 1] == "198.18.0.2"
+    assert args[args.index("--port") + 1] == str(spread.roles["app"]["events_port"]) == "18150"
+    assert args[args.index("--ssl-certfile") + 1] == str(c.pki / "app.crt")
+    assert events.ports == [18150]
+    one = ctx(single, "local")
+    (plain,) = [p for p in AppRole().programs(one) if p.name == "events"]
+    assert "--ssl-certfile" not in plain.command
+
+
 def test_nginx_verifies_the_app_servers(spread, single):
     c = ctx(spread, "front")
     WebRole().render(c)
     text = (c.etc("web") / "nginx.conf").read_text()
     assert "proxy_pass http://strata_app;" not in text
     assert text.count("proxy_pass https://strata_app;") == 3  # every location that proxies to the app
-    # The three locations that proxy to the app, and the file server's (S3 is HTTPS on every topology).
-    assert text.count("proxy_ssl_verify on;") == 4
+    assert text.count("proxy_pass https://strata_events;") == 1  # the event servers' (live updates)
+    # The three locations that proxy to the app, the event servers' and the file server's (S3 is HTTPS
+    # on every topology).
+    assert text.count("proxy_ssl_verify on;") == 5
     assert f"proxy_ssl_trusted_certificate {spread.ca_cert};" in text
     assert "proxy_ssl_name app.team.example;" in text
     assert "proxy_ssl_session_reuse on;" in text
@@ -165,6 +181,7 @@ def test_nginx_verifies_the_app_servers(spread, single):
     WebRole().render(one)
     plain = (one.etc("web") / "nginx.conf").read_text()
     assert plain.count("proxy_pass http://strata_app;") == 3
+    assert plain.count("proxy_pass http://strata_events;") == 1
     plain_upstream = re.search(r"upstream strata_app \{(.*?)\}", plain, re.S)
     assert plain_upstream
     assert "keepalive 16;" in plain_upstream.group(1)

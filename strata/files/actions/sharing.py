@@ -7,9 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from strata.live.actions import publish
+from strata.live.models import Event
 from strata.messaging.actions import notify
 
 from .. import access
@@ -39,13 +42,41 @@ def share(
     else:
         raise FilesError("Choose a person or a group to share with.")
     target = {node_kind(node): node}
-    s, _ = Share.objects.update_or_create(
-        **target, **grantee, defaults={"permission": permission, "created_by": user}
-    )
-    audit(user, AuditEvent.SHARE, **target, address=address, permission=permission, grantee=username or group)
-    if username:
-        _notify_share(user, grantee["user"], node)
+    with transaction.atomic():  # the share, its audit, mail and live event: all or nothing
+        s, _ = Share.objects.update_or_create(
+            **target, **grantee, defaults={"permission": permission, "created_by": user}
+        )
+        audit(
+            user,
+            AuditEvent.SHARE,
+            **target,
+            address=address,
+            permission=permission,
+            grantee=username or group,
+        )
+        if username:
+            _notify_share(user, grantee["user"], node)
+        _publish_share(user, grantee, node)
     return s
+
+
+def _publish_share(sharer, grantee: dict, node) -> None:
+    """Tell the open pages of the person (or the group's members) that something was shared with them."""
+    if "user" in grantee:
+        people = [grantee["user"].pk]
+    else:
+        members = grantee["group"].user_set.filter(is_active=True).exclude(pk=sharer.pk)
+        people = list(members.values_list("pk", flat=True)[:10000])
+    path = reverse("files:file" if isinstance(node, File) else "files:folder", args=[node.id])
+    who = sharer.get_full_name() or sharer.username
+    where = f" (group {grantee['group'].name})" if "group" in grantee else ""
+    payload = {
+        "from": who,
+        "name": node.name,
+        "url": path,
+        "text": f"{who} shared “{node.name}” with you{where}",
+    }
+    publish(people, Event.SHARE, lambda _uid: payload)
 
 
 def _notify_share(sharer, person, node) -> None:

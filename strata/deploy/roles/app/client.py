@@ -63,6 +63,41 @@ def probe_instances(instances, cafile: Path | None = None) -> Health:
     return timed(check)
 
 
+def get_events_health(address: str, port: int, timeout: float = 3, cafile: Path | str | None = None) -> dict:
+    """GET /events/healthz from a host's event server; return its JSON body, or raise unless it LISTENs."""
+    conn = connect(address, port, cafile, timeout)
+    try:
+        conn.request("GET", "/events/healthz", headers={"Host": address})
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}: not listening for events")
+    return json.loads(body)
+
+
+def probe_host(config, host_name: str) -> Health:
+    """GET /healthz on every app instance of HOST_NAME and /events/healthz on its event server."""
+    instances = config.app_instances(host_name)
+    cafile = cafile_of(config)
+
+    def check():
+        for inst in instances:
+            try:
+                get_healthz(inst.host.address, inst.port, cafile=cafile)
+            except Exception as exc:  # noqa: BLE001 - any failure of one instance is reported by name
+                raise RuntimeError(f"{inst.name} ({inst.host.address}:{inst.port}): {exc}") from None
+        address, port = config.hosts[host_name].address, config.roles["app"]["events_port"]
+        try:
+            streams = get_events_health(address, port, cafile=cafile)["streams"]
+        except Exception as exc:  # noqa: BLE001 - reported by name, like an instance
+            raise RuntimeError(f"events ({address}:{port}): {exc}") from None
+        return f"{len(instances)} instance(s) answer /healthz; events: {streams} open stream(s)"
+
+    return timed(check)
+
+
 def probe(config, secrets, host) -> Health:
-    """GET /healthz on every instance of HOST; healthy only when all answer 200."""
-    return probe_instances(config.app_instances(host.name), cafile_of(config))
+    """GET /healthz on every instance of HOST and its event server; healthy only when all answer 200."""
+    return probe_host(config, host.name)

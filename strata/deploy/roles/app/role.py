@@ -7,7 +7,7 @@ import shutil
 from strata.deploy import pki
 from strata.deploy.config import ENV_SECRETS, Config, Host, write_app_secrets
 from strata.deploy.render import listen_address, render, write
-from strata.deploy.roles.app.client import app_tls_name, cafile_of, probe_instances
+from strata.deploy.roles.app.client import app_tls_name, probe_host
 from strata.deploy.roles.app.spec import THREADS
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.probe import Health
@@ -101,6 +101,9 @@ class AppRole(Role):
             )
             for inst in ctx.config.app_instances(ctx.host.name)
         ]
+        # The event server (strata/live/server.py): one uvicorn process per host holds every open page's
+        # stream as a coroutine; the pages themselves stay on gunicorn.
+        out.append(self._events_program(ctx, env))
         # The background task worker runs on every app host; it finishes its current task on TERM. The
         # first app host's worker also enqueues the periodic tasks (one scheduler for the whole site).
         first = ctx.host.name == ctx.config.hosts_of("app")[0].name
@@ -118,8 +121,39 @@ class AppRole(Role):
         )
         return out
 
+    def _events_program(self, ctx: HostContext, env: dict) -> Program:
+        port = ctx.config.roles["app"]["events_port"]
+        tls = []
+        if ctx.config.tls_into("app"):
+            tls = ["--ssl-certfile", str(ctx.pki / "app.crt"), "--ssl-keyfile", str(ctx.pki / "app.key")]
+        return Program(
+            "events",
+            "app",
+            [
+                str(ctx.venv_bin / "uvicorn"),
+                "strata.live.server:application",
+                "--host",
+                listen_address(ctx.host.address),
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--lifespan",
+                "on",
+                # Streams never end by themselves: on TERM, close them soon (pages reconnect elsewhere).
+                "--timeout-graceful-shutdown",
+                "2",
+                *tls,
+            ],
+            stopsignal="TERM",
+            stopwaitsecs=10,
+            ports=[port],
+            user=self.user(),
+            environment=env,
+            directory=str(ctx.project),
+        )
+
     def ready_probe(self, ctx: HostContext) -> Health:
-        return probe_instances(ctx.config.app_instances(ctx.host.name), cafile_of(ctx.config))
+        return probe_host(ctx.config, ctx.host.name)
 
 
 ROLE = AppRole()

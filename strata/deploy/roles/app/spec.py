@@ -27,9 +27,16 @@ SPEC = RoleSpec(
     name="app",
     required=True,
     multi_host=True,
-    options={"port": (int, 18101), "instances": (int, 2), "workers": (int, 2), "timeout": (int, 30)},
-    # One port per instance, counting up from roles.app.port.
-    ports=(Port("port", count_option="instances", label="instance {n}"),),
+    options={
+        "port": (int, 18101),
+        "instances": (int, 2),
+        "workers": (int, 2),
+        "timeout": (int, 30),
+        # The event server (live updates, Server-Sent Events): one uvicorn process per app host.
+        "events_port": (int, 18150),
+    },
+    # One port per instance, counting up from roles.app.port; one event server per host.
+    ports=(Port("port", count_option="instances", label="instance {n}"), Port("events_port")),
     validate=validate,
     links=(
         Link("app", "db", "all application data"),

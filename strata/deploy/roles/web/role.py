@@ -136,6 +136,10 @@ class WebRole(Role):
                 static=ctx.static,
                 hsts_seconds=site["hsts_seconds"],
                 app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
+                event_servers=[
+                    f"{listen_address(h.address)}:{cfg.roles['app']['events_port']}"
+                    for h in cfg.hosts_of("app")
+                ],
                 app_tls=cfg.tls_into("app"),
                 app_tls_ca=cfg.ca_cert,
                 app_tls_name=app_tls_name(cfg),

@@ -1,8 +1,8 @@
-// Messaging without page reloads: send with fetch() and append the returned HTML fragment; poll for
-// new messages and for the conversation list. The pages work without this script (plain forms).
+// Messaging without page reloads: send with fetch() and append the returned HTML fragment; new messages
+// and the conversation list follow the live stream (live.js: no polling). The pages work without this
+// script (plain forms).
 (function () {
   "use strict";
-  var POLL_MS = 3000;
   var FETCH = { "X-Requested-With": "fetch" };
 
   function setUnread(n) {
@@ -26,9 +26,14 @@
     chat.lastElementChild && chat.lastElementChild.scrollIntoView({ block: "nearest" });
   }
 
-  function pollChat(chat) {
-    var base = chat.getAttribute("data-poll").replace(/0\/$/, "");
-    function tick() {
+  // New messages come by live.js (Server-Sent Events): fetch what is newer than the last one shown.
+  function followChat(chat) {
+    var base = chat.getAttribute("data-after").replace(/0\/$/, "");
+    var conversation = parseInt(chat.getAttribute("data-conversation"), 10);
+    var busy = false, again = false;
+    function catchUp() {
+      if (busy) { again = true; return; }
+      busy = true;
       fetch(base + lastId(chat) + "/", { headers: FETCH, credentials: "same-origin" })
         .then(function (r) {
           if (!r.ok) { throw new Error("HTTP " + r.status); }
@@ -37,10 +42,19 @@
           return r.text();
         })
         .then(function (html) { if (html.trim()) { append(chat, html); } })
-        .catch(function () { /* offline for a moment: the next tick tries again */ })
-        .then(function () { setTimeout(tick, POLL_MS); });
+        .catch(function () { /* offline for a moment: the stream's next "ready" catches up */ })
+        .then(function () {
+          busy = false;
+          if (again) { again = false; catchUp(); }
+        });
     }
-    setTimeout(tick, POLL_MS);
+    document.addEventListener("strata:ready", catchUp);
+    document.addEventListener("strata:message", function (ev) {
+      if (ev.detail.data.conversation === conversation) {
+        ev.detail.handled.shown = true;
+        catchUp();
+      }
+    });
   }
 
   function wireSend(form, chat) {
@@ -71,22 +85,24 @@
     });
   }
 
-  function pollList(list) {
+  function followList(list) {
     var url = list.getAttribute("data-refresh");
-    setInterval(function () {
+    function refresh() {
       fetch(url, { headers: FETCH, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) { list.innerHTML = html; } })
         .catch(function () {});
-    }, POLL_MS * 3);
+    }
+    document.addEventListener("strata:ready", refresh);
+    document.addEventListener("strata:message", refresh);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var chat = document.getElementById("chat");
     var form = document.getElementById("send-form");
-    if (chat) { pollChat(chat); }
+    if (chat) { followChat(chat); }
     if (chat && form) { wireSend(form, chat); }
     var list = document.getElementById("conversation-list");
-    if (list) { pollList(list); }
+    if (list) { followList(list); }
   });
 })();
