@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import io
 import re
+import urllib.parse
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.core import signals
 from wsgidav import util
-from wsgidav.dav_error import DAVError
+from wsgidav.dav_error import DAVError, get_http_status_string
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
@@ -61,7 +62,7 @@ def wsgidav_config() -> dict:
 def _plain(start_response, status: int, message: str, headers: Iterable[tuple[str, str]] = ()):
     body = (message + "\n").encode()
     start_response(
-        util.get_http_status_string(status),
+        get_http_status_string(status),
         [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *headers],
     )
     return [body]
@@ -94,6 +95,10 @@ class DavGate:
         user = auth.basic_login(environ)
         if isinstance(user, auth.Refusal):
             return _plain(start_response, user.status, user.message, user.headers)
+        destination = urllib.parse.urlsplit(environ.get("HTTP_DESTINATION", ""))
+        if destination.netloc and destination.netloc.lower() == environ.get("HTTP_HOST", "").lower():
+            # Same host: keep the path only, whatever scheme the client saw (nginx ends TLS before us).
+            environ["HTTP_DESTINATION"] = destination.path
         environ["strata.user"] = user
         environ["wsgidav.auth.user_name"] = user.get_username()
         environ["wsgidav.auth.realm"] = auth.REALM
@@ -110,6 +115,7 @@ class DavGate:
             if not depth:
                 environ["HTTP_DEPTH"] = "1"  # RFC 4918 says infinity; every drive client sends a depth
         if method == "GET":
+            environ["wsgidav.provider"] = self.provider
             res = self.provider.get_resource_inst(environ["PATH_INFO"][len(PREFIX) :], environ)
             if isinstance(res, FileResource):
                 return self.download(environ, start_response, res)
@@ -158,7 +164,7 @@ class DavGate:
             if err.value == 304:
                 start_response("304 Not Modified", [("ETag", f'"{res.get_etag()}"')])
                 return [b""]
-            return _plain(start_response, err.value, err.context_info or util.get_http_status_string(err.value))
+            return _plain(start_response, err.value, err.context_info or get_http_status_string(err.value))
         response = download_response(uri, f)
         headers = [(k, v) for k, v in response.items()]
         headers += [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from django.db.models import Q
-from wsgidav.lock_man.lock_storage import LockStorageDict, normalize_lock_root, validate_lock
-from wsgidav.util import generate_lock_token
+from wsgidav.lock_man.lock_manager import generate_lock_token, normalize_lock_root, validate_lock
+from wsgidav.lock_man.lock_storage import LockStorageDict
 
 from .models import Lock
 

@@ -129,7 +129,9 @@ class FolderResource(_Strata, DAVCollection):
     def get_member_list(self) -> list:
         members = self._children()
         if self.home:
-            members += [self.provider.get_resource_inst(self._join(n), self.environ) for n in (GROUPS, SHARED)]
+            members += [
+                self.provider.get_resource_inst(self._join(n), self.environ) for n in (GROUPS, SHARED)
+            ]
         return members
 
     def get_member_names(self) -> list[str]:
@@ -157,7 +159,9 @@ class FolderResource(_Strata, DAVCollection):
             # The PUT streams its body next (PendingFile.begin_write): no empty object first.
             return PendingFile(self._join(name), self.environ, self.space, self.folder, name)
         with dav_errors():  # LOCK on an unmapped URL creates an empty file (RFC 4918 7.3)
-            f = actions.PushedUpload(self.user, self.space, self.folder, name, 0, address=self.address).finish()
+            f = actions.PushedUpload(
+                self.user, self.space, self.folder, name, 0, address=self.address
+            ).finish()
         return FileResource(self._join(f.name), self.environ, f)
 
     def delete(self):
@@ -179,12 +183,11 @@ class FolderResource(_Strata, DAVCollection):
         parent, name = self._destination(dest_path)
         if self.folder is None or is_move:
             raise DAVError(HTTP_FORBIDDEN, "Folders move within their space.")
-        with dav_errors():
-            actions.create_folder(self.user, parent.space, parent.folder, name)
-        self.provider.prop_manager.copy_properties(self.get_ref_url(), self._ref(dest_path))
-
-    def _ref(self, path: str) -> str:
-        return self.provider.share_path + util.quote(path)
+        existing = self.provider.get_resource_inst(dest_path, self.environ)
+        if not isinstance(existing, FolderResource):  # a folder copied over a folder is merged into it
+            with dav_errors():
+                actions.create_folder(self.user, parent.space, parent.folder, name)
+        self.provider.prop_manager.copy_properties(self.get_ref_url(), _ref(self, dest_path))
 
     def support_recursive_move(self, dest_path: str) -> bool:
         return self.folder is not None
@@ -195,7 +198,9 @@ class FolderResource(_Strata, DAVCollection):
             raise DAVError(HTTP_FORBIDDEN, "The root of a space cannot be moved.")
         with dav_errors():
             actions.move(self.user, self.folder, parent.space, parent.folder, address=self.address, name=name)
-        self.provider.prop_manager.move_properties(self.get_ref_url(), self._ref(dest_path), with_children=True)
+        self.provider.prop_manager.move_properties(
+            self.get_ref_url(), _ref(self, dest_path), with_children=True
+        )
         return []
 
     def support_recursive_delete(self) -> bool:
@@ -267,12 +272,17 @@ class FileResource(_Strata, DAVNonCollection):
         if not isinstance(parent, FolderResource):
             raise DAVError(HTTP_FORBIDDEN, "Nothing can be written there.")
         name = util.get_uri_name(dest_path)
-        src_ref, dest_ref = self.get_ref_url(), self.provider.share_path + util.quote(dest_path)
+        src_ref = self.get_ref_url()
         with dav_errors():
             if is_move:
-                actions.move(self.user, self.file, parent.space, parent.folder, address=self.address, name=name)
+                actions.move(
+                    self.user, self.file, parent.space, parent.folder, address=self.address, name=name
+                )
             else:
-                actions.copy_file(self.user, self.file, parent.space, parent.folder, name, address=self.address)
+                actions.copy_file(
+                    self.user, self.file, parent.space, parent.folder, name, address=self.address
+                )
+        dest_ref = _ref(self, dest_path)
         if is_move:
             self.provider.prop_manager.move_properties(src_ref, dest_ref, with_children=False)
         else:
@@ -424,6 +434,14 @@ class StrataProvider(DAVProvider):
         if node is None:
             return None
         return _walk(f"{here}/{node.name}", environ, node.space, node, rest[2:])
+
+
+def _ref(res, path: str) -> str:
+    """Return the key of the resource now at PATH (dead properties follow it there)."""
+    dest = res.provider.get_resource_inst(path, res.environ)
+    if dest is None:
+        raise DAVError(HTTP_NOT_FOUND, "The destination vanished.")
+    return dest.get_ref_url()
 
 
 def _owner_name(space: Space) -> str:

@@ -347,7 +347,9 @@ class S3Backend:
 
     def copy(self, source: str, key: str) -> None:
         """Copy on the file server (copy_object: one request, up to 5 GiB, S3's limit for it)."""
-        self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source})
+        self.client.copy_object(
+            Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source}
+        )
 
     def read(self, key: str) -> Iterator[bytes]:
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]

@@ -353,7 +353,7 @@ def replace_content(user, f: File, stored: StoredObject, address=None) -> File:
     try:
         with transaction.atomic():
             lock_user(user)
-            f = File.objects.select_for_update().select_related("space", "folder").get(pk=f.pk)
+            f = File.objects.select_for_update(of=("self",)).select_related("space", "folder").get(pk=f.pk)
             access.require(user, f, access.RENAME, "You can read this file but not change it.")
             credit = f.size if f.created_by_id == user.pk else 0
             check_size(stored.size)
@@ -372,12 +372,17 @@ def replace_content(user, f: File, stored: StoredObject, address=None) -> File:
     return f
 
 
-def copy_file(user, f: File, space: Space, folder: Folder | None, name, address=None) -> File:
-    """Copy F (which USER may read) as NAME into FOLDER (or the root of SPACE): the file server copies
-    the bytes, the copy counts to USER's quota."""
+def copy_file(
+    user, f: File, space: Space, folder: Folder | None, name, address=None, replace: File | None = None
+) -> File:
+    """Copy F (which USER may read) as NAME into FOLDER (or the root of SPACE), or over the content of
+    REPLACE: the file server copies the bytes, the copy counts to USER's quota."""
     access.require(user, f, access.DOWNLOAD)
-    name = admit_upload(user, space, folder, f.size, name)
+    if replace is None:
+        name = admit_upload(user, space, folder, f.size, name)
     key = new_key()
     backend().copy(f.key, key)
     stored = StoredObject(name or f.name, key, f.size, f.sha256, f.content_type)
+    if replace is not None:
+        return replace_content(user, replace, stored, address=address)
     return commit_upload(user, space, folder, [stored], address=address, copied_from=f.pk)[0]
