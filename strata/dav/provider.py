@@ -279,8 +279,15 @@ class FileResource(_Strata, DAVNonCollection):
                     self.user, self.file, parent.space, parent.folder, address=self.address, name=name
                 )
             else:
+                existing = self.provider.get_resource_inst(dest_path, self.environ)
                 actions.copy_file(
-                    self.user, self.file, parent.space, parent.folder, name, address=self.address
+                    self.user,
+                    self.file,
+                    parent.space,
+                    parent.folder,
+                    name,
+                    address=self.address,
+                    replace=existing.file if isinstance(existing, FileResource) else None,
                 )
         dest_ref = _ref(self, dest_path)
         if is_move:
