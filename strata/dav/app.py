@@ -116,7 +116,9 @@ class DavGate:
                 environ["HTTP_DEPTH"] = "1"  # RFC 4918 says infinity; every drive client sends a depth
         if method == "GET":
             environ["wsgidav.provider"] = self.provider
-            res = self.provider.get_resource_inst(environ["PATH_INFO"][len(PREFIX) :], environ)
+            # PATH_INFO holds the path's UTF-8 bytes as latin-1 (PEP 3333); WsgiDAV decodes its own copy.
+            path = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
+            res = self.provider.get_resource_inst(path[len(PREFIX) :], environ)
             if isinstance(res, FileResource):
                 return self.download(environ, start_response, res)
         return self.dav(environ, start_response)
