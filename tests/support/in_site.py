@@ -319,3 +319,12 @@ def ping_result(task_id: str) -> dict[str, Any]:
     result = ping.get_result(task_id)
     done = result.status == "SUCCESSFUL"
     return {"status": str(result.status), "return_value": result.return_value if done else None}
+
+
+def folder_id(username: str, name: str) -> int:
+    """Return the id of the live folder NAME at the root of USERNAME's own space."""
+    from strata.files.models import Folder
+
+    return Folder.objects.get(
+        space__owner__username=username, parent=None, name=name, trashed_at__isnull=True
+    ).pk
