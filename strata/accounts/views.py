@@ -198,7 +198,7 @@ def app_passwords(request):
             if form.is_valid():
                 _row, created = actions.issue_token(user=request.user, label=form.cleaned_data["label"])
             else:
-                status, error = 400, " ".join(e for errs in form.errors.values() for e in errs)
+                status, error = 400, " ".join(str(e) for errs in form.errors.values() for e in errs)
     tokens = request.user.api_tokens.filter(revoked_at__isnull=True).order_by("-created_at")
     return render(
         request,

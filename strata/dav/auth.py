@@ -96,7 +96,7 @@ def _check_password(username: str, password: str):
         return None, False
     # django-auth-ldap notes on the request object when the directory did not answer.
     probe = types.SimpleNamespace(META={}, strata_directory_unavailable=False)
-    user = authenticate(probe, username=username, password=password)
+    user = authenticate(probe, username=username, password=password)  # type: ignore[arg-type]
     return user, bool(probe.strata_directory_unavailable)
 
 

@@ -428,13 +428,13 @@ class StrataProvider(DAVProvider):
             return None
         here = f"{base}/{rest[0]}"
         if len(rest) == 1:
-            members: dict = {}
-            for name, node in nodes.items():
-                if isinstance(node, Folder):
-                    members[name] = FolderResource(f"{here}/{name}", environ, node.space, node)
+            shared: dict = {}
+            for name, item in nodes.items():
+                if isinstance(item, Folder):
+                    shared[name] = FolderResource(f"{here}/{name}", environ, item.space, item)
                 else:
-                    members[name] = FileResource(f"{here}/{name}", environ, node)
-            return VirtualCollection(here, environ, members)
+                    shared[name] = FileResource(f"{here}/{name}", environ, item)
+            return VirtualCollection(here, environ, shared)
         node = nodes.get(rest[1])
         if isinstance(node, File):
             return FileResource(f"{here}/{node.name}", environ, node) if len(rest) == 2 else None

@@ -77,7 +77,9 @@ class Dav:
 def objects(stack) -> set[str]:
     client = s3.admin_client(stack.config, stack.secrets)
     out: set[str] = set()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=stack.config.roles["files"]["bucket"]):
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=stack.config.roles["files"]["bucket"]
+    ):
         out |= {o["Key"] for o in page.get("Contents", [])}
     return out
 
@@ -112,7 +114,9 @@ def test_litmus_suites_pass(dav, relay, tmp_path):
         text=True,
         timeout=600,
     )
-    summaries = re.findall(r"summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed", proc.stdout)
+    summaries = re.findall(
+        r"summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed", proc.stdout
+    )
     assert [s[0] for s in summaries] == ["basic", "copymove", "props", "locks", "http"], proc.stdout[-3000:]
     failed = {suite: int(f) for suite, _run, _ok, f in summaries if int(f)}
     assert not failed, proc.stdout[-6000:]
@@ -198,11 +202,13 @@ def test_cadaver_scripted(dav, relay, tmp_path):
         timeout=120,
     )
     out = proc.stdout
-    assert "moved.txt" in out and "blue" in out, out
+    assert "moved.txt" in out, out
+    assert "blue" in out, out
     assert (tmp_path / "back.txt").read_text() == "written by cadaver\n"
     status, listing = dav["dora"].propfind("cadaver/")
     assert status == 207
-    assert "moved.txt" in listing and "note.txt" not in listing  # deleted: in the trash, not listed
+    assert "moved.txt" in listing
+    assert "note.txt" not in listing  # deleted: in the trash, not listed
 
 
 # --- the web UI and WebDAV see the same files --------------------------------------------------------
@@ -228,7 +234,9 @@ def test_web_ui_and_webdav_see_the_same_files(files_stack, dav):
     assert conn.getresponse().status == 201
     conn.close()
     status, listing = dora.propfind()
-    assert status == 207 and "from-web.txt" in listing and "from-dav.txt" in listing
+    assert status == 207
+    assert "from-web.txt" in listing
+    assert "from-dav.txt" in listing
     status, headers, body = dora.request("GET", "from-web.txt")
     assert (status, body) == (200, b"hello from the web")
     status, _h, body = dora.request("GET", "from-web.txt", headers={"Range": "bytes=6-9"})
@@ -274,7 +282,8 @@ def test_app_password_and_login_limits(files_stack, dav):
     assert fritz.propfind("", "0")[0] == 207
     wrong = Dav(files_stack, "fritz", "not-the-password")
     statuses = [wrong.propfind("", "0")[0] for _ in range(7)]
-    assert statuses[:5] == [401] * 5 and 429 in statuses, statuses
+    assert statuses[:5] == [401] * 5, statuses
+    assert 429 in statuses, statuses
     # While the pair waits, even the right password is refused (as on the login page).
     status, headers, _b = fritz.request("PROPFIND", "", headers={"Depth": "0"})
     assert status in (207, 429)
@@ -329,7 +338,8 @@ def test_lock_on_a_locked_resource(dav):
         b"<D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"
     )
     status, headers, _b = dora.request("LOCK", "locked.txt", lockinfo, {"Timeout": "Second-60"})
-    assert status == 200 and headers["Lock-Token"].startswith("<opaquelocktoken:")
+    assert status == 200
+    assert headers["Lock-Token"].startswith("<opaquelocktoken:")
     assert dora.request("LOCK", "locked.txt", lockinfo, {"Timeout": "Second-60"})[0] == 423
     assert dora.request("PUT", "locked.txt", b"v2")[0] == 423  # no token: refused
     assert dora.request("GET", "locked.txt")[2] == b"v1"
