@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ("value", models.TextField()),
             ],
             options={
-                "indexes": [models.Index(fields=["path"], name="dav_deadpro_path_5e1c0b_idx")],
+                "indexes": [models.Index(fields=["path"], name="dav_deadpro_path_57d643_idx")],
                 "constraints": [models.UniqueConstraint(fields=("path", "name"), name="dav_deadproperty_unique")],
             },
         ),
