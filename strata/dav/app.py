@@ -86,12 +86,12 @@ class DavGate:
         return _Closing(body, lambda: signals.request_finished.send(sender=self.__class__))
 
     def handle(self, environ: dict, start_response):
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-        if forwarded and environ.get("REMOTE_ADDR") in self.trusted:
-            environ["REMOTE_ADDR"] = forwarded.rsplit(",", 1)[-1].strip()
         refusal = self.refuse_request(environ)
         if refusal is not None:
             return _plain(start_response, *refusal)
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded and environ.get("REMOTE_ADDR") in self.trusted:
+            environ["REMOTE_ADDR"] = forwarded.rsplit(",", 1)[-1].strip()
         user = auth.basic_login(environ)
         if isinstance(user, auth.Refusal):
             return _plain(start_response, user.status, user.message, user.headers)
