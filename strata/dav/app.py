@@ -1,7 +1,8 @@
 """The WSGI application behind /dav/: Strata's checks in front of WsgiDAV.
 
-In order: the caller's address (trusted from nginx only), HTTPS, paths no client may send (encoded
-slashes, NUL, "." and ".." segments), request bodies other than a PUT's bounded to MAX_XML, the login
+In order: HTTPS (as nginx says), paths no client may send (encoded slashes, NUL, "." and ".."
+segments), request bodies other than a PUT's bounded to MAX_XML, the caller's address (X-Forwarded-For,
+trusted from nginx only), the login
 (strata.dav.auth), PROPFIND with Depth: infinity refused (RFC 4918 9.1), and GET of a file answered with
 X-Accel-Redirect like every download (nginx carries the bytes). Everything else is WsgiDAV's, over
 strata.dav.provider. Django's request_started/request_finished signals frame each request, so its
