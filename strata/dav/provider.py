@@ -350,10 +350,19 @@ def _length(environ: dict) -> int | None:
 
 
 class _Writer:
-    """What WsgiDAV writes the PUT body into: each block goes to the upload as it arrives."""
+    """What WsgiDAV writes the PUT body into. With a Content-Length the body is pulled through to the
+    store like the JSON API's streamed upload; chunked, each block goes to the upload as it arrives."""
 
     def __init__(self, upload: actions.PushedUpload):
         self.upload = upload
+
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        with dav_errors():
+            if self.upload.length is not None:
+                self.upload.send(_BlockReader(iter(blocks)))
+                return
+            for block in blocks:
+                self.upload.write(block)
 
     def write(self, data: bytes) -> None:
         with dav_errors():
@@ -370,15 +379,23 @@ class _BlockReader:
         self.blocks, self.rest = blocks, b""
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.rest) < size:
+        """Return up to SIZE bytes (all when negative); short only at the end."""
+        if 0 <= size <= len(self.rest) or (not self.rest and size == 0):
+            out, self.rest = self.rest[:size], self.rest[size:]
+            return out
+        parts = [self.rest] if self.rest else []
+        have = len(self.rest)
+        while size < 0 or have < size:
             block = next(self.blocks, b"")
             if not block:
                 break
-            self.rest += block
-        if size < 0:
-            out, self.rest = self.rest, b""
-        else:
-            out, self.rest = self.rest[:size], self.rest[size:]
+            parts.append(block)
+            have += len(block)
+        data = b"".join(parts) if len(parts) != 1 else parts[0]
+        if size < 0 or len(data) <= size:
+            self.rest = b""
+            return data
+        out, self.rest = data[:size], data[size:]
         return out
 
     def close(self) -> None:

@@ -68,7 +68,9 @@ def test_locks_live_in_the_database_and_expire():
     # A second storage object (another app server) sees the lock, owner bytes intact.
     other = DatabaseLockStorage()
     assert other.get(token)["owner"] == b"<owner>\xc3\xa9</owner>"
-    assert other.get_lock_list("/alice", include_root=False, include_children=True, token_only=True) == [token]
+    assert other.get_lock_list("/alice", include_root=False, include_children=True, token_only=True) == [
+        token
+    ]
     assert other.get_lock_list("/alice", include_root=True, include_children=False, token_only=True) == []
     assert other.refresh(token, timeout=-1)["timeout"] == DatabaseLockStorage().get(token)["timeout"]
     short = store.create("/alice/x", lock("/alice/x", timeout=0.01))

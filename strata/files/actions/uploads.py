@@ -313,6 +313,7 @@ class PushedUpload:
         self.size = 0
         self._sha256 = hashlib.sha256()
         self.writer = storage.PartWriter(backend(), self.key, self.content_type, part_bytes())
+        self.sent: storage.Digest | None = None
 
     def write(self, data: bytes) -> None:
         """Take the next DATA; raise as soon as the bytes so far pass the size limit or the quota."""
@@ -325,17 +326,31 @@ class PushedUpload:
         self._sha256.update(data)
         self.writer.write(data)
 
+    def send(self, stream) -> None:
+        """Take the whole body from STREAM when its length is known: the JSON API's streamed upload
+        (backend().save_stream, parts pulled through without buffering), the limits already checked."""
+        if self.length is None or self.size:
+            raise ValueError("send() takes a whole body of known length")
+        try:
+            digest = backend().save_stream(self.key, stream, self.length, self.content_type, part_bytes())
+        except BaseException:
+            self.abort()
+            raise
+        self.size, self.sent = digest.size, digest
+
     def finish(self) -> File:
         """Store the last part, join the parts, then commit the row (or the new content of REPLACE)."""
         if self.length is not None and self.size != self.length:
             self.abort()
             raise TruncatedUpload(f"The upload ended after {self.size} of {self.length} bytes.")
         try:
-            self.writer.close()
+            if self.sent is None:
+                self.writer.close()
         except BaseException:
             self.abort()
             raise
-        stored = StoredObject(self.name, self.key, self.size, self._sha256.hexdigest(), self.content_type)
+        sha256 = self.sent.sha256 if self.sent is not None else self._sha256.hexdigest()
+        stored = StoredObject(self.name, self.key, self.size, sha256, self.content_type)
         if self.replace is not None:
             return replace_content(self.user, self.replace, stored, address=self.address)
         return commit_upload(self.user, self.space, self.folder, [stored], address=self.address, dav=True)[0]
