@@ -164,7 +164,7 @@ def test_nginx_verifies_the_app_servers(spread, single):
     one = ctx(single, "local")
     WebRole().render(one)
     plain = (one.etc("web") / "nginx.conf").read_text()
-    assert plain.count("proxy_pass http://strata_app;") == 3
+    assert plain.count("proxy_pass http://strata_app;") == 4
     plain_upstream = re.search(r"upstream strata_app \{(.*?)\}", plain, re.S)
     assert plain_upstream
     assert "keepalive 16;" in plain_upstream.group(1)
