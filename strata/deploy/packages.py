@@ -37,7 +37,7 @@ CONTROL = (
 )
 # `make test`: the browser tests, the benchmarks, one sshd per lab host for the Ansible test, testssl.sh
 # (the web role's TLS profile), pebble (the ACME test server the web role's certbot talks to in the lab) and
-# the WebDAV clients tests/integration/test_webdav.py drives (the litmus suite, rclone, cadaver).
+# the WebDAV clients tests/integration/test_webdav.py drives (the litmus suite, rclone, cadaver, davfs2).
 TEST = (
     "chromium",
     "fonts-liberation",
@@ -49,6 +49,7 @@ TEST = (
     "litmus",
     "rclone",
     "cadaver",
+    "davfs2",
 )
 
 
