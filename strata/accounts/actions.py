@@ -372,3 +372,11 @@ def unlock(username: str = "", address: str = "", everything: bool = False) -> i
 def clear_counters(rows) -> int:
     """Remove the counters ROWS (a queryset of AttemptCounter); return how many were removed."""
     return AttemptCounter.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).delete()[0]
+
+
+def own_token(user, token_id) -> ApiToken | None:
+    """Return USER's live token TOKEN_ID, or None (someone else's, revoked, or not a number)."""
+    try:
+        return ApiToken.objects.filter(pk=int(token_id), user=user, revoked_at__isnull=True).first()
+    except (TypeError, ValueError):
+        return None

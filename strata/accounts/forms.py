@@ -72,3 +72,7 @@ class ImportForm(forms.Form):
         + ", ".join(COLUMNS)
         + ". All rows are imported, or none when any row is bad."
     )
+
+
+class AppPasswordForm(forms.Form):
+    label = forms.CharField(max_length=100, help_text="What it is for, e.g. “laptop drive”.")

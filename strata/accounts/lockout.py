@@ -42,6 +42,11 @@ def username(request, credentials=None) -> str:
     size so an oversized name is counted instead of failing to save (NUL, which PostgreSQL's text
     refuses, becomes U+FFFD: a name with one still counts, and apart from the same name without it)."""
     value = (credentials or {}).get("username") or request.POST.get("username", "")
+    return counted_name(value)
+
+
+def counted_name(value) -> str:
+    """Return VALUE, a username as typed, as the login counters key it (see username())."""
     return str(value).replace("\x00", "\ufffd").strip().lower()[:150]
 
 

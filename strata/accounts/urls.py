@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/directory/", views.manage_directory, name="directory"),
+    path("accounts/app-passwords/", views.app_passwords, name="app_passwords"),
     path("accounts/password/reset/", views.password_reset, name="password_reset"),
     path("accounts/password/reset/sent/", views.password_reset_done, name="password_reset_done"),
     path(

@@ -176,3 +176,33 @@ password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="accounts/password_reset_complete.html"
 )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def app_passwords(request):
+    """List the person's app passwords (for the network drive and the API); create one (its secret is
+    shown once, only a digest is kept) or revoke one."""
+    status, created, error = 200, "", ""
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            token = actions.own_token(request.user, request.POST.get("revoke", ""))
+            if token is None:
+                status, error = 404, "No such app password."
+            else:
+                actions.revoke_token(token)
+                messages.success(request, f"App password “{token.label or token.prefix}” revoked.")
+                return redirect("accounts:app_passwords")
+        else:
+            form = forms.AppPasswordForm(request.POST)
+            if form.is_valid():
+                _row, created = actions.issue_token(user=request.user, label=form.cleaned_data["label"])
+            else:
+                status, error = 400, " ".join(str(e) for errs in form.errors.values() for e in errs)
+    tokens = request.user.api_tokens.filter(revoked_at__isnull=True).order_by("-created_at")
+    return render(
+        request,
+        "accounts/app_passwords.html",
+        {"tokens": tokens, "created": created, "error": error, "dav_url": f"{settings.STRATA_SITE_URL}/dav/"},
+        status=status,
+    )

@@ -36,8 +36,21 @@ CONTROL = (
     "openssh-client",
 )
 # `make test`: the browser tests, the benchmarks, one sshd per lab host for the Ansible test, testssl.sh
-# (the web role's TLS profile) and pebble (the ACME test server the web role's certbot talks to in the lab).
-TEST = ("chromium", "fonts-liberation", "curl", "wrk", "openssh-server", "testssl.sh", "pebble")
+# (the web role's TLS profile), pebble (the ACME test server the web role's certbot talks to in the lab) and
+# the WebDAV clients tests/integration/test_webdav.py drives (the litmus suite, rclone, cadaver, davfs2).
+TEST = (
+    "chromium",
+    "fonts-liberation",
+    "curl",
+    "wrk",
+    "openssh-server",
+    "testssl.sh",
+    "pebble",
+    "litmus",
+    "rclone",
+    "cadaver",
+    "davfs2",
+)
 
 
 def role_packages(config: Config | None = None) -> dict[str, list[str]]:

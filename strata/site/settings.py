@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "strata.people",
     "strata.files",
     "strata.accounts",
+    "strata.dav",
     "strata.ops",
     "strata.live",
 ]

@@ -363,3 +363,12 @@ def make_folder(owner: str, name: str) -> int:
 
     user = User.objects.get(username=owner)
     return actions.create_folder(user, actions.personal_space(user), None, name).pk
+
+
+def folder_id(username: str, name: str) -> int:
+    """Return the id of the live folder NAME at the root of USERNAME's own space."""
+    from strata.files.models import Folder
+
+    return Folder.objects.get(
+        space__owner__username=username, parent=None, name=name, trashed_at__isnull=True
+    ).pk

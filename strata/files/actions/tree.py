@@ -47,10 +47,14 @@ def rename(user, node, new_name, address=None):
     return node
 
 
-def move(user, node, space: Space, target: Folder | None, address=None):
-    """Move NODE into TARGET (or the root of SPACE); folders stay within their space. Only the owner may
-    move a file out of its space (a write-sharer taking it would leave it on the owner's quota)."""
+def move(user, node, space: Space, target: Folder | None, address=None, name=None):
+    """Move NODE into TARGET (or the root of SPACE), renamed NAME when given; folders stay within their
+    space. Only the owner may move a file out of its space (a write-sharer taking it would leave it on the
+    owner's quota)."""
     access.require(user, node, access.MOVE_WITHIN if space.id == node.space_id else access.MOVE_OUT)
+    if name is not None:
+        name = clean_name(name)
+        access.require(user, node, access.RENAME)
     check_target(user, space, target)
     if (
         isinstance(node, Folder)
@@ -61,6 +65,8 @@ def move(user, node, space: Space, target: Folder | None, address=None):
     if isinstance(node, Folder) and node.space_id != space.id:
         raise FilesError("Folders move within their space; move the files instead.")
     with transaction.atomic():
+        old = node.name
+        node.name = name or node.name
         free_name(space, target, node.name, exclude=node)
         node.space = space
         if isinstance(node, File):
@@ -74,6 +80,7 @@ def move(user, node, space: Space, target: Folder | None, address=None):
             **{node_kind(node): node},
             address=address,
             to=target.id if target else None,
+            **({"old": old} if node.name != old else {}),
         )
     return node
 

@@ -8,21 +8,22 @@ When anything fails after step 2 the objects are removed, so a failed upload lea
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 
 from django.db import transaction
 from django.http import Http404
 
-from .. import storage
-from ..errors import FilesError
+from .. import access, storage
+from ..errors import FilesError, QuotaExceeded, TruncatedUpload
 from ..limits import max_upload_bytes, part_bytes
 from ..models import AuditEvent, File, Folder, Space, Upload, UploadPart
 from ..storage import HashingReader, StoredObject, backend
 from ..tasks import compute_sha256
 from .audit import audit
 from .names import clean_name, free_name
-from .spaces import check_quota, check_target, count_usage, lock_user
+from .spaces import check_quota, check_target, count_usage, lock_user, quota_bytes, used_bytes
 
 DEFAULT_TYPE = "application/octet-stream"
 # A multipart body is a little larger than the files in it (boundaries, part headers).
@@ -272,3 +273,131 @@ def cancel_upload(upload: Upload) -> None:
     """Drop UPLOAD's parts and free the quota it reserved."""
     backend().abort(upload.key, upload.backend_upload_id)
     upload.delete()
+
+
+# --- pushed uploads (WebDAV PUT): bytes handed over in pieces, length known or not ----------------------
+
+
+class PushedUpload:
+    """An upload whose bytes are handed over in pieces (a WebDAV PUT, with Content-Length or chunked):
+    cut into parts by storage.PartWriter as they arrive (one part in memory at most), and refused as soon
+    as they pass the size limit or the free quota, not only at the end. REPLACE, an existing file, gets
+    the new content in place (its id, shares and links stay); otherwise a new file NAME is committed.
+    finish() commits the row only once the object exists; abort() leaves neither bytes nor row."""
+
+    def __init__(
+        self,
+        user,
+        space: Space,
+        folder: Folder | None,
+        name,
+        length: int | None,
+        content_type: str = DEFAULT_TYPE,
+        replace: File | None = None,
+        address=None,
+    ):
+        self.user, self.space, self.folder, self.replace, self.address = user, space, folder, replace, address
+        self.name = clean_name(name)
+        check_target(user, space, folder)
+        self.length = length
+        # A person's own bytes being replaced are freed by the replacement.
+        credit = replace.size if replace is not None and replace.created_by_id == user.pk else 0
+        if length is not None:
+            check_size(length)
+            check_quota(user, length - credit)
+        self.free = quota_bytes(user) - used_bytes(user) + credit
+        if replace is None:
+            free_name(space, folder, self.name)
+        self.content_type = (content_type or DEFAULT_TYPE)[:255]
+        self.key = new_key()
+        self.size = 0
+        self._sha256 = hashlib.sha256()
+        self.writer = storage.PartWriter(backend(), self.key, self.content_type, part_bytes())
+        self.sent: storage.Digest | None = None
+
+    def write(self, data: bytes) -> None:
+        """Take the next DATA; raise as soon as the bytes so far pass the size limit or the quota."""
+        self.size += len(data)
+        if self.length is not None and self.size > self.length:
+            raise FilesError("The body is longer than its Content-Length.")
+        check_size(self.size)
+        if self.size > self.free:
+            raise QuotaExceeded(f"This upload does not fit: only {max(self.free, 0)} bytes are free.")
+        self._sha256.update(data)
+        self.writer.write(data)
+
+    def send(self, stream) -> None:
+        """Take the whole body from STREAM when its length is known: the JSON API's streamed upload
+        (backend().save_stream, parts pulled through without buffering), the limits already checked."""
+        if self.length is None or self.size:
+            raise ValueError("send() takes a whole body of known length")
+        try:
+            digest = backend().save_stream(self.key, stream, self.length, self.content_type, part_bytes())
+        except BaseException:
+            self.abort()
+            raise
+        self.size, self.sent = digest.size, digest
+
+    def finish(self) -> File:
+        """Store the last part, join the parts, then commit the row (or the new content of REPLACE)."""
+        if self.length is not None and self.size != self.length:
+            self.abort()
+            raise TruncatedUpload(f"The upload ended after {self.size} of {self.length} bytes.")
+        try:
+            if self.sent is None:
+                self.writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        sha256 = self.sent.sha256 if self.sent is not None else self._sha256.hexdigest()
+        stored = StoredObject(self.name, self.key, self.size, sha256, self.content_type)
+        if self.replace is not None:
+            return replace_content(self.user, self.replace, stored, address=self.address)
+        return commit_upload(self.user, self.space, self.folder, [stored], address=self.address, dav=True)[0]
+
+    def abort(self) -> None:
+        """Drop whatever reached the store."""
+        self.writer.abort()
+        backend().delete(self.key)
+
+
+def replace_content(user, f: File, stored: StoredObject, address=None) -> File:
+    """Give F the content of STORED (an object already written) in place, under the person's lock: the
+    same size and quota rules as a new upload, counted to USER; the old object is removed afterwards."""
+    store = backend()
+    try:
+        with transaction.atomic():
+            lock_user(user)
+            f = File.objects.select_for_update(of=("self",)).select_related("space", "folder").get(pk=f.pk)
+            access.require(user, f, access.RENAME, "You can read this file but not change it.")
+            credit = f.size if f.created_by_id == user.pk else 0
+            check_size(stored.size)
+            check_quota(user, stored.size - credit)
+            old_key = f.key
+            count_usage(f.created_by_id, -f.size)
+            count_usage(user.pk, stored.size)
+            f.key, f.size, f.sha256 = stored.key, stored.size, stored.sha256
+            f.content_type, f.created_by, f.missing_since = stored.content_type, user, None
+            f.save()
+            audit(user, AuditEvent.UPLOAD, file=f, address=address, size=f.size, replaced=True)
+    except BaseException:
+        store.delete(stored.key)
+        raise
+    store.delete(old_key)
+    return f
+
+
+def copy_file(
+    user, f: File, space: Space, folder: Folder | None, name, address=None, replace: File | None = None
+) -> File:
+    """Copy F (which USER may read) as NAME into FOLDER (or the root of SPACE), or over the content of
+    REPLACE: the file server copies the bytes, the copy counts to USER's quota."""
+    access.require(user, f, access.DOWNLOAD)
+    if replace is None:
+        name = admit_upload(user, space, folder, f.size, name)
+    key = new_key()
+    backend().copy(f.key, key)
+    stored = StoredObject(name or f.name, key, f.size, f.sha256, f.content_type)
+    if replace is not None:
+        return replace_content(user, replace, stored, address=address)
+    return commit_upload(user, space, folder, [stored], address=address, copied_from=f.pk)[0]

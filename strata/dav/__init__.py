@@ -1,0 +1,1 @@
+"""WebDAV at /dav/: the files app as a network drive (WsgiDAV over Strata's files models and actions)."""

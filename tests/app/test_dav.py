@@ -1,0 +1,203 @@
+"""WebDAV's own logic in-process: locks and dead properties in the database, pushed uploads (quota checked
+as bytes arrive, content replaced in place, COPY), the Basic login, and the app passwords page.
+
+Bytes go to the local-disk backend (the fallback), rows to the real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from django.conf import settings
+from django.http import Http404
+
+from strata.accounts.models import ApiToken, AttemptCounter
+from strata.dav import auth
+from strata.dav.locks import DatabaseLockStorage
+from strata.dav.props import DatabasePropertyManager
+from strata.files import actions
+from strata.files.errors import FilesError, QuotaExceeded
+from strata.files.models import AuditEvent, File, Usage
+from strata.files.storage import backend
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_keys() -> set[str]:
+    root = settings.STRATA_FILES_LOCAL_ROOT
+    return {p.name for p in root.glob("??/*")} if root.exists() else set()
+
+
+def push(user, name, pieces: list[bytes], length: int | None = None, replace=None) -> File:
+    upload = actions.PushedUpload(
+        user, actions.personal_space(user), None, name, length, "text/plain", replace=replace
+    )
+    try:
+        for piece in pieces:
+            upload.write(piece)
+    except BaseException:
+        upload.abort()
+        raise
+    return upload.finish()
+
+
+def content(f: File) -> bytes:
+    return b"".join(backend().read(f.key))
+
+
+# --- locks and properties ------------------------------------------------------------------------------
+
+
+def lock(path: str, timeout: float = 60) -> dict:
+    return {
+        "root": path,
+        "type": "write",
+        "scope": "exclusive",
+        "depth": "infinity",
+        "owner": b"<owner>\xc3\xa9</owner>",
+        "timeout": timeout,
+        "principal": "alice",
+    }
+
+
+def test_locks_live_in_the_database_and_expire():
+    store = DatabaseLockStorage()
+    token = store.create("/alice/doc.txt", lock("/alice/doc.txt"))
+    # A second storage object (another app server) sees the lock, owner bytes intact.
+    other = DatabaseLockStorage()
+    assert other.get(token)["owner"] == b"<owner>\xc3\xa9</owner>"
+    assert other.get_lock_list("/alice", include_root=False, include_children=True, token_only=True) == [
+        token
+    ]
+    assert other.get_lock_list("/alice", include_root=True, include_children=False, token_only=True) == []
+    assert other.refresh(token, timeout=-1)["timeout"] == DatabaseLockStorage().get(token)["timeout"]
+    short = store.create("/alice/x", lock("/alice/x", timeout=0.01))
+    time.sleep(0.05)
+    assert store.get(short) is None  # expired: gone
+    assert other.delete(token) is True
+    assert store.get(token) is None
+    assert other.delete(token) is False
+
+
+def test_dead_properties_follow_copies_and_moves():
+    props = DatabasePropertyManager()
+    props.write_property("/dav/a/x/", "{urn:z}color", b"<color>blue</color>")
+    props.write_property("/dav/a/x/y.txt", "{urn:z}size", "<size>9</size>")
+    props.write_property("/dav/a/x/", "{urn:z}gone", "<gone/>", dry_run=True)
+    assert props.get_properties("/dav/a/x/") == ["{urn:z}color"]
+    props.copy_properties("/dav/a/x/", "/dav/a/copy/")
+    assert props.get_property("/dav/a/copy/", "{urn:z}color") == "<color>blue</color>"
+    props.move_properties("/dav/a/x/", "/dav/a/moved/", with_children=True)
+    assert props.get_property("/dav/a/moved/y.txt", "{urn:z}size") == "<size>9</size>"
+    assert props.get_properties("/dav/a/x/") == []
+    props.remove_property("/dav/a/moved/", "{urn:z}color")
+    assert props.get_properties("/dav/a/moved/") == []
+
+
+# --- pushed uploads (PUT) -----------------------------------------------------------------------------
+
+
+def test_pushed_upload_with_and_without_length(people):
+    alice = people["alice"]
+    f = push(alice, "a.txt", [b"hello ", b"world"], length=11)
+    assert content(f) == b"hello world"
+    g = push(alice, "b.txt", [b"chunked ", b"body"])  # no Content-Length
+    assert (g.size, content(g)) == (12, b"chunked body")
+    with pytest.raises(FilesError):
+        push(alice, "c.txt", [b"short"], length=10)
+    assert not File.objects.filter(name="c.txt").exists()
+
+
+def test_quota_is_checked_as_bytes_arrive(people):
+    alice = people["alice"]
+    actions.set_quota(alice, 1000)
+    keys = stored_keys()
+    with pytest.raises(QuotaExceeded):
+        push(alice, "big.bin", [b"x" * 600, b"x" * 600])  # chunked: refused at the second piece
+    with pytest.raises(QuotaExceeded):
+        push(alice, "big.bin", [b"x" * 10], length=1200)  # announced: refused before any byte
+    assert stored_keys() == keys
+    assert not File.objects.filter(name="big.bin").exists()
+
+
+def test_replacing_content_keeps_the_file_and_counts_the_difference(people):
+    alice = people["alice"]
+    f = push(alice, "doc.txt", [b"v1"])
+    old_key = f.key
+    g = push(alice, "doc.txt", [b"version two"], replace=f)
+    assert g.pk == f.pk
+    assert content(g) == b"version two"
+    assert old_key not in stored_keys()
+    assert Usage.objects.get(user=alice).bytes == len(b"version two")
+    assert AuditEvent.objects.filter(file=f, action=AuditEvent.UPLOAD).count() == 2
+
+
+def test_copy_file_copies_bytes_and_counts_quota(people):
+    alice = people["alice"]
+    f = push(alice, "orig.txt", [b"original"])
+    copy = actions.copy_file(alice, f, f.space, None, "copy.txt")
+    assert (copy.name, content(copy)) == ("copy.txt", b"original")
+    assert copy.key != f.key
+    assert Usage.objects.get(user=alice).bytes == 16
+    # Bob cannot read alice's file, so cannot copy it.
+    with pytest.raises(Http404):
+        actions.copy_file(people["bob"], f, actions.personal_space(people["bob"]), None, "stolen.txt")
+
+
+# --- the Basic login -----------------------------------------------------------------------------------
+
+
+def environ(username: str, password: str) -> dict:
+    value = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {value}", "REMOTE_ADDR": "192.0.2.7"}
+
+
+def test_basic_login_password_app_password_and_limits(people):
+    auth.forget_all()
+    alice = people["alice"]
+    assert auth.basic_login(environ("alice", "pw-alice")) == alice
+    assert isinstance(auth.basic_login({}), auth.Refusal)
+    secret = actions_issue(alice)
+    assert auth.basic_login(environ("alice", secret)) == alice
+    assert isinstance(auth.basic_login(environ("bob", secret)), auth.Refusal)  # not bob's
+    results = [auth.basic_login(environ("carol", "wrong")) for _ in range(7)]
+    statuses = [r.status for r in results if isinstance(r, auth.Refusal)]
+    assert statuses[:5] == [401] * 5
+    assert 429 in statuses
+    assert AttemptCounter.objects.filter(subject="carol").exists()
+    # A deactivated person is refused even while their login is remembered.
+    alice.is_active = False
+    alice.save()
+    assert isinstance(auth.basic_login(environ("alice", "pw-alice")), auth.Refusal)
+
+
+def actions_issue(user) -> str:
+    from strata.accounts.actions import issue_token
+
+    return issue_token(user=user, label="drive")[1]
+
+
+# --- the app passwords page ------------------------------------------------------------------------------
+
+
+def test_app_passwords_page_creates_once_and_revokes(client, people):
+    client.force_login(people["alice"])
+    resp = client.post("/accounts/app-passwords/", {"label": "laptop drive"})
+    assert resp.status_code == 200
+    secret = resp.context["created"]
+    assert secret.startswith("strata_")
+    token = ApiToken.objects.get(user=people["alice"], label="laptop drive")
+    assert secret not in token.digest  # only a digest is kept
+    page = client.get("/accounts/app-passwords/").content.decode()
+    assert "laptop drive" in page
+    assert secret not in page  # shown once
+    assert client.post("/accounts/app-passwords/", {"label": ""}).status_code == 400
+    client.force_login(people["bob"])
+    assert client.post("/accounts/app-passwords/", {"revoke": token.pk}).status_code == 404
+    client.force_login(people["alice"])
+    resp = client.post("/accounts/app-passwords/", {"revoke": token.pk})
+    assert resp.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
