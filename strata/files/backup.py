@@ -13,6 +13,7 @@ prefix without a manifest, which is never listed nor restorable, and the next ba
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,7 +23,6 @@ import tempfile
 from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
-
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
@@ -160,10 +160,8 @@ def create() -> Result:
         return _create(client, data_bucket, backup_bucket, backup_id, prefix)
     except BaseException as exc:
         # Never leave a half-made backup behind: remove what this one wrote (best effort).
-        try:
+        with contextlib.suppress(BotoCoreError, ClientError):
             _delete_prefix(client, backup_bucket, prefix)
-        except (BotoCoreError, ClientError):
-            pass
         if isinstance(exc, (BotoCoreError, ClientError)):
             raise BackupError(f"Backup stopped, the file server answered: {_s3_message(exc)}") from None
         raise

@@ -24,8 +24,8 @@ class Command(BaseCommand):
         )
         for m in result.missing:
             self.stdout.write(
-                f"missing: file {m['id']} {m['name']!r} of {m['owner']} ({m['size']} bytes, object {m['key']}) "
-                "is not on the file server"
+                f"missing: file {m['id']} {m['name']!r} of {m['owner']} ({m['size']} bytes, "
+                f"object {m['key']}) is not on the file server"
             )
         if result.missing:
             # Exit 1: the backup is finished and restorable, but it lacks these objects.
