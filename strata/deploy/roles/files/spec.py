@@ -30,8 +30,12 @@ def validate(config) -> None:
         SPEC.check_range(files, "quota_mb", 0, 10**9)
         SPEC.check_range(files, "max_upload_mb", 1, 10**7)
         SPEC.check_range(files, "reconcile_grace_hours", 1, 24 * 365)
+        SPEC.check_range(files, "retention_days", 1, 3650)
+        SPEC.check_range(files, "pitr_full_hours", 1, 24 * 90)
         if files["bucket"] == files["backup_bucket"]:
             raise OptionError(SPEC.key("backup_bucket"), "must differ from roles.files.bucket")
+        if files["pitr_bucket"] in (files["bucket"], files["backup_bucket"]):
+            raise OptionError(SPEC.key("pitr_bucket"), "must differ from the files and backups buckets")
     if not config.enabled("files"):
         web = {h.address for h in config.hosts_of("web")}
         app = {h.address for h in config.hosts_of("app")}
@@ -56,8 +60,15 @@ SPEC = RoleSpec(
         "part_mb": (int, 16),
         "presign_seconds": (int, 60),
         "reconcile_grace_hours": (int, 24),
+        # Point-in-time recovery: the db host archives PostgreSQL's WAL with pgBackRest into pitr_bucket
+        # and makes a full backup every pitr_full_hours; deleted files' objects are kept retention_days,
+        # the window a restore can reach back into.
+        "pitr": (bool, False),
+        "pitr_bucket": (str, "strata-pitr"),
+        "pitr_full_hours": (int, 24),
+        "retention_days": (int, 14),
     },
-    kinds={"bucket": "bucket", "backup_bucket": "bucket"},
+    kinds={"bucket": "bucket", "backup_bucket": "bucket", "pitr_bucket": "bucket"},
     ports=(Port("port"), Port("internal_port", count=INTERNAL_PORTS)),
     validate=validate,
     fallback="Django file storage on the app host's disk",
@@ -70,6 +81,8 @@ SPEC = RoleSpec(
         "s3_backup_secret_key",
         "s3_admin_access_key",
         "s3_admin_secret_key",
+        "s3_pitr_access_key",
+        "s3_pitr_secret_key",
         # SeaweedFS's own security.toml: JWT signing of volume and filer reads and writes.
         "seaweedfs_jwt_key",
         "seaweedfs_jwt_read_key",
