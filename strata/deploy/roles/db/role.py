@@ -12,7 +12,7 @@ from strata.deploy.config import Config, Host
 from strata.deploy.render import render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.db import pitr
-from strata.deploy.roles.files.spec import s3_tls_name
+from strata.deploy.roles.files.spec import pitr_storage_host, s3_tls_name
 from strata.deploy.roles.probe import Health, timed
 from strata.deploy.system import chown, make_dir, require_reachable, run, service_user
 
@@ -124,7 +124,7 @@ class DbRole(Role):
             stanza=pitr.STANZA,
             bucket=files["pitr_bucket"],
             tls_name=s3_tls_name(cfg),
-            storage_host=cfg.host_of("files").address,
+            storage_host=pitr_storage_host(cfg),
             storage_port=files["port"],
             ca=ctx.pki / "ca.crt",
             key=ctx.secrets["s3_pitr_access_key"],

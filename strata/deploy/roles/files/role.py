@@ -16,7 +16,7 @@ from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.client import admin_client
-from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET, s3_tls_name
+from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET, s3_tls_names
 from strata.deploy.roles.probe import Health, timed
 from strata.deploy.system import DeployError, chown, make_dir, require_reachable, service_user
 
@@ -119,7 +119,7 @@ class FilesRole(Role):
         # S3 gateway's HTTPS, which clients reach on this host's address or on loopback.
         return [
             pki.CertRequest("files-grpc", ("localhost",), (LOOPBACK,), client_auth=True),
-            pki.CertRequest("files-s3", (s3_tls_name(config),), tuple(sorted({LOOPBACK, host.address}))),
+            pki.CertRequest("files-s3", s3_tls_names(config), tuple(sorted({LOOPBACK, host.address}))),
         ]
 
     def render(self, ctx: HostContext) -> None:

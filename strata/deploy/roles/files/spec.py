@@ -22,6 +22,20 @@ def s3_tls_name(config) -> str:
     return f"files-s3.{config.site['domain']}"
 
 
+def s3_tls_names(config) -> tuple[str, ...]:
+    """Return every DNS name in the S3 gateway's certificate: s3_tls_name, and `localhost` when the files
+    host is this machine's loopback (pgBackRest checks the certificate against the name it connects to,
+    never against an address)."""
+    loopback = config.host_of("files").address in ("127.0.0.1", "::1")
+    return (s3_tls_name(config), *(["localhost"] if loopback else []))
+
+
+def pitr_storage_host(config) -> str:
+    """Return the name pgBackRest connects to for the S3 gateway (one the certificate holds): `localhost`
+    on one machine, else files-s3.<domain>, which the db host must resolve to the files host's address."""
+    return s3_tls_names(config)[-1]
+
+
 def validate(config) -> None:
     if "files" in config.roles:
         files = config.roles["files"].options
