@@ -33,6 +33,8 @@ def main() -> None:
         dbname = s.config.roles["db"]["name"]
         with DB._superuser(ctx, dbname) as conn:
             conn.execute("CREATE TABLE bench_pitr (id int PRIMARY KEY, data bytea NOT NULL)")
+            # The site's own user owns it, as it owns every table (pg_dump runs as that user).
+            conn.execute(f"ALTER TABLE bench_pitr OWNER TO {s.config.roles['db']['user']}")
             with conn.cursor().copy("COPY bench_pitr (id, data) FROM STDIN") as copy:
                 for i in range(ROWS):
                     copy.write_row((i, os.urandom(ROW_BYTES)))
