@@ -128,7 +128,7 @@ def empty_trash(user, space: Space, address=None) -> int:
     doomed = {f.pk: f for f in [*files, *_files_below(folder_ids)]}
     store = backend()
     # With point-in-time recovery the bytes stay until its window has passed (the files.purge task).
-    keep = bool(settings.STRATA_FILES.get("pitr")) and settings.CONFIG.enabled("files")
+    keep = bool(settings.STRATA_FILES.get("pitr"))
     purged = 0
     for f in doomed.values():
         if not keep:
