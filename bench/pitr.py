@@ -54,7 +54,7 @@ def main() -> None:
             conn.execute("DELETE FROM bench_pitr WHERE id >= %s", [ROWS // 2])
         repo.check()  # the WAL past the target is archived
         t0 = time.monotonic()
-        deploy.restore_to(s.config.path, target)
+        result = deploy.restore_to(s.config.path, target)
         restore = time.monotonic() - t0
         with DB._superuser(ctx, dbname) as conn:
             back = conn.execute("SELECT count(*) FROM bench_pitr").fetchone()[0]
@@ -69,6 +69,7 @@ def main() -> None:
             "`strata restore --to` (stop, restore, WAL replay, promote, start app servers)",
             f"{restore:.1f} s",
         ),
+        *[(f"… of which {k}", f"{v:.1f} s") for k, v in result.phases.items()],
         ("ratio full backup / `strata backup`", f"{full / dump_s:.2f}"),
     ]
     lines = [

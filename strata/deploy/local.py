@@ -243,6 +243,8 @@ class PitrResult:
     target: str
     seconds: float
     backup: str
+    # Seconds of each phase: stop, restore (pgBackRest), replay (start to promoted), start (app ready).
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _quiet) -> PitrResult:
@@ -277,8 +279,17 @@ def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _qui
     ctxs = [HostContext(config, secrets, h) for h in _local(config)]
     apps = [p.name for c in ctxs if "app" in config.roles_on(c.host.name) for p in roles["app"].programs(c)]
     step("stopping the app servers, the worker and PostgreSQL")
+    phases: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        phases[name] = time.monotonic() - mark
+        mark = time.monotonic()
+
     for name in [*apps, "db-pitr", "db"]:
         sup.stop(name)
+    phase("stop")
     try:
         step(f"restoring the database to {target:%Y-%m-%d %H:%M:%S} UTC")
         repo.run(
@@ -288,15 +299,18 @@ def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _qui
             f"--target={target:%Y-%m-%d %H:%M:%S}+00",
             "--target-action=promote",
         )
+        phase("restore")
     finally:
         sup.start("db")
         db.wait_ready(ctx)
         _wait_promoted(db, ctx)
+        phase("replay")
         sup.start("db-pitr")
         for name in apps:
             sup.start(name)
         roles["app"].wait_ready(next(c for c in ctxs if "app" in config.roles_on(c.host.name)))
-    return PitrResult(f"{target:%Y-%m-%d %H:%M:%S}", time.monotonic() - started, usable[-1]["label"])
+        phase("start")
+    return PitrResult(f"{target:%Y-%m-%d %H:%M:%S}", time.monotonic() - started, usable[-1]["label"], phases)
 
 
 def _wait_promoted(db: Role, ctx: HostContext, timeout: float = 600) -> None:

@@ -60,7 +60,7 @@ def _restore_to(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print(
         f"restored the database to {result.target} UTC (from full backup {result.backup}) "
-        f"in {result.seconds:.1f}s"
+        f"in {result.seconds:.1f}s (" + ", ".join(f"{k} {v:.1f}s" for k, v in result.phases.items()) + ")"
     )
     return 0
 
