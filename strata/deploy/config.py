@@ -446,6 +446,11 @@ SECRET_MAKERS: dict[str, Callable[[], str]] = {
     "s3_backup_secret_key": _token,
     "s3_admin_access_key": lambda: "admin" + _secrets.token_hex(8),
     "s3_admin_secret_key": _token,
+    # Point-in-time recovery (files role's `pitr`): pgBackRest's S3 identity (the db host archives WAL and
+    # stores full backups in the pitr bucket) and the passphrase that encrypts that repository.
+    "s3_pitr_access_key": lambda: "pitr" + _secrets.token_hex(8),
+    "s3_pitr_secret_key": _token,
+    "pgbackrest_cipher_pass": lambda: _token(48),
     # SeaweedFS's own servers (files role, security.toml): the JWT keys with which the master signs volume
     # writes and reads, and with which the S3 gateway signs its writes and reads to the filer.
     "seaweedfs_jwt_key": _token,

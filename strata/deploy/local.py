@@ -215,3 +215,116 @@ def down(path: str | os.PathLike[str] | None = None) -> bool:
         # A config edited into an invalid state must not keep the running stack from stopping.
         var = cfgmod.var_dir_lenient(path)
     return Supervisor(var).shutdown()
+
+
+def _db_here(config: cfgmod.Config, secrets: dict) -> HostContext:
+    db_host = config.host_of("db")
+    if db_host.name not in {h.name for h in _local(config)}:
+        raise DeployError(
+            f"run this on the db host {db_host.name} ({db_host.address}): pgBackRest lives there"
+        )
+    return HostContext(config, secrets, db_host)
+
+
+def pitr_repo(path: str | os.PathLike[str] | None = None):
+    """Return the db host's pgBackRest repository (this machine must run the db host), or None when
+    point-in-time recovery is off."""
+    from strata.deploy.roles.db import pitr
+
+    config = cfgmod.load(path)
+    if not pitr.enabled(config):
+        return None
+    ctx = _db_here(config, cfgmod.load_secrets(config))
+    return all_roles()["db"].pitr_repo(ctx)  # type: ignore[attr-defined]
+
+
+@dataclass
+class PitrResult:
+    target: str
+    seconds: float
+    backup: str
+    # Seconds of each phase: stop, restore (pgBackRest), replay (start to promoted), start (app ready).
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _quiet) -> PitrResult:
+    """Bring the database back to WHEN (UTC) with pgBackRest: stop the app servers, the worker and
+    PostgreSQL, restore the newest full backup before WHEN and replay the archived WAL up to WHEN, promote,
+    then start everything again. File objects need nothing: none is deleted before the retention window
+    ends, so every row of that moment finds its bytes."""
+    import datetime as dt
+    import time
+
+    from strata.deploy.roles.db import pitr
+
+    started = time.monotonic()
+    target = pitr.parse_target(when)
+    config = cfgmod.load(path)
+    if not pitr.enabled(config):
+        raise pitr.PitrError("point-in-time recovery is off: set pitr = true under [roles.files]")
+    if target > dt.datetime.now(dt.UTC):
+        raise pitr.PitrError(f"{when} is in the future")
+    secrets = cfgmod.load_secrets(config)
+    ctx = _db_here(config, secrets)
+    db = all_roles()["db"]
+    repo = db.pitr_repo(ctx)  # type: ignore[attr-defined]
+    usable = [b for b in repo.backups() if b["timestamp"]["stop"] < target.timestamp()]
+    if not usable:
+        raise pitr.PitrError(
+            f"no full backup finished before {when}: the earliest moment to restore to is after the first "
+            "full backup (see `strata backup`)"
+        )
+    sup = Supervisor(config.var_dir)
+    roles = all_roles()
+    ctxs = [HostContext(config, secrets, h) for h in _local(config)]
+    apps = [p.name for c in ctxs if "app" in config.roles_on(c.host.name) for p in roles["app"].programs(c)]
+    step("stopping the app servers, the worker and PostgreSQL")
+    phases: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        phases[name] = time.monotonic() - mark
+        mark = time.monotonic()
+
+    for name in [*apps, "db-pitr", "db"]:
+        sup.stop(name)
+    phase("stop")
+    try:
+        step(f"restoring the database to {target:%Y-%m-%d %H:%M:%S} UTC")
+        repo.run(
+            "restore",
+            "--delta",
+            "--type=time",
+            f"--target={target:%Y-%m-%d %H:%M:%S}+00",
+            "--target-action=promote",
+        )
+        phase("restore")
+    finally:
+        sup.start("db")
+        db.wait_ready(ctx)
+        _wait_promoted(db, ctx)
+        phase("replay")
+        sup.start("db-pitr")
+        for name in apps:
+            sup.start(name)
+        roles["app"].wait_ready(next(c for c in ctxs if "app" in config.roles_on(c.host.name)))
+        phase("start")
+    return PitrResult(f"{target:%Y-%m-%d %H:%M:%S}", time.monotonic() - started, usable[-1]["label"], phases)
+
+
+def _wait_promoted(db: Role, ctx: HostContext, timeout: float = 600) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with db._superuser(ctx) as conn:  # type: ignore[attr-defined]
+                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    return
+        except Exception as exc:  # noqa: BLE001 - connection refused while it replays: try again
+            if time.monotonic() > deadline:
+                raise DeployError(f"PostgreSQL did not finish its recovery: {exc}") from None
+        if time.monotonic() > deadline:
+            raise DeployError("PostgreSQL did not finish its recovery in time")
+        time.sleep(0.2)

@@ -18,8 +18,9 @@ from strata.deploy.config import ConfigError
 from strata.deploy.roles.base import all_roles
 
 # Set once and never again: rotating them would lock the deployer out (PostgreSQL's superuser password
-# is set by initdb only) or belongs to a person (the first admin changes it in the web UI).
-FIXED = ("db_superuser_password", "admin_password", cfgmod.ADMIN_HASH)
+# is set by initdb only), belongs to a person (the first admin changes it in the web UI), or encrypts what
+# is already stored (pgBackRest's repository cannot be read with another passphrase).
+FIXED = ("db_superuser_password", "admin_password", cfgmod.ADMIN_HASH, "pgbackrest_cipher_pass")
 
 
 def rotatable() -> list[str]:

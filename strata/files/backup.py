@@ -2,20 +2,27 @@
 
 Layout in the backup bucket (roles.files.backup_bucket):
   backups/<id>/db.dump        pg_dump custom format of the site's database
-  backups/<id>/manifest.json  Strata and PostgreSQL versions, row counts, every object with size and sha256
+  backups/<id>/manifest.json  Strata and PostgreSQL versions, row counts, every object with size and sha256,
+                              and the file rows whose object was missing on the file server
   objects/<key>               a copy of each file object (shared by all backups: keys never change content)
+
+The manifest is written last: a backup is a backup only once it has one. `list_backups` lists only
+those, and a backup that fails on the way removes what it had written (one killed outright leaves a
+prefix without a manifest, which is never listed nor restorable, and the next backup removes it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
@@ -39,6 +46,8 @@ class Result:
     objects: int
     copied: int
     rows: dict
+    # File rows whose object was not on the file server: {"id", "name", "owner", "key", "size"} each.
+    missing: list = field(default_factory=list)
 
 
 def _client():
@@ -116,14 +125,49 @@ def _exists(client, bucket: str, key: str) -> int | None:
         return None
 
 
+def _owner(f: File) -> str:
+    space = f.space
+    if space.kind == space.PERSONAL and space.owner is not None:
+        return space.owner.get_username()
+    if space.group is not None:
+        return f"group {space.group.name}"
+    return f.created_by.get_username() if f.created_by is not None else "unknown"
+
+
+def _delete_prefix(client, bucket: str, prefix: str) -> None:
+    resp = client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    for o in resp.get("Contents", []):
+        client.delete_object(Bucket=bucket, Key=o["Key"])
+
+
+def _s3_message(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip(": ")
+    return str(exc)
+
+
 def create() -> Result:
-    """Dump the database, copy new objects into the backup bucket, then write the manifest last."""
+    """Dump the database, copy the objects that exist into the backup bucket, then write the manifest last."""
     if not settings.CONFIG.enabled("files"):
         raise BackupError("Backups are stored on the file server, and the files role is not enabled.")
     data_bucket, backup_bucket = _buckets()
     client = _client()
     backup_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     prefix = f"backups/{backup_id}/"
+    try:
+        _remove_unfinished(client, backup_bucket, keep=backup_id)
+        return _create(client, data_bucket, backup_bucket, backup_id, prefix)
+    except BaseException as exc:
+        # Never leave a half-made backup behind: remove what this one wrote (best effort).
+        with contextlib.suppress(BotoCoreError, ClientError):
+            _delete_prefix(client, backup_bucket, prefix)
+        if isinstance(exc, (BotoCoreError, ClientError)):
+            raise BackupError(f"Backup stopped, the file server answered: {_s3_message(exc)}") from None
+        raise
+
+
+def _create(client, data_bucket: str, backup_bucket: str, backup_id: str, prefix: str) -> Result:
     with tempfile.TemporaryDirectory(prefix="strata-backup-") as tmp:
         dump = os.path.join(tmp, "db.dump")
         proc = subprocess.run(
@@ -141,9 +185,13 @@ def create() -> Result:
                 digest.update(block)
         client.upload_file(dump, backup_bucket, prefix + "db.dump")
         dump_info = {"size": os.path.getsize(dump), "sha256": digest.hexdigest()}
-    objects, copied = [], 0
-    for f in File.objects.order_by("id").only("key", "size", "sha256").iterator():
+    objects, missing, copied = [], [], 0
+    files = File.objects.order_by("id").select_related("space__owner", "space__group", "created_by")
+    for f in files.iterator():
         if _exists(client, backup_bucket, f"objects/{f.key}") != f.size:
+            if _exists(client, data_bucket, f.key) is None:
+                missing.append({"id": f.id, "name": f.name, "owner": _owner(f), "key": f.key, "size": f.size})
+                continue
             client.copy_object(
                 Bucket=backup_bucket, Key=f"objects/{f.key}", CopySource={"Bucket": data_bucket, "Key": f.key}
             )
@@ -159,6 +207,7 @@ def create() -> Result:
         "database": dump_info,
         "rows": rows,
         "objects": objects,
+        "missing": missing,
     }
     client.put_object(
         Bucket=backup_bucket,
@@ -166,13 +215,40 @@ def create() -> Result:
         Body=json.dumps(manifest, indent=1).encode(),
         ContentType="application/json",
     )
-    return Result(backup_id, len(objects), copied, rows)
+    return Result(backup_id, len(objects), copied, rows, missing)
+
+
+def _prefixes(client, backup_bucket: str) -> list[str]:
+    ids: list[str] = []
+    kwargs = {"Bucket": backup_bucket, "Prefix": "backups/", "Delimiter": "/"}
+    while True:
+        resp = client.list_objects_v2(**kwargs)
+        ids += [p["Prefix"].split("/")[1] for p in resp.get("CommonPrefixes", [])]
+        if not resp.get("IsTruncated"):
+            return sorted(ids)
+        kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+
+
+def _finished(client, backup_bucket: str, backup_id: str) -> bool:
+    return _exists(client, backup_bucket, f"backups/{backup_id}/manifest.json") is not None
+
+
+def _remove_unfinished(client, backup_bucket: str, keep: str) -> None:
+    """Remove what a killed backup left (a prefix without a manifest) older than an hour."""
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ")
+    for backup_id in _prefixes(client, backup_bucket):
+        if backup_id != keep and backup_id < cutoff and not _finished(client, backup_bucket, backup_id):
+            _delete_prefix(client, backup_bucket, f"backups/{backup_id}/")
 
 
 def list_backups() -> list[str]:
+    """The finished backups (those with a manifest), oldest first."""
     _data, backup_bucket = _buckets()
-    resp = _client().list_objects_v2(Bucket=backup_bucket, Prefix="backups/", Delimiter="/")
-    return sorted(p["Prefix"].split("/")[1] for p in resp.get("CommonPrefixes", []))
+    client = _client()
+    try:
+        return [b for b in _prefixes(client, backup_bucket) if _finished(client, backup_bucket, b)]
+    except (BotoCoreError, ClientError) as exc:
+        raise BackupError(f"Cannot list the backups, the file server answered: {_s3_message(exc)}") from None
 
 
 def manifest(backup_id: str) -> dict:
@@ -269,4 +345,4 @@ def restore(backup_id: str, force: bool = False) -> Result:
     wrong = {k: (v, rows.get(k)) for k, v in m["rows"].items() if rows.get(k) != v}
     if wrong:
         raise BackupError(f"Restored row counts differ from the backup: {wrong}")
-    return Result(backup_id, len(m["objects"]), copied, rows)
+    return Result(backup_id, len(m["objects"]), copied, rows, m.get("missing", []))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Space(models.Model):
@@ -275,3 +276,15 @@ class LinkPasswordTry(models.Model):
 
     def __str__(self):
         return f"password try on link {self.link_id} from {self.address}"
+
+
+class DeletedObject(models.Model):
+    """The object of a file deleted for good, kept until the point-in-time recovery window (files role
+    `retention_days`) has passed: a restore to any moment in the window finds the bytes of that moment's
+    rows. Purged by the `files.purge` task; reconcile counts these keys as known."""
+
+    key = models.CharField(max_length=64, unique=True)
+    deleted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.key

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from .models import File, Upload
+from .models import DeletedObject, File, Upload
 from .storage import backend
 
 
@@ -41,6 +41,8 @@ def run(delete: bool = False, grace_hours: float | None = None) -> Report:
             upload.delete()
     known = set(File.objects.values_list("key", flat=True))
     in_flight = set(Upload.objects.values_list("key", flat=True))
+    # Deleted files' bytes kept for point-in-time recovery (purged by files.purge, not here).
+    in_flight |= set(DeletedObject.objects.values_list("key", flat=True))
     report.rows = len(known)
     present = set()
     for key, modified in store.keys():  # noqa: SIM118 - the storage backend's listing, not a dict

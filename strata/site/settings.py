@@ -254,6 +254,7 @@ STRATA_API_GROUP = CONFIG.options("domain")["api_group"]
 STRATA_FILES = dict(CONFIG.options("files"))
 STRATA_FILES_LOCAL_ROOT = CONFIG.var_dir / "data" / "files-local"  # the fallback's storage
 STRATA_SCHEDULE["files.reconcile"] = ("strata.files.tasks.reconcile_files", 6 * 3600)
+STRATA_SCHEDULE["files.purge"] = ("strata.files.tasks.purge_deleted_objects", 3600)
 
 # Live updates (strata.live): events are replayed to a reconnecting page from the table for this long.
 STRATA_EVENTS_KEEP_SECONDS = 24 * 3600

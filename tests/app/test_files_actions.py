@@ -358,3 +358,28 @@ def test_spaces_for_makes_group_spaces_once(people, django_assert_max_num_querie
         again = actions.spaces_for(alice)
     assert [s.pk for s in again] == [s.pk for s in first]
     assert [s.pk for s in actions.nav_spaces(alice)] == [s.pk for s in first]
+
+
+def test_with_pitr_a_purged_files_bytes_outlive_the_recovery_window(people, settings):
+    """A restore to any moment of the window finds the bytes of that moment's rows: emptying the trash
+    keeps the object (and reconcile does not take it for an orphan) until files.purge, after the window."""
+    from strata.files import reconcile, tasks
+    from strata.files.models import DeletedObject
+
+    settings.STRATA_FILES = {**settings.STRATA_FILES, "pitr": True, "retention_days": 3}
+    alice = people["alice"]
+    space = actions.personal_space(alice)
+    f = put(alice, "kept-for-pitr.txt", b"bytes of the past")
+    actions.trash(alice, f)
+    assert actions.empty_trash(alice, space) == 1
+    assert not File.objects.filter(pk=f.pk).exists()
+    assert f.key in stored_keys()
+    assert DeletedObject.objects.filter(key=f.key).exists()
+    report = reconcile.run(delete=True, grace_hours=0)
+    assert f.key not in report.orphans
+    assert f.key in stored_keys()
+    assert tasks.purge_deleted(now=timezone.now() + dt.timedelta(days=2)) == 0
+    assert f.key in stored_keys()
+    assert tasks.purge_deleted(now=timezone.now() + dt.timedelta(days=3, minutes=1)) == 1
+    assert f.key not in stored_keys()
+    assert not DeletedObject.objects.filter(key=f.key).exists()

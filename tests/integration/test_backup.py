@@ -76,3 +76,66 @@ def test_backup_wipe_restore_gives_identical_files_and_rows(bstack):
         status, _h, body = dora.get(f"/files/file/{file_id}/download")
         assert status == 200, file_id
         assert body == data, file_id
+
+
+def test_backup_with_a_missing_object_reports_it_and_restores_the_rest(bstack):
+    """One file row whose object is gone: the backup copies everything else, names the missing file and
+    its owner, exits 1 with a finished (listed, restorable) backup; a killed backup is never listed."""
+    add_people(bstack, [{"username": "fred", "password": "pw-fred-backup-2026"}])
+    fred = Api(bstack, "fred", "pw-fred-backup-2026")
+    kept = {}
+    for i, size in enumerate((5, 80_000)):
+        data = os.urandom(size)
+        status, f = fred.put(f"kept-{i}.bin", data)
+        assert status == 201
+        kept[f["id"]] = data
+    status, lost = fred.put("lost.bin", os.urandom(1234))
+    assert status == 201
+    admin = s3.admin_client(bstack.config, bstack.secrets)
+    data_bucket = bstack.config.roles["files"]["bucket"]
+    admin.delete_object(Bucket=data_bucket, Key=bstack.call(in_site.file_key, lost["id"]))
+
+    # What a backup killed before its manifest leaves: a dump and no manifest (old enough to clean up).
+    client = s3.backup_client(bstack.config, bstack.secrets)
+    bucket = bstack.config.roles["files"]["backup_bucket"]
+    client.put_object(Bucket=bucket, Key="backups/20260101T000000Z/db.dump", Body=b"half")
+    listed = strata(bstack, "backup", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert "20260101T000000Z" not in listed.stdout.split()
+    before = listed.stdout.split()
+    unfinished = strata(bstack, "restore", "20260101T000000Z")
+    assert unfinished.returncode == 2
+    assert "No backup 20260101T000000Z" in unfinished.stderr
+
+    made = strata(bstack, "backup")
+    assert made.returncode == 1, made.stderr
+    assert "botocore" not in made.stderr
+    assert "Traceback" not in made.stderr
+    assert made.stderr.strip().splitlines() == [made.stderr.strip()]
+    assert "incomplete: 1 file object(s) missing" in made.stderr
+    missing_lines = [ln for ln in made.stdout.splitlines() if ln.startswith("missing:")]
+    assert missing_lines == [
+        f"missing: file {lost['id']} 'lost.bin' of fred (1234 bytes, object "
+        f"{bstack.call(in_site.file_key, lost['id'])}) is not on the file server"
+    ]
+    backup_id = made.stdout.split()[1].rstrip(":")
+    assert strata(bstack, "backup", "--list").stdout.split() == [*before, backup_id]
+    # The next backup removed what the killed one left.
+    assert client.list_objects_v2(Bucket=bucket, Prefix="backups/20260101T000000Z/").get("KeyCount") == 0
+    m = json.loads(client.get_object(Bucket=bucket, Key=f"backups/{backup_id}/manifest.json")["Body"].read())
+    assert [(x["id"], x["name"], x["owner"]) for x in m["missing"]] == [(lost["id"], "lost.bin", "fred")]
+    assert lost["id"] not in {x["key"] for x in m["objects"]}
+
+    # Restore over this stack: everything that existed comes back byte for byte.
+    for key in [o["Key"] for o in admin.list_objects_v2(Bucket=data_bucket).get("Contents", [])]:
+        admin.delete_object(Bucket=data_bucket, Key=key)
+    restored = strata(bstack, "restore", backup_id, "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert f"not in the backup: file {lost['id']} 'lost.bin' of fred" in restored.stdout
+    fred = Api(bstack, "fred", "pw-fred-backup-2026")
+    for file_id, data in kept.items():
+        status, _h, body = fred.get(f"/files/file/{file_id}/download")
+        assert status == 200, file_id
+        assert body == data, file_id
+    status, _h, _body = fred.get(f"/files/file/{lost['id']}/download")
+    assert status == 410

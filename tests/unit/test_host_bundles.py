@@ -231,7 +231,14 @@ def test_each_host_gets_only_its_roles_secrets(site):
         "s3_backup_secret_key",
         "admin_password_hash",
     }
-    assert held["data"] == {"db_superuser_password", "db_app_password"}
+    # pgBackRest on the db host: its S3 identity and the repository's cipher passphrase.
+    assert held["data"] == {
+        "db_superuser_password",
+        "db_app_password",
+        "s3_pitr_access_key",
+        "s3_pitr_secret_key",
+        "pgbackrest_cipher_pass",
+    }
     assert held["dir"] == {"ldap_admin_password", "ldap_app_password", "ldap_writer_password"}
     assert held["mail"] == {"comms_inbound_secret"}
     for key, allowed in ADMIN_ONLY.items():

@@ -7,7 +7,10 @@ import subprocess
 import sys
 
 from strata.deploy import config as cfgmod
+from strata.deploy import local
 from strata.deploy.roles.base import HostContext
+from strata.deploy.roles.db import pitr
+from strata.deploy.system import DeployError
 
 COMMANDS = ("backup", "restore", "files")
 
@@ -15,8 +18,15 @@ COMMANDS = ("backup", "restore", "files")
 def add_parsers(sub) -> None:
     b = sub.add_parser("backup", help="store a database dump and the file objects on the file server")
     b.add_argument("--list", action="store_true", help="list the backups")
-    r = sub.add_parser("restore", help="restore a backup into an empty stack")
-    r.add_argument("backup_id", metavar="BACKUP")
+    r = sub.add_parser(
+        "restore", help="restore a backup into an empty stack, or (--to) the database to a past moment"
+    )
+    r.add_argument("backup_id", metavar="BACKUP", nargs="?")
+    r.add_argument(
+        "--to",
+        metavar="TIME",
+        help='point-in-time recovery: "YYYY-MM-DD HH:MM:SS" (UTC), with the files role\'s pitr on',
+    )
     r.add_argument("--force", action="store_true", help="replace a stack that already has data")
     f = sub.add_parser("files", help="file server maintenance: `strata files reconcile`")
     f.add_argument("what", choices=["reconcile"])
@@ -36,7 +46,30 @@ def _argv(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"strata: {message}\n")
+    return code
+
+
+def _restore_to(args: argparse.Namespace) -> int:
+    if args.backup_id:
+        return _fail("give either a BACKUP or --to TIME, not both")
+    try:
+        result = local.restore_to(args.config, args.to, step=lambda msg: print(f"... {msg}", flush=True))
+    except (pitr.PitrError, DeployError) as exc:
+        return _fail(str(exc))
+    print(
+        f"restored the database to {result.target} UTC (from full backup {result.backup}) "
+        f"in {result.seconds:.1f}s (" + ", ".join(f"{k} {v:.1f}s" for k, v in result.phases.items()) + ")"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "restore" and args.to is not None:
+        return _restore_to(args)
+    if args.command == "restore" and not args.backup_id:
+        return _fail("give a BACKUP (see `strata backup --list`) or --to TIME")
     config = cfgmod.load(args.config)
     secrets = cfgmod.load_secrets(config)
     ctx = HostContext(config, secrets, (config.local_hosts() or config.hosts_of("app"))[0])
@@ -47,4 +80,24 @@ def run(args: argparse.Namespace) -> int:
     if proc.returncode:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()] or ["failed"]
         sys.stderr.write("strata: " + lines[-1].removeprefix("CommandError: ") + "\n")
+    if args.command == "backup" and not args.list and proc.returncode in (0, 1):
+        code, line = _archive_report_for(args.config)
+        if line:
+            print(line)
+        return max(proc.returncode, code)
     return proc.returncode
+
+
+def _archive_report_for(path) -> tuple[int, str]:
+    config = cfgmod.load(path)
+    if not pitr.enabled(config):
+        return 0, ""
+    if config.host_of("db").name not in {h.name for h in config.local_hosts()}:
+        return 0, "archive: checked on the db host (run `strata backup` there to see it)"
+    try:
+        repo = local.pitr_repo(path)
+        assert repo is not None
+        repo.check()
+        return 0, pitr.summary(repo)
+    except (pitr.PitrError, DeployError) as exc:
+        return 1, f"archive: NOT OK: {exc}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .. import access
 from ..errors import Conflict, FilesError
-from ..models import AuditEvent, File, Folder, Share, Space
+from ..models import AuditEvent, DeletedObject, File, Folder, Share, Space
 from ..storage import backend
 from .audit import audit, node_kind
 from .names import clean_name, free_name
@@ -133,12 +134,17 @@ def empty_trash(user, space: Space, address=None) -> int:
     # A file trashed on its own and then its folder too is in both lists: purge (and uncount) it once.
     doomed = {f.pk: f for f in [*files, *_files_below(folder_ids)]}
     store = backend()
+    # With point-in-time recovery the bytes stay until its window has passed (the files.purge task).
+    keep = bool(settings.STRATA_FILES.get("pitr"))
     purged = 0
     for f in doomed.values():
-        store.delete(f.key)  # raises if the file server refuses: the row stays and a retry finishes the job
+        if not keep:
+            store.delete(f.key)  # raises if the file server refuses: the row stays and a retry finishes
         with transaction.atomic():
             # Count only a row this call removed (two people emptying one trash at once purge it once).
             if File.objects.filter(pk=f.pk).delete()[0]:
+                if keep:
+                    DeletedObject.objects.get_or_create(key=f.key)
                 audit(user, AuditEvent.PURGE, address=address, name=f.name, size=f.size)
                 count_usage(f.created_by_id, -f.size)
                 purged += 1

@@ -11,8 +11,10 @@ from strata.deploy import pki
 from strata.deploy.config import Config, Host
 from strata.deploy.render import render, write
 from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.db import pitr
+from strata.deploy.roles.files.spec import pitr_storage_host, s3_tls_name
 from strata.deploy.roles.probe import Health, timed
-from strata.deploy.system import chown, require_reachable, run, service_user
+from strata.deploy.system import chown, make_dir, require_reachable, run, service_user
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # The change after_ready_once reports when it created the first admin (`strata up` then prints its password).
@@ -94,10 +96,56 @@ class DbRole(Role):
             tls=cfg.tls_into("db"),
             cert=ctx.pki / "db.crt",
             key=ctx.pki / "db.key",
+            archive_command=(
+                f"{pitr.PGBACKREST} --config={pitr.conf_path(etc)} --stanza={pitr.STANZA} archive-push %p"
+                if pitr.enabled(cfg)
+                else ""
+            ),
         )
         write(etc / "postgresql.conf", render("db/templates/postgresql.conf.j2", **common))
+        self._render_pitr(ctx)
         write(etc / "pg_hba.conf", render("db/templates/pg_hba.conf.j2", **common))
         write(etc / "pg_ident.conf", "# no ident maps\n")
+
+    def _render_pitr(self, ctx: HostContext) -> None:
+        """pgBackRest's config (it holds the repository's S3 key and cipher passphrase: mode 0600, the
+        postgres user's) and the password file its backups connect with; removed when pitr is off."""
+        etc, cfg = ctx.etc("db"), ctx.config
+        conf, pgpass = pitr.conf_path(etc), pitr.pgpass_path(etc)
+        if not pitr.enabled(cfg):
+            conf.unlink(missing_ok=True)
+            pgpass.unlink(missing_ok=True)
+            return
+        files = cfg.roles["files"]
+        for d in (ctx.log("db") / "pgbackrest", ctx.run_dir("db") / "pgbackrest"):
+            make_dir(d, self.user(), 0o700)
+        text = render(
+            "db/templates/pgbackrest.conf.j2",
+            stanza=pitr.STANZA,
+            bucket=files["pitr_bucket"],
+            tls_name=s3_tls_name(cfg),
+            storage_host=pitr_storage_host(cfg),
+            storage_port=files["port"],
+            ca=ctx.pki / "ca.crt",
+            key=ctx.secrets["s3_pitr_access_key"],
+            key_secret=ctx.secrets["s3_pitr_secret_key"],
+            cipher_pass=ctx.secrets["pgbackrest_cipher_pass"],
+            retention_days=files["retention_days"],
+            full_hours=files["pitr_full_hours"],
+            log=ctx.log("db") / "pgbackrest",
+            lock=ctx.run_dir("db") / "pgbackrest",
+            datadir=ctx.data("db") / "pgdata",
+            port=cfg.roles["db"]["port"],
+            rundir=ctx.run_dir("db"),
+        )
+        write(conf, text, 0o600)
+        chown(conf, self.user())
+        write(pgpass, f"*:*:*:postgres:{ctx.secrets['db_superuser_password']}\n", 0o600)
+        chown(pgpass, self.user())
+
+    def pitr_repo(self, ctx: HostContext) -> pitr.Repo:
+        etc = ctx.etc("db")
+        return pitr.Repo(pitr.conf_path(etc), pitr.pgpass_path(etc), self.user())
 
     def validate(self, ctx: HostContext) -> None:
         run(
@@ -117,6 +165,33 @@ class DbRole(Role):
                 stopwaitsecs=60,
                 startsecs=1,
                 ports=[ctx.config.roles["db"]["port"]],
+            ),
+            *self._pitr_programs(ctx),
+        ]
+
+    def _pitr_programs(self, ctx: HostContext) -> list[Program]:
+        if not pitr.enabled(ctx.config):
+            return []
+        etc = ctx.etc("db")
+        return [
+            Program(
+                "db-pitr",
+                "db",
+                [
+                    str(ctx.venv_bin / "python"),
+                    "-m",
+                    "strata.deploy.roles.db.pitr",
+                    "schedule",
+                    f"--conf={pitr.conf_path(etc)}",
+                    f"--pgpass={pitr.pgpass_path(etc)}",
+                    f"--every-hours={ctx.config.roles['files']['pitr_full_hours']}",
+                ],
+                user=self.user(),
+                environment={"PYTHONPATH": str(ctx.project), "PYTHONDONTWRITEBYTECODE": "1"},
+                directory=str(ctx.project),
+                stopsignal="TERM",
+                stopwaitsecs=30,
+                startsecs=1,
             )
         ]
 

@@ -17,8 +17,10 @@ SPEC = RoleSpec(
     ports=(Port("port"),),
     validate=validate,
     links=(Link("db", "files", "database backups"),),
-    packages=("postgresql-15",),
-    secrets=("db_superuser_password",),
+    # pgbackrest: point-in-time recovery (the files role's `pitr`): WAL archiving and full backups.
+    packages=("postgresql-15", "pgbackrest"),
+    # With the files role's `pitr`, pgBackRest's S3 identity and the repository's cipher passphrase too.
+    secrets=("db_superuser_password", "s3_pitr_access_key", "s3_pitr_secret_key", "pgbackrest_cipher_pass"),
     # after_start creates (or updates) the app's login role with its password.
     deploy_secrets=("db_app_password",),
 )

@@ -16,7 +16,7 @@ from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.client import admin_client
-from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET, s3_tls_name
+from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET, s3_tls_names
 from strata.deploy.roles.probe import Health, timed
 from strata.deploy.system import DeployError, chown, make_dir, require_reachable, service_user
 
@@ -39,7 +39,21 @@ def identities(config, secrets) -> dict:
     the files bucket; backups read it and write the backups bucket; restores and the deployer use the
     admin identity."""
     files = config.roles["files"]
-    data, backup = files["bucket"], files["backup_bucket"]
+    data, backup, pitr = files["bucket"], files["backup_bucket"], files["pitr_bucket"]
+    pitr_identity = (
+        [
+            {
+                "name": "strata-pitr",
+                "credentials": [
+                    {"accessKey": secrets["s3_pitr_access_key"], "secretKey": secrets["s3_pitr_secret_key"]}
+                ],
+                # pgBackRest on the db host: its own (encrypted) repository, nothing else.
+                "actions": [f"{a}:{pitr}" for a in ("Read", "Write", "List")],
+            }
+        ]
+        if files["pitr"]
+        else []
+    )
     return {
         "identities": [
             {
@@ -69,6 +83,7 @@ def identities(config, secrets) -> dict:
                 ],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             },
+            *pitr_identity,
         ]
     }
 
@@ -104,7 +119,7 @@ class FilesRole(Role):
         # S3 gateway's HTTPS, which clients reach on this host's address or on loopback.
         return [
             pki.CertRequest("files-grpc", ("localhost",), (LOOPBACK,), client_auth=True),
-            pki.CertRequest("files-s3", (s3_tls_name(config),), tuple(sorted({LOOPBACK, host.address}))),
+            pki.CertRequest("files-s3", s3_tls_names(config), tuple(sorted({LOOPBACK, host.address}))),
         ]
 
     def render(self, ctx: HostContext) -> None:
@@ -207,7 +222,8 @@ class FilesRole(Role):
         files = ctx.config.roles["files"]
         s3 = admin_client(ctx.config, ctx.secrets)
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        for bucket in (files["bucket"], files["backup_bucket"]):
+        wanted = [files["bucket"], files["backup_bucket"], *([files["pitr_bucket"]] if files["pitr"] else [])]
+        for bucket in wanted:
             if bucket not in existing:
                 s3.create_bucket(Bucket=bucket)
 

@@ -22,6 +22,20 @@ def s3_tls_name(config) -> str:
     return f"files-s3.{config.site['domain']}"
 
 
+def s3_tls_names(config) -> tuple[str, ...]:
+    """Return every DNS name in the S3 gateway's certificate: s3_tls_name, and `localhost` when the files
+    host is this machine's loopback (pgBackRest checks the certificate against the name it connects to,
+    never against an address)."""
+    loopback = config.host_of("files").address in ("127.0.0.1", "::1")
+    return (s3_tls_name(config), *(["localhost"] if loopback else []))
+
+
+def pitr_storage_host(config) -> str:
+    """Return the name pgBackRest connects to for the S3 gateway (one the certificate holds): `localhost`
+    on one machine, else files-s3.<domain>, which the db host must resolve to the files host's address."""
+    return s3_tls_names(config)[-1]
+
+
 def validate(config) -> None:
     if "files" in config.roles:
         files = config.roles["files"].options
@@ -30,8 +44,12 @@ def validate(config) -> None:
         SPEC.check_range(files, "quota_mb", 0, 10**9)
         SPEC.check_range(files, "max_upload_mb", 1, 10**7)
         SPEC.check_range(files, "reconcile_grace_hours", 1, 24 * 365)
+        SPEC.check_range(files, "retention_days", 1, 3650)
+        SPEC.check_range(files, "pitr_full_hours", 1, 24 * 90)
         if files["bucket"] == files["backup_bucket"]:
             raise OptionError(SPEC.key("backup_bucket"), "must differ from roles.files.bucket")
+        if files["pitr_bucket"] in (files["bucket"], files["backup_bucket"]):
+            raise OptionError(SPEC.key("pitr_bucket"), "must differ from the files and backups buckets")
     if not config.enabled("files"):
         web = {h.address for h in config.hosts_of("web")}
         app = {h.address for h in config.hosts_of("app")}
@@ -56,8 +74,15 @@ SPEC = RoleSpec(
         "part_mb": (int, 16),
         "presign_seconds": (int, 60),
         "reconcile_grace_hours": (int, 24),
+        # Point-in-time recovery: the db host archives PostgreSQL's WAL with pgBackRest into pitr_bucket
+        # and makes a full backup every pitr_full_hours; deleted files' objects are kept retention_days,
+        # the window a restore can reach back into.
+        "pitr": (bool, False),
+        "pitr_bucket": (str, "strata-pitr"),
+        "pitr_full_hours": (int, 24),
+        "retention_days": (int, 14),
     },
-    kinds={"bucket": "bucket", "backup_bucket": "bucket"},
+    kinds={"bucket": "bucket", "backup_bucket": "bucket", "pitr_bucket": "bucket"},
     ports=(Port("port"), Port("internal_port", count=INTERNAL_PORTS)),
     validate=validate,
     fallback="Django file storage on the app host's disk",
@@ -70,6 +95,8 @@ SPEC = RoleSpec(
         "s3_backup_secret_key",
         "s3_admin_access_key",
         "s3_admin_secret_key",
+        "s3_pitr_access_key",
+        "s3_pitr_secret_key",
         # SeaweedFS's own security.toml: JWT signing of volume and filer reads and writes.
         "seaweedfs_jwt_key",
         "seaweedfs_jwt_read_key",

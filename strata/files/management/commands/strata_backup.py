@@ -22,3 +22,15 @@ class Command(BaseCommand):
             f"backup {result.backup_id}: {result.objects} file(s), {result.copied} copied, "
             f"{sum(result.rows.values())} rows"
         )
+        for m in result.missing:
+            self.stdout.write(
+                f"missing: file {m['id']} {m['name']!r} of {m['owner']} ({m['size']} bytes, "
+                f"object {m['key']}) is not on the file server"
+            )
+        if result.missing:
+            # Exit 1: the backup is finished and restorable, but it lacks these objects.
+            raise CommandError(
+                f"backup {result.backup_id} is incomplete: {len(result.missing)} file object(s) missing "
+                "(listed above; `strata files reconcile` reports them too)",
+                returncode=1,
+            )

@@ -19,3 +19,8 @@ class Command(BaseCommand):
             f"restored {result.backup_id}: {result.objects} file(s) "
             f"({result.copied} copied back), {sum(result.rows.values())} rows"
         )
+        for m in result.missing:
+            self.stdout.write(
+                f"not in the backup: file {m['id']} {m['name']!r} of {m['owner']} "
+                "(its object was already missing when the backup was made)"
+            )
