@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import access, actions, link_session
-from .http import client_address, download_response, int_param, target
+from .http import client_address, content_response, download_response, int_param, target
 from .models import File, Folder
 from .rows import folder_rows
 
@@ -127,13 +128,15 @@ def file(request, file_id):
         f = access.get_file(request.user, file_id)
     except Http404:
         return _unavailable(request, File, file_id)
+    can = access.can(access.role_on(request.user, f))
     return render(
         request,
         "files/file.html",
         {
             "file": f,
             "crumbs": list(reversed(access.ancestors(f.folder))),
-            "can": access.can(access.role_on(request.user, f)),
+            "can": can,
+            "preview": actions.preview(f) if can["download"] else None,
         },
     )
 
@@ -148,10 +151,24 @@ def download(request, file_id):
         return _unavailable(request, File, file_id)
     inline = request.GET.get("inline") == "1"
     try:
-        uri = actions.download_target(request.user, f, inline=inline, address=client_address(request))
+        url = actions.download_target(request.user, f, inline=inline, address=client_address(request))
     except actions.FilesError as exc:
         return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
-    return download_response(uri, f, inline)
+    return download_response(url)
+
+
+@never_cache
+@require_safe
+def content(request, token):
+    """The content host's one view: a signed URL the site handed out answers the bytes (through nginx's
+    internal location); any other host, or a token expired or not ours, gets a plain-text refusal."""
+    if request.get_host().rsplit(":", 1)[0] != settings.STRATA_CONTENT_HOST:
+        raise Http404
+    try:
+        uri, content_type, disposition = actions.content_target(token)
+    except actions.FilesError as exc:
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
+    return content_response(uri, content_type, disposition)
 
 
 @never_cache
@@ -222,10 +239,10 @@ def _error(request, exc):
 
 def _public_download(request, link, f):
     try:
-        uri = actions.serve_link_file(link, f, head=request.method == "HEAD", address=client_address(request))
+        url = actions.serve_link_file(link, f, head=request.method == "HEAD", address=client_address(request))
     except actions.FilesError as exc:
         return _error(request, exc)
-    return download_response(uri, f)
+    return download_response(url)
 
 
 # --- form handlers (progressive enhancement: the same actions as the API) ----------------------------
