@@ -202,7 +202,7 @@ def public(request, token):
         return render(request, "files/public_file.html", {"link": link, "file": link.file})
     else:
         resp = _public_download(request, link, link.file)
-    if not remembered and resp.status_code == 200:
+    if not remembered and resp.status_code in (200, 302):  # a folder's page, or a file's bytes
         link_session.remember(request, resp, link)  # the password was just entered right
     return resp
 

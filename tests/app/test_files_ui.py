@@ -9,6 +9,7 @@ import hashlib
 import io
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -181,8 +182,8 @@ def test_password_folder_link_opens_each_file_after_one_password(cast):  # noqa:
     assert cookie["secure"]  # like the session cookie
     assert int(cookie["max-age"]) == link_session.OPEN_SECONDS
     resp = visitor.get(file_url)  # a plain GET, as the file's link on the page makes
-    assert resp.status_code == 200
-    assert resp["X-Accel-Redirect"]
+    assert resp.status_code == 302
+    assert resp["Location"].startswith(settings.STRATA_CONTENT_ORIGIN + "/c/")
     assert visitor.get(f"/s/{link.token}").status_code == 200  # the folder page too
     # The cookie opens that link only, and a forged one opens nothing.
     visitor.cookies[f"strata_link_{other.id}"] = visitor.cookies[f"strata_link_{link.id}"].value

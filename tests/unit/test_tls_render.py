@@ -152,9 +152,10 @@ def test_nginx_verifies_the_app_servers(spread, single):
     WebRole().render(c)
     text = (c.etc("web") / "nginx.conf").read_text()
     assert "proxy_pass http://strata_app;" not in text
-    assert text.count("proxy_pass https://strata_app;") == 3  # every location that proxies to the app
-    # The three locations that proxy to the app, and the file server's (S3 is HTTPS on every topology).
-    assert text.count("proxy_ssl_verify on;") == 4
+    assert text.count("proxy_pass https://strata_app;") == 4  # every location that proxies to the app
+    # The four locations that proxy to the app (the content host's /c/ too), and the file server's (S3
+    # is HTTPS on every topology).
+    assert text.count("proxy_ssl_verify on;") == 5
     assert f"proxy_ssl_trusted_certificate {spread.ca_cert};" in text
     assert "proxy_ssl_name app.team.example;" in text
     assert "proxy_ssl_session_reuse on;" in text
@@ -164,7 +165,7 @@ def test_nginx_verifies_the_app_servers(spread, single):
     one = ctx(single, "local")
     WebRole().render(one)
     plain = (one.etc("web") / "nginx.conf").read_text()
-    assert plain.count("proxy_pass http://strata_app;") == 3
+    assert plain.count("proxy_pass http://strata_app;") == 4
     plain_upstream = re.search(r"upstream strata_app \{(.*?)\}", plain, re.S)
     assert plain_upstream
     assert "keepalive 16;" in plain_upstream.group(1)

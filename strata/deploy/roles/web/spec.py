@@ -51,13 +51,8 @@ def content_host(config) -> str:
 
 
 def _check_content_host(config) -> None:
-    """The content host is a name of its own: never the site's, never an address (a site on an address
-    must name one)."""
-    given, domain = config.roles["web"]["content_host"], config.site["domain"]
-    if not given and is_ip(domain):
-        raise OptionError(
-            SPEC.key("content_host"), f"required when site.domain is an address ({domain}): a host name"
-        )
+    """The content host is a name of its own: never the site's, never an address."""
+    domain = config.site["domain"]
     host = content_host(config).lower().rstrip(".")
     if is_ip(host) or host == "localhost":
         raise OptionError(SPEC.key("content_host"), f"expected a host name, not {host!r}")
