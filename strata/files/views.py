@@ -162,7 +162,7 @@ def download(request, file_id):
 def content(request, token):
     """The content host's one view: a signed URL the site handed out answers the bytes (through nginx's
     internal location); any other host, or a token expired or not ours, gets a plain-text refusal."""
-    if request.get_host().rsplit(":", 1)[0] != settings.STRATA_CONTENT_HOST:
+    if request.get_host().rsplit(":", 1)[0].lower() != settings.STRATA_CONTENT_HOST.lower():
         raise Http404
     try:
         uri, content_type, disposition = actions.content_target(token)
