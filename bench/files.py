@@ -1,14 +1,16 @@
 """Benchmark the files data paths side by side in one run (P2 downloads, P3 uploads).
 
-P2: a 256 MiB download through the app URL (nginx -> app permission check -> X-Accel-Redirect -> nginx
+P2: a 256 MiB download through the app URL as a browser does it (the site's permission check answers a
+    redirect to the content host; there nginx -> app checks the signed URL -> X-Accel-Redirect -> nginx
     streams from SeaweedFS) vs a presigned GET of the same object through the same nginx config over HTTPS
     (a second nginx started from a copy of the rendered config whose S3 location is made public).
-    Also: CPU seconds the app servers spent during the app-URL transfers.
+    Also: CPU seconds the app servers spent during the app-URL transfers. `python -m bench.files p2` runs
+    only this part (report: bench/reports/content_download.md).
 P3: a 1 GiB upload through the app (the resumable API, parts streamed nginx -> app -> S3 multipart) vs a
     boto3 multipart upload straight to SeaweedFS, same part size and concurrency. Also: the app workers'
     peak RSS after a 256 MiB and after a 1 GiB upload (each on freshly restarted app servers).
 
-Run as root: .venv/bin/python -m bench.files   (writes bench/reports/files.md)
+Run as root: .venv/bin/python -m bench.files [p2]   (writes bench/reports/files.md)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import shutil
 import ssl
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -39,6 +42,7 @@ from tests.support.client import Client
 from tests.support.stack import descendants, free_ports, running_stack
 
 REPORT = Path(__file__).parent / "reports" / "files.md"
+P2_REPORT = Path(__file__).parent / "reports" / "content_download.md"
 MiB = 1024 * 1024
 CONCURRENCY = 4
 ROUNDS = 5
@@ -83,24 +87,26 @@ def peak_rss_mib(pids) -> float:
     return peak / 1024
 
 
-def curl_mibps(url: str, cafile: Path, cookie: str = "") -> float:
-    cmd = [
-        "curl",
-        "-sS",
-        "--fail",
-        "--cacert",
-        str(cafile),
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{speed_download}",
-        "--http1.1",
-        url,
-    ]
-    if cookie:
-        cmd[1:1] = ["-b", cookie]
+def cookie_file(client: Client, path: Path) -> Path:
+    """Write CLIENT's cookies to PATH as curl's cookie file, host-only as the site sets them (curl then
+    sends them to the site only, not to the content host, as a browser does)."""
+    host = urllib.parse.urlsplit(client.base).hostname
+    lines = ["# Netscape HTTP Cookie File"]
+    lines += [f"{host}\tFALSE\t/\tTRUE\t0\t{c.name}\t{c.value}" for c in client.jar]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def curl_mibps(url: str, cafile: Path, cookies: Path | None = None) -> float:
+    """Download URL with curl (redirects followed, *.localhost on loopback as curl does); return MiB/s
+    over the whole transfer, the redirect included."""
+    cmd = ["curl", "-sS", "--fail", "--location", "--cacert", str(cafile), "-o", "/dev/null"]
+    cmd += ["-w", "%{size_download} %{time_total}", "--http1.1", url]
+    if cookies:
+        cmd[1:1] = ["-b", str(cookies)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
-    return float(out) / MiB
+    size, seconds = out.split()
+    return int(size) / float(seconds) / MiB
 
 
 class Uploader:
@@ -166,6 +172,7 @@ def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
     conf = conf.replace(f":{web['https_port']} ssl", f":{https_port} ssl").replace(
         f":{web['http_port']};", f":{http_port};"
     )
+    # In the content host's server block: the same TLS, headers and proxy settings as a download's bytes.
     conf = re.sub(r"(location \^~ /_files_s3/ \{\s*)internal;", r"\1", conf)
     (run / "nginx.conf").write_text(conf)
     proc = subprocess.Popen(
@@ -183,7 +190,72 @@ def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
     return proc, https_port
 
 
+def measure_p2(stack, tmp: Path, uploader: Uploader, cookies: Path) -> list[tuple[str, str, str]]:
+    """Return P2's rows: the app URL (redirect, then the bytes from the content host) vs a presigned GET
+    through the same nginx, alternating, ROUNDS each."""
+    src = tmp / "256.bin"
+    make_file(src, 256 * MiB)
+    f = uploader.upload(src, "download-256.bin")
+    key = stack.call(in_site.file_key, f["id"])
+    content_host = urllib.parse.urlsplit(stack.call(in_site.setting, "STRATA_CONTENT_ORIGIN")).hostname
+    proc, bench_port = public_s3_nginx(stack, tmp)
+    try:
+        app_speeds, direct_speeds, cpu = [], [], []
+        app_url = f"{stack.url}/api/files/files/{f['id']}/content"
+        for i in range(ROUNDS):
+            presigned = s3.app_client(stack.config, stack.secrets).generate_presigned_url(
+                "get_object",
+                Params={"Bucket": stack.config.roles["files"]["bucket"], "Key": key},
+                ExpiresIn=300,
+            )
+            parts = urllib.parse.urlsplit(presigned)
+            direct_url = f"https://{content_host}:{bench_port}/_files_s3{parts.path}?{parts.query}"
+            # Alternate which goes first, so warm caches favour neither.
+            for which in ("app", "direct") if i % 2 == 0 else ("direct", "app"):
+                if which == "app":
+                    before = cpu_seconds(app_pids(stack))
+                    app_speeds.append(curl_mibps(app_url, stack.ca, cookies))
+                    cpu.append(cpu_seconds(app_pids(stack)) - before)
+                else:
+                    direct_speeds.append(curl_mibps(direct_url, stack.ca))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    app_mibps, direct_mibps = statistics.median(app_speeds), statistics.median(direct_speeds)
+    return [
+        (
+            "P2 download 256 MiB via the app URL (HTTPS: the site's redirect, the content host, X-Accel)",
+            f"{app_mibps:.0f} MiB/s",
+            "runs: " + ", ".join(f"{v:.0f}" for v in app_speeds),
+        ),
+        (
+            "P2 presigned GET through the same nginx config (HTTPS, the content host's block)",
+            f"{direct_mibps:.0f} MiB/s",
+            "runs: " + ", ".join(f"{v:.0f}" for v in direct_speeds),
+        ),
+        ("P2 ratio app / presigned", f"{app_mibps / direct_mibps:.2f}×", "≥ 0.95×"),
+        ("P2 app servers' CPU per 256 MiB download", f"{statistics.median(cpu) * 1000:.0f} ms", "≈ 0"),
+    ]
+
+
+def write_report(path: Path, rows: list[tuple[str, str, str]], title: str, command: str, what: str) -> None:
+    lines = [
+        f"# {title}",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores), "
+        f"`python -m {command}`; medians of {ROUNDS} downloads{what}, client and servers on one machine.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
+    only_p2 = sys.argv[1:] == ["p2"]
     extra = '\n[roles.files]\nhosts = ["local"]\nport = {}\ninternal_port = {}\n'.format(*free_ports(1, 9))
     rows = []
     with (
@@ -194,53 +266,14 @@ def main() -> None:
         stack.call(in_site.save_person, "bench", "bench-pass-2026")
         client = Client(stack.url, stack.ca)
         client.login("bench", "bench-pass-2026")
-        cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
+        cookies = cookie_file(client, tmp / "cookies.txt")
         uploader = Uploader(stack, client)
         sup = Supervisor(stack.config.var_dir)
 
-        # --- P2: downloads -------------------------------------------------------------------------
-        src = tmp / "256.bin"
-        make_file(src, 256 * MiB)
-        f = uploader.upload(src, "download-256.bin")
-        key = stack.call(in_site.file_key, f["id"])
-        proc, bench_port = public_s3_nginx(stack, tmp)
-        try:
-            app_speeds, direct_speeds, cpu = [], [], []
-            app_url = f"{stack.url}/api/files/files/{f['id']}/content"
-            for i in range(ROUNDS):
-                presigned = s3.app_client(stack.config, stack.secrets).generate_presigned_url(
-                    "get_object",
-                    Params={"Bucket": stack.config.roles["files"]["bucket"], "Key": key},
-                    ExpiresIn=300,
-                )
-                parts = urllib.parse.urlsplit(presigned)
-                direct_url = f"https://localhost:{bench_port}/_files_s3{parts.path}?{parts.query}"
-                # Alternate which goes first, so warm caches favour neither.
-                for which in ("app", "direct") if i % 2 == 0 else ("direct", "app"):
-                    if which == "app":
-                        before = cpu_seconds(app_pids(stack))
-                        app_speeds.append(curl_mibps(app_url, stack.ca, cookie))
-                        cpu.append(cpu_seconds(app_pids(stack)) - before)
-                    else:
-                        direct_speeds.append(curl_mibps(direct_url, stack.ca))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        app_mibps, direct_mibps = statistics.median(app_speeds), statistics.median(direct_speeds)
-        rows += [
-            (
-                "P2 download 256 MiB via the app URL (HTTPS, X-Accel)",
-                f"{app_mibps:.0f} MiB/s",
-                "runs: " + ", ".join(f"{v:.0f}" for v in app_speeds),
-            ),
-            (
-                "P2 presigned GET through the same nginx config (HTTPS)",
-                f"{direct_mibps:.0f} MiB/s",
-                "runs: " + ", ".join(f"{v:.0f}" for v in direct_speeds),
-            ),
-            ("P2 ratio app / presigned", f"{app_mibps / direct_mibps:.2f}×", "≥ 0.95×"),
-            ("P2 app servers' CPU per 256 MiB download", f"{statistics.median(cpu) * 1000:.0f} ms", "≈ 0"),
-        ]
+        rows += measure_p2(stack, tmp, uploader, cookies)
+        if only_p2:
+            write_report(P2_REPORT, rows, "P2 downloads through the content host", "bench.files p2", "")
+            return
 
         # --- P3: uploads -----------------------------------------------------------------------------
         big = tmp / "1g.bin"
@@ -258,7 +291,7 @@ def main() -> None:
             app_t.append(time.monotonic() - t0)
         app_up, boto_up = 1024 / statistics.median(app_t), 1024 / statistics.median(boto_t)
         rss = {}
-        for label, path in (("256 MiB", src), ("1 GiB", big)):
+        for label, path in (("256 MiB", tmp / "256.bin"), ("1 GiB", big)):
             for inst in stack.config.app_instances():
                 sup.stop(inst.name)
                 sup.start(inst.name)
@@ -272,21 +305,7 @@ def main() -> None:
             ("P3 app worker peak RSS after a 256 MiB upload", f"{rss['256 MiB']:.0f} MiB", "< 150 MB"),
             ("P3 app worker peak RSS after a 1 GiB upload", f"{rss['1 GiB']:.0f} MiB", "< 150 MB, flat"),
         ]
-    lines = [
-        "# Files benchmark (P2 downloads, P3 uploads)",
-        "",
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({os.cpu_count()} cores), "
-        f"`python -m bench.files`; medians of {ROUNDS} downloads and 2 uploads, client and servers on "
-        "the same machine.",
-        "",
-        "| measure | value | target |",
-        "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
-        "",
-    ]
-    REPORT.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(REPORT, rows, "Files benchmark (P2 downloads, P3 uploads)", "bench.files", " and 2 uploads")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 The lab of bench.internal_tls (web, app, db, comms, files: one network namespace each). One 256 MiB
 file is uploaded the way people do (a single PUT through nginx and the app). Then, alternating, ROUNDS
 times each, with curl:
-- "app URL": from outside the lab (the root namespace) through nginx: the app checks permission and
-  answers X-Accel-Redirect, nginx fetches the bytes from the files host over HTTPS (proxy_ssl_verify on);
+- "app URL": from outside the lab (the root namespace) through nginx, as a browser does: the app checks
+  permission and redirects to a signed URL on the content host (content.localhost, reached at the web
+  host's address); there the app checks the signature and answers X-Accel-Redirect, and nginx fetches the
+  bytes from the files host over HTTPS (proxy_ssl_verify on);
 - "direct S3": from the web host's namespace, a presigned HTTPS GET of the same object straight from the
   files host (what nginx fetches, without nginx, the app or the client-side TLS).
 The ratio is app URL / direct S3 (medians). S3 speaks only HTTPS (every topology), so there is no plain
@@ -27,6 +29,7 @@ import tomllib
 from pathlib import Path
 
 from bench import in_site, internal_tls
+from bench.files import cookie_file
 from strata.deploy.lab import run as labrun
 from tests.support.client import Client
 from tests.support.stack import CALL_BOOTSTRAP, CALL_ENV, REPO, call_result, call_spec, make_root
@@ -70,7 +73,11 @@ def measure() -> dict:
         url = f"https://{web.address}:{config.roles['web']['https_port']}"
         client = Client(url, lab.ca())
         client.login("bench", "bench-pass-2026")
+        # Host-only, as the site sets them: curl sends them to the site, not to the content host.
+        cookies = cookie_file(client, root / "cookies.txt")
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
+        port = config.roles["web"]["https_port"]
+        to_web = ["--location", "--connect-to", f"content.localhost:{port}:{web.address}:{port}"]
         data = root / "big.bin"
         with data.open("wb") as fh:
             block = os.urandom(MiB)
@@ -98,7 +105,8 @@ def measure() -> dict:
         for _ in range(ROUNDS):
             app_url.append(
                 curl(
-                    ["curl", "-sS", "--fail", "--http1.1", "--cacert", str(lab.ca()), "-b", cookie]
+                    ["curl", "-sS", "--fail", "--http1.1", "--cacert", str(lab.ca()), "-b", str(cookies)]
+                    + to_web
                     + ["-o", "/dev/null", "-w", "%{speed_download}", f"{url}/files/file/{file_id}/download"]
                 )
             )

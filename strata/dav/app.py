@@ -25,7 +25,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from strata.files import actions
-from strata.files.http import download_response
+from strata.files.http import content_response
 
 from . import auth
 from .locks import DatabaseLockStorage
@@ -162,13 +162,13 @@ class DavGate:
         try:
             util.evaluate_http_conditionals(res, res.get_last_modified(), res.get_etag(), environ)
             with dav_errors():
-                uri = actions.download_target(res.user, f, address=res.address)
+                uri, content_type, disposition = actions.drive_target(res.user, f, address=res.address)
         except DAVError as err:
             if err.value == 304:
                 start_response("304 Not Modified", [("ETag", f'"{res.get_etag()}"')])
                 return [b""]
             return _plain(start_response, err.value, err.context_info or get_http_status_string(err.value))
-        response = download_response(uri, f)
+        response = content_response(uri, content_type, disposition)
         headers = [(k, v) for k, v in response.items()]
         headers += [
             ("ETag", f'"{res.get_etag()}"'),

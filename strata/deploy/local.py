@@ -18,6 +18,7 @@ from strata.deploy.config import ConfigError
 from strata.deploy.roles.base import HostContext, Program, Role, all_roles
 from strata.deploy.roles.db.role import FIRST_ADMIN
 from strata.deploy.roles.registry import START_ORDER
+from strata.deploy.roles.web.spec import content_host
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError, ensure_system_user, make_dir, port_free
 
@@ -43,12 +44,15 @@ class UpResult:
 
 
 def ca_scope(config: cfgmod.Config) -> pki.CaScope:
-    """Return what the site's CA may sign for: the site's domain and its subdomains, localhost, and the
-    address of every host plus loopback (its name constraints)."""
-    return pki.CaScope.of(
-        [config.site["domain"], "localhost"],
-        [*(h.address for h in config.hosts.values()), "127.0.0.1", "::1"],
-    )
+    """Return what the site's CA may sign for: the site's domain and its subdomains, localhost, the content
+    host, and the address of every host plus loopback (its name constraints)."""
+    names = [config.site["domain"], "localhost"]
+    addresses = [*(h.address for h in config.hosts.values()), "127.0.0.1", "::1"]
+    content = content_host(config)
+    if pki.CaScope.of(names, addresses).permits([content], []):
+        # A content host outside the site's domain (e.g. another registrable name): named on its own.
+        names.append(content)
+    return pki.CaScope.of(names, addresses)
 
 
 def init(path: str | os.PathLike[str] | None = None) -> tuple[cfgmod.Config, list[str]]:

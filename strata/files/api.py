@@ -375,25 +375,22 @@ def file_delete(request, file_id: Id):
 @api.api_operation(
     ["GET", "HEAD"],
     "/files/{file_id}/content",
-    response={200: None, **ERRORS},
+    response={302: None, **ERRORS},
     url_name="api-file-content",
-    summary="Download (Range supported)",
+    summary="Download: a redirect to the bytes on the content host (Range supported there)",
     openapi_extra={
         "responses": {
-            "200": {
-                "description": "The bytes, sent by the web server",
-                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-            },
-            "206": {
-                "description": "The requested Range of the bytes",
-                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "302": {
+                "description": "The bytes are at Location, a signed URL on the content host valid for "
+                "5 minutes (no cookie or token needed there; Range supported)",
+                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
             },
         }
     },
 )
 def file_content(request, file_id: Id):
     f = access.get_file(request.user, file_id, access.DOWNLOAD)
-    return download_response(actions.download_target(request.user, f, address=client_address(request)), f)
+    return download_response(actions.download_target(request.user, f, address=client_address(request)))
 
 
 @api.post(

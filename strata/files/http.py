@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 
 from . import access, actions
 from .errors import FilesError
-from .models import File
-from .storage import content_disposition, served_as
 
 
 def client_address(request) -> str | None:
@@ -20,15 +18,22 @@ def json_error(status: int, message: str, headers: dict | None = None) -> JsonRe
     return JsonResponse({"error": message}, status=status, headers=headers)
 
 
-def download_response(target_uri: str, f: File, inline: bool = False) -> HttpResponse:
-    """Hand the transfer to nginx: the app worker never carries the bytes. Its headers are the only
-    Content-Type and Content-Disposition the person gets (nginx hides the file server's)."""
-    content_type, inline = served_as(f.content_type, inline)
+def download_response(url: str) -> HttpResponse:
+    """Send the person to URL, the signed URL on the content host that serves the bytes (never this
+    origin). Not cached: the URL expires within minutes."""
+    resp = HttpResponseRedirect(url)
+    resp["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def content_response(target_uri: str, content_type: str, disposition: str) -> HttpResponse:
+    """Hand the transfer to nginx on the content host: the app worker never carries the bytes. Its headers
+    are the only Content-Type and Content-Disposition the person gets (nginx hides the file server's)."""
     resp = HttpResponse(status=200)
     resp["X-Accel-Redirect"] = target_uri
     resp["X-Accel-Buffering"] = "no"
     resp["Content-Type"] = content_type
-    resp["Content-Disposition"] = content_disposition(f.name, inline)
+    resp["Content-Disposition"] = disposition
     resp["Cache-Control"] = "private, no-store"
     return resp
 

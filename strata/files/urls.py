@@ -24,6 +24,8 @@ urlpatterns = [
     path("files/<str:kind>/<int:node_id>/trash", views.trash_node, name="trash-node"),
     path("files/<str:kind>/<int:node_id>/restore", views.restore_node, name="restore"),
     path("s/<str:token>", views.public, name="public"),
+    # Served on the content host only (nginx proxies /c/ there and refuses it on the site's name).
+    path("c/<str:token>", views.content, name="content"),
     path("s/<str:token>/file/<int:file_id>", views.public_file, name="public-file"),
     # JSON API (declared in api.py; nginx streams the byte-carrying uploads without buffering).
     path("api/files/", include(api.urlpatterns())),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from strata.site.live import cached
 
 from . import access, actions, link_session
-from .http import client_address, download_response, int_param, target
+from .http import client_address, content_response, download_response, int_param, target
 from .models import File, Folder
 from .rows import folder_rows
 
@@ -132,13 +133,15 @@ def file(request, file_id):
         f = access.get_file(request.user, file_id)
     except Http404:
         return _unavailable(request, File, file_id)
+    can = access.can(access.role_on(request.user, f))
     return render(
         request,
         "files/file.html",
         {
             "file": f,
             "crumbs": list(reversed(access.ancestors(f.folder))),
-            "can": access.can(access.role_on(request.user, f)),
+            "can": can,
+            "preview": actions.preview(f) if can["download"] else None,
         },
     )
 
@@ -153,10 +156,24 @@ def download(request, file_id):
         return _unavailable(request, File, file_id)
     inline = request.GET.get("inline") == "1"
     try:
-        uri = actions.download_target(request.user, f, inline=inline, address=client_address(request))
+        url = actions.download_target(request.user, f, inline=inline, address=client_address(request))
     except actions.FilesError as exc:
         return render(request, "files/error.html", {"message": str(exc)}, status=exc.status)
-    return download_response(uri, f, inline)
+    return download_response(url)
+
+
+@never_cache
+@require_safe
+def content(request, token):
+    """The content host's one view: a signed URL the site handed out answers the bytes (through nginx's
+    internal location); any other host, or a token expired or not ours, gets a plain-text refusal."""
+    if request.get_host().rsplit(":", 1)[0].lower() != settings.STRATA_CONTENT_HOST.lower():
+        raise Http404
+    try:
+        uri, content_type, disposition = actions.content_target(token)
+    except actions.FilesError as exc:
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
+    return content_response(uri, content_type, disposition)
 
 
 @never_cache
@@ -190,7 +207,7 @@ def public(request, token):
         return render(request, "files/public_file.html", {"link": link, "file": link.file})
     else:
         resp = _public_download(request, link, link.file)
-    if not remembered and resp.status_code == 200:
+    if not remembered and resp.status_code in (200, 302):  # a folder's page, or a file's bytes
         link_session.remember(request, resp, link)  # the password was just entered right
     return resp
 
@@ -227,10 +244,10 @@ def _error(request, exc):
 
 def _public_download(request, link, f):
     try:
-        uri = actions.serve_link_file(link, f, head=request.method == "HEAD", address=client_address(request))
+        url = actions.serve_link_file(link, f, head=request.method == "HEAD", address=client_address(request))
     except actions.FilesError as exc:
         return _error(request, exc)
-    return download_response(uri, f)
+    return download_response(url)
 
 
 # --- form handlers (progressive enhancement: the same actions as the API) ----------------------------

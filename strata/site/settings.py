@@ -5,6 +5,7 @@ from typing import Any
 
 from strata.deploy import config as strata_config
 from strata.deploy.roles.db.client import tls_options as _db_tls_options
+from strata.deploy.roles.web.spec import content_host
 
 CONFIG = strata_config.load()
 SECRETS = strata_config.load_secrets(CONFIG)
@@ -20,6 +21,11 @@ ALLOWED_HOSTS = [SITE["domain"], *sorted({h.address for h in CONFIG.hosts.values
 _https_port = CONFIG.roles["web"]["https_port"]
 _port = "" if _https_port == 443 else f":{_https_port}"
 CSRF_TRUSTED_ORIGINS = [f"https://{SITE['domain']}{_port}"]
+# People's file bytes: only from this origin (strata.files.content), never the site's; its name is allowed
+# for the one view it serves, /c/<token>.
+STRATA_CONTENT_HOST = content_host(CONFIG)
+STRATA_CONTENT_ORIGIN = f"https://{STRATA_CONTENT_HOST}{_port}"
+ALLOWED_HOSTS.append(STRATA_CONTENT_HOST)
 
 # Addresses allowed to call /healthz directly, and whose X-Forwarded-For is trusted.
 STRATA_WEB_ADDRESSES = sorted({h.address for h in _web_hosts})

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import unicodedata
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -15,6 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from strata.files import access, actions
+from strata.files.actions.downloads import CONTENT_SECONDS
 from strata.files.errors import Conflict, FilesError, Gone, QuotaExceeded
 from strata.files.models import AuditEvent, File, Folder, PublicLink, Quota, Share, Usage
 
@@ -314,12 +317,60 @@ def test_public_links_password_limit_expiry_and_revocation(people):
 def test_download_target_and_missing_bytes(people):
     alice = people["alice"]
     f = put(alice, "fragile.txt", b"soon gone")
-    assert actions.download_target(alice, f).startswith("/_files_local/")
+    url = actions.download_target(alice, f)
+    assert url.startswith(settings.STRATA_CONTENT_ORIGIN + "/c/")
+    uri, content_type, disposition = actions.content_target(url.rsplit("/", 1)[1])
+    assert uri == f"/_files_local/{f.key[:2]}/{f.key}"
+    assert (content_type, disposition.split(";")[0]) == ("application/octet-stream", "attachment")
     (settings.STRATA_FILES_LOCAL_ROOT / f.key[:2] / f.key).unlink()
     with pytest.raises(Gone, match="missing"):
         actions.download_target(alice, f)
     f.refresh_from_db()
     assert f.missing_since is not None
+
+
+def test_content_urls_are_signed_single_purpose_and_short_lived(people):
+    """A content URL names one object with the type and disposition decided when access was checked;
+    altered, it is refused (403); after CONTENT_SECONDS, it has expired (410)."""
+    alice = people["alice"]
+    page = put(alice, "page.html", b"<script></script>", content_type="text/html")
+    token = actions.content_url(page, inline=True).rsplit("/", 1)[1]
+    _uri, content_type, disposition = actions.content_target(token)
+    assert (content_type, disposition.split(";")[0]) == ("application/octet-stream", "attachment")
+    with pytest.raises(FilesError, match="not valid") as info:
+        actions.content_target(token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert info.value.status == 403
+    signed = time.time() - CONTENT_SECONDS - 1
+    with mock.patch("django.core.signing.time.time", return_value=signed):
+        old = actions.content_url(page).rsplit("/", 1)[1]
+    with pytest.raises(Gone, match="expired"):
+        actions.content_target(old)
+
+
+def test_previews_only_for_types_that_cannot_script(people):
+    alice = people["alice"]
+    kinds = {}
+    for name, ctype in (
+        ("p.png", "image/png"),
+        ("d.pdf", "application/pdf"),
+        ("t.txt", "text/plain; charset=utf-8"),
+        ("s.ogg", "audio/ogg"),
+        ("v.mp4", "video/mp4"),
+        ("x.html", "text/html"),
+        ("i.svg", "image/svg+xml"),
+    ):
+        got = actions.preview(put(alice, name, b"x", content_type=ctype))
+        kinds[name] = got and got[0]
+        assert got is None or got[1].startswith(settings.STRATA_CONTENT_ORIGIN + "/c/")
+    assert kinds == {
+        "p.png": "image",
+        "d.pdf": "pdf",
+        "t.txt": "text",
+        "s.ogg": "audio",
+        "v.mp4": "video",
+        "x.html": None,
+        "i.svg": None,
+    }
 
 
 def test_usage_counter_matches_a_recount(people):

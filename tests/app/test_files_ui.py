@@ -9,6 +9,7 @@ import hashlib
 import io
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -181,8 +182,8 @@ def test_password_folder_link_opens_each_file_after_one_password(cast):  # noqa:
     assert cookie["secure"]  # like the session cookie
     assert int(cookie["max-age"]) == link_session.OPEN_SECONDS
     resp = visitor.get(file_url)  # a plain GET, as the file's link on the page makes
-    assert resp.status_code == 200
-    assert resp["X-Accel-Redirect"]
+    assert resp.status_code == 302
+    assert resp["Location"].startswith(settings.STRATA_CONTENT_ORIGIN + "/c/")
     assert visitor.get(f"/s/{link.token}").status_code == 200  # the folder page too
     # The cookie opens that link only, and a forged one opens nothing.
     visitor.cookies[f"strata_link_{other.id}"] = visitor.cookies[f"strata_link_{link.id}"].value
@@ -243,3 +244,28 @@ def test_expired_link_gives_a_clear_410_page(cast):  # noqa: F811
     assert "This link no longer works" in page
     assert "expired" in page
     assert 'href="/"' in page
+
+
+def test_content_view_answers_on_the_content_host_only(cast, client):  # noqa: F811
+    """/c/<token> hands the bytes to nginx (X-Accel-Redirect, one disposition) on the content host only; the
+    site's name answers 404; the file page previews from there."""
+    w = build(cast, access.OWNER)
+    client.force_login(cast["alice"])
+    page = client.get(f"/files/file/{w.a.id}/")
+    assert settings.STRATA_CONTENT_ORIGIN + "/c/" not in page.content.decode()  # octet-stream: no preview
+    File.objects.filter(pk=w.a.pk).update(content_type="text/plain")
+    page = client.get(f"/files/file/{w.a.id}/")
+    assert page.status_code == 200
+    assert '<iframe src="' + settings.STRATA_CONTENT_ORIGIN + "/c/" in page.content.decode()  # text preview
+    url = client.get(f"/files/file/{w.a.id}/download?inline=1")["Location"]
+    path = url.removeprefix(settings.STRATA_CONTENT_ORIGIN)
+    anonymous = Client()
+    assert anonymous.get(path).status_code == 404  # not on the site's name
+    resp = anonymous.get(path, HTTP_HOST=settings.STRATA_CONTENT_HOST)
+    assert resp.status_code == 200
+    assert resp["X-Accel-Redirect"] == f"/_files_local/{w.a.key[:2]}/{w.a.key}"
+    assert resp["Content-Disposition"].startswith("inline;")
+    assert not resp.cookies
+    refused = anonymous.get(path[:-3] + "abc", HTTP_HOST=settings.STRATA_CONTENT_HOST)
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "text/plain; charset=utf-8"

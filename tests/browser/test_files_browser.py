@@ -336,15 +336,68 @@ def _png(width: int, height: int) -> bytes:
     )
 
 
-def test_open_in_the_browser_shows_an_image_and_downloads_a_page(fstack, browser):
-    """ "Open in the browser" on a picture shows it in Chromium (one Content-Disposition, inline); on an
-    uploaded HTML page it downloads the file instead of running it."""
+def _pdf(text: str) -> bytes:
+    """A valid one-page PDF showing TEXT."""
+    stream = f"BT /F1 24 Tf 20 100 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+def _wav(seconds: float) -> bytes:
+    """A valid mono 8 kHz 8-bit WAV of SECONDS of silence."""
+    import struct
+
+    data = b"\x80" * int(8000 * seconds)
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data))
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
+
+
+def _open_file_page(page, files_url: str, name: str) -> None:
+    page.goto(files_url)
+    row(page, name).locator("a", has_text=name).click()
+    page.wait_for_url("**/files/file/**")
+
+
+def test_previews_and_open_in_the_browser_from_the_content_host(fstack, browser):
+    """The file page previews a picture, a PDF, a text and a sound from the content host (the site's CSP
+    lets them in, nothing is refused); "Open in the browser" leads there and Chromium shows the picture
+    and the PDF (one Content-Disposition, inline); an uploaded HTML page has no preview and downloads."""
     context, page = login(browser, fstack, *fstack.admin)
-    png = _png(7, 5)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+    content = fstack.call(in_site.setting, "STRATA_CONTENT_ORIGIN")
+    png, pdf, wav = _png(7, 5), _pdf("Strata PDF"), _wav(0.5)
     page.set_input_files(
         "#id_files",
         [
             {"name": "teal.png", "mimeType": "image/png", "buffer": png},
+            {"name": "doc.pdf", "mimeType": "application/pdf", "buffer": pdf},
+            {"name": "note.txt", "mimeType": "text/plain", "buffer": b"plain words, never HTML"},
+            {"name": "hum.wav", "mimeType": "audio/wav", "buffer": wav},
             {
                 "name": "trap.html",
                 "mimeType": "text/html",
@@ -352,23 +405,76 @@ def test_open_in_the_browser_shows_an_image_and_downloads_a_page(fstack, browser
             },
         ],
     )
-    for name in ("teal.png", "trap.html"):
+    for name in ("teal.png", "doc.pdf", "note.txt", "hum.wav", "trap.html"):
         row(page, name).wait_for(timeout=UPLOAD_TIMEOUT_MS)
     files_url = page.url
-    row(page, "teal.png").locator("a", has_text="teal.png").click()
-    page.wait_for_url("**/files/file/**")
-    page.click("text=Open in the browser")
-    page.wait_for_url("**/download?inline=1")
+
+    # A picture: previewed on the page, then shown on its own by "Open in the browser".
+    _open_file_page(page, files_url, "teal.png")
+    preview = page.locator(".preview img")
+    assert preview.get_attribute("src").startswith(content + "/c/")
+    page.wait_for_function("() => document.querySelector('.preview img').naturalWidth > 0")
+    assert preview.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [7, 5]
+    with page.expect_response(lambda r: r.url.startswith(content)) as got:
+        page.click("text=Open in the browser")
+    page.wait_for_url(content + "/c/**")
+    assert got.value.header_values("content-disposition") == [
+        "inline; filename=\"teal.png\"; filename*=UTF-8''teal.png"
+    ]
+    assert got.value.headers["content-security-policy"] == "sandbox; default-src 'none'"
     size = page.evaluate(
         "() => { const i = document.querySelector('img'); return i && [i.naturalWidth, i.naturalHeight]; }"
     )
     assert size == [7, 5]
-    page.goto(files_url)
-    row(page, "trap.html").locator("a", has_text="trap.html").click()
-    page.wait_for_url("**/files/file/**")
+
+    # A PDF: previewed in a sandboxed frame; opened, Chromium's PDF viewer shows it (no download).
+    _open_file_page(page, files_url, "doc.pdf")
+    frame = page.locator(".preview iframe")
+    assert frame.get_attribute("src").startswith(content + "/c/")
+    assert frame.get_attribute("sandbox") == ""
+    downloads: list[str] = []
+    page.on("download", lambda d: downloads.append(d.suggested_filename))
+    with page.expect_response(lambda r: r.url.startswith(content)) as got:
+        page.click("text=Open in the browser")
+    page.wait_for_url(content + "/c/**")
+    assert got.value.status == 200
+    assert got.value.headers["content-type"] == "application/pdf"
+    assert got.value.header_values("content-disposition")[0].startswith("inline;")
+    viewer = next(f for f in _wait_frames(page) if f.url.startswith("chrome-extension://"))
+    viewer.wait_for_selector("pdf-viewer", state="attached", timeout=15_000)
+    assert downloads == []
+
+    # Text: in a sandboxed frame, shown as text (never run as a page).
+    _open_file_page(page, files_url, "note.txt")
+    text = page.frame_locator(".preview iframe").locator("body")
+    text.wait_for()
+    assert text.inner_text().strip() == "plain words, never HTML"
+
+    # A sound: an audio element whose metadata loads from the content host (Range requests).
+    _open_file_page(page, files_url, "hum.wav")
+    page.wait_for_function("() => document.querySelector('.preview audio').readyState >= 1", timeout=15_000)
+    assert round(page.evaluate("() => document.querySelector('.preview audio').duration"), 1) == 0.5
+
+    # An uploaded page: no preview; "Open in the browser" downloads it, nothing runs.
+    _open_file_page(page, files_url, "trap.html")
+    assert page.locator(".preview").count() == 0
     with page.expect_download() as info:
         page.click("text=Open in the browser")
     assert info.value.suggested_filename == "trap.html"
+    assert info.value.url.startswith(content + "/c/")
     assert Path(info.value.path()).read_bytes() == b"<script>document.title='ran'</script>"
     assert page.title() != "ran"
+    # Nothing the previews loaded was refused by the site's CSP ("Refused to load the image/media...",
+    # "Refused to frame..."). Chromium's own viewer pages on the content host may have their inline style
+    # refused there (default-src 'none'): that is the content host's sandbox at work.
+    assert not [m for m in refused if m.startswith("Refused to")], refused
     context.close()
+
+
+def _wait_frames(page, tries: int = 30):
+    """Return the page's frames once Chromium's PDF viewer (an extension frame) is among them."""
+    for _ in range(tries):
+        if any(f.url.startswith("chrome-extension://") for f in page.frames):
+            break
+        page.wait_for_timeout(500)
+    return page.frames

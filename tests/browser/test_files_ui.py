@@ -113,6 +113,8 @@ def go_home(page):
 
 
 def test_every_button_of_the_file_page(fstack, browser, ada):
+    # Each click waits for the navigation it starts (expect_navigation): most lead back to the same URL,
+    # where wait_for_url would return before the new page (with its preview from the content host) loads.
     context, page, errors = login(browser, fstack, *fstack.admin)
     new_folder(page, "Archive")
     go_home(page)
@@ -131,33 +133,33 @@ def test_every_button_of_the_file_page(fstack, browser, ada):
 
     # Rename.
     page.fill("form[action$='/rename'] input[name=name]", "minutes-final.txt")
-    page.click("form[action$='/rename'] button[type=submit]")
-    page.wait_for_url(file_url)
+    with page.expect_navigation(url=file_url):
+        page.click("form[action$='/rename'] button[type=submit]")
     assert "Renamed." in messages(page)
     assert page.locator("h1").inner_text() == "minutes-final.txt"
 
     # Share with ada, then remove the share.
     page.fill("form[action$='/share'] input[name=username]", "ada")
-    page.click("form[action$='/share'] button[type=submit]")
-    page.wait_for_url(file_url)
+    with page.expect_navigation(url=file_url):
+        page.click("form[action$='/share'] button[type=submit]")
     assert "is shared" in messages(page)
     assert "Ada Lovelace" in page.locator(".access-list").inner_text()
-    page.click(".access-list form[action*='/shares/'] button")
-    page.wait_for_url(file_url)
+    with page.expect_navigation(url=file_url):
+        page.click(".access-list form[action*='/shares/'] button")
     assert "no longer shared with ada" in messages(page)
     assert "Ada Lovelace" not in page.locator(".access-list").inner_text()
 
     # Create a public link: it works for anyone; revoke it: it stops working.
-    page.click("form[action$='/link'] button[type=submit]")
-    page.wait_for_url(file_url)
+    with page.expect_navigation(url=file_url):
+        page.click("form[action$='/link'] button[type=submit]")
     link_url = page.locator(".link-item input[type=url]").first.input_value()
     assert link_url in messages(page)
     visitor = browser.new_context(ignore_https_errors=True, accept_downloads=True)
     vpage = visitor.new_page()
     vpage.goto(link_url)
     assert download(vpage, "text=Download") == ("minutes-final.txt", body)
-    page.click(".link-item form[action$='/revoke'] button")
-    page.wait_for_url(file_url)
+    with page.expect_navigation(url=file_url):
+        page.click(".link-item form[action$='/revoke'] button")
     assert "no longer works" in messages(page)
     assert page.locator(".link-item").count() == 0
     resp = vpage.goto(link_url)
@@ -167,8 +169,8 @@ def test_every_button_of_the_file_page(fstack, browser, ada):
     visitor.close()
 
     # Move, with the folder picker, by keyboard only: choose the folder with Space, submit with Enter.
-    page.click("text=Move…")
-    page.wait_for_url("**/files/files/*/move")
+    with page.expect_navigation(url="**/files/files/*/move"):
+        page.click("text=Move…")
     current = page.get_by_label("My files (where it is now)")
     assert current.is_disabled()
     archive = page.get_by_label("My files / Archive")
@@ -176,32 +178,32 @@ def test_every_button_of_the_file_page(fstack, browser, ada):
     page.keyboard.press("Space")
     assert archive.is_checked()
     page.keyboard.press("Tab")  # out of the radio group, onto "Move here"
-    page.keyboard.press("Enter")
-    page.wait_for_url(file_url)
+    with page.expect_navigation(url=file_url):
+        page.keyboard.press("Enter")
     assert "“minutes-final.txt” moved to “Archive”" in messages(page)
     assert page.locator(".crumbs a").inner_text() == "← Archive"
     assert fstack.call(in_site_files_ui.file_state, "minutes-final.txt")["folder"] == "Archive"
 
     # Trash, restore, trash again, empty the trash.
-    page.click("form[action$='/trash'] button[type=submit]")
-    page.wait_for_url("**/trash/")
+    with page.expect_navigation(url="**/trash/"):
+        page.click("form[action$='/trash'] button[type=submit]")
     assert "moved to the trash" in messages(page)
     trashed = page.locator("table tr", has_text="minutes-final.txt")
     assert trashed.count() == 1
     # The file's page now says where it went, and leads to the trash.
     page.goto(file_url)
     assert "“minutes-final.txt” is in the trash" in page.locator("main").inner_text()
-    page.click("text=Open the trash to restore it")
-    page.wait_for_url("**/trash/")
-    page.locator("table tr", has_text="minutes-final.txt").locator("button", has_text="Restore").click()
-    page.wait_for_url("**/trash/")
+    with page.expect_navigation(url="**/trash/"):
+        page.click("text=Open the trash to restore it")
+    with page.expect_navigation(url="**/trash/"):
+        page.locator("table tr", has_text="minutes-final.txt").locator("button", has_text="Restore").click()
     assert "“minutes-final.txt” restored." in messages(page)
     assert fstack.call(in_site_files_ui.rows_named, "minutes-final.txt") == {"live": 1, "trash": 0}
     page.goto(file_url)
-    page.click("form[action$='/trash'] button[type=submit]")
-    page.wait_for_url("**/trash/")
-    page.click("text=Empty trash (deletes for good)")
-    page.wait_for_url("**/trash/")
+    with page.expect_navigation(url="**/trash/"):
+        page.click("form[action$='/trash'] button[type=submit]")
+    with page.expect_navigation(url="**/trash/"):
+        page.click("text=Empty trash (deletes for good)")
     assert "Trash emptied (1 file(s) deleted for good)." in messages(page)
     assert "The trash is empty." in page.locator("table").inner_text()
     assert fstack.call(in_site_files_ui.rows_named, "minutes-final.txt") == {"live": 0, "trash": 0}
@@ -209,8 +211,8 @@ def test_every_button_of_the_file_page(fstack, browser, ada):
     assert resp is not None
     assert resp.status == 404
     assert "not available to you" in page.locator("main").inner_text()
-    page.click("text=Back to your files")
-    page.wait_for_url("**/files/space/**")
+    with page.expect_navigation(url="**/files/space/**"):
+        page.click("text=Back to your files")
     assert errors == []
     context.close()
 

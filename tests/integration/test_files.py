@@ -12,11 +12,13 @@ import unicodedata
 import urllib.parse
 
 import pytest
+from cryptography import x509
 
 from strata.deploy.roles.files import client as s3
 from tests.support import in_site
-from tests.support.client import Client
+from tests.support.client import Client, fetch, follow
 from tests.support.stack import add_people
+from tests.support.tls import served_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +82,10 @@ class Api:
         return status, json.loads(body) if body.startswith(b"{") else body
 
     def get(self, path, headers=None):
-        return self.raw("GET", path, headers=headers)
+        """GET PATH; a download's redirect is followed to the content host as a browser does."""
+        status, got, body = self.raw("GET", path, headers=headers)
+        followed = follow(status, got.items(), self.stack.ca, self.client.address, headers)
+        return (followed[0], dict(followed[1]), followed[2]) if followed else (status, got, body)
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +144,24 @@ def test_upload_and_download_through_nginx_with_range(files_stack, people):
     assert len([k for k in objects(files_stack) if len(k) == 32]) >= 1
 
 
+def served_certificate_names(stack, sni: str) -> list[str]:
+    """Return the DNS names of the certificate nginx serves for SNI (verified against the site CA)."""
+    port = stack.config.roles["web"]["https_port"]
+    cert = served_certificate("127.0.0.1", port, sni, cafile=str(stack.ca))
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    )
+
+
+def content_base(stack) -> str:
+    """Return the content host's base URL."""
+    return stack.call(in_site.setting, "STRATA_CONTENT_ORIGIN")
+
+
 def test_internal_locations_are_not_reachable_from_outside(files_stack, people):
     alice = people["alice"]
     _, f = alice.put("secret.txt", b"top secret")
+    content = content_base(files_stack)
     for path in (
         "/_files_s3/strata-files/",
         f"/_files_s3/{files_stack.config.roles['files']['bucket']}/x",
@@ -150,6 +170,62 @@ def test_internal_locations_are_not_reachable_from_outside(files_stack, people):
         status, _h, body = alice.get(path)
         assert status == 404
         assert b"top secret" not in body
+        status, _hl, body = fetch(content + path, files_stack.ca, alice.client.address)
+        assert status == 404
+        assert b"top secret" not in body
+
+
+def test_bytes_come_from_the_content_host_only(files_stack, people):
+    """The site redirects a download to a signed URL on the content host (its own certificate, its own
+    origin); the site's cookies never go there and none come back; every answer there carries the sandbox
+    CSP and nosniff; the URL works without a login, only for the object it names, and a forged or
+    altered one is refused. The site's name answers no /c/ URL."""
+    alice = people["alice"]
+    _, f = alice.put("origin.txt", b"from the content host", conflict="rename")
+    status, headers, _ = alice.raw("GET", f"/files/file/{f['id']}/download")
+    assert status == 302
+    location = headers["Location"]
+    content = content_base(files_stack)
+    assert content == f"https://content.localhost:{files_stack.config.roles['web']['https_port']}"
+    assert location.startswith(content + "/c/")
+    assert "no-store" in headers["Cache-Control"]
+    # On the content host: no cookie needed (nor sent by a browser: the site's are host-only).
+    assert alice.client.cookie("sessionid")
+    assert not any(c.domain_specified for c in alice.client.jar)
+    status, got, body = fetch(location, files_stack.ca, alice.client.address)
+    assert (status, body) == (200, b"from the content host")
+    h = [(k.lower(), v) for k, v in got]
+    assert ("content-security-policy", "sandbox; default-src 'none'") in h
+    assert ("x-content-type-options", "nosniff") in h
+    assert not [k for k, _ in h if k == "set-cookie"]
+    assert [v for k, v in h if k == "content-disposition"] == [
+        "attachment; filename=\"origin.txt\"; filename*=UTF-8''origin.txt"
+    ]
+    # Its certificate names the content host (and is the site CA's).
+    sni = urllib.parse.urlsplit(content).hostname
+    assert sni in served_certificate_names(files_stack, sni)
+    # An altered token, or the same path on the site's name: refused, with the sandbox CSP on the refusal.
+    token = location.rsplit("/", 1)[1]
+    status, got, body = fetch(f"{content}/c/{token[:-2]}xx", files_stack.ca, alice.client.address)
+    assert status == 403
+    assert b"not valid" in body
+    assert ("content-security-policy", "sandbox; default-src 'none'") in [(k.lower(), v) for k, v in got]
+    assert alice.raw("GET", f"/c/{token}")[0] == 404
+    # The content host serves nothing but /c/ URLs: not the site's pages, nor its login.
+    for path in ("/", "/files/", "/accounts/login/", f"/files/file/{f['id']}/download"):
+        assert fetch(content + path, files_stack.ca, alice.client.address)[0] == 404
+
+
+def test_an_expired_content_url_is_refused(files_stack, people):
+    """A content URL older than its 5 minutes answers 410 with a plain message."""
+    alice = people["alice"]
+    _, f = alice.put("late.txt", b"too late", conflict="rename")
+    url = files_stack.call(in_site.content_url_signed_at, f["id"], -301)
+    status, _h, body = fetch(url, files_stack.ca, alice.client.address)
+    assert status == 410
+    assert b"expired" in body
+    url = files_stack.call(in_site.content_url_signed_at, f["id"], -200)
+    assert fetch(url, files_stack.ca, alice.client.address)[:3:2] == (200, b"too late")
 
 
 def test_chunked_resumable_upload(files_stack, people):
@@ -522,9 +598,10 @@ def _header_list(api: Api, path: str) -> tuple[int, list[tuple[str, str]], bytes
             "GET", path, headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in api.client.jar)}
         )
         resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
+        status, headers, body = resp.status, resp.getheaders(), resp.read()
     finally:
         conn.close()
+    return follow(status, headers, api.stack.ca, api.client.address) or (status, headers, body)
 
 
 def test_downloads_carry_one_content_disposition_and_never_serve_html(files_stack, people):

@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.test_files import Api, _header_list
 from tests.support import in_site
+from tests.support.client import fetch
 from tests.support.stack import add_people
 
 pytestmark = pytest.mark.integration
@@ -34,6 +35,13 @@ def test_fallback_upload_download_and_range(stack, carl):
     stored = list((stack.config.var_dir / "data" / "files-local").glob("??/*"))
     assert any(p.stat().st_size == len(data) for p in stored)
     assert carl.get("/_files_local/")[0] == 404
+    content = stack.call(in_site.setting, "STRATA_CONTENT_ORIGIN")
+    assert (
+        fetch(
+            content + f"/_files_local/{stored[0].parent.name}/{stored[0].name}", stack.ca, carl.client.address
+        )[0]
+        == 404
+    )
 
 
 def test_fallback_chunked_upload(stack, carl):
@@ -89,3 +97,7 @@ def test_fallback_downloads_carry_one_content_disposition_and_never_serve_html(s
         assert len(dispositions) == 1, headers
         assert dispositions[0].startswith("inline" if inline else "attachment")
         assert [v for k, v in headers if k.lower() == "content-type"] == [served], headers
+        # From the content host, as with the file server.
+        lowered = [(k.lower(), v) for k, v in headers]
+        assert ("content-security-policy", "sandbox; default-src 'none'") in lowered
+        assert ("x-content-type-options", "nosniff") in lowered

@@ -31,7 +31,7 @@ from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
 from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET
 from tests.lab import on_host
-from tests.support.client import Client, text_of
+from tests.support.client import Client, follow, text_of
 from tests.support.mail import outbox_to
 from tests.support.stack import (
     STDIN_CALL_BOOTSTRAP,
@@ -141,9 +141,13 @@ def download(c: Client, path: str) -> tuple[int, bytes]:
     try:
         conn.request("GET", path, headers={"Cookie": "; ".join(f"{k.name}={k.value}" for k in c.jar)})
         resp = conn.getresponse()
-        return resp.status, resp.read()
+        status, headers, body = resp.status, resp.getheaders(), resp.read()
     finally:
         conn.close()
+    # The bytes come from the content host (its name leads to the web host's address, as *.localhost
+    # does in a browser on one machine), the way a browser follows the redirect.
+    followed = follow(status, headers, c.ca, c.address)
+    return (followed[0], followed[2]) if followed else (status, body)
 
 
 @pytest.fixture(scope="module")

@@ -123,6 +123,26 @@ def file_key(file_id: int) -> str:
     return File.objects.get(pk=file_id).key
 
 
+def setting(name: str) -> Any:
+    """Return the site's setting NAME."""
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def content_url_signed_at(file_id: int, offset_seconds: int) -> str:
+    """Return a content-host URL for file FILE_ID as if signed OFFSET_SECONDS from now (negative: earlier)."""
+    import time
+    from unittest import mock
+
+    from strata.files import actions
+    from strata.files.models import File
+
+    now = time.time()
+    with mock.patch("django.core.signing.time.time", return_value=now + offset_seconds):
+        return actions.content_url(File.objects.get(pk=file_id))
+
+
 def live_files() -> dict[str, Any]:
     """Return {"files": {name: size} of files not in the trash, "open_uploads": uploads in progress}."""
     from strata.files.models import File, Upload

@@ -407,10 +407,35 @@ def test_web_on_two_hosts_with_same_ports_is_fine():
         (topology(db='user = "strata; drop"'), "roles.db.user"),
         (topology(tail='[site]\ndomain = "a b"'), "site.domain"),
         (topology(tail='[site]\ndomain = ""'), "site.domain"),
+        (topology(web='content_host = "a b"'), "roles.web.content_host"),
+        (topology(web='content_host = "-bad.example"'), "roles.web.content_host"),
+        (topology(web='content_host = "198.18.0.9"'), "roles.web.content_host"),
+        (topology(web='content_host = "localhost"'), "roles.web.content_host"),
+        (topology(web='content_host = "LocalHost."'), "roles.web.content_host"),
+        (
+            topology(web='content_host = "team.example"', tail='[site]\ndomain = "team.example"'),
+            "roles.web.content_host",
+        ),
     ],
 )
 def test_option_out_of_range_or_malformed(text, key):
     assert_names(config_error(text), key)
+
+
+def test_content_host_defaults_under_the_site_domain_and_enters_the_ca_scope():
+    """content.<site.domain> unless given; the CA's name constraints cover it (a name outside the site's
+    domain is added on its own)."""
+    from strata.deploy.local import ca_scope
+    from strata.deploy.roles.web.spec import content_host
+
+    default = parse(topology(), PATH)
+    assert content_host(default) == "content.localhost"
+    assert ca_scope(default).dns == ("localhost",)
+    given = parse(
+        topology(web='content_host = "files.example.net"', tail='[site]\ndomain = "team.example"'), PATH
+    )
+    assert content_host(given) == "files.example.net"
+    assert ca_scope(given).dns == ("files.example.net", "localhost", "team.example")
 
 
 # --- TOML and files --------------------------------------------------------------------------------

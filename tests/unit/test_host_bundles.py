@@ -255,7 +255,14 @@ def test_bundles_hold_their_hosts_certificates_and_never_the_ca_key(site):
     assert oct(top.stat().st_mode & 0o777) == oct(0o700)
     assert not [p for p in top.rglob("ca.key")]
     front = control.bundle_dir(site.var_dir, "front")
-    assert {f.path for f in files["front"]} == {"secrets.toml", "pki/ca.crt", "pki/web.crt", "pki/web.key"}
+    assert {f.path for f in files["front"]} == {
+        "secrets.toml",
+        "pki/ca.crt",
+        "pki/web.crt",
+        "pki/web.key",
+        "pki/content.crt",
+        "pki/content.key",
+    }
     assert {str(p.relative_to(front)) for p in front.rglob("*") if p.is_file()} == {
         f.path for f in files["front"]
     }

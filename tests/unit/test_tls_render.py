@@ -166,11 +166,12 @@ def test_nginx_verifies_the_app_servers(spread, single):
     WebRole().render(c)
     text = (c.etc("web") / "nginx.conf").read_text()
     assert "proxy_pass http://strata_app;" not in text
-    assert text.count("proxy_pass https://strata_app;") == 4  # every location that proxies to the app
+    assert text.count("proxy_pass https://strata_app;") == 5  # every location that proxies to the app
     assert text.count("proxy_pass https://strata_events;") == 1  # the event servers' (live updates)
-    # The four locations that proxy to the app, the event servers' and the file server's (S3 is HTTPS
-    # on every topology).
-    assert text.count("proxy_ssl_verify on;") == 6
+    # The five locations that proxy to the app (the content host's /c/ too), the event servers', and the
+    # file server's twice (S3 is HTTPS on every topology; its internal location is in the content host's
+    # block and, for WebDAV, in the site's).
+    assert text.count("proxy_ssl_verify on;") == 8
     assert f"proxy_ssl_trusted_certificate {spread.ca_cert};" in text
     assert "proxy_ssl_name app.team.example;" in text
     assert "proxy_ssl_session_reuse on;" in text
@@ -180,10 +181,7 @@ def test_nginx_verifies_the_app_servers(spread, single):
     one = ctx(single, "local")
     WebRole().render(one)
     plain = (one.etc("web") / "nginx.conf").read_text()
-    assert text.count("proxy_pass https://strata_app;") == 4  # every location that proxies to the app
-    assert text.count("proxy_pass https://strata_events;") == 1  # the event servers' (live updates)
-    # The four locations that proxy to the app, the event servers' and the file server's (S3 is HTTPS
-    # on every topology).
+    assert plain.count("proxy_pass http://strata_app;") == 5
     plain_upstream = re.search(r"upstream strata_app \{(.*?)\}", plain, re.S)
     assert plain_upstream
     assert "keepalive 16;" in plain_upstream.group(1)

@@ -118,9 +118,30 @@ def test_cipher_list_is_ecdhe_with_aead_only(tmp_path):
 def test_site_ca_serves_the_site_certificate_in_one_https_server(tmp_path):
     text, ctx = render_web(tmp_path)
     https = [b for b in server_blocks(text) if "ssl http2" in b]
-    assert len(https) == 1
-    assert f"ssl_certificate {ctx.pki / 'web.crt'};" in https[0]
+    assert len(https) == 2  # the site, and the content host
+    (site,) = [b for b in https if "server_name team.example;" in b]
+    assert f"ssl_certificate {ctx.pki / 'web.crt'};" in site
     assert "/.well-known/acme-challenge/" not in text
+
+
+def test_the_content_host_has_its_own_server_certificate_and_sandbox(tmp_path):
+    """File bytes only from the content host: its own certificate from the site CA, the sandbox CSP and
+    nosniff on every answer, the internal locations there and not in the site's block; the site's CSP lets
+    previews in from it (images, media, frames) and nothing else."""
+    text, ctx = render_web(tmp_path)
+    (content,) = [b for b in server_blocks(text) if "server_name content.team.example;" in b]
+    (site,) = [b for b in server_blocks(text) if "server_name team.example;" in b and "ssl http2" in b]
+    assert f"ssl_certificate {ctx.pki / 'content.crt'};" in content
+    assert """add_header Content-Security-Policy "sandbox; default-src 'none'" always;""" in content
+    assert 'add_header X-Content-Type-Options "nosniff" always;' in content
+    assert re.search(r"location \^~ /_files_(s3|local)/ \{\n +internal;", content)
+    assert "/_files_" not in site
+    assert "location ^~ /c/ {\n            return 404;" in site
+    origin = "https://content.team.example:8443"
+    assert f"img-src 'self' data: {origin}; media-src {origin}; frame-src {origin};" in site
+    assert [r.names for r in WebRole().certificates(ctx.config, ctx.host) if r.stem == "content"] == [
+        ("content.team.example",)
+    ]
 
 
 def test_acme_challenge_is_served_on_http_before_the_redirect(tmp_path):
@@ -136,7 +157,7 @@ def test_acme_challenge_is_served_on_http_before_the_redirect(tmp_path):
 def test_acme_serves_the_site_certificate_until_certbot_has_one(tmp_path):
     text, ctx = render_web(tmp_path, ACME)
     paths = tls.AcmePaths.of(ctx.var)
-    (public,) = [b for b in server_blocks(text) if "ssl http2;" in b]
+    (public,) = [b for b in server_blocks(text) if "ssl http2;" in b and "server_name team.example;" in b]
     (internal,) = [b for b in server_blocks(text) if "default_server" in b]
     assert f"ssl_certificate {paths.cert};" in public
     assert "ssl_stapling on;" in public

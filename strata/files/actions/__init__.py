@@ -8,7 +8,7 @@ from ..errors import Conflict, FilesError, Gone, QuotaExceeded
 from ..limits import max_upload_bytes, part_bytes
 from ..tasks import fill_sha256
 from .audit import audit
-from .downloads import download_target
+from .downloads import content_target, content_url, download_target, drive_target, preview
 from .links import (
     check_link_password,
     count_link_download,
@@ -88,7 +88,10 @@ __all__ = [
     "count_link_download",
     "create_folder",
     "create_link",
+    "content_target",
+    "content_url",
     "download_target",
+    "drive_target",
     "empty_trash",
     "expected_part_size",
     "fill_sha256",
@@ -98,6 +101,7 @@ __all__ = [
     "max_upload_bytes",
     "move",
     "move_destinations",
+    "preview",
     "nav_spaces",
     "part_bytes",
     "part_count",

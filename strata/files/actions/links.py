@@ -111,12 +111,12 @@ def count_link_download(link: PublicLink, file: File, address=None) -> None:
 
 
 def serve_link_file(link: PublicLink, file: File, *, head: bool = False, address=None) -> str:
-    """Return the internal URI of FILE's bytes for a visitor of LINK, counting one download; a HEAD
+    """Return the content host's URL of FILE's bytes for a visitor of LINK, counting one download; a HEAD
     request (HEAD) counts nothing: it carries no bytes."""
-    uri = download_target(None, file, address=address, log_event=False)
+    url = download_target(None, file, address=address, log_event=False)
     if not head:
         count_link_download(link, file, address=address)
-    return uri
+    return url
 
 
 def revoke_link(user, link: PublicLink) -> None:

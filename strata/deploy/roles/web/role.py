@@ -12,6 +12,7 @@ from strata.deploy.roles.app.client import app_tls_name
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX, s3_tls_name
 from strata.deploy.roles.web import tls
+from strata.deploy.roles.web.spec import content_host
 from strata.deploy.system import DeployError, make_dir, require_reachable, run, service_user
 
 NGINX = "/usr/sbin/nginx"
@@ -60,7 +61,11 @@ class WebRole(Role):
     def certificates(self, config: Config, host: Host) -> list[pki.CertRequest]:
         names = tuple(dict.fromkeys([config.site["domain"], "localhost"]))
         addresses = tuple(sorted({"127.0.0.1", *(h.address for h in config.hosts_of("web"))}))
-        return [pki.CertRequest("web", names, addresses)]
+        # The content host's own certificate: a name only (browsers reach it by name, never by address).
+        return [
+            pki.CertRequest("web", names, addresses),
+            pki.CertRequest("content", (content_host(config),), ()),
+        ]
 
     def prepare(self, ctx: HostContext) -> None:
         self.require_binary(NGINX, "nginx")
@@ -133,6 +138,10 @@ class WebRole(Role):
                 internal_key=ctx.pki / "web.key",
                 ocsp_stapling=tls.is_public(cfg),
                 acme_webroot=tls.AcmePaths.of(ctx.var).webroot if web["tls"] == "acme" else None,
+                content_host=content_host(cfg),
+                content_origin=f"https://{content_host(cfg)}{'' if https_port == 443 else f':{https_port}'}",
+                content_cert=ctx.pki / "content.crt",
+                content_key=ctx.pki / "content.key",
                 static=ctx.static,
                 hsts_seconds=site["hsts_seconds"],
                 app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],

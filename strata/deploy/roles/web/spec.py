@@ -44,10 +44,27 @@ def _check_tls(options) -> None:
         _check_url(SPEC.key("acme_directory"), options["acme_directory"])
 
 
+def content_host(config) -> str:
+    """Return the host name people's file bytes are served from: roles.web.content_host, or
+    content.<site.domain> (content.localhost on one machine)."""
+    return config.roles["web"]["content_host"] or f"content.{config.site['domain']}"
+
+
+def _check_content_host(config) -> None:
+    """The content host is a name of its own: never the site's, never an address."""
+    domain = config.site["domain"]
+    host = content_host(config).lower().rstrip(".")
+    if is_ip(host) or host == "localhost":
+        raise OptionError(SPEC.key("content_host"), f"expected a host name, not {host!r}")
+    if host == domain.lower().rstrip("."):
+        raise OptionError(SPEC.key("content_host"), f"must differ from site.domain ({domain})")
+
+
 def validate(config) -> None:
     options = config.roles["web"].options
     SPEC.check_range(options, "workers", 1, 64)
     _check_tls(options)
+    _check_content_host(config)
     if options["tls"] == "acme":
         domain = config.site["domain"]
         if "." not in domain.strip(".") or is_ip(domain):
@@ -82,6 +99,8 @@ SPEC = RoleSpec(
         "acme_email": (str, ""),
         "acme_directory": (str, LETS_ENCRYPT),
         "acme_ca_file": (str, ""),
+        # People's file bytes come from this name only (its own origin); "" = content.<site.domain>.
+        "content_host": (str, ""),
     },
     ports=(Port("http_port"), Port("https_port")),
     validate=validate,
@@ -99,5 +118,6 @@ SPEC = RoleSpec(
         "acme_email": "email",
         "acme_directory": "url",
         "acme_ca_file": "absolute_path",
+        "content_host": "host_name",
     },
 )
