@@ -168,9 +168,17 @@ def test_every_button_of_the_file_page(fstack, browser, ada):
     assert "does not exist" in vpage.locator("main").inner_text()
     visitor.close()
 
-    # Move, with the folder picker, by keyboard only: choose the folder with Space, submit with Enter.
+    # The text preview (a sandboxed frame from the content host) shows the file's text.
+    preview = page.frame_locator(".preview iframe").locator("body")
+    preview.get_by_text("the minutes of the meeting").wait_for()
+
+    # Move, with the folder picker, by keyboard only: open it with Enter on "Move…", choose the folder
+    # with Space, submit with Enter. (A mouse click on "Move…" with the text preview on the page started no
+    # navigation under Playwright in this test, while the same click after scrolling the link into view
+    # did: not understood yet; the folder page's "Move folder…" below is clicked with the mouse.)
+    page.get_by_role("link", name="Move…").focus()
     with page.expect_navigation(url="**/files/files/*/move"):
-        page.click("text=Move…")
+        page.keyboard.press("Enter")
     current = page.get_by_label("My files (where it is now)")
     assert current.is_disabled()
     archive = page.get_by_label("My files / Archive")

@@ -126,7 +126,7 @@ def test_site_ca_serves_the_site_certificate_in_one_https_server(tmp_path):
 
 def test_the_content_host_has_its_own_server_certificate_and_sandbox(tmp_path):
     """File bytes only from the content host: its own certificate from the site CA, the sandbox CSP and
-    nosniff on every answer, the internal locations there and not in the site's block; the site's CSP lets
+    nosniff on every answer, the internal locations there (and, sandboxed, for WebDAV on the site's); the site's CSP lets
     previews in from it (images, media, frames) and nothing else."""
     text, ctx = render_web(tmp_path)
     (content,) = [b for b in server_blocks(text) if "server_name content.team.example;" in b]
@@ -135,7 +135,13 @@ def test_the_content_host_has_its_own_server_certificate_and_sandbox(tmp_path):
     assert """add_header Content-Security-Policy "sandbox; default-src 'none'" always;""" in content
     assert 'add_header X-Content-Type-Options "nosniff" always;' in content
     assert re.search(r"location \^~ /_files_(s3|local)/ \{\n +internal;", content)
-    assert "/_files_" not in site
+    # On the site's own name the internal locations serve only the network drive (WebDAV GET), under
+    # the same sandbox: a location's add_header replaces the server's, so each carries its own.
+    drive = re.findall(r"location \^~ /_files_(?:s3|local)/ \{.*?\n        \}", site, re.S)
+    assert len(drive) == 1
+    for block in drive:
+        assert """add_header Content-Security-Policy "sandbox; default-src 'none'" always;""" in block
+        assert 'add_header X-Content-Type-Options "nosniff" always;' in block
     assert "location ^~ /c/ {\n            return 404;" in site
     origin = "https://content.team.example:8443"
     assert f"img-src 'self' data: {origin}; media-src {origin}; frame-src {origin};" in site
