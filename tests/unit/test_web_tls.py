@@ -126,8 +126,8 @@ def test_site_ca_serves_the_site_certificate_in_one_https_server(tmp_path):
 
 def test_the_content_host_has_its_own_server_certificate_and_sandbox(tmp_path):
     """File bytes only from the content host: its own certificate from the site CA, the sandbox CSP and
-    nosniff on every answer, the internal locations there (and, sandboxed, for WebDAV on the site's); the site's CSP lets
-    previews in from it (images, media, frames) and nothing else."""
+    nosniff on every answer, the internal locations there (and, sandboxed, for WebDAV on the site's);
+    the site's CSP lets previews in from it (images, media, frames) and nothing else."""
     text, ctx = render_web(tmp_path)
     (content,) = [b for b in server_blocks(text) if "server_name content.team.example;" in b]
     (site,) = [b for b in server_blocks(text) if "server_name team.example;" in b and "ssl http2" in b]
