@@ -28,7 +28,7 @@ from strata.files import actions
 from strata.files.http import content_response
 
 from . import auth
-from .locks import DatabaseLockStorage
+from .locks import DatabaseLockManager, DatabaseLockStorage
 from .props import DatabasePropertyManager
 from .provider import FileResource, StrataProvider, dav_errors
 
@@ -75,6 +75,9 @@ class DavGate:
     def __init__(self) -> None:
         self.dav = WsgiDAVApp(wsgidav_config())
         self.provider: StrataProvider = self.dav.provider_map[PREFIX]
+        # WsgiDAV builds its own LockManager from the storage; LOCK must be atomic across app servers.
+        self.dav.lock_manager = DatabaseLockManager(self.dav.lock_manager.storage)
+        self.provider.set_lock_manager(self.dav.lock_manager)
         self.trusted = frozenset(settings.STRATA_WEB_ADDRESSES)
 
     def __call__(self, environ: dict, start_response):

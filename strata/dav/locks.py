@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+from django.db import connection, transaction
 from django.db.models import Q
-from wsgidav.lock_man.lock_manager import generate_lock_token, normalize_lock_root, validate_lock
+from wsgidav.lock_man.lock_manager import LockManager, generate_lock_token, normalize_lock_root, validate_lock
 from wsgidav.lock_man.lock_storage import LockStorageDict
 
 from .models import Lock
 
+# The PostgreSQL advisory lock that makes "check for conflicts, then create" one step across app servers.
+ACQUIRE_KEY = 0x5354_4441_5601  # "STDAV" + 1: any bigint unique to this use
 MAX_TIMEOUT = LockStorageDict.LOCK_TIME_OUT_MAX
 DEFAULT_TIMEOUT = LockStorageDict.LOCK_TIME_OUT_DEFAULT
 
@@ -94,3 +97,16 @@ class DatabaseLockStorage:
         if token_only:
             return [row.token for row in rows]
         return [_load(row) for row in rows]
+
+
+class DatabaseLockManager(LockManager):
+    """WsgiDAV's lock manager with LOCK made atomic across app servers: its own guard is a lock of one
+    process, so two servers could both find no conflict and both grant a lock on the same resource. The
+    check and the new row run in one transaction holding a PostgreSQL advisory lock (LOCK requests are
+    rare; one key for all of them keeps it simple)."""
+
+    def acquire(self, **kwargs):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ACQUIRE_KEY])
+            return super().acquire(**kwargs)

@@ -7,15 +7,19 @@ Bytes go to the local-disk backend (the fallback), rows to the real PostgreSQL.
 from __future__ import annotations
 
 import base64
+import threading
 import time
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.http import Http404
+from wsgidav.dav_error import DAVError
 
 from strata.accounts.models import ApiToken, AttemptCounter
 from strata.dav import auth
-from strata.dav.locks import DatabaseLockStorage
+from strata.dav.locks import DatabaseLockManager, DatabaseLockStorage
+from strata.dav.models import Lock
 from strata.dav.props import DatabasePropertyManager
 from strata.files import actions
 from strata.files.errors import FilesError, QuotaExceeded
@@ -79,6 +83,51 @@ def test_locks_live_in_the_database_and_expire():
     assert other.delete(token) is True
     assert store.get(token) is None
     assert other.delete(token) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_app_servers_cannot_both_lock_one_resource():
+    """Two lock managers (two app servers, each with its own in-process guard) LOCK one file at once: the
+    first is held between its conflict check and its new row; the second waits for the first's
+    transaction, then finds its lock (423). Never two exclusive locks on one resource."""
+    checked, go = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    class HeldAfterTheCheck(DatabaseLockManager):
+        def _check_lock_permission(self, *args, **kwargs):
+            super()._check_lock_permission(*args, **kwargs)
+            checked.set()
+            go.wait(20)
+
+    def lock(name: str, manager: DatabaseLockManager) -> None:
+        try:
+            results[name] = manager.acquire(
+                url="/dav/alice/report.txt",
+                lock_type="write",
+                lock_scope="exclusive",
+                lock_depth="0",
+                lock_owner=b"<owner/>",
+                timeout=60,
+                principal=name,
+                token_list=[],
+            )["token"]
+        except DAVError as err:
+            results[name] = err.value
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=lock, args=("first", HeldAfterTheCheck(DatabaseLockStorage())))
+    first.start()
+    assert checked.wait(20)
+    second = threading.Thread(target=lock, args=("second", DatabaseLockManager(DatabaseLockStorage())))
+    second.start()
+    second.join(2)  # without the advisory lock it finds no conflict and locks now, while the first is held
+    go.set()
+    first.join(20)
+    second.join(20)
+    assert isinstance(results["first"], str)
+    assert results["second"] == 423
+    assert list(Lock.objects.values_list("token", flat=True)) == [results["first"]]
 
 
 def test_dead_properties_follow_copies_and_moves():
