@@ -5,22 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support import in_site
+from tests.support.browser import open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-def open_as(browser, stack, username, path):
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(stack.url + "/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct horse battery " + username)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/people/**")
-    page.goto(stack.url + path)
-    return context, page, errors
 
 
 def test_message_arrives_for_the_other_person_without_reload(stack, browser):

@@ -31,20 +31,25 @@ def connect(
     return http.client.HTTPSConnection(address, port, timeout=timeout, context=context, **kw)
 
 
+def _get(address: str, port: int, path: str, timeout: float, cafile) -> tuple[int, str, bytes]:
+    """GET PATH from an app host's server; return the status, Content-Type and body."""
+    conn = connect(address, port, cafile, timeout)
+    try:
+        conn.request("GET", path, headers={"Host": address})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type", ""), resp.read()
+    finally:
+        conn.close()
+
+
 def get_healthz(address: str, port: int, timeout: float = 3, cafile: Path | str | None = None) -> dict:
     """GET /healthz from one app instance (over HTTPS verified by CAFILE when given); return its JSON
     body or raise."""
-    conn = connect(address, port, cafile, timeout)
-    try:
-        conn.request("GET", "/healthz", headers={"Host": address})
-        resp = conn.getresponse()
-        body = resp.read()
-    finally:
-        conn.close()
-    data = json.loads(body) if resp.getheader("Content-Type", "").startswith("application/json") else {}
-    if resp.status != 200:
+    status, content_type, body = _get(address, port, "/healthz", timeout, cafile)
+    data = json.loads(body) if content_type.startswith("application/json") else {}
+    if status != 200:
         failed = [k for k, v in data.get("checks", {}).items() if not v.get("ok")]
-        raise RuntimeError(f"HTTP {resp.status}" + (f", failing: {', '.join(failed)}" if failed else ""))
+        raise RuntimeError(f"HTTP {status}" + (f", failing: {', '.join(failed)}" if failed else ""))
     return data
 
 
@@ -65,15 +70,9 @@ def probe_instances(instances, cafile: Path | None = None) -> Health:
 
 def get_events_health(address: str, port: int, timeout: float = 3, cafile: Path | str | None = None) -> dict:
     """GET /events/healthz from a host's event server; return its JSON body, or raise unless it LISTENs."""
-    conn = connect(address, port, cafile, timeout)
-    try:
-        conn.request("GET", "/events/healthz", headers={"Host": address})
-        resp = conn.getresponse()
-        body = resp.read()
-    finally:
-        conn.close()
-    if resp.status != 200:
-        raise RuntimeError(f"HTTP {resp.status}: not listening for events")
+    status, _, body = _get(address, port, "/events/healthz", timeout, cafile)
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}: not listening for events")
     return json.loads(body)
 
 
