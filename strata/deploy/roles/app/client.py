@@ -53,21 +53,6 @@ def get_healthz(address: str, port: int, timeout: float = 3, cafile: Path | str 
     return data
 
 
-def probe_instances(instances, cafile: Path | None = None) -> Health:
-    """GET /healthz on every one of INSTANCES (HTTPS verified by CAFILE when given); healthy only when all
-    answer 200."""
-
-    def check():
-        for inst in instances:
-            try:
-                get_healthz(inst.host.address, inst.port, cafile=cafile)
-            except Exception as exc:  # noqa: BLE001 - any failure of one instance is reported by name
-                raise RuntimeError(f"{inst.name} ({inst.host.address}:{inst.port}): {exc}") from None
-        return f"{len(instances)} instance(s) answer /healthz"
-
-    return timed(check)
-
-
 def get_events_health(address: str, port: int, timeout: float = 3, cafile: Path | str | None = None) -> dict:
     """GET /events/healthz from a host's event server; return its JSON body, or raise unless it LISTENs."""
     status, _, body = _get(address, port, "/events/healthz", timeout, cafile)
