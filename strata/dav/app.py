@@ -24,6 +24,8 @@ from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from strata.accounts.principal import ServicePrincipal
+from strata.deploy.roles.web.spec import DAV_MAX_XML
 from strata.files import actions
 from strata.files.http import content_response
 
@@ -33,7 +35,8 @@ from .props import DatabasePropertyManager
 from .provider import FileResource, StrataProvider, dav_errors
 
 PREFIX = "/dav"
-MAX_XML = 1024 * 1024  # bytes of a PROPFIND, PROPPATCH or LOCK body
+MAX_XML = DAV_MAX_XML  # bytes of a PROPFIND, PROPPATCH or LOCK body (nginx refuses longer ones first)
+READ_METHODS = ("GET", "HEAD", "OPTIONS", "PROPFIND")  # all a service account may send
 BAD_RAW_PATH = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
 
 FINITE_DEPTH = (
@@ -107,6 +110,8 @@ class DavGate:
         environ["wsgidav.auth.user_name"] = user.get_username()
         environ["wsgidav.auth.realm"] = auth.REALM
         method = environ["REQUEST_METHOD"]
+        if isinstance(user, ServicePrincipal) and method not in READ_METHODS:
+            return _plain(start_response, 403, "A service account reads the drive; it cannot change it.")
         if method == "PROPFIND":
             depth = environ.get("HTTP_DEPTH", "").strip().lower()
             if depth == "infinity":

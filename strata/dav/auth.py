@@ -24,6 +24,7 @@ from django.contrib.auth import authenticate, get_user_model
 
 from strata.accounts import actions as accounts
 from strata.accounts import lockout
+from strata.accounts.principal import ServicePrincipal
 
 REALM = "Strata"
 REMEMBER = 300  # seconds
@@ -90,10 +91,12 @@ def _check_password(username: str, password: str):
     """Return (user, directory_down) for USERNAME and PASSWORD: an app password, else a login."""
     if password.startswith(accounts.TOKEN_PREFIX):
         token = accounts.token_for(password)
-        user = token.user if token is not None else None
-        if user is not None and user.get_username().lower() == username.lower():
-            return user, False
-        return None, False
+        if token is None:
+            return None, False
+        holder = ServicePrincipal(token.service) if token.service is not None else token.user
+        if holder is None or holder.get_username().lower() != username.lower():
+            return None, False
+        return holder, False
     # django-auth-ldap notes on the request object when the directory did not answer.
     probe = types.SimpleNamespace(META={}, strata_directory_unavailable=False)
     user = authenticate(probe, username=username, password=password)  # type: ignore[arg-type]
@@ -121,5 +124,6 @@ def basic_login(environ: dict):
         accounts.record_login_failure(counted, address)
         return challenge("Wrong username or password.")
     accounts.record_login_success(counted, address)
-    _remember(fingerprint, user.pk)
+    if user.pk is not None:  # a service's token is one digest lookup: nothing to remember
+        _remember(fingerprint, user.pk)
     return user

@@ -26,6 +26,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
+from strata.accounts.principal import ServicePrincipal
 from strata.files import access, actions
 from strata.files.errors import FilesError, QuotaExceeded
 from strata.files.models import File, Folder, Space
@@ -409,22 +410,31 @@ class StrataProvider(DAVProvider):
         self._count_get_resource_inst += 1
         user = environ["strata.user"]
         parts = [_nfc(p) for p in path.strip("/").split("/") if p]
+        base = "/" + user.username
         if not parts:
-            home = FolderResource("/" + user.username, environ, actions.personal_space(user), None, True)
-            return VirtualCollection("/", environ, {user.username: home})
+            return VirtualCollection("/", environ, {user.username: self.get_resource_inst(base, environ)})
         if parts[0] != user.username:
             return None
-        base = "/" + user.username
         rest = parts[1:]
         if rest and rest[0] == GROUPS:
             return self._groups(base + "/" + GROUPS, environ, rest[1:])
         if rest and rest[0] == SHARED:
             return self._shared(base + "/" + SHARED, environ, rest[1:])
+        if isinstance(user, ServicePrincipal):  # owns nothing: its groups' spaces and their shares
+            if rest:
+                return None
+            return VirtualCollection(
+                base, environ, {n: self.get_resource_inst(f"{base}/{n}", environ) for n in (GROUPS, SHARED)}
+            )
         return _walk(base, environ, actions.personal_space(user), None, rest, home=True)
 
     def _groups(self, base: str, environ: dict, rest: list[str]):
         user = environ["strata.user"]
-        spaces = {s.group.name: s for s in actions.spaces_for(user) if s.group is not None}
+        if isinstance(user, ServicePrincipal):
+            found = actions.group_spaces(user.service.groups.all())
+        else:
+            found = [s for s in actions.spaces_for(user) if s.group is not None]
+        spaces = {s.group.name: s for s in found if s.group is not None}
         if not rest:
             members = {n: FolderResource(f"{base}/{n}", environ, s, None) for n, s in spaces.items()}
             return VirtualCollection(base, environ, members)

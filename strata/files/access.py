@@ -169,10 +169,15 @@ def trashed_folders() -> RawSQL:
     return RawSQL(_TRASHED_FOLDERS_SQL, [])  # noqa: S611 (a constant, no parameters)
 
 
+def grantee(user) -> Q:
+    """Shares given to USER or one of their groups (a service account has groups only)."""
+    who = Q(group_id__in=user_group_ids(user))
+    return who | Q(user=user) if user.pk is not None else who
+
+
 def _share_permission(user, files: list[int], folders: list[int]) -> str | None:
-    grantee = Q(user=user) | Q(group_id__in=user_group_ids(user))
     perms = set(
-        Share.objects.filter(grantee)
+        Share.objects.filter(grantee(user))
         .filter(Q(file_id__in=files) | Q(folder_id__in=folders))
         .values_list("permission", flat=True)
     )

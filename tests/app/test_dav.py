@@ -7,8 +7,11 @@ Bytes go to the local-disk backend (the fallback), rows to the real PostgreSQL.
 from __future__ import annotations
 
 import base64
+import io
 import threading
 import time
+import urllib.parse
+import wsgiref.util
 
 import pytest
 from django.conf import settings
@@ -250,3 +253,83 @@ def test_app_passwords_page_creates_once_and_revokes(client, people):
     assert resp.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+# --- a service account on the drive ----------------------------------------------------------------------
+
+
+def dav_call(gate, method: str, path: str, login: tuple[str, str], body: bytes = b"", **headers):
+    """Send one request to the /dav/ application in-process (as nginx would pass it); return status,
+    headers and body."""
+    env: dict = {}
+    wsgiref.util.setup_testing_defaults(env)
+    basic = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+    env.update(
+        REQUEST_METHOD=method,
+        PATH_INFO=urllib.parse.unquote(path),
+        RAW_URI=path,
+        SCRIPT_NAME="",
+        CONTENT_LENGTH=str(len(body)),
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+        **{"wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(body)},
+        **{f"HTTP_{k.upper()}": v for k, v in headers.items()},
+    )
+    got: dict = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        got["status"], got["headers"] = int(status.split()[0]), dict(response_headers)
+
+    # handle(): the request without Django's request signals (they would close the test's connection).
+    result = gate.handle(env, start_response)
+    data = b"".join(result)
+    getattr(result, "close", lambda: None)()
+    return got["status"], got["headers"], data
+
+
+def test_a_service_account_reads_what_its_groups_see_and_changes_nothing(people):
+    from django.contrib.auth.models import Group
+
+    from strata.accounts.actions import issue_token
+    from strata.accounts.models import ServiceAccount
+    from strata.dav.app import DavGate
+
+    auth.forget_all()
+    alice, bob = people["alice"], people["bob"]
+    research = Group.objects.get(name="research")
+    bot = ServiceAccount.objects.create(name="backup-bot")
+    bot.groups.add(research)
+    _token, secret = issue_token(service=bot, label="drive")
+    space = actions.group_spaces(Group.objects.filter(pk=research.pk))[0]
+    upload = actions.PushedUpload(alice, space, None, "plan.txt", 4, "text/plain")
+    upload.write(b"plan")
+    plan = upload.finish()
+    shared = push(bob, "shared.txt", [b"to research"])
+    actions.share(bob, shared, group="research")
+    push(bob, "private.txt", [b"bob only"])
+    gate, login = DavGate(), ("backup-bot", secret)
+
+    status, _h, listing = dav_call(gate, "PROPFIND", "/dav/backup-bot/", login, Depth="1")
+    assert status == 207
+    assert b"/dav/backup-bot/Groups/" in listing
+    assert b"/dav/backup-bot/Shared%20with%20me/" in listing
+    status, _h, listing = dav_call(gate, "PROPFIND", "/dav/backup-bot/Groups/research/", login, Depth="1")
+    assert (status, b"plan.txt" in listing) == (207, True)
+    status, _h, listing = dav_call(
+        gate, "PROPFIND", "/dav/backup-bot/Shared%20with%20me/bob/", login, Depth="1"
+    )
+    assert (status, b"shared.txt" in listing, b"private.txt" in listing) == (207, True, False)
+    # A GET is answered like a person's (bytes through nginx) and recorded under the service's name.
+    status, headers, _b = dav_call(gate, "GET", "/dav/backup-bot/Groups/research/plan.txt", login)
+    assert (status, "X-Accel-Redirect" in headers) == (200, True)
+    event = AuditEvent.objects.get(action=AuditEvent.DOWNLOAD, file=plan)
+    assert (event.actor, event.detail) == (None, {"service": "backup-bot"})
+    # Nothing else: no write of any kind, no person's own files, no other name with its token.
+    for method in ("PUT", "DELETE", "MKCOL", "PROPPATCH", "LOCK", "MOVE", "COPY"):
+        status, _h, data = dav_call(gate, method, "/dav/backup-bot/Groups/research/plan.txt", login, b"x")
+        assert (status, b"cannot change" in data) == (403, True), method
+    assert content(File.objects.get(pk=plan.pk)) == b"plan"
+    assert dav_call(gate, "PROPFIND", "/dav/bob/", login, Depth="1")[0] == 404
+    assert dav_call(gate, "PROPFIND", "/dav/alice/", ("alice", secret), Depth="0")[0] == 401
+    bot.is_active = False
+    bot.save()
+    assert dav_call(gate, "PROPFIND", "/dav/backup-bot/", login, Depth="0")[0] == 401

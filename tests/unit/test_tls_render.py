@@ -167,11 +167,12 @@ def test_nginx_verifies_the_app_servers(spread, single):
     text = (c.etc("web") / "nginx.conf").read_text()
     assert "proxy_pass http://strata_app;" not in text
     assert text.count("proxy_pass https://strata_app;") == 5  # every location that proxies to the app
+    assert text.count("proxy_pass https://strata_app$request_uri;") == 1  # WebDAV's bounded bodies
     assert text.count("proxy_pass https://strata_events;") == 1  # the event servers' (live updates)
-    # The five locations that proxy to the app (the content host's /c/ too), the event servers', and the
-    # file server's twice (S3 is HTTPS on every topology; its internal location is in the content host's
-    # block and, for WebDAV, in the site's).
-    assert text.count("proxy_ssl_verify on;") == 8
+    # The six locations that proxy to the app (the content host's /c/ and WebDAV's bounded bodies too),
+    # the event servers', and the file server's twice (S3 is HTTPS on every topology; its internal
+    # location is in the content host's block and, for WebDAV, in the site's).
+    assert text.count("proxy_ssl_verify on;") == 9
     assert f"proxy_ssl_trusted_certificate {spread.ca_cert};" in text
     assert "proxy_ssl_name app.team.example;" in text
     assert "proxy_ssl_session_reuse on;" in text

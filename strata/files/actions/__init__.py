@@ -23,6 +23,7 @@ from .sharing import share, shared_with, unshare
 from .spaces import (
     check_quota,
     check_target,
+    group_spaces,
     nav_spaces,
     personal_space,
     quota_bytes,
@@ -105,6 +106,7 @@ __all__ = [
     "nav_spaces",
     "part_bytes",
     "part_count",
+    "group_spaces",
     "personal_space",
     "put_upload_part",
     "quota_bytes",

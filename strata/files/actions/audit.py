@@ -13,8 +13,11 @@ def node_kind(node) -> str:
 def audit(actor, action: str, *, file=None, folder=None, address=None, **detail) -> None:
     """Record that ACTOR (None for anonymous) did ACTION to FILE or FOLDER from ADDRESS."""
     node = file or folder
+    person = getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) is not None
+    if not person and getattr(actor, "service", None) is not None:
+        detail["service"] = actor.get_username()  # a service account (strata.accounts.principal)
     AuditEvent.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor if person else None,
         action=action,
         file=file,
         folder=folder,

@@ -101,10 +101,9 @@ def unshare(user, share_obj: Share, address=None) -> None:
 def shared_with(user):
     """Return the live shares given to USER or to one of their groups, newest first (none of something
     in the trash or below a folder in the trash)."""
-    groups = access.user_group_ids(user)
     dead = access.trashed_folders()
     return (
-        Share.objects.filter(Q(user=user) | Q(group_id__in=groups))
+        Share.objects.filter(access.grantee(user))
         .exclude(folder_id__in=dead)
         .exclude(file__folder_id__in=dead)
         .filter(

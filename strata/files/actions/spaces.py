@@ -24,7 +24,12 @@ def personal_space(user) -> Space:
 def spaces_for(user) -> list[Space]:
     """Return the person's own space first, then one per group they belong to (a constant number of
     queries: group spaces are made in one go the first time they are needed)."""
-    groups = list(Group.objects.filter(user=user).order_by("name"))
+    return [personal_space(user), *group_spaces(Group.objects.filter(user=user))]
+
+
+def group_spaces(groups) -> list[Space]:
+    """Return the space of each of GROUPS (a queryset), by group name, making missing ones."""
+    groups = list(groups.order_by("name"))
     spaces = {
         s.group_id: s
         for s in Space.objects.filter(kind=Space.GROUP, group__in=groups).select_related("group")
@@ -36,7 +41,7 @@ def spaces_for(user) -> list[Space]:
             s.group_id: s
             for s in Space.objects.filter(kind=Space.GROUP, group__in=groups).select_related("group")
         }
-    return [personal_space(user), *(spaces[g.id] for g in groups)]
+    return [spaces[g.id] for g in groups]
 
 
 def nav_spaces(user) -> list[Space]:

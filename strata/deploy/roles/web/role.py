@@ -12,7 +12,7 @@ from strata.deploy.roles.app.client import app_tls_name
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX, s3_tls_name
 from strata.deploy.roles.web import tls
-from strata.deploy.roles.web.spec import content_host
+from strata.deploy.roles.web.spec import DAV_MAX_XML, content_host
 from strata.deploy.system import DeployError, make_dir, require_reachable, run, service_user
 
 NGINX = "/usr/sbin/nginx"
@@ -27,6 +27,7 @@ def files_context(ctx: HostContext) -> dict:
     out = {
         "files_s3": cfg.enabled("files"),
         "max_upload_mb": opts["max_upload_mb"],
+        "dav_max_xml_bytes": DAV_MAX_XML,
         "files_local": ctx.data("files-local"),
         "files_s3_host": "",
         "files_s3_name": "",

@@ -18,6 +18,9 @@ TLS_OPTIONS = {
     "acme": ("acme_email", "acme_directory", "acme_ca_file"),
 }
 TLS_REQUIRED = {"files": ("cert_file", "key_file"), "acme": ("acme_email",)}
+# The largest body of a WebDAV request other than a PUT (XML: PROPFIND, PROPPATCH, LOCK), in bytes: nginx
+# refuses a longer one itself, and the app (strata/dav) checks it again.
+DAV_MAX_XML = 1024 * 1024
 
 
 def _check_url(key: str, value: str) -> None:
