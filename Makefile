@@ -39,8 +39,10 @@ typecheck:
 	@[ -e $(TYPECHECK_CONFIG) ] || $(STRATA) -c $(TYPECHECK_CONFIG) init >/dev/null
 	STRATA_CONFIG=$(TYPECHECK_CONFIG) $(VENV)/bin/mypy strata
 
+# Two workers: most of a test's time is servers starting and answering, not the CPU.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Lint, the unit tests and the in-process tier (tests/app: Django against one real PostgreSQL, no other server).
 unit:

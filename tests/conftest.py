@@ -10,6 +10,17 @@ import pytest
 from tests.support.stack import files_role_toml, running_stack
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`: two workers, --dist loadgroup) a module runs whole on one worker,
+    so that its shared stack starts once, and the lab tier (namespaces and the host's firewall) on one
+    worker, started first: it is the longest group."""
+    for item in items:
+        group = "lab" if item.get_closest_marker("lab") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not item.get_closest_marker("lab"))  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def stack():
     """The required roles only: every optional role absent, so their fallbacks are in use."""

@@ -101,8 +101,18 @@ def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
 # default): a port found free there can be taken by any outgoing connection (nginx -> app, app ->
 # PostgreSQL) in the seconds before its server binds it, which CI saw as a server that could not start.
 # Ports handed out by this process are never handed out again, so the ports of a role chosen before the
-# topology's (files_role_toml, then write_topology) cannot collide either.
-PORT_RANGE = (20000, 32768)
+# topology's (files_role_toml, then write_topology) cannot collide either. Under pytest-xdist each worker
+# takes its own slice of the range, so two workers never pick the same port.
+def _port_range(low: int = 20000, high: int = 32768) -> tuple[int, int]:
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if not (worker.startswith("gw") and worker[2:].isdigit() and count.isdigit()):
+        return low, high
+    width = (high - low) // int(count)
+    start = low + int(worker[2:]) * width
+    return start, start + width
+
+
+PORT_RANGE = _port_range()
 _HANDED_OUT: set[int] = set()
 
 
