@@ -48,6 +48,8 @@ SITE_OPTIONS: dict[str, tuple[type, object]] = {
     # `strata deploy` runs from (strata.deploy.firewall.management_networks).
     "management_networks": (list, []),
     "ssh_port": (int, 22),
+    # A production site: `strata drill` refuses it unless told --yes-really.
+    "production": (bool, False),
 }
 # What each site value holds (see KINDS in strata/deploy/roles/spec.py). var_dir is relative to strata.toml
 # or absolute, never with '..': the tree it names is where the deployer writes configs, keys and data, so

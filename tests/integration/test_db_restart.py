@@ -8,6 +8,7 @@ crash would: pages answer 503 with Retry-After, and nothing is touched to bring 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from strata.deploy.supervisor import Supervisor
 from tests.support import in_site
 from tests.support.client import Client, text_of
-from tests.support.stack import running_stack
+from tests.support.stack import running_stack, strata
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
@@ -133,3 +134,21 @@ def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
     assert stack.call(in_site.messaging_rows, "Message") == committed
     send(ada, "after the outage")
     assert stack.call(in_site.messaging_rows, "Message") == committed + 1
+
+
+def test_strata_drill_app_kill_and_db_restart(stack, tmp_path):
+    proc = strata(stack, "drill", "app-kill", "db-restart", "--seconds", "6", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "app-kill: pass" in proc.stdout
+    assert "db-restart: pass" in proc.stdout
+    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    by = {r["drill"]: r for r in record["results"]}
+    assert by["app-kill"]["measured"]["failed"] == 0
+    assert by["app-kill"]["requests"] > 20  # the load ran while the server was killed and came back
+    assert by["db-restart"]["measured"]["answered_503"] > 0  # the outage was seen, and answered 503
+    assert by["db-restart"]["measured"]["lost_rows"] == 0
+    (report,) = tmp_path.glob("drill-*.md")
+    assert "| app-kill |" in report.read_text()
+    # The drill made its two people and disabled them afterwards.
+    assert len(stack.call(in_site.people_named, "drill-", False)) == 2
+    assert stack.call(in_site.people_named, "drill-", True) == []

@@ -614,3 +614,15 @@ def test_directory_down_login_answers_fast_sessions_live_on_emergency_admin_work
         assert time.monotonic() < deadline
         time.sleep(0.5)
     login(people, "bob")
+
+
+def test_strata_drill_domain_down(dstack, tmp_path):
+    proc = strata(dstack, "drill", "domain-down", "--seconds", "3", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "domain-down: pass" in proc.stdout
+    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    (result,) = record["results"]
+    assert result["measured"]["login_not_503"] == 0  # the new login was refused with a 503
+    assert result["measured"]["failed"] == 0  # the people already in went on working
+    assert result["requests"] > 10
+    assert Supervisor(dstack.config.var_dir).is_running("domain")  # put back

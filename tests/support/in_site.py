@@ -71,6 +71,13 @@ def usernames() -> list[str]:
     return list(User.objects.values_list("username", flat=True))
 
 
+def people_named(prefix: str, active: bool) -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(username__startswith=prefix, is_active=active)
+    return sorted(rows.values_list("username", flat=True))
+
+
 def user_state(username: str) -> dict[str, Any]:
     """Return USERNAME's names, email, whether active and with a usable password, groups and profile
     fields (None without a profile)."""

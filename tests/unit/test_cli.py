@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from pathlib import Path
@@ -149,3 +150,38 @@ def test_up_names_the_app_instance_port_in_use(tmp_path, capsys):
     line = one_error_line(capsys)
     assert line.startswith(f"strata: {path}: roles.app.port (instance 2): port {app + 1} on 127.0.0.1 ")
     assert not (tmp_path / "var").exists()
+
+
+def test_drill_refuses_unknown_drills_and_a_production_site(tmp_path, capsys):
+    path = tmp_path / "strata.toml"
+    path.write_text(topology())
+    assert cli.main(["-c", str(path), "drill", "app-kil"]) == 2
+    line = one_error_line(capsys)
+    assert "unknown drill 'app-kil'" in line
+    assert "app-kill, db-restart, domain-down or all" in line
+    path.write_text(topology(site="production = true"))
+    assert cli.main(["-c", str(path), "drill", "all"]) == 2
+    line = one_error_line(capsys)
+    assert "site.production" in line
+    assert "--yes-really" in line
+    assert not (tmp_path / "var").exists()  # refused before anything was made
+
+
+def test_drill_report_says_pass_or_fail_against_each_target(tmp_path):
+    from strata.deploy import drill
+
+    ok = drill.Result(
+        "app-kill", "SIGKILL app-1", {"failed": 0, "recovery_s": 1.2}, drill.TARGETS["app-kill"], 90
+    )
+    bad = drill.Result("db-restart", "stop db", {"failed": 3}, drill.TARGETS["db-restart"], 80)
+    assert (ok.passed, bad.passed) == (True, False)  # a measure missing counts as failed too
+    report = drill.write_report([ok, bad], tmp_path)
+    text = report.read_text()
+    assert (
+        "| app-kill | SIGKILL app-1 | 90 | failed 0, recovery_s 1.2 | failed <= 0, recovery_s <= 10 | pass |"
+        in text
+    )
+    assert text.count("| FAIL |") == 1
+    drill.write_report([ok], tmp_path)
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert [len(json.loads(line)["results"]) for line in lines] == [2, 1]

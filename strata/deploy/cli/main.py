@@ -13,6 +13,7 @@ from strata.deploy import config as cfgmod
 from strata.deploy import health
 from strata.deploy import local as deploy
 from strata.deploy.cli import accounts as accounts_cli
+from strata.deploy.cli import drill as drill_cli
 from strata.deploy.cli import files as files_cli
 from strata.deploy.cli import firewall as firewall_cli
 from strata.deploy.cli import lab as lab_cli
@@ -162,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     rotate_cli.add_parsers(sub)
     lab_cli.add_parsers(sub)
     deploy_cli.add_parsers(sub)
+    drill_cli.add_parsers(sub)
     return p
 
 
@@ -180,6 +182,7 @@ COMMANDS.update(dict.fromkeys(firewall_cli.COMMANDS, firewall_cli.run))
 COMMANDS.update(dict.fromkeys(rotate_cli.COMMANDS, rotate_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
 COMMANDS.update(dict.fromkeys(deploy_cli.COMMANDS, deploy_cli.run))
+COMMANDS.update(dict.fromkeys(drill_cli.COMMANDS, drill_cli.run))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,277 @@
+"""`strata drill`: fault drills against the deployment running on this machine, measured from outside.
+
+Each drill puts a steady load on the site through nginx (threads, each with its own logged-in session,
+GETting a page that needs the database), breaks one thing the way a crash or an operator would (through
+the host's supervisor), puts it back, and compares what the load saw with the targets below (the
+README's "Fault drills" table). Nothing is faked: the failures counted are the answers people would
+have had.
+
+The people the load logs in as are made for the run by the caller (the CLI: two throwaway accounts,
+disabled afterwards), so this module stays on the deployer's side: HTTP, supervisor and the clock.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import signal
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from strata.deploy.config import Config
+from strata.deploy.supervisor import Supervisor
+from strata.deploy.system import DeployError
+
+DRILLS = ("app-kill", "db-restart", "domain-down")
+# What each drill must show. failed: requests answered with anything but the page (or, while the
+# database is down, a 503 with Retry-After); recovery_s: from the broken part back to pages served.
+TARGETS: dict[str, dict[str, float]] = {
+    "app-kill": {"failed": 0, "recovery_s": 10},
+    "db-restart": {"failed": 0, "unexplained_503": 0, "recovery_s": 10, "lost_rows": 0},
+    "domain-down": {"failed": 0, "login_refusal_s": 1, "login_not_503": 0},
+}
+PAGE = "/people/"  # the directory: the session, the user and the rows, from the database
+THREADS = 4
+TIMEOUT = 15  # seconds a drill request may take
+
+
+@dataclass
+class Result:
+    drill: str
+    did: str
+    measured: dict[str, float]
+    targets: dict[str, float]
+    requests: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(self.measured.get(k, float("inf")) <= v for k, v in self.targets.items())
+
+
+class Session:
+    """One person's HTTPS session with the site (cookies, CSRF), as a browser holds it."""
+
+    def __init__(self, config: Config):
+        self.base = config.url().rstrip("/")
+        ctx = ssl.create_default_context(cafile=str(config.ca_cert))
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=ctx), urllib.request.HTTPCookieProcessor(self.jar)
+        )
+
+    def request(self, path: str, form: dict | None = None) -> tuple[int, dict, str]:
+        data = None
+        headers = {"Referer": self.base + path}
+        if form is not None:
+            token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": token}).encode()
+        req = urllib.request.Request(self.base + path, data=data, headers=headers)  # noqa: S310 (https://)
+        try:
+            with self.opener.open(req, timeout=TIMEOUT) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read().decode(errors="replace")
+
+    def login(self, username: str, password: str) -> int:
+        """Log in; return the status of the page it lands on (200 when in, 503 when it cannot be)."""
+        self.request("/accounts/login/")
+        status, _h, body = self.request("/accounts/login/", {"username": username, "password": password})
+        if status == 200 and 'name="password"' in body:
+            return 401
+        return status
+
+
+class Load:
+    """THREADS sessions GETting PAGE until stopped; every answer is kept with its time."""
+
+    def __init__(self, sessions: list[Session]):
+        self.sessions = sessions
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.seen: list[tuple[float, int, bool]] = []  # (monotonic time, status or 0, Retry-After sent)
+        self.threads = [threading.Thread(target=self._run, args=(s,), daemon=True) for s in sessions]
+
+    def _run(self, s: Session) -> None:
+        while not self.stop_event.is_set():
+            try:
+                status, headers, _b = s.request(PAGE)
+                retry = bool(headers.get("Retry-After"))
+            except (OSError, urllib.error.URLError):
+                status, retry = 0, False
+            with self.lock:
+                self.seen.append((time.monotonic(), status, retry))
+            time.sleep(0.02)
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(TIMEOUT + 5)
+
+    def answers(self) -> list[tuple[float, int, bool]]:
+        with self.lock:
+            return list(self.seen)
+
+    def first_ok_after(self, t0: float, deadline: float = 60) -> float:
+        """Wait until a request sent after T0 is answered 200; return the seconds from T0."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            ok = [t for t, status, _r in self.answers() if t > t0 and status == 200]
+            if ok:
+                return round(min(ok) - t0, 2)
+            time.sleep(0.05)
+        return float("inf")
+
+
+def _wait_running(sup: Supervisor, program: str, old_pid: int, deadline: float = 60) -> float:
+    """Wait until PROGRAM runs again under a new pid; return the seconds it took."""
+    t0, end = time.monotonic(), time.monotonic() + deadline
+    while time.monotonic() < end:
+        info = sup.info(program)
+        if info and info["statename"] == "RUNNING" and info["pid"] not in (0, old_pid):
+            return round(time.monotonic() - t0, 2)
+        time.sleep(0.05)
+    return float("inf")
+
+
+def app_kill(config: Config, sessions: list[Session], seconds: float) -> Result:
+    """SIGKILL one app server under load: nginx passes its requests to the other one."""
+    sup = Supervisor(config.var_dir)
+    program = config.app_instances()[0].name
+    pid = sup.pid(program)
+    if not pid:
+        raise DeployError(f"drill app-kill: {program} is not running here")
+    with Load(sessions) as load:
+        time.sleep(seconds / 2)
+        os.kill(pid, signal.SIGKILL)
+        back = _wait_running(sup, program, pid)
+        time.sleep(seconds / 2)
+    seen = load.answers()
+    failed = sum(1 for _t, status, _r in seen if status != 200)
+    return Result(
+        "app-kill",
+        f"SIGKILL {program} (pid {pid}) under {len(sessions)} sessions' GETs of {PAGE}",
+        {"failed": failed, "recovery_s": back},
+        TARGETS["app-kill"],
+        len(seen),
+    )
+
+
+def db_restart(
+    config: Config,
+    sessions: list[Session],
+    seconds: float,
+    write: Callable[[int], list[str]],
+    still_there: Callable[[list[str]], int],
+) -> Result:
+    """Stop PostgreSQL under load and start it again: pages answer 503 with Retry-After meanwhile (never
+    a 500), come back by themselves, and every row committed before is still there."""
+    sup = Supervisor(config.var_dir)
+    if not sup.is_running("db"):
+        raise DeployError("drill db-restart: the db role does not run on this machine")
+    written = write(5)
+    with Load(sessions) as load:
+        time.sleep(seconds / 3)
+        down_at = time.monotonic()
+        sup.stop("db")
+        time.sleep(seconds / 3)
+        sup.start("db")
+        up_at = time.monotonic()
+        recovery = load.first_ok_after(up_at)
+        time.sleep(seconds / 3)
+    seen = load.answers()
+    failed = sum(1 for _t, status, retry in seen if status != 200 and not (status == 503 and retry))
+    # A 503 only while the database was down, or in the moment after (connections being made again).
+    unexplained = sum(
+        1 for t, status, _r in seen if status == 503 and not (down_at <= t <= up_at + max(recovery, 0) + 1)
+    )
+    lost = len(written) - still_there(written)
+    return Result(
+        "db-restart",
+        f"stop PostgreSQL for {seconds / 3:.0f} s, start it, under {len(sessions)} sessions' GETs of {PAGE}",
+        {
+            "failed": failed,
+            "unexplained_503": unexplained,
+            "recovery_s": recovery,
+            "lost_rows": lost,
+            "answered_503": sum(1 for _t, status, _r in seen if status == 503),
+        },
+        TARGETS["db-restart"],
+        len(seen),
+    )
+
+
+def domain_down(config: Config, sessions: list[Session], seconds: float, login: tuple[str, str]) -> Result:
+    """Stop the directory: a new login is refused at once with a 503 that says why; people already
+    logged in go on working."""
+    sup = Supervisor(config.var_dir)
+    if not config.enabled("domain") or not sup.is_running("domain"):
+        raise DeployError("drill domain-down: the domain role does not run on this machine")
+    with Load(sessions) as load:
+        sup.stop("domain")
+        try:
+            t0 = time.monotonic()
+            status = Session(config).login(*login)
+            refusal = round(time.monotonic() - t0, 2)
+            time.sleep(seconds)
+        finally:
+            sup.start("domain")
+    seen = load.answers()
+    return Result(
+        "domain-down",
+        f"stop slapd for {seconds:.0f} s; one new login; {len(sessions)} sessions' GETs of {PAGE}",
+        {
+            "failed": sum(1 for _t, s, _r in seen if s != 200),
+            "login_refusal_s": refusal,
+            "login_not_503": int(status != 503),
+        },
+        TARGETS["domain-down"],
+        len(seen),
+    )
+
+
+def write_report(results: list[Result], where: Path) -> Path:
+    """Write WHERE/drill-<time>.md and append one JSON line for the run to WHERE/history.jsonl."""
+    where.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    lines = [
+        f"# Fault drills, {stamp}",
+        "",
+        "| drill | what was done | requests | measured | target | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        measured = ", ".join(f"{k} {v}" for k, v in r.measured.items())
+        target = ", ".join(f"{k} <= {v:g}" for k, v in r.targets.items())
+        verdict = "pass" if r.passed else "FAIL"
+        lines.append(f"| {r.drill} | {r.did} | {r.requests} | {measured} | {target} | {verdict} |")
+    report = where / f"drill-{stamp}.md"
+    report.write_text("\n".join(lines) + "\n")
+    with (where / "history.jsonl").open("a") as fh:
+        record = {"at": stamp, "results": [{**asdict(r), "passed": r.passed} for r in results]}
+        fh.write(json.dumps(record) + "\n")
+    return report
+
+
+def check_names(names: list[str]) -> list[str]:
+    """Return the drills NAMES asks for (`all`: every one), or raise naming the unknown one."""
+    if names == ["all"]:
+        return list(DRILLS)
+    for name in names:
+        if name not in DRILLS:
+            raise ValueError(f"unknown drill {name!r}: choose from {', '.join(DRILLS)} or all")
+    return names
