@@ -31,14 +31,16 @@ from strata.deploy.config import Config
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
-DRILLS = ("app-kill", "db-restart", "domain-down")
+DRILLS = ("app-kill", "db-restart", "domain-down", "comms-down")
 # What each drill must show. failed: requests answered with anything but the page (or, while the
 # database is down, a 503 with Retry-After); recovery_s: from the broken part back to pages served.
 TARGETS: dict[str, dict[str, float]] = {
     "app-kill": {"failed": 0, "recovery_s": 10},
     "db-restart": {"failed": 0, "unexplained_503": 0, "recovery_s": 10, "lost_rows": 0},
     "domain-down": {"failed": 0, "login_refusal_s": 1, "login_not_503": 0},
+    "comms-down": {"lost": 0, "duplicated": 0, "sent_while_down": 0, "delivered_after_s": 120},
 }
+MAILS = 5  # notifications queued while the mail server is down
 PAGE = "/people/"  # the directory: the session, the user and the rows, from the database
 THREADS = 4
 TIMEOUT = 15  # seconds a drill request may take
@@ -241,6 +243,54 @@ def domain_down(config: Config, sessions: list[Session], seconds: float, login: 
         },
         TARGETS["domain-down"],
         len(seen),
+    )
+
+
+def comms_down(
+    config: Config, send: Callable[[int], list[str]], seconds: float, deadline: float = 180
+) -> Result:
+    """Stop the mail server, queue notifications (new messages to a person with an address), start it:
+    each is mailed exactly once, after it came back."""
+    from strata.deploy.roles.comms.outbox import list_outbox
+
+    sup = Supervisor(config.var_dir)
+    if not config.enabled("comms") or not sup.is_running("comms"):
+        raise DeployError("drill comms-down: the comms role does not run on this machine")
+    if config.roles["comms"]["relay_host"]:
+        raise DeployError(
+            "drill comms-down: mail leaves through a relay, so its delivery cannot be seen here"
+        )
+
+    def counts(subjects: list[str]) -> dict[str, int]:
+        mailed = [m.subject for m in list_outbox(config.var_dir)]
+        return {s: sum(1 for m in mailed if s in m) for s in subjects}
+
+    sup.stop("comms")
+    try:
+        subjects = send(MAILS)
+        time.sleep(seconds)
+        while_down = sum(counts(subjects).values())
+    finally:
+        sup.start("comms")
+    up_at, end = time.monotonic(), time.monotonic() + deadline
+    found = counts(subjects)
+    while min(found.values()) < 1 and time.monotonic() < end:
+        time.sleep(0.5)
+        found = counts(subjects)
+    delivered_after = round(time.monotonic() - up_at, 1) if min(found.values()) >= 1 else float("inf")
+    time.sleep(3)  # a late second delivery would show now
+    found = counts(subjects)
+    return Result(
+        "comms-down",
+        f"stop Postfix, send {MAILS} messages (each mailed to its recipient), wait {seconds:.0f} s, start it",
+        {
+            "lost": sum(1 for n in found.values() if n == 0),
+            "duplicated": sum(1 for n in found.values() if n > 1),
+            "sent_while_down": while_down,
+            "delivered_after_s": delivered_after,
+        },
+        TARGETS["comms-down"],
+        MAILS,
     )
 
 

@@ -139,6 +139,7 @@ def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
 def test_strata_drill_app_kill_and_db_restart(stack, tmp_path):
     proc = strata(stack, "drill", "app-kill", "db-restart", "--seconds", "6", "--report-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    print(proc.stdout)  # the figures (pytest -rP shows them)
     assert "app-kill: pass" in proc.stdout
     assert "db-restart: pass" in proc.stdout
     (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]

@@ -619,6 +619,7 @@ def test_directory_down_login_answers_fast_sessions_live_on_emergency_admin_work
 def test_strata_drill_domain_down(dstack, tmp_path):
     proc = strata(dstack, "drill", "domain-down", "--seconds", "3", "--report-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    print(proc.stdout)  # the figures (pytest -rP shows them)
     assert "domain-down: pass" in proc.stdout
     (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     (result,) = record["results"]

@@ -40,7 +40,14 @@ class _Accounts:
         tag = secrets.token_hex(3)
         self.people = {who: (f"drill-{tag}-{who}", secrets.token_urlsafe(18)) for who in ("a", "b")}
         for name, password in self.people.values():
-            directory.add_user(name, password, account=self.account, first_name="Drill", last_name=name)
+            directory.add_user(
+                name,
+                password,
+                account=self.account,
+                first_name="Drill",
+                last_name=name,
+                email=f"{name}@example.org",  # a reserved domain: the local outbox, or the relay's refusal
+            )
 
     def close(self) -> None:
         from django.db import connections
@@ -53,17 +60,18 @@ class _Accounts:
 
 
 def _messages(config: cfgmod.Config, sender: tuple[str, str], to: str):
-    """Return write(n) and still_there(subjects) for the db-restart drill: rows are messages."""
+    """Return write(n) and still_there(subjects): N new conversations from SENDER to TO, and how many of
+    them SENDER's inbox lists."""
     session = drill.Session(config)
 
     def write(n: int) -> list[str]:
         if session.login(*sender) != 200:
-            raise DeployError("drill db-restart: the drill's account could not log in")
-        subjects = [f"drill row {secrets.token_hex(4)}" for _ in range(n)]
+            raise DeployError("drill: the drill's account could not log in")
+        subjects = [f"drill {secrets.token_hex(4)}" for _ in range(n)]
         for subject in subjects:
             status, _h, _b = session.request("/messages/new/", {"to": to, "subject": subject, "body": "x"})
             if status != 200:
-                raise DeployError(f"drill db-restart: sending a message answered {status}")
+                raise DeployError(f"drill: sending a message answered {status}")
         return subjects
 
     def still_there(subjects: list[str]) -> int:
@@ -83,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
         raise cfgmod.ConfigError(
             config.path, "site.production", "this topology is marked production: add --yes-really to drill it"
         )
-    if args.drills == ["all"] and not config.enabled("domain"):
-        names.remove("domain-down")
-        out.print("domain-down: skipped (the domain role is off)", markup=False, highlight=False)
+    for role in ("domain", "comms"):
+        if args.drills == ["all"] and not config.enabled(role):
+            names.remove(f"{role}-down")
+            out.print(f"{role}-down: skipped (the {role} role is off)", markup=False, highlight=False)
     people = _Accounts(config)
     results = []
     try:
@@ -99,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
                 r = drill.app_kill(config, sessions, args.seconds)
             elif name == "db-restart":
                 r = drill.db_restart(config, sessions, args.seconds, *_messages(config, (a, a_pw), b))
-            else:
+            elif name == "domain-down":
                 r = drill.domain_down(config, sessions, args.seconds, (b, b_pw))
+            else:
+                r = drill.comms_down(config, _messages(config, (a, a_pw), b)[0], args.seconds)
             results.append(r)
             measured = ", ".join(f"{k} {v}" for k, v in r.measured.items())
             verdict = "pass" if r.passed else "FAIL"
