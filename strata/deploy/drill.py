@@ -31,7 +31,7 @@ from strata.deploy.config import Config
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
-DRILLS = ("app-kill", "db-restart", "domain-down", "comms-down")
+DRILLS = ("app-kill", "db-restart", "domain-down", "comms-down", "files-down")
 # What each drill must show. failed: requests answered with anything but the page (or, while the
 # database is down, a 503 with Retry-After); recovery_s: from the broken part back to pages served.
 TARGETS: dict[str, dict[str, float]] = {
@@ -41,6 +41,14 @@ TARGETS: dict[str, dict[str, float]] = {
     "comms-down": {"lost": 0, "duplicated": 0, "sent_while_down": 0, "delivered_after_s": 120},
 }
 MAILS = 5  # notifications queued while the mail server is down
+TARGETS["files-down"] = {
+    "unclean_errors": 0,
+    "orphan_rows": 0,
+    "missing_rows": 0,
+    "failed_after": 0,
+    "recovery_s": 30,
+}
+UPLOADS = 5  # uploads tried while the file server is down, and again after
 PAGE = "/people/"  # the directory: the session, the user and the rows, from the database
 THREADS = 4
 TIMEOUT = 15  # seconds a drill request may take
@@ -83,6 +91,17 @@ class Session:
                 return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read().decode(errors="replace")
+
+    def put(self, path: str, data: bytes) -> tuple[int, str]:
+        """PUT DATA to PATH as the page's script does (the session, X-CSRFToken); return status, body."""
+        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+        headers = {"Referer": self.base + "/", "X-CSRFToken": token, "Content-Type": "text/plain"}
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method="PUT")  # noqa: S310
+        try:
+            with self.opener.open(req, timeout=TIMEOUT) as resp:
+                return resp.status, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
 
     def login(self, username: str, password: str) -> int:
         """Log in; return the status of the page it lands on (200 when in, 503 when it cannot be)."""
@@ -291,6 +310,52 @@ def comms_down(
         },
         TARGETS["comms-down"],
         MAILS,
+    )
+
+
+def files_down(config: Config, session: Session, seconds: float, deadline: float = 60) -> Result:
+    """Stop the file server, upload (the single-request PUT people's scripts and `curl -T` use): each
+    answer is a clean 503 with a message and leaves no row; after it is back, uploads work again."""
+    sup = Supervisor(config.var_dir)
+    programs = sorted(p for p in sup.running_programs() if p == "files" or p.startswith("files-"))
+    if not config.enabled("files") or not programs:
+        raise DeployError("drill files-down: the files role does not run on this machine")
+    tag = os.urandom(4).hex()
+
+    def upload(name: str) -> tuple[int, str]:
+        return session.put(f"/api/files/uploads/put?name={name}", f"drill {name}\n".encode())
+
+    for p in programs:
+        sup.stop(p)
+    try:
+        down = [upload(f"drill-{tag}-down-{i}.txt") for i in range(UPLOADS)]
+        time.sleep(seconds)
+    finally:
+        for p in programs:
+            sup.start(p)
+    up_at, end, recovery = time.monotonic(), time.monotonic() + deadline, float("inf")
+    while time.monotonic() < end:
+        if upload(f"drill-{tag}-up-0.txt")[0] == 201:
+            recovery = round(time.monotonic() - up_at, 2)
+            break
+        time.sleep(0.5)
+    after = [upload(f"drill-{tag}-up-{i}.txt")[0] for i in range(1, UPLOADS)]
+    status, _h, body = session.request(f"/api/files/search?q=drill-{tag}")
+    if status != 200:
+        raise DeployError(f"drill files-down: listing the drill's files answered {status}")
+    names = {f["name"] for f in json.loads(body)["files"]}
+    return Result(
+        "files-down",
+        f"stop {', '.join(programs)}, {UPLOADS} uploads, wait {seconds:.0f} s, start, {UPLOADS} uploads",
+        {
+            "unclean_errors": sum(1 for status, text in down if status != 503 or "unavailable" not in text),
+            "orphan_rows": sum(1 for n in names if "-down-" in n),
+            "missing_rows": sum(1 for i in range(UPLOADS) if f"drill-{tag}-up-{i}.txt" not in names),
+            "recovery_s": recovery,
+            "failed_after": sum(1 for status in after if status != 201),
+        },
+        TARGETS["files-down"],
+        2 * UPLOADS,
     )
 
 

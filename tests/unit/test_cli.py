@@ -158,7 +158,7 @@ def test_drill_refuses_unknown_drills_and_a_production_site(tmp_path, capsys):
     assert cli.main(["-c", str(path), "drill", "app-kil"]) == 2
     line = one_error_line(capsys)
     assert "unknown drill 'app-kil'" in line
-    assert "app-kill, db-restart, domain-down, comms-down or all" in line
+    assert "app-kill, db-restart, domain-down, comms-down, files-down or all" in line
     path.write_text(topology(site="production = true"))
     assert cli.main(["-c", str(path), "drill", "all"]) == 2
     line = one_error_line(capsys)

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise cfgmod.ConfigError(
             config.path, "site.production", "this topology is marked production: add --yes-really to drill it"
         )
-    for role in ("domain", "comms"):
+    for role in ("domain", "comms", "files"):
         if args.drills == ["all"] and not config.enabled(role):
             names.remove(f"{role}-down")
             out.print(f"{role}-down: skipped (the {role} role is off)", markup=False, highlight=False)
@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
                 r = drill.app_kill(config, sessions, args.seconds)
             elif name == "db-restart":
                 r = drill.db_restart(config, sessions, args.seconds, *_messages(config, (a, a_pw), b))
+            elif name == "files-down":
+                r = drill.files_down(config, sessions[0], args.seconds)
             elif name == "domain-down":
                 r = drill.domain_down(config, sessions, args.seconds, (b, b_pw))
             else:
