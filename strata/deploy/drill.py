@@ -83,7 +83,7 @@ class Session:
         data = None
         headers = {"Referer": self.base + path}
         if form is not None:
-            token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+            token = next((c.value or "" for c in self.jar if c.name == "csrftoken"), "")
             data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": token}).encode()
         req = urllib.request.Request(self.base + path, data=data, headers=headers)  # noqa: S310 (https://)
         try:
@@ -94,7 +94,7 @@ class Session:
 
     def put(self, path: str, data: bytes) -> tuple[int, str]:
         """PUT DATA to PATH as the page's script does (the session, X-CSRFToken); return status, body."""
-        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+        token = next((c.value or "" for c in self.jar if c.name == "csrftoken"), "")
         headers = {"Referer": self.base + "/", "X-CSRFToken": token, "Content-Type": "text/plain"}
         req = urllib.request.Request(self.base + path, data=data, headers=headers, method="PUT")  # noqa: S310
         try:
