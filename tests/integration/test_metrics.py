@@ -7,15 +7,30 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from strata.deploy.roles.monitor import client as prometheus
+from strata.deploy.roles.monitor.spec import targets
 from tests.support.client import Client
-from tests.support.stack import running_stack
+from tests.support.stack import files_role_toml, free_ports, running_stack
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with running_stack("strata-metrics-") as s:
+    app, db, web, status, files, prom, node = free_ports(1, 1, 1, 1, 1, 1, 1)
+    extra = (
+        f"metrics_port = {db}\n"  # the lines right after write_topology's [roles.db]
+        + files_role_toml()
+        + f"metrics_port = {files}\n"
+        + f'\n[roles.monitor]\nhosts = ["local"]\nport = {prom}\nnode_port = {node}\nscrape_seconds = 1\n'
+    )
+    with running_stack(
+        "strata-metrics-",
+        extra=extra,
+        app=f"metrics_port = {app}",
+        web=f"metrics_port = {web}\nstatus_port = {status}",
+    ) as s:
         yield s
 
 
@@ -65,3 +80,28 @@ def test_app_metrics_count_requests_logins_and_queues(stack):
     assert total(after, "strata_metrics_database_up") == 1
     assert ("strata_task_queue_depth", ()) in after
     assert ("strata_notification_backlog_seconds", ()) in after
+
+
+def test_every_endpoint_answers_and_prometheus_has_them_all_up(stack):
+    jobs = {t.job for t in targets(stack.config)}
+    assert jobs == {"web", "app", "db", "files", "node", "prometheus"}
+    for t in targets(stack.config):
+        assert scrape(t.url), t
+    db = scrape(next(t.url for t in targets(stack.config) if t.job == "db"))
+    assert total(db, "pg_up") == 1
+    web = scrape(next(t.url for t in targets(stack.config) if t.job == "web"))
+    assert total(web, "nginx_up") == 1
+    node = scrape(next(t.url for t in targets(stack.config) if t.job == "node"))
+    assert total(node, "node_filesystem_size_bytes") > 0
+
+    def all_up():
+        answer = prometheus.get_json(stack.config, "/api/v1/targets")
+        health = {(t["labels"]["job"], t["health"]) for t in answer["data"]["activeTargets"]}
+        return (
+            health
+            if {job for job, h in health if h == "up"} == jobs and all(h == "up" for _j, h in health)
+            else None
+        )
+
+    health = wait_for(all_up, timeout=60, what="every target up in Prometheus")
+    assert {job for job, _h in health} == jobs

@@ -11,6 +11,7 @@ from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.client import app_tls_name, probe_host
 from strata.deploy.roles.app.spec import THREADS
 from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.probe import Health
 from strata.deploy.system import chown, make_dir, require_reachable, service_user
 
@@ -109,7 +110,8 @@ class AppRole(Role):
             )
             for inst in ctx.config.app_instances(ctx.host.name)
         ]
-        out.append(self._metrics_program(ctx, env))
+        if monitor.enabled(ctx.config):
+            out.append(self._metrics_program(ctx, env))
         # The event server (strata/live/server.py): one uvicorn process per host holds every open page's
         # stream as a coroutine; the pages themselves stay on gunicorn.
         out.append(self._events_program(ctx, env))

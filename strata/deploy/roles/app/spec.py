@@ -42,7 +42,7 @@ SPEC = RoleSpec(
     ports=(
         Port("port", count_option="instances", label="instance {n}"),
         Port("events_port"),
-        Port("metrics_port"),
+        Port("metrics_port", with_role="monitor"),
     ),
     validate=validate,
     links=(
