@@ -103,6 +103,11 @@ def link_checks(config: Config, secrets: dict, source: str, target: str) -> list
         # probe with (each host gets only its roles' secrets), so the link is the S3 port answering.
         port = config.roles["files"]["port"]
         return [_tcp(h.address, port) for h in config.hosts_of("files")]
+    if source == "monitor":
+        # Prometheus scrapes the role's metrics endpoint, not its server.
+        from strata.deploy.roles.monitor.spec import targets
+
+        return [_tcp(t.address, t.port) for t in targets(config) if t.job == target]
     if (source, target) == ("comms", "app"):
         from strata.deploy.roles.comms.client import inbound_checks
 

@@ -105,3 +105,25 @@ def test_every_endpoint_answers_and_prometheus_has_them_all_up(stack):
 
     health = wait_for(all_up, timeout=60, what="every target up in Prometheus")
     assert {job for job, _h in health} == jobs
+
+
+def test_status_page_shows_each_app_servers_last_minute_and_links_the_endpoints(stack):
+    admin = Client(stack.url, stack.ca)
+    assert "/people/" in admin.login(*stack.admin).url
+    for _ in range(5):
+        assert admin.get("/people/").status == 200
+
+    def seen():
+        rates = prometheus.app_server_rates(stack.config)
+        return rates if any(r.rate > 0 and r.p99_ms is not None for r in rates) else None
+
+    rates = wait_for(seen, timeout=60, what="Prometheus's request rate of an app server")
+    assert {r.server for r in rates} <= {"app-1", "app-2"}
+    page = admin.get("/status/")
+    assert page.status == 200
+    rows = page.text.split('id="app-rates"', 1)[1].split("</table>", 1)[0]
+    busy = next(r for r in rates if r.rate > 0)
+    assert f"<td>{busy.server}</td>" in rows
+    assert " ms</td>" in rows
+    for t in targets(stack.config):
+        assert f'href="{t.url}"' in page.text

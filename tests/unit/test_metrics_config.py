@@ -97,6 +97,11 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path):
         assert proc.returncode == 0, proc.stdout + proc.stderr
     text = conf.read_text()
     assert '"198.18.0.5:18161"' in text
+    # The app speaks TLS (its links cross hosts): its metrics too, verified against the site CA.
+    app_job = text.split('job_name: "app"', 1)[1].split("job_name", 1)[0]
+    assert "scheme: https" in app_job
+    assert "ca_file: \"/srv/site/var/pki/ca.crt\"" in app_job
+    assert "scheme: https" not in text.split('job_name: "db"', 1)[1].split("job_name", 1)[0]
     assert 'job_name: "node"' in text
     alerts = rules.read_text()
     for alert in ("RoleDown", "DiskAlmostFull", "NotificationBacklog", "WalArchivingFailing", "ServerErrors"):

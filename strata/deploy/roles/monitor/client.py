@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import urllib.parse
 import urllib.request
+from typing import NamedTuple
 
 from strata.deploy.roles.monitor.spec import api_url
 from strata.deploy.roles.probe import Health, timed
@@ -23,6 +25,41 @@ def query(config, promql: str, timeout: float = 3) -> list[dict]:
     if answer.get("status") != "success":
         raise ValueError(answer.get("error", "query failed"))
     return answer["data"]["result"]
+
+
+class ServerRate(NamedTuple):
+    """One app server's last minute, as Prometheus saw it: requests per second and their p99 in ms."""
+
+    host: str
+    server: str
+    rate: float
+    p99_ms: float | None
+
+
+RATE = "sum by (host, server) (rate(strata_http_requests_total[1m]))"
+P99 = (
+    "histogram_quantile(0.99, sum by (host, server, le) "
+    "(rate(strata_http_request_duration_seconds_bucket[1m])))"
+)
+
+
+def app_server_rates(config) -> list[ServerRate]:
+    """Return each app server's request rate and p99 latency over the last minute (raise OSError or
+    ValueError when Prometheus does not answer)."""
+
+    def by_server(promql: str) -> dict[tuple[str, str], float]:
+        out = {}
+        for row in query(config, promql):
+            value = float(row["value"][1])
+            if not math.isnan(value):
+                out[(row["metric"].get("host", ""), row["metric"].get("server", ""))] = value
+        return out
+
+    rates, p99 = by_server(RATE), by_server(P99)
+    return [
+        ServerRate(host, server, rate, p99[(host, server)] * 1000 if (host, server) in p99 else None)
+        for (host, server), rate in sorted(rates.items())
+    ]
 
 
 def probe(config, secrets, host) -> Health:

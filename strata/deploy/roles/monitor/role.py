@@ -109,7 +109,7 @@ def render_config(config: Config, rules) -> str:
         interval=config.roles["monitor"]["scrape_seconds"],
         rules=rules,
         jobs=jobs,
-        site=config.site["name"],
+        ca=config.ca_cert,
     )
 
 

@@ -64,11 +64,14 @@ class Target(NamedTuple):
     host: str
     address: str
     port: int
+    # https: the app's metrics program when the app speaks TLS (a link into it crosses hosts), verified
+    # against the site CA. The exporters answer plain HTTP (README.md "Metrics" says so).
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         address = f"[{self.address}]" if ":" in self.address else self.address
-        return f"http://{address}:{self.port}/metrics"
+        return f"{self.scheme}://{address}:{self.port}/metrics"
 
 
 def enabled(config) -> bool:
@@ -82,7 +85,7 @@ def targets(config) -> list[Target]:
     if not enabled(config):
         return []
     out = [
-        Target(role, h.name, h.address, config.roles[role]["metrics_port"])
+        Target(role, h.name, h.address, config.roles[role]["metrics_port"], _scheme(config, role))
         for role in EXPORTERS
         for h in config.hosts_of(role)
     ]
@@ -91,6 +94,10 @@ def targets(config) -> list[Target]:
     monitor = config.host_of("monitor")
     out.append(Target("prometheus", monitor.name, monitor.address, config.roles["monitor"]["port"]))
     return out
+
+
+def _scheme(config, role: str) -> str:
+    return "https" if role == "app" and config.tls_into("app") else "http"
 
 
 def api_url(config) -> str:
