@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from strata.deploy.roles.monitor import client as prometheus
 from strata.deploy.roles.monitor.spec import targets
 from tests.support.client import Client
-from tests.support.stack import files_role_toml, free_ports, running_stack
+from tests.support.stack import comms_role_toml, domain_role_toml, files_role_toml, free_ports, running_stack
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
@@ -18,11 +18,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def stack():
-    app, db, web, status, files, prom, node = free_ports(1, 1, 1, 1, 1, 1, 1)
+    app, db, web, status, files, comms, domain, prom, node = free_ports(1, 1, 1, 1, 1, 1, 1, 1, 1)
     extra = (
         f"metrics_port = {db}\n"  # the lines right after write_topology's [roles.db]
         + files_role_toml()
         + f"metrics_port = {files}\n"
+        + comms_role_toml(metrics_port=comms)
+        + domain_role_toml(metrics_port=domain)
         + f'\n[roles.monitor]\nhosts = ["local"]\nport = {prom}\nnode_port = {node}\nscrape_seconds = 1\n'
     )
     with running_stack(
@@ -84,15 +86,23 @@ def test_app_metrics_count_requests_logins_and_queues(stack):
 
 def test_every_endpoint_answers_and_prometheus_has_them_all_up(stack):
     jobs = {t.job for t in targets(stack.config)}
-    assert jobs == {"web", "app", "db", "files", "node", "prometheus"}
+    assert jobs == {"web", "app", "db", "files", "comms", "domain", "node", "prometheus"}
     for t in targets(stack.config):
         assert scrape(t.url), t
-    db = scrape(next(t.url for t in targets(stack.config) if t.job == "db"))
-    assert total(db, "pg_up") == 1
-    web = scrape(next(t.url for t in targets(stack.config) if t.job == "web"))
-    assert total(web, "nginx_up") == 1
-    node = scrape(next(t.url for t in targets(stack.config) if t.job == "node"))
-    assert total(node, "node_filesystem_size_bytes") > 0
+
+    def of(job):
+        return scrape(next(t.url for t in targets(stack.config) if t.job == job))
+
+    assert total(of("db"), "pg_up") == 1
+    assert total(of("web"), "nginx_up") == 1
+    assert total(of("node"), "node_filesystem_size_bytes") > 0
+    comms = of("comms")
+    assert ("postfix_queue_length", (("queue", "deferred"),)) in comms
+    # The directory's counters: a bind (the deployer's, at start) has been counted.
+    domain = of("domain")
+    assert total(domain, "slapd_up") == 1
+    assert total(domain, "slapd_operations_total", operation="bind") >= 1
+    assert total(of("files"), "SeaweedFS_volumeServer_volumes") >= 0
 
     def all_up():
         answer = prometheus.get_json(stack.config, "/api/v1/targets")

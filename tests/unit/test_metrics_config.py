@@ -100,7 +100,7 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path):
     # The app speaks TLS (its links cross hosts): its metrics too, verified against the site CA.
     app_job = text.split('job_name: "app"', 1)[1].split("job_name", 1)[0]
     assert "scheme: https" in app_job
-    assert "ca_file: \"/srv/site/var/pki/ca.crt\"" in app_job
+    assert 'ca_file: "/srv/site/var/pki/ca.crt"' in app_job
     assert "scheme: https" not in text.split('job_name: "db"', 1)[1].split("job_name", 1)[0]
     assert 'job_name: "node"' in text
     alerts = rules.read_text()

@@ -18,6 +18,8 @@ EXPORTERS = {
     "app": "the app host's metrics program (prometheus-client: every app server, the queues)",
     "db": "prometheus-postgres-exporter (its own login, member of pg_monitor)",
     "files": "SeaweedFS's own -metricsPort",
+    "comms": "a probe of Postfix's queues (comms/metrics.py: files per queue directory)",
+    "domain": "a probe of slapd's cn=Monitor (domain/metrics.py: connections and operations)",
 }
 
 
