@@ -624,7 +624,7 @@ def test_load_secrets_invalid_toml(site):
 def test_roles_start_after_what_they_depend_on_and_the_matrix_keeps_its_order():
     from strata.deploy.roles.registry import START_ORDER
 
-    assert START_ORDER == ("db", "domain", "files", "comms", "app", "web")
+    assert START_ORDER == ("db", "domain", "files", "comms", "app", "web", "monitor")
     assert [(s, t) for s, t, _ in cfgmod.LINKS] == [
         ("web", "app"),
         ("web", "files"),
@@ -634,6 +634,13 @@ def test_roles_start_after_what_they_depend_on_and_the_matrix_keeps_its_order():
         ("comms", "app"),
         ("app", "files"),
         ("db", "files"),
+        ("monitor", "web"),
+        ("monitor", "app"),
+        ("monitor", "db"),
+        ("monitor", "files"),
+        ("monitor", "comms"),
+        ("monitor", "domain"),
+        ("app", "monitor"),
     ]
 
 
