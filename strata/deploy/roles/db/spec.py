@@ -25,7 +25,8 @@ SPEC = RoleSpec(
     validate=validate,
     links=(Link("db", "files", "database backups"),),
     # pgbackrest: point-in-time recovery (the files role's `pitr`): WAL archiving and full backups.
-    packages=("postgresql-15", "pgbackrest"),
+    # prometheus-postgres-exporter: its metrics, with the monitor role.
+    packages=("postgresql-15", "pgbackrest", "prometheus-postgres-exporter"),
     # With the files role's `pitr`, pgBackRest's S3 identity and the repository's cipher passphrase too.
     secrets=(
         "db_superuser_password",

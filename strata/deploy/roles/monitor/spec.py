@@ -50,12 +50,8 @@ SPEC = RoleSpec(
     ),
     # Started last: its targets are every other role's servers.
     depends_on=("web",),
-    packages=(
-        "prometheus",
-        "prometheus-node-exporter",
-        "prometheus-postgres-exporter",
-        "prometheus-nginx-exporter",
-    ),
+    # Each role's exporter package is in its own spec (db, web); the node exporter runs on every host.
+    packages=("prometheus", "prometheus-node-exporter"),
 )
 
 

@@ -118,7 +118,8 @@ SPEC = RoleSpec(
         Link("web", "files", "file bytes after the app authorised them"),
     ),
     depends_on=("app",),
-    packages=("nginx",),
+    # prometheus-nginx-exporter: its metrics, with the monitor role.
+    packages=("nginx", "prometheus-nginx-exporter"),
     option_packages=(OptionPackages("tls", "acme", ("certbot",)),),
     kinds={
         "tls": "name",  # one of TLS_SOURCES, checked by validate()
