@@ -147,7 +147,7 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
         # None on a deployed host: the password stays on the control machine, which prints it.
         result.admin_password = secrets.get("admin_password")
     for name in cfgmod.OPTIONAL_ROLES:
-        if not config.enabled(name):
+        if not config.enabled(name) and roles[name].fallback:
             result.fallbacks[name] = roles[name].fallback
     return result
 

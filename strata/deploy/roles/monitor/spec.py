@@ -43,7 +43,8 @@ SPEC = RoleSpec(
     },
     ports=(Port("port"),),
     validate=validate,
-    fallback="no metrics endpoints run; `strata status` and the status page still probe every role",
+    # No fallback: nothing else takes its place (reported as "off", not as a fallback in use).
+    fallback="",
     links=(
         *(Link("monitor", role, "Prometheus scrapes its metrics") for role in EXPORTERS),
         Link("app", "monitor", "the status page's request rates (Prometheus's API)"),
