@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from strata.deploy.roles.monitor import client as prometheus
 from strata.deploy.roles.monitor.spec import targets
+from tests.integration.test_files import Api
 from tests.support.client import Client
 from tests.support.stack import comms_role_toml, domain_role_toml, files_role_toml, free_ports, running_stack
 from tests.support.waits import wait_for
@@ -137,3 +138,17 @@ def test_status_page_shows_each_app_servers_last_minute_and_links_the_endpoints(
     assert " ms</td>" in rows
     for t in targets(stack.config):
         assert f'href="{t.url}"' in page.text
+
+
+def test_upload_and_download_bytes_are_counted(stack):
+    before = app_metrics(stack)
+    admin = Api(stack, *stack.admin)
+    data = b"metrics " * 125  # 1000 bytes
+    status, f = admin.put("counted.bin", data)
+    assert status == 201, f
+    status, _headers, body = admin.get(f"/files/file/{f['id']}/download")
+    assert status == 200
+    assert body == data
+    after = app_metrics(stack)
+    for name in ("strata_upload_bytes_total", "strata_download_bytes_total"):
+        assert total(after, name) == total(before, name) + len(data), name
