@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from strata.ops import metrics
 from strata.people.models import Profile
 
 from . import lockout
@@ -324,6 +325,7 @@ def login_wait(username: str, address: str) -> int:
 
 def record_login_failure(username: str, address: str) -> None:
     """Count a failed login of USERNAME from ADDRESS for the pair and for the address."""
+    metrics.count_login_failure()
     count_attempts(
         [(AttemptCounter.LOGIN_PAIR, username, address), (AttemptCounter.LOGIN_ADDRESS, "", address)],
         lockout.FORGET,

@@ -379,10 +379,17 @@ def port_bindings(config: Config):
         for host in config.hosts_of(role):
             options = config.roles[role].options
             for p in spec.ports:
+                if p.with_role and not config.enabled(p.with_role):
+                    continue
                 key = spec.key(p.key)
                 for i in range(p.span(options)):
                     label = f"{key} ({p.label.format(i=i, n=i + 1)})" if i else key
                     yield role, label, options[p.key] + i, host
+    # The node exporter (roles.monitor.node_port) listens on every host that runs a role.
+    if config.enabled("monitor"):
+        for host in config.hosts.values():
+            if config.roles_on(host.name):
+                yield "monitor", "roles.monitor.node_port", config.roles["monitor"]["node_port"], host
 
 
 def config_path(path: str | os.PathLike | None = None) -> Path:
@@ -435,6 +442,8 @@ SECRET_MAKERS: dict[str, Callable[[], str]] = {
     "django_secret_key": lambda: _token(50),
     "db_superuser_password": _token,
     "db_app_password": _token,
+    # The postgres exporter's own login (member of pg_monitor), with the monitor role.
+    "db_monitor_password": _token,
     "admin_password": lambda: _token(12),
     # domain role: the directory admin (rootdn: the deployer and the CLI), the app's read-only service
     # account, and the app's write-limited account for people and groups (the web admin).

@@ -80,12 +80,22 @@ def served_ports(config: Config, role: str, host: str, source: str = "") -> tupl
     if host not in [h.name for h in config.hosts_of(role)]:
         return ()
     opts = config.roles[role]
+    if source == "monitor":
+        # Only the monitor reaches a role's metrics endpoint, and it reaches nothing else.
+        return (opts["metrics_port"],) if "metrics_port" in opts.options else ()
     if role == "web":
         return (opts["http_port"], opts["https_port"])
     if role == "app":
         events = (opts["events_port"],) if source in ("", "web") else ()
         return tuple(i.port for i in config.app_instances(host)) + events
     return (opts["port"],)  # db, comms, domain; files: the S3 API only
+
+
+def node_exporter_port(config: Config, host: str) -> tuple[int, ...]:
+    """Return the node exporter's port on HOST (every host running a role, while the monitor is on)."""
+    if not config.enabled("monitor") or not config.roles_on(host):
+        return ()
+    return (config.roles["monitor"]["node_port"],)
 
 
 def rules(config: Config, host: str, management: Sequence[str] = ()) -> list[Rule]:
@@ -104,6 +114,10 @@ def rules(config: Config, host: str, management: Sequence[str] = ()) -> list[Rul
         sources = tuple(sorted({h.address for h in config.hosts_of(source)} - {me}))
         if ports and sources:
             out.append(Rule(f"{source} -> {target}: {purpose}", sources, ports))
+    node = node_exporter_port(config, host)
+    monitors = tuple(sorted({h.address for h in config.hosts_of("monitor")} - {me}))
+    if node and monitors:
+        out.append(Rule("monitor -> node exporter: Prometheus scrapes the host's metrics", monitors, node))
     if management:
         out.append(
             Rule(

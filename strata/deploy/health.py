@@ -64,7 +64,9 @@ def roles_report(config: Config, secrets: dict, from_host: str | None = None) ->
         placed = [h.name for h in config.hosts_of(name)]
         if name in OPTIONAL_ROLES and not config.enabled(name):
             why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
-            out.append(RoleReport(name, spec.required, placed, "fallback", why, [], spec.fallback))
+            # A role without a fallback (the monitor) is simply off.
+            state = "fallback" if spec.fallback else "off"
+            out.append(RoleReport(name, spec.required, placed, state, why, [], spec.fallback))
             continue
         per_host = [(h, results.get((name, h), UNCHECKED)) for h in placed]
         checked = [r for h, r in per_host if (name, h) in results]
@@ -103,6 +105,11 @@ def link_checks(config: Config, secrets: dict, source: str, target: str) -> list
         # probe with (each host gets only its roles' secrets), so the link is the S3 port answering.
         port = config.roles["files"]["port"]
         return [_tcp(h.address, port) for h in config.hosts_of("files")]
+    if source == "monitor":
+        # Prometheus scrapes the role's metrics endpoint, not its server.
+        from strata.deploy.roles.monitor.spec import targets
+
+        return [_tcp(t.address, t.port) for t in targets(config) if t.job == target]
     if (source, target) == ("comms", "app"):
         from strata.deploy.roles.comms.client import inbound_checks
 

@@ -17,6 +17,7 @@ from strata.deploy import pki
 from strata.deploy.config import ConfigError
 from strata.deploy.roles.base import HostContext, Program, Role, all_roles
 from strata.deploy.roles.db.role import FIRST_ADMIN
+from strata.deploy.roles.monitor.role import node_exporter, prepare_node_exporter
 from strata.deploy.roles.registry import START_ORDER
 from strata.deploy.roles.web.spec import content_host
 from strata.deploy.supervisor import Supervisor
@@ -103,9 +104,8 @@ def preflight_ports(config: cfgmod.Config, running: set[str]) -> None:
     roles = all_roles()
     for host in _local(config):
         for role in _roles_here(config, host, roles):
-            ours = {
-                port for p in role.programs_for_ports(config, host) if p.name in running for port in p.ports
-            }
+            mine = [*role.programs_for_ports(config, host), *node_exporter(HostContext(config, {}, host))]
+            ours = {port for p in mine if p.name in running for port in p.ports}
             for key, port in role.ports(config, host):
                 if port not in ours and not port_free(host.address, port):
                     raise ConfigError(
@@ -134,6 +134,12 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
     result = UpResult(config.url(), config.var_dir / "pki" / "ca.crt", config.site["admin_username"], None)
     result.changed += init_changes
     _configure(config, ctxs, roles, sup, result, step)
+    for ctx in ctxs:
+        for p in node_exporter(ctx):
+            if not sup.is_running(p.name):
+                result.changed.append(f"started {p.name}")
+            sup.start(p.name)
+            result.started.append(p.name)
     for name in START_ORDER:
         _start(config, ctxs, roles[name], sup, result, step)
         result.changed += roles[name].after_ready_once(ctxs, step)
@@ -141,7 +147,7 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
         # None on a deployed host: the password stays on the control machine, which prints it.
         result.admin_password = secrets.get("admin_password")
     for name in cfgmod.OPTIONAL_ROLES:
-        if not config.enabled(name):
+        if not config.enabled(name) and roles[name].fallback:
             result.fallbacks[name] = roles[name].fallback
     return result
 
@@ -188,6 +194,9 @@ def _configure(
             for program in role.programs(ctx):
                 program.environment[INPUTS_ENV] = inputs
                 programs.append(program)
+        # Not a role's: the host's own metrics (while the monitor role is enabled).
+        prepare_node_exporter(ctx)
+        programs += node_exporter(ctx)
     if sup.render(programs) or not sup.running():
         result.changed.append("supervisor config")
     step("supervisor")

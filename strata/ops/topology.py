@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from strata.deploy.config import LINKS, Config
 from strata.deploy.health import UNCHECKED
 
-# Hosts in rows by their highest layer: the web tier, the app servers, the servers behind them.
-LAYER = {"web": 0, "app": 1, "db": 2, "comms": 2, "domain": 2, "files": 2}
+# Hosts in rows by their highest layer: the web tier, the app servers, the servers behind them, the monitor.
+LAYER = {"web": 0, "app": 1, "db": 2, "comms": 2, "domain": 2, "files": 2, "monitor": 3}
 BOX_W, ROW_H, LINE_H, GAP, MARGIN, CURVE = 170, 150, 18, 24, 12, 50
 
 

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_GET
 
 from strata.deploy import config as strata_config
 from strata.deploy import health
+from strata.deploy.roles.monitor import client as prometheus
+from strata.deploy.roles.monitor.spec import api_url, targets
 from strata.ops import topology
 
 
@@ -78,6 +80,25 @@ def _pool_stats() -> dict[str, int]:
     return {"pid": os.getpid(), **{k: stats.get(k, 0) for k in keys}}
 
 
+def metrics_context(config) -> dict:
+    """Return the status page's metrics: every endpoint, and each app server's last minute from Prometheus
+    (or why it could not be read)."""
+    if not config.enabled("monitor"):
+        return {"metrics": None}
+    try:
+        rates, rates_error = prometheus.app_server_rates(config), ""
+    except (OSError, ValueError) as exc:
+        rates, rates_error = [], f"Prometheus did not answer ({type(exc).__name__})"
+    return {
+        "metrics": {
+            "prometheus": api_url(config),
+            "targets": targets(config),
+            "rates": rates,
+            "rates_error": rates_error,
+        }
+    }
+
+
 @never_cache
 @staff_member_required
 @require_GET
@@ -91,6 +112,7 @@ def status(request):
     context = {
         "roles": roles,
         "links": links,
+        **metrics_context(config),
         "topology": topology.layout(config, roles, links),
         "hosts": config.hosts.values(),
         "url": config.url(),

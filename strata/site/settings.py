@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times and counts the whole answer (strata.ops.metrics; served by the `metrics` program).
+    "strata.ops.metrics.MetricsMiddleware",
     "strata.ops.middleware.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -131,10 +131,10 @@ def free_ports(*groups: int) -> list[int]:
     return out
 
 
-def write_topology(root: Path, *, instances: int = 2, extra: str = "", web: str = "") -> Path:
+def write_topology(root: Path, *, instances: int = 2, extra: str = "", web: str = "", app: str = "") -> Path:
     """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA (and
-    WEB, lines of roles.web)."""
-    http, https, db, app, events = free_ports(1, 1, 1, instances, 1)
+    WEB, lines of roles.web, and APP, of roles.app)."""
+    http, https, db, app_port, events = free_ports(1, 1, 1, instances, 1)
     path = root / "strata.toml"
     path.write_text(f"""
 [site]
@@ -154,10 +154,10 @@ workers = 1
 [roles.app]
 hosts = ["local"]
 instances = {instances}
-port = {app}
+port = {app_port}
 events_port = {events}
 workers = 2
-
+{app}
 [roles.db]
 hosts = ["local"]
 port = {db}
@@ -227,11 +227,13 @@ class _CallContext(HostContext):
 
 
 @contextlib.contextmanager
-def running_stack(prefix: str, extra: str = "", instances: int = 2, web: str = "", root: Path | None = None):
+def running_stack(
+    prefix: str, extra: str = "", instances: int = 2, web: str = "", root: Path | None = None, app: str = ""
+):
     """Start a stack in a fresh temp dir (or ROOT, made by make_root); always stop it and remove the dir."""
     require_servers()
     root = root or make_root(prefix)
-    path = write_topology(root, instances=instances, extra=extra, web=web)
+    path = write_topology(root, instances=instances, extra=extra, web=web, app=app)
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)

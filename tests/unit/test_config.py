@@ -72,11 +72,12 @@ def assert_names(exc: ConfigError, key: str, path: str = PATH) -> str:
 def test_default_file_gives_documented_defaults():
     config = parse(DEFAULT.read_text(encoding="utf-8"), DEFAULT)
     assert list(config.roles) == list(cfgmod.ROLE_NAMES)
-    assert len(config.roles) == 6
-    assert all(config.enabled(r) for r in cfgmod.ROLE_NAMES)
+    assert len(config.roles) == 7
+    # Every role runs but the monitor, placed and switched off (enabled = false).
+    assert [r for r in cfgmod.ROLE_NAMES if not config.enabled(r)] == ["monitor"]
     assert list(config.hosts) == ["local"]
     assert config.hosts["local"].address == "127.0.0.1"
-    assert config.roles_on("local") == list(cfgmod.ROLE_NAMES)
+    assert config.roles_on("local") == [r for r in cfgmod.ROLE_NAMES if r != "monitor"]
     instances = config.app_instances()
     assert [(i.name, i.index, i.port) for i in instances] == [("app-1", 1, 18101), ("app-2", 2, 18102)]
     assert config.url() == "https://localhost:18443/"
@@ -623,7 +624,7 @@ def test_load_secrets_invalid_toml(site):
 def test_roles_start_after_what_they_depend_on_and_the_matrix_keeps_its_order():
     from strata.deploy.roles.registry import START_ORDER
 
-    assert START_ORDER == ("db", "domain", "files", "comms", "app", "web")
+    assert START_ORDER == ("db", "domain", "files", "comms", "app", "web", "monitor")
     assert [(s, t) for s, t, _ in cfgmod.LINKS] == [
         ("web", "app"),
         ("web", "files"),
@@ -633,6 +634,13 @@ def test_roles_start_after_what_they_depend_on_and_the_matrix_keeps_its_order():
         ("comms", "app"),
         ("app", "files"),
         ("db", "files"),
+        ("monitor", "web"),
+        ("monitor", "app"),
+        ("monitor", "db"),
+        ("monitor", "files"),
+        ("monitor", "comms"),
+        ("monitor", "domain"),
+        ("app", "monitor"),
     ]
 
 

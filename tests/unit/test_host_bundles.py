@@ -232,9 +232,11 @@ def test_each_host_gets_only_its_roles_secrets(site):
         "admin_password_hash",
     }
     # pgBackRest on the db host: its S3 identity and the repository's cipher passphrase.
+    # The postgres exporter's login too (used only with the monitor role).
     assert held["data"] == {
         "db_superuser_password",
         "db_app_password",
+        "db_monitor_password",
         "s3_pitr_access_key",
         "s3_pitr_secret_key",
         "pgbackrest_cipher_pass",

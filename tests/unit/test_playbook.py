@@ -175,8 +175,9 @@ def test_playbook_passes_ansibles_syntax_check(config, tmp_path):
 def test_debian_packages_come_from_the_role_specs(tmp_path):
     bundle = playbook.Bundle(tmp_path, tmp_path, tmp_path / "src.tar.gz", tmp_path / "wheels.tar")
     role_packages = bundle.extra_vars()["strata_role_packages"]
-    assert role_packages["db"] == ["postgresql-15", "pgbackrest"]
-    assert role_packages["web"] == ["nginx"]
+    assert role_packages["db"] == ["postgresql-15", "pgbackrest", "prometheus-postgres-exporter"]
+    assert role_packages["web"] == ["nginx", "prometheus-nginx-exporter"]
+    assert role_packages["monitor"] == ["prometheus", "prometheus-node-exporter"]
     assert "libldap-2.5-0" in bundle.extra_vars()["strata_host_packages"]
     # bootstrap.sh lists them with Debian's python3 before the venv exists: no site-packages (-S).
     proc = subprocess.run(

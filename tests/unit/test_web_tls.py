@@ -260,7 +260,11 @@ def test_defaults_are_the_site_ca_and_lets_encrypt():
 
 def test_certbot_is_installed_only_for_acme():
     assert "certbot" not in packages.role_packages(parse(topology(), PATH))["web"]
-    assert packages.role_packages(parse(topology(ACME), PATH))["web"] == ["nginx", "certbot"]
+    assert packages.role_packages(parse(topology(ACME), PATH))["web"] == [
+        "nginx",
+        "prometheus-nginx-exporter",
+        "certbot",
+    ]
     assert "certbot" in packages.local_packages("test")
     assert "certbot" not in packages.local_packages("run")
     assert {"testssl.sh", "pebble"} <= set(packages.local_packages("test"))

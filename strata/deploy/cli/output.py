@@ -7,7 +7,14 @@ from rich.table import Table
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-STATE_STYLE = {"ok": "green", "down": "bold red", "fallback": "yellow", "unused": "dim", "unchecked": "cyan"}
+STATE_STYLE = {
+    "ok": "green",
+    "down": "bold red",
+    "fallback": "yellow",
+    "unused": "dim",
+    "unchecked": "cyan",
+    "off": "dim",
+}
 
 
 def print_status(config, roles, links, firewalls: list[tuple[str, str]] | None = None) -> int:

@@ -13,10 +13,11 @@ from strata.deploy.roles.comms.spec import SPEC as COMMS
 from strata.deploy.roles.db.spec import SPEC as DB
 from strata.deploy.roles.domain.spec import SPEC as DOMAIN
 from strata.deploy.roles.files.spec import SPEC as FILES
+from strata.deploy.roles.monitor.spec import SPEC as MONITOR
 from strata.deploy.roles.spec import RoleSpec
 from strata.deploy.roles.web.spec import SPEC as WEB
 
-SPECS: dict[str, RoleSpec] = {s.name: s for s in (WEB, APP, DB, COMMS, DOMAIN, FILES)}
+SPECS: dict[str, RoleSpec] = {s.name: s for s in (WEB, APP, DB, COMMS, DOMAIN, FILES, MONITOR)}
 
 
 def start_order() -> tuple[str, ...]:

@@ -44,6 +44,8 @@ class Port:
     count: int = 1
     count_option: str = ""
     label: str = "+{i}"
+    # A role whose presence the port needs (the metrics endpoints listen only with the monitor role).
+    with_role: str = ""
 
     def span(self, options: Options) -> int:
         return options[self.count_option] if self.count_option else self.count

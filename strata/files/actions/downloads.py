@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
+from strata.ops import metrics
+
 from ..errors import FilesError, Gone
 from ..models import AuditEvent, File
 from ..storage import backend, content_disposition, served_as
@@ -50,6 +52,7 @@ def _check_stored(actor, f: File, address, log_event: bool) -> None:
         )
     if log_event:
         audit(actor, AuditEvent.DOWNLOAD, file=f, address=address)
+    metrics.count_download(f.size)
 
 
 def content_url(f: File, inline: bool = False) -> str:

@@ -15,6 +15,8 @@ import uuid
 from django.db import transaction
 from django.http import Http404
 
+from strata.ops import metrics
+
 from .. import access, storage
 from ..errors import FilesError, QuotaExceeded, TruncatedUpload
 from ..limits import max_upload_bytes, part_bytes
@@ -96,6 +98,7 @@ def commit_upload(
                 audit(user, AuditEvent.UPLOAD, file=f, address=address, size=f.size, **detail)
                 count_usage(user.pk, f.size)
                 out.append(f)
+        metrics.count_upload(sum(f.size for f in out))
     except BaseException:
         store = backend()
         for obj in objects:

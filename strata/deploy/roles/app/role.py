@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from strata.deploy import pki
 from strata.deploy.config import ENV_SECRETS, Config, Host, write_app_secrets
@@ -10,6 +11,7 @@ from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.client import app_tls_name, probe_host
 from strata.deploy.roles.app.spec import THREADS
 from strata.deploy.roles.base import HostContext, Program, Role
+from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.probe import Health
 from strata.deploy.system import chown, make_dir, require_reachable, service_user
 
@@ -44,11 +46,17 @@ class AppRole(Role):
         require_reachable(ctx.project, user, "the Strata code")
         require_reachable(ctx.venv_bin, user, "the virtualenv")
         require_reachable(ctx.config.path, user, "the config file")
+        for inst in ctx.config.app_instances(ctx.host.name):
+            make_dir(self._metrics_dir(ctx, inst), user, 0o700)
         if not ctx.config.enabled("files"):
             # The fallback file store: written by the app, read by nginx (same host, see config checks).
             store = make_dir(ctx.data("files-local"), user, 0o2750)
             if user:
                 shutil.chown(store, group=WEB_GROUP)
+
+    def _metrics_dir(self, ctx, instance) -> Path:
+        """Return INSTANCE's Prometheus multiprocess directory (strata.ops.metrics)."""
+        return ctx.run_dir("app") / "metrics" / instance.name
 
     def _conf(self, ctx, instance):
         return ctx.etc("app") / f"gunicorn-{instance.index}.conf.py"
@@ -70,6 +78,7 @@ class AppRole(Role):
                     tls=ctx.config.tls_into("app"),
                     cert=ctx.pki / "app.crt",
                     key=ctx.pki / "app.key",
+                    metrics_dir=self._metrics_dir(ctx, inst),
                 ),
             )
 
@@ -96,11 +105,13 @@ class AppRole(Role):
                 stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
                 ports=[inst.port],
                 user=user,
-                environment=env,
+                environment={**env, "PROMETHEUS_MULTIPROC_DIR": str(self._metrics_dir(ctx, inst))},
                 directory=directory,
             )
             for inst in ctx.config.app_instances(ctx.host.name)
         ]
+        if monitor.enabled(ctx.config):
+            out.append(self._metrics_program(ctx, env))
         # The event server (strata/live/server.py): one uvicorn process per host holds every open page's
         # stream as a coroutine; the pages themselves stay on gunicorn.
         out.append(self._events_program(ctx, env))
@@ -120,6 +131,38 @@ class AppRole(Role):
             )
         )
         return out
+
+    def _metrics_program(self, ctx: HostContext, env: dict) -> Program:
+        """Return the host's `metrics` program: the app servers' counts and the queues, for Prometheus
+        (strata.ops.management.commands.strata_metrics), on roles.app.metrics_port."""
+        port = ctx.config.roles["app"]["metrics_port"]
+        instances = [
+            f"--instance={i.name}={self._metrics_dir(ctx, i)}"
+            for i in ctx.config.app_instances(ctx.host.name)
+        ]
+        tls = []
+        if ctx.config.tls_into("app"):
+            tls = [f"--certfile={ctx.pki / 'app.crt'}", f"--keyfile={ctx.pki / 'app.key'}"]
+        return Program(
+            "metrics",
+            "app",
+            [
+                str(ctx.venv_bin / "python"),
+                "-m",
+                "django",
+                "strata_metrics",
+                f"--address={listen_address(ctx.host.address)}",
+                f"--port={port}",
+                *instances,
+                *tls,
+            ],
+            stopsignal="TERM",
+            stopwaitsecs=5,
+            ports=[port],
+            user=self.user(),
+            environment=env,
+            directory=str(ctx.project),
+        )
 
     def _events_program(self, ctx: HostContext, env: dict) -> Program:
         port = ctx.config.roles["app"]["events_port"]

@@ -34,9 +34,16 @@ SPEC = RoleSpec(
         "timeout": (int, 30),
         # The event server (live updates, Server-Sent Events): one uvicorn process per app host.
         "events_port": (int, 18150),
+        # The app servers' Prometheus metrics (the `metrics` program, one per app host): never proxied by
+        # nginx, opened by the firewall to the monitor host only.
+        "metrics_port": (int, 18160),
     },
     # One port per instance, counting up from roles.app.port; one event server per host.
-    ports=(Port("port", count_option="instances", label="instance {n}"), Port("events_port")),
+    ports=(
+        Port("port", count_option="instances", label="instance {n}"),
+        Port("events_port"),
+        Port("metrics_port", with_role="monitor"),
+    ),
     validate=validate,
     links=(
         Link("app", "db", "all application data"),

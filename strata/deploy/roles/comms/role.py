@@ -23,6 +23,7 @@ from strata.deploy.roles.comms.client import (
     from_address,
     reply_domain,
 )
+from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.system import (
     DeployError,
     chown,
@@ -31,6 +32,7 @@ from strata.deploy.system import (
     make_dir,
     require_reachable,
     run,
+    service_user,
 )
 
 POSTFIX = "/usr/sbin/postfix"
@@ -119,6 +121,32 @@ class CommsRole(Role):
                 stopwaitsecs=30,
                 startsecs=1,
                 ports=[ctx.config.roles["comms"]["port"]],
+            ),
+            *self._exporter_programs(ctx),
+        ]
+
+    def _exporter_programs(self, ctx: HostContext) -> list[Program]:
+        """The queue probe (comms/metrics.py) while the monitor role is on, as Postfix's own user."""
+        if not monitor.enabled(ctx.config):
+            return []
+        port = ctx.config.roles["comms"]["metrics_port"]
+        return [
+            Program(
+                "comms-exporter",
+                "comms",
+                [
+                    str(ctx.venv_bin / "python"),
+                    "-m",
+                    "strata.deploy.roles.comms.metrics",
+                    f"--address={ctx.host.address}",
+                    f"--port={port}",
+                    f"--queue-directory={ctx.data('comms') / 'queue'}",
+                ],
+                user=service_user("postfix"),
+                environment={"PYTHONPATH": str(ctx.project), "PYTHONDONTWRITEBYTECODE": "1"},
+                directory=str(ctx.project),
+                stopwaitsecs=5,
+                ports=[port],
             )
         ]
 

@@ -35,6 +35,8 @@ SPEC = RoleSpec(
         # Whether the firewall `strata deploy` installs lets the whole internet reach `port` (replies by
         # email need it); off, only the app hosts may submit mail.
         "public_smtp": (bool, False),
+        # With the monitor role: the queue probe's metrics (comms/metrics.py; the monitor host only).
+        "metrics_port": (int, 18165),
     },
     # reply_domain, from_address, relay_host: checked by their kind; empty means "derived" or "none".
     kinds={
@@ -43,7 +45,7 @@ SPEC = RoleSpec(
         "relay_host": "host",
         "relay_username": "text",
     },
-    ports=(Port("port"),),
+    ports=(Port("port"), Port("metrics_port", with_role="monitor")),
     validate=validate,
     fallback="messages stay in the app; the people directory shows each person's email, phone and fax",
     # SASL modules for an authenticated relay.

@@ -9,14 +9,19 @@ from psycopg import sql
 
 from strata.deploy import pki
 from strata.deploy.config import Config, Host
-from strata.deploy.render import render, write
+from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.db import pitr
 from strata.deploy.roles.files.spec import pitr_storage_host, s3_tls_name
+from strata.deploy.roles.monitor import spec as monitor
+from strata.deploy.roles.monitor.role import exporter_user
 from strata.deploy.roles.probe import Health, timed
 from strata.deploy.system import chown, make_dir, require_reachable, run, service_user
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+POSTGRES_EXPORTER = "/usr/bin/prometheus-postgres-exporter"
+# The postgres exporter's login (the monitor role).
+MONITOR_USER = "strata_monitor"
 # The change after_ready_once reports when it created the first admin (`strata up` then prints its password).
 FIRST_ADMIN = "first admin"
 
@@ -94,6 +99,8 @@ class DbRole(Role):
                 }
             ),
             tls=cfg.tls_into("db"),
+            monitor_user=MONITOR_USER if monitor.enabled(cfg) else "",
+            own_cidr=ctx.host.cidr(),
             cert=ctx.pki / "db.crt",
             key=ctx.pki / "db.key",
             archive_command=(
@@ -105,7 +112,44 @@ class DbRole(Role):
         write(etc / "postgresql.conf", render("db/templates/postgresql.conf.j2", **common))
         self._render_pitr(ctx)
         write(etc / "pg_hba.conf", render("db/templates/pg_hba.conf.j2", **common))
+        self._render_exporter(ctx)
         write(etc / "pg_ident.conf", "# no ident maps\n")
+
+    def _render_exporter(self, ctx: HostContext) -> None:
+        """The postgres exporter's password file (mode 0600, its user's); removed without the monitor."""
+        pw = ctx.etc("db") / "monitor.pw"
+        if not monitor.enabled(ctx.config):
+            pw.unlink(missing_ok=True)
+            return
+        write(pw, ctx.secrets["db_monitor_password"], 0o600)
+        chown(pw, exporter_user())
+
+    def _exporter_programs(self, ctx: HostContext) -> list[Program]:
+        if not monitor.enabled(ctx.config):
+            return []
+        db = ctx.config.roles["db"]
+        # On this host, to the maintenance database: the cluster's figures need no site data.
+        uri = f"{listen_address(ctx.host.address)}:{db['port']}/postgres?sslmode=disable"
+        return [
+            Program(
+                "db-exporter",
+                "db",
+                [
+                    POSTGRES_EXPORTER,
+                    f"--web.listen-address={listen_address(ctx.host.address)}:{db['metrics_port']}",
+                    "--log.level=warn",
+                ],
+                user=exporter_user(),
+                environment={
+                    "DATA_SOURCE_URI": uri,
+                    "DATA_SOURCE_USER": MONITOR_USER,
+                    "DATA_SOURCE_PASS_FILE": str(ctx.etc("db") / "monitor.pw"),
+                },
+                stopsignal="TERM",
+                stopwaitsecs=5,
+                ports=[db["metrics_port"]],
+            )
+        ]
 
     def _render_pitr(self, ctx: HostContext) -> None:
         """pgBackRest's config (it holds the repository's S3 key and cipher passphrase: mode 0600, the
@@ -167,6 +211,7 @@ class DbRole(Role):
                 ports=[ctx.config.roles["db"]["port"]],
             ),
             *self._pitr_programs(ctx),
+            *self._exporter_programs(ctx),
         ]
 
     def _pitr_programs(self, ctx: HostContext) -> list[Program]:
@@ -228,6 +273,20 @@ class DbRole(Role):
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["name"]]).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(name, role))
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(name))
+            if monitor.enabled(ctx.config):
+                self._monitor_login(conn, ctx.secrets["db_monitor_password"])
+
+    def _monitor_login(self, conn, password: str) -> None:
+        """Create (or update) the postgres exporter's login: pg_monitor's statistics, no site data."""
+        user = sql.Identifier(MONITOR_USER)
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [MONITOR_USER]).fetchone()
+        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+        conn.execute(
+            sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                verb, user, sql.Literal(password)
+            )
+        )
+        conn.execute(sql.SQL("GRANT pg_monitor TO {}").format(user))
 
     def after_ready_once(self, ctxs: list[HostContext], step) -> list[str]:
         """Migrate the database and create the first admin, from the first app host of the topology

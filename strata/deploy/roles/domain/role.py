@@ -9,6 +9,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import pwd
 import re
 import urllib.parse
 from pathlib import Path
@@ -21,6 +22,9 @@ from strata.deploy.config import Config, Host
 from strata.deploy.render import render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.domain.client import connect_admin, tree
+from strata.deploy.roles.domain.metrics import peer_dn
+from strata.deploy.roles.monitor import spec as monitor
+from strata.deploy.roles.monitor.role import exporter_user
 from strata.deploy.roles.probe import Health, timed
 from strata.deploy.system import chown, require_reachable, run, service_user
 
@@ -143,10 +147,21 @@ class DomainRole(Role):
                 groups=t.groups,
                 services=t.services,
                 system=t.system,
+                monitor_peer=self._monitor_peer(ctx),
             ),
             0o600,
         )
         chown(conf, self.user())
+
+    def _monitor_peer(self, ctx: HostContext) -> str:
+        """Return the ldapi identity of the metrics probe (its user's), or "" without the monitor role."""
+        if not monitor.enabled(ctx.config):
+            return ""
+        user = exporter_user()
+        if user is None:
+            return peer_dn(os.getuid(), os.getgid())
+        pw = pwd.getpwnam(user)
+        return peer_dn(pw.pw_uid, pw.pw_gid)
 
     def validate(self, ctx: HostContext) -> None:
         run(
@@ -164,7 +179,35 @@ class DomainRole(Role):
             cmd += ["-u", user, "-g", user]
         # -d keeps slapd in the foreground for the supervisor; level 0 logs nothing (there is no syslog).
         cmd += ["-d", "0"]
-        return [Program("domain", "domain", cmd, stopsignal="TERM", stopwaitsecs=30, ports=[port])]
+        return [
+            Program("domain", "domain", cmd, stopsignal="TERM", stopwaitsecs=30, ports=[port]),
+            *self._exporter_programs(ctx),
+        ]
+
+    def _exporter_programs(self, ctx: HostContext) -> list[Program]:
+        """The cn=Monitor probe (domain/metrics.py) while the monitor role is on."""
+        if not monitor.enabled(ctx.config):
+            return []
+        port = ctx.config.roles["domain"]["metrics_port"]
+        return [
+            Program(
+                "domain-exporter",
+                "domain",
+                [
+                    str(ctx.venv_bin / "python"),
+                    "-m",
+                    "strata.deploy.roles.domain.metrics",
+                    f"--address={ctx.host.address}",
+                    f"--port={port}",
+                    f"--ldapi={self._ldapi(ctx)}",
+                ],
+                user=exporter_user(),
+                environment={"PYTHONPATH": str(ctx.project), "PYTHONDONTWRITEBYTECODE": "1"},
+                directory=str(ctx.project),
+                stopwaitsecs=5,
+                ports=[port],
+            )
+        ]
 
     def ready_probe(self, ctx: HostContext) -> Health:
         def check():

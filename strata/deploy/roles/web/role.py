@@ -11,6 +11,8 @@ from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.client import app_tls_name
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX, s3_tls_name
+from strata.deploy.roles.monitor import spec as monitor
+from strata.deploy.roles.monitor.role import exporter_user
 from strata.deploy.roles.web import tls
 from strata.deploy.roles.web.spec import DAV_MAX_XML, content_host
 from strata.deploy.system import DeployError, make_dir, require_reachable, run, service_user
@@ -40,6 +42,9 @@ def files_context(ctx: HostContext) -> dict:
         out["files_s3_host"] = f"{listen_address(host.address)}:{opts['port']}"
         out["files_s3_name"] = s3_tls_name(cfg)
     return out
+
+
+NGINX_EXPORTER = "/usr/bin/prometheus-nginx-exporter"
 
 
 class WebRole(Role):
@@ -154,6 +159,7 @@ class WebRole(Role):
                 app_tls_ca=cfg.ca_cert,
                 app_tls_name=app_tls_name(cfg),
                 fail_timeout=10,
+                status_port=web["status_port"] if monitor.enabled(cfg) else None,
                 **files_context(ctx),
             ),
         )
@@ -173,6 +179,23 @@ class WebRole(Role):
                 ports=[web["http_port"], web["https_port"]],
             )
         ]
+        if monitor.enabled(ctx.config):
+            programs.append(
+                Program(
+                    "web-exporter",
+                    "web",
+                    [
+                        NGINX_EXPORTER,
+                        f"-nginx.scrape-uri=http://127.0.0.1:{web['status_port']}/stub_status",
+                        f"-web.listen-address={listen_address(ctx.host.address)}:{web['metrics_port']}",
+                        # nginx starts with it: wait for its first answer rather than exit.
+                        "-nginx.retries=30",
+                    ],
+                    user=exporter_user(),
+                    stopwaitsecs=5,
+                    ports=[web["metrics_port"]],
+                )
+            )
         if web["tls"] == "acme":
             # Renewal: `certbot renew` twice a day under the host's supervisor (tls.renew_loop), as root:
             # certbot's keys are root's and its deploy hook signals nginx's master.

@@ -104,15 +104,25 @@ SPEC = RoleSpec(
         "acme_ca_file": (str, ""),
         # People's file bytes come from this name only (its own origin); "" = content.<site.domain>.
         "content_host": (str, ""),
+        # With the monitor role: prometheus-nginx-exporter's port (the monitor host only), and the
+        # loopback-only listener of nginx's stub_status it reads.
+        "metrics_port": (int, 18162),
+        "status_port": (int, 18163),
     },
-    ports=(Port("http_port"), Port("https_port")),
+    ports=(
+        Port("http_port"),
+        Port("https_port"),
+        Port("metrics_port", with_role="monitor"),
+        Port("status_port", with_role="monitor"),
+    ),
     validate=validate,
     links=(
         Link("web", "app", "proxied requests"),
         Link("web", "files", "file bytes after the app authorised them"),
     ),
     depends_on=("app",),
-    packages=("nginx",),
+    # prometheus-nginx-exporter: its metrics, with the monitor role.
+    packages=("nginx", "prometheus-nginx-exporter"),
     option_packages=(OptionPackages("tls", "acme", ("certbot",)),),
     kinds={
         "tls": "name",  # one of TLS_SOURCES, checked by validate()
