@@ -34,6 +34,14 @@ if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  # Debian enables the exporters' and Prometheus's own units (all interfaces, no TLS): never start them,
+  # at boot either; the monitor role runs private ones on the ports the firewall opens to it alone.
+  if [ -d /run/systemd/system ]; then
+    for unit in prometheus prometheus-node-exporter prometheus-postgres-exporter prometheus-nginx-exporter; do
+      state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
+      if [ -n "$state" ] && [ "$state" != masked ]; then systemctl mask --now "$unit" >/dev/null; fi
+    done
+  fi
   getent passwd strata >/dev/null || useradd --system --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin strata
 else
