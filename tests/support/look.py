@@ -42,7 +42,8 @@ def main_pages(seeded: dict[str, Any]) -> list[Page]:
         Page("conversation", f"/messages/c/{seeded['conversation']}/", "ann"),
         Page("app passwords", "/accounts/app-passwords/", "ann"),
         Page("status", "/status/", "ann"),
-        Page("not found", "/files/file/999999999/", "ann"),
+        Page("file not found", "/files/file/999999999/", "ann"),
+        Page("page not found", "/no-such-page/", "ann"),
     ]
 
 
