@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import look
+from tests.support import in_site, look
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -46,10 +46,11 @@ def test_every_main_page_fits_the_window_and_passes_axe(stack, seeded, windows):
 
 def test_header_titles_and_tables_at_this_size(stack, seeded, windows):
     size, opened = windows
+    stack.call(in_site.post_reply, seeded["bob"], seeded["conversation"], f"Seen on a {size}?")
     p = look.visit(opened, stack, look.Page("folder", f"/files/folder/{seeded['folder']}/", "ann"))
     assert p.title().startswith("Reports · My files · Files · ")
     assert p.inner_text(".site-user") == "Ann Archer"
-    # Bob wrote to Ann: the header's unread count says so, on every page.
+    # Bob wrote to Ann: the header's unread count says so, on every page (until she reads it, below).
     assert p.inner_text("[data-unread-badge]") == "1"
     row = p.locator("table.files tbody tr", has_text="q3-summary.txt")
     display = row.evaluate("tr => getComputedStyle(tr).display")
