@@ -17,7 +17,10 @@ MAX_TABS = 80
 # What the focused element shows: an outline, or (a visually hidden file input) its label's outline.
 FOCUS_SHOWN = """() => {
   const e = document.activeElement;
-  const shows = el => { const s = getComputedStyle(el); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; };
+  const shows = el => {
+    const s = getComputedStyle(el);
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+  };
   if (shows(e)) return true;
   return !!(e.labels && Array.from(e.labels).some(shows));
 }"""
@@ -81,7 +84,8 @@ def test_send_a_message_and_share_a_file_with_the_keyboard_alone(stack, browser,
         page.wait_for_selector(".messages")
         assert "is shared" in page.inner_text(".messages")
         access = page.inner_text(".access-list")
-        assert "Bob Baker" in access and "read and write" in access
+        assert "Bob Baker" in access
+        assert "read and write" in access
         assert errors == []
     finally:
         context.close()

@@ -40,7 +40,9 @@ def test_every_main_page_fits_the_window_and_passes_axe(stack, seeded, windows):
             problems.append(f"{page.name} ({size}): {wider}px wider than the window")
         for v in look.axe_violations(p):
             if v["impact"] in ("serious", "critical"):
-                problems.append(f"{page.name} ({size}): {v['impact']} {v['id']} ({v['help']}) at {v['nodes'][:3]}")
+                problems.append(
+                    f"{page.name} ({size}): {v['impact']} {v['id']} ({v['help']}) at {v['nodes'][:3]}"
+                )
     assert problems == []
 
 
@@ -60,7 +62,8 @@ def test_header_titles_and_tables_at_this_size(stack, seeded, windows):
         assert display == "block"  # the table is a list of cards
         assert row.locator("td[data-label=Size]").count() == 1
         assert not drag_hint.is_visible()
-        assert choose is not None and choose["width"] > 300  # one wide button
+        assert choose is not None
+        assert choose["width"] > 300
         assert not p.locator("#site-nav").is_visible()
         p.focus(".menu-toggle")
         p.keyboard.press("Enter")
@@ -69,7 +72,8 @@ def test_header_titles_and_tables_at_this_size(stack, seeded, windows):
     else:
         assert display == "table-row"
         assert drag_hint.is_visible()
-        assert choose is not None and choose["width"] < 300
+        assert choose is not None
+        assert choose["width"] < 300
         assert p.locator("#site-nav").is_visible()
         assert not p.locator(".menu-toggle").is_visible()
     p = look.visit(opened, stack, look.Page("conversation", f"/messages/c/{seeded['conversation']}/", "ann"))
@@ -80,7 +84,8 @@ def test_error_pages_wear_the_site_look(stack, seeded, windows):
     _, opened = windows
     p = opened["ann"]
     response = p.goto(stack.url + "/no-such-page/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     assert p.title().startswith("Page not found · ")
     assert p.locator(".error-page h1").inner_text() == "Page not found"
     assert p.inner_text(".site-user") == "Ann Archer"
@@ -88,5 +93,6 @@ def test_error_pages_wear_the_site_look(stack, seeded, windows):
     background = p.locator(".error-page").evaluate("e => getComputedStyle(e).backgroundColor")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent")
     response = opened[None].goto(stack.url + "/no-such-page/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     assert opened[None].locator(".error-page a", has_text="Log in").count() == 1

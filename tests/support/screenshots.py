@@ -9,7 +9,6 @@ starts a test stack (as the tests do: real servers on free ports in a temp dir),
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from tests.browser.conftest import ARGS, CHROMIUM
 from tests.support import look
