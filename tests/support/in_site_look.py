@@ -7,8 +7,9 @@ from typing import Any
 
 
 def seed_workspace(prefix: str) -> dict[str, Any]:
-    """Create PREFIX_ann (staff) and PREFIX_bob, a conversation between them, a folder holding a file in
-    Ann's space and a share of that file with Bob; return the ids and usernames the pages need."""
+    """Create PREFIX_ann (staff and superuser) and PREFIX_bob, a conversation between them, a folder
+    holding a file in Ann's space and a share of that file with Bob; return the ids and usernames the
+    pages need."""
     import io
 
     from django.contrib.auth.models import User
@@ -24,7 +25,7 @@ def seed_workspace(prefix: str) -> dict[str, Any]:
     ):
         user, _ = User.objects.get_or_create(username=f"{prefix}_{short}")
         user.set_password("correct horse battery " + user.username)
-        user.is_staff = short == "ann"
+        user.is_staff = user.is_superuser = short == "ann"
         user.save()
         update_contact_details(
             user,
@@ -53,5 +54,6 @@ def seed_workspace(prefix: str) -> dict[str, Any]:
         "bob": bob.username,
         "conversation": conversation,
         "folder": folder.pk,
+        "space": space.pk,
         "file": file.pk,
     }

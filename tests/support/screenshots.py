@@ -36,7 +36,7 @@ def main() -> int:
         seeded = look.seed(stack, "look")
         for size, viewport in look.SIZES.items():
             windows = look.sign_in(browser, stack, seeded, viewport)
-            for page in look.main_pages(seeded):
+            for page in look.main_pages(seeded) + look.more_pages(seeded):
                 p = look.visit(windows, stack, page)
                 violations = look.axe_violations(p)
                 rows.append((page.name, size, violations))
@@ -48,7 +48,8 @@ def main() -> int:
                     p.screenshot(path=str(out), full_page=False)
             look.close(windows)
         browser.close()
-    REPORT.write_text(look.report_markdown(rows))
+    checked = {page.name for page in look.main_pages(seeded)}
+    REPORT.write_text(look.report_markdown(rows, checked))
     print(f"wrote {REPORT} and {len(list(SHOTS.glob('*.png')))} screenshots in {SHOTS}")
     return 0
 
