@@ -1,0 +1,137 @@
+"""The main pages of a seeded workspace, and what the look tests and the screenshot script measure on
+them: axe-core's violations (through axe-playwright-python, which bundles axe-core) and horizontal
+overflow, at a desktop and a phone size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tests.support import in_site_look
+from tests.support.browser import open_as
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+IMPACTS = ("critical", "serious", "moderate", "minor")
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    who: str | None  # "ann", "bob" or None (signed out)
+
+
+def seed(stack, prefix: str) -> dict[str, Any]:
+    """Create the people, conversation, folder, file and share that the main pages show."""
+    return stack.call(in_site_look.seed_workspace, prefix)
+
+
+def main_pages(seeded: dict[str, Any]) -> list[Page]:
+    """Return the main pages of the seeded workspace, each with who looks at it."""
+    return [
+        Page("login", "/accounts/login/", None),
+        Page("directory", "/people/", "ann"),
+        Page("person", f"/people/{seeded['bob']}/", "ann"),
+        Page("files home", "/files/", "ann"),
+        Page("folder", f"/files/folder/{seeded['folder']}/", "ann"),
+        Page("file and sharing form", f"/files/file/{seeded['file']}/", "ann"),
+        Page("shared with me", "/files/shared/", "bob"),
+        Page("inbox and new message", "/messages/", "ann"),
+        Page("conversation", f"/messages/c/{seeded['conversation']}/", "ann"),
+        Page("app passwords", "/accounts/app-passwords/", "ann"),
+        Page("status", "/status/", "ann"),
+        Page("file not found", "/files/file/999999999/", "ann"),
+        Page("page not found", "/no-such-page/", "ann"),
+        Page("not allowed", "/accounts/directory/", "bob"),
+    ]
+
+
+def more_pages(seeded: dict[str, Any]) -> list[Page]:
+    """Return the other pages a person reaches from the menus (in the report, not in every test run)."""
+    return [
+        Page("trash", "/files/space/{space}/trash/".format(**seeded), "ann"),
+        Page("file search", "/files/search/?q=q3", "ann"),
+        Page("move a file", f"/files/files/{seeded['file']}/move", "ann"),
+        Page("email settings", "/messages/settings/", "ann"),
+        Page("edit my details", "/people/me/edit/", "ann"),
+        Page("change password", "/accounts/password/", "ann"),
+        Page("people and groups", "/accounts/directory/", "ann"),
+        Page("password reset", "/accounts/password/reset/", None),
+    ]
+
+
+def sign_in(browser, stack, seeded: dict[str, Any], viewport: dict[str, int]) -> dict[str | None, Any]:
+    """Open one window of VIEWPORT per person of the pages (None: signed out); return {who: page}."""
+    windows: dict[str | None, Any] = {}
+    for who in ("ann", "bob"):
+        _, p, _ = open_as(browser, stack, seeded[who], "/people/", viewport=viewport)
+        windows[who] = p
+    windows[None] = browser.new_context(ignore_https_errors=True, viewport=viewport).new_page()
+    return windows
+
+
+def close(windows: dict[str | None, Any]) -> None:
+    """Close the windows that sign_in opened."""
+    for p in windows.values():
+        p.context.close()
+
+
+def visit(windows: dict[str | None, Any], stack, page: Page):
+    """Open PAGE in its person's window; return that window once the page has loaded."""
+    p = windows[page.who]
+    p.goto(stack.url + page.path)
+    p.wait_for_load_state("load")
+    return p
+
+
+def overflow(p) -> int:
+    """Return how many CSS pixels the page is wider than the window (0: no horizontal scrolling)."""
+    return int(p.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
+
+
+def axe_violations(p) -> list[dict[str, Any]]:
+    """Run axe-core on the page; return its violations as {id, impact, help, nodes: [target...]}."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(p)
+    return [
+        {
+            "id": v["id"],
+            "impact": v.get("impact") or "minor",
+            "help": v["help"],
+            "nodes": [", ".join(map(str, n["target"])) for n in v["nodes"]],
+        }
+        for v in results.response["violations"]
+    ]
+
+
+def by_impact(violations: list[dict[str, Any]]) -> dict[str, int]:
+    """Count the violations (rules broken, not nodes) of each impact."""
+    return {impact: sum(1 for v in violations if v["impact"] == impact) for impact in IMPACTS}
+
+
+def report_markdown(rows: list[tuple[str, str, list[dict[str, Any]]]], checked: set[str]) -> str:
+    """Render ROWS (page name, size, violations) as the accessibility report's Markdown; CHECKED names the
+    pages that the browser test checks on every run."""
+    lines = [
+        "# Accessibility: axe-core results",
+        "",
+        "Generated by `python -m tests.support.screenshots` (axe-core bundled by",
+        "axe-playwright-python 0.1.8, Chromium through Playwright) on a test stack seeded by",
+        "`tests/support/in_site_look.py`. The numbers are rules violated on each page, by impact.",
+        '`tests/browser/test_look_browser.py` checks the pages marked "every run" at both sizes and fails',
+        "on any serious or critical violation or any horizontal scrolling.",
+        "",
+        "| page | size | critical | serious | moderate | minor | rules | checked |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, size, violations in rows:
+        counts = by_impact(violations)
+        rules = ", ".join(f"`{v['id']}` ({v['impact']})" for v in violations) or "—"
+        when = "every run" if name in checked else "report"
+        lines.append(
+            f"| {name} | {size} | " + " | ".join(str(counts[i]) for i in IMPACTS) + f" | {rules} | {when} |"
+        )
+    return "\n".join(lines) + "\n"
