@@ -84,15 +84,17 @@ def verdict(fig: Figure) -> str:
 
 
 def table_rows(figures: Iterable[Figure]) -> list[str]:
-    """Return the markdown rows (header included) of FIGURES: item, what, measured, against, target, verdict."""
+    """Return the markdown rows (header included) of FIGURES: item, what, measured, what it was measured
+    against, target, verdict."""
     rows = [
         "| item | what | measured | measured against (same run) | target | |",
         "|---|---|---|---|---|---|",
     ]
     for f in figures:
         what = f.what + (f" ({f.note})" if f.note else "")
+        against = f.against or "—"
         rows.append(
-            f"| {f.item} | {what} | {f.value_text()} | {f.against or '—'} | {f.target_text()} | {verdict(f)} |"
+            f"| {f.item} | {what} | {f.value_text()} | {against} | {f.target_text()} | {verdict(f)} |"
         )
     return rows
 
@@ -182,7 +184,10 @@ def _bars(ax, figs: list[Figure], title: str, ylabel: str) -> None:
         # The bound in the figure's own unit: a ratio target is drawn at target x base.
         y = f.target * f.base if f.base is not None else f.target
         ax.hlines(y, x - 0.45, x + 0.45, colors="red", linewidth=2)
-        ax.annotate(f"{f.op} {f.target_text().split(' ', 1)[1]}", (x, y), fontsize=7, ha="center", va="bottom")
+        bound = f"{f.target:g}×" if f.base is not None else f"{f.target:g} {f.unit}"
+        ax.annotate(f"target {f.op} {bound}", (x, y), fontsize=7, ha="center", va="bottom", color="red")
+    for x, f in zip(xs, figs, strict=True):
+        ax.annotate(f"{f.value:.0f}", (x, f.value), fontsize=7, ha="center", va="top", color="white")
     ax.set_xticks(list(xs), labels, rotation=20, ha="right", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel)

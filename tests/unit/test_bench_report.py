@@ -13,14 +13,28 @@ def figures() -> list[Figure]:
     return [
         Figure("P1.livez_rps", "`/livez`", 1000, "req/s", chart="pages_rps", extra={"label": "/livez"}),
         Figure(
-            "P1.folder_rps", "folder page", 600, "req/s", against="`/livez` (same run)", base=1000,
-            op="≥", target=0.5, chart="pages_rps",
-        ),  # fmt: skip
+            "P1.folder_rps",
+            "folder page",
+            600,
+            "req/s",
+            against="`/livez` (same run)",
+            base=1000,
+            op="≥",
+            target=0.5,
+            chart="pages_rps",
+        ),
         Figure("P1.folder_p99", "folder p99", 80, "ms", op="<", target=50, chart="pages_p99"),
         Figure(
-            "P3.upload", "upload", 70, "MiB/s", against="boto3 multipart", base=100, op="≥", target=0.8,
+            "P3.upload",
+            "upload",
+            70,
+            "MiB/s",
+            against="boto3 multipart",
+            base=100,
+            op="≥",
+            target=0.8,
             chart="transfers",
-        ),  # fmt: skip
+        ),
         Figure("P3.boto3", "boto3", 100, "MiB/s", chart="transfers"),
         Figure("P6.after", "stack after", 900, "MiB", op="<", target=1430),
     ]
@@ -41,11 +55,15 @@ def test_table_rows_say_value_ratio_against_and_verdict():
     assert rows[0].startswith("| item | what | measured | measured against")
     folder = next(r for r in rows if "folder page" in r)
     assert "600 req/s = **0.60×** 1000 req/s" in folder
-    assert "`/livez` (same run)" in folder and "≥ 0.5× `/livez`" in folder and "| met |" in folder
+    assert "`/livez` (same run)" in folder
+    assert "≥ 0.5× `/livez`" in folder
+    assert "| met |" in folder
     upload = next(r for r in rows if r.startswith("| P3 | upload"))
-    assert "**not met**" in upload and "≥ 0.8× boto3 multipart" in upload
+    assert "**not met**" in upload
+    assert "≥ 0.8× boto3 multipart" in upload
     p99 = next(r for r in rows if "folder p99" in r)
-    assert "< 50 ms" in p99 and "**not met**" in p99
+    assert "< 50 ms" in p99
+    assert "**not met**" in p99
     livez = next(r for r in rows if "`/livez` |" in r)
     assert livez.endswith("| — | — |  |")
 
@@ -61,7 +79,8 @@ def test_history_line_is_one_json_object_per_run():
     line = history_line(figures(), {"when": "now", "charts": ["x.png"], "seconds": 12.5})
     assert "\n" not in line
     data = json.loads(line)
-    assert data["seconds"] == 12.5 and "charts" not in data
+    assert data["seconds"] == 12.5
+    assert "charts" not in data
     assert data["figures"]["P3.upload"] == {
         "value": 70,
         "unit": "MiB/s",

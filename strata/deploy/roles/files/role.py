@@ -27,6 +27,13 @@ LOOPBACK = "127.0.0.1"
 GRPC_SECTIONS = ("master", "volume", "filer", "s3", "admin", "worker", "client")
 
 
+# SeaweedFS's memory (P6: both programs < 300 MiB after the benchmarks): Go's soft limit per program
+# (`weed mini`: master, volume, filer and admin in one process; `weed s3`: the gateway, which holds the
+# bytes in flight) and the gateway's budget for the buffers of S3 GETs.
+MEMORY_LIMIT_MIB = {"files": 128, "files-s3": 128}
+S3_READER_BUFFER_MB = 64
+
+
 def weed_binary() -> str:
     found = shutil.which("weed", path=str(Path(__import__("sys").executable).parent))
     if not found:
@@ -197,19 +204,36 @@ class FilesRole(Role):
             f"-config={etc / 's3.json'}",
             f"-cert.file={ctx.pki / 'files-s3.crt'}",
             f"-key.file={ctx.pki / 'files-s3.key'}",
+            # Memory (P6): the GETs' reader buffers get a budget (unlimited by default: every download
+            # left its buffers to the Go heap) and no in-memory chunk cache (nginx streams each download
+            # once; the volume server reads from disk and the page cache).
+            f"-readerCacheSizeMB={S3_READER_BUFFER_MB}",
+            "-cacheCapacityMB=0",
         ]
         internal = [p for p in range(base, base + INTERNAL_PORTS) if p != base + S3_GRPC_OFFSET]
         return [
-            self._program("files", servers, data, internal),
-            self._program("files-s3", gateway, data, [files["port"], base + S3_GRPC_OFFSET]),
+            self._program("files", servers, data, internal, MEMORY_LIMIT_MIB["files"]),
+            self._program(
+                "files-s3",
+                gateway,
+                data,
+                [files["port"], base + S3_GRPC_OFFSET],
+                MEMORY_LIMIT_MIB["files-s3"],
+            ),
         ]
 
-    def _program(self, name: str, command: list[str], data: Path, ports: list[int]) -> Program:
+    def _program(
+        self, name: str, command: list[str], data: Path, ports: list[int], limit_mib: int
+    ) -> Program:
         return Program(
             name,
             "files",
             command,
             user=self.user(),
+            # Go's soft memory limit: past it the collector runs sooner and the heap's free pages go back
+            # to the system (by default a burst of uploads leaves the heap at its peak for minutes). GOGC
+            # lower than Go's 100: the heap grows to 1.5x what is live, not 2x.
+            environment={"GOMEMLIMIT": f"{MEMORY_LIMIT_MIB[name]}MiB", "GOGC": "50"},
             directory=str(data),
             stopsignal="TERM",
             stopwaitsecs=30,
