@@ -223,6 +223,19 @@ def test_files_servers_listen_on_loopback_and_only_s3_on_the_host(config, monkey
     assert gateway.ports == [config.roles["files"]["port"], base + S3_GRPC_OFFSET]
 
 
+def test_files_programs_bound_their_memory(config, monkeypatch):
+    # P6: Go's soft limit and a lower GOGC for both SeaweedFS programs; the gateway's GET buffers capped.
+    monkeypatch.setattr(files_role, "weed_binary", lambda: "/venv/bin/weed")
+    monkeypatch.setattr(files_role, "service_user", lambda name: None)
+    servers, gateway = files_role.FilesRole().programs(
+        HostContext(config, FILES_SECRETS, config.hosts["data"])
+    )
+    for program in (servers, gateway):
+        assert program.environment == {"GOMEMLIMIT": "128MiB", "GOGC": "50"}
+    assert {"-readerCacheSizeMB=64", "-cacheCapacityMB=0"} <= set(gateway.command)
+    assert not any(arg.startswith("-readerCacheSizeMB") for arg in servers.command)
+
+
 def test_files_certificates_name_loopback_and_the_host(config):
     grpc, https = files_role.FilesRole().certificates(config, config.hosts["data"])
     assert (grpc.stem, grpc.client_auth, grpc.addresses) == ("files-grpc", True, ("127.0.0.1",))
