@@ -285,6 +285,12 @@ def test_nginx_fetches_file_bytes_over_verified_https(config, no_service_users):
     assert "server 198.18.0.4:18333;" in conf
 
 
+def test_nginx_streams_uploads_through_a_large_buffer(config, no_service_users):
+    location = render_web(config).split("location ^~ /api/files/uploads/", 1)[1].split("}", 1)[0]
+    assert "proxy_request_buffering off;" in location
+    assert "client_body_buffer_size 1m;" in location
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
 
