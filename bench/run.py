@@ -233,13 +233,13 @@ class Run:
                 base=bare_direct["rps"],
             ),
         )
-        in_app = s.call(in_site.time_session_variants, USER, folder, 50, timeout=600)
+        in_app = s.call(in_site.time_session_variants, USER, folder, 30, timeout=600)
         live = in_app["live cache (the site's setting)"]
         livez_app = in_app["/livez (no session, no query)"]
         self.add(
             Figure(
                 "P1.folder_app_ms",
-                f"folder page, app time of one request (median of 50, {live['queries']} queries)",
+                f"folder page, app time of one request (median of 30, {live['queries']} queries)",
                 live["median_ms"],
                 "ms",
                 against="`/livez` app time",
@@ -260,7 +260,7 @@ class Run:
             f"{folder_direct['rps'] / bare_direct['rps']:.2f}× | {folder_direct['p50']:.0f} / "
             f"{folder_direct['p99']:.0f} ms |",
             "",
-            "App time of one request in the site's Django (test client, one at a time, 50 requests):",
+            "App time of one request in the site's Django (test client, one at a time, 30 requests):",
             "",
             "| how sessions and the user are kept | median | p95 | queries |",
             "|---|---|---|---|",

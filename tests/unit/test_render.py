@@ -231,7 +231,7 @@ def test_files_programs_bound_their_memory(config, monkeypatch):
         HostContext(config, FILES_SECRETS, config.hosts["data"])
     )
     for program in (servers, gateway):
-        assert program.environment == {"GOMEMLIMIT": "128MiB", "GOGC": "50"}
+        assert program.environment == {"GOMEMLIMIT": f"{files_role.MEMORY_LIMIT_MIB[program.name]}MiB", "GOGC": "50"}
     assert {"-readerCacheSizeMB=64", "-cacheCapacityMB=0"} <= set(gateway.command)
     assert not any(arg.startswith("-readerCacheSizeMB") for arg in servers.command)
 

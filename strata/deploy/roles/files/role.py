@@ -30,7 +30,7 @@ GRPC_SECTIONS = ("master", "volume", "filer", "s3", "admin", "worker", "client")
 # SeaweedFS's memory (P6: both programs < 300 MiB after the benchmarks): Go's soft limit per program
 # (`weed mini`: master, volume, filer and admin in one process; `weed s3`: the gateway, which holds the
 # bytes in flight) and the gateway's budget for the buffers of S3 GETs.
-MEMORY_LIMIT_MIB = {"files": 128, "files-s3": 128}
+MEMORY_LIMIT_MIB = {"files": 256, "files-s3": 160}
 S3_READER_BUFFER_MB = 64
 
 
