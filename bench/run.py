@@ -14,9 +14,11 @@ Run as root: .venv/bin/python -m bench.run [--no-lab]
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
 import platform
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -107,6 +109,25 @@ def seaweedfs(memory: dict[str, float]) -> float:
     return sum(v for k, v in memory.items() if role_of(k).startswith("files"))
 
 
+def warm_up_split(profile: cProfile.Profile, top: int = 12) -> list[str]:
+    """The deployer's own functions a warm `up` spent the most time in (cumulative, from cProfile)."""
+    stats = pstats.Stats(profile)
+    rows = []
+    for (path, line, name), (_cc, calls, _tt, cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if "/strata/deploy/" in path:
+            short = path.split("/strata/deploy/", 1)[1]
+            rows.append((cumulative, f"`{short}:{line}` {name}", calls))
+    rows.sort(reverse=True)
+    return [
+        "cProfile of the warm `up`, the deployer's functions by cumulative time (nested: a caller's time "
+        "includes its callees'):",
+        "",
+        "| function | calls | seconds |",
+        "|---|---|---|",
+        *(f"| {name} | {calls} | {cum:.1f} |" for cum, name, calls in rows[:top]),
+    ]
+
+
 # --- the steps ------------------------------------------------------------------------------------------
 
 
@@ -122,9 +143,11 @@ class Run:
 
     # P6 (first half): warm `up` and idle memory
     def warm_up_and_idle(self) -> None:
+        profile = cProfile.Profile()
         t0 = time.monotonic()
-        deploy.up(self.stack.config.path)
+        profile.runcall(deploy.up, self.stack.config.path)
         warm = time.monotonic() - t0
+        self.sections["P6: where a warm `up` spends its time"] = warm_up_split(profile)
         time.sleep(3)
         self.memory["idle"] = pss_by_program(self.stack)
         self.add(

@@ -224,7 +224,7 @@ def test_files_servers_listen_on_loopback_and_only_s3_on_the_host(config, monkey
 
 
 def test_files_programs_bound_their_memory(config, monkeypatch):
-    # P6: Go's soft limit and a lower GOGC for both SeaweedFS programs; the gateway's GET buffers capped.
+    # P6: Go's soft limit and a lower GOGC for both SeaweedFS programs.
     monkeypatch.setattr(files_role, "weed_binary", lambda: "/venv/bin/weed")
     monkeypatch.setattr(files_role, "service_user", lambda name: None)
     servers, gateway = files_role.FilesRole().programs(
@@ -232,8 +232,6 @@ def test_files_programs_bound_their_memory(config, monkeypatch):
     )
     for program in (servers, gateway):
         assert program.environment == {"GOMEMLIMIT": f"{files_role.MEMORY_LIMIT_MIB[program.name]}MiB", "GOGC": "50"}
-    assert {"-readerCacheSizeMB=64", "-cacheCapacityMB=0"} <= set(gateway.command)
-    assert not any(arg.startswith("-readerCacheSizeMB") for arg in servers.command)
 
 
 def test_files_certificates_name_loopback_and_the_host(config):

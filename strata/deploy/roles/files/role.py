@@ -29,9 +29,9 @@ GRPC_SECTIONS = ("master", "volume", "filer", "s3", "admin", "worker", "client")
 
 # SeaweedFS's memory (P6: both programs < 300 MiB after the benchmarks): Go's soft limit per program
 # (`weed mini`: master, volume, filer and admin in one process; `weed s3`: the gateway, which holds the
-# bytes in flight) and the gateway's budget for the buffers of S3 GETs.
+# bytes in flight). 128 MiB for `weed mini` was below what it holds during transfers: its collector then
+# ran all the time.
 MEMORY_LIMIT_MIB = {"files": 256, "files-s3": 160}
-S3_READER_BUFFER_MB = 64
 
 
 def weed_binary() -> str:
@@ -204,11 +204,8 @@ class FilesRole(Role):
             f"-config={etc / 's3.json'}",
             f"-cert.file={ctx.pki / 'files-s3.crt'}",
             f"-key.file={ctx.pki / 'files-s3.key'}",
-            # Memory (P6): the GETs' reader buffers get a budget (unlimited by default: every download
-            # left its buffers to the Go heap) and no in-memory chunk cache (nginx streams each download
-            # once; the volume server reads from disk and the page cache).
-            f"-readerCacheSizeMB={S3_READER_BUFFER_MB}",
-            "-cacheCapacityMB=0",
+            # No -readerCacheSizeMB budget for the GETs' buffers: 64 MiB made a 256 MiB download take two
+            # minutes instead of two seconds (bench.run, P2); Go's soft limit below bounds the heap.
         ]
         internal = [p for p in range(base, base + INTERNAL_PORTS) if p != base + S3_GRPC_OFFSET]
         return [
