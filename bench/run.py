@@ -53,11 +53,11 @@ REPORTS = Path(__file__).parent / "reports"
 USER, PASSWORD = "bench", "bench-pass-2026"
 MiB = 1024 * 1024
 # Sizes that keep the whole run under 10 minutes on 2 shared cores and the ratios meaningful.
-WRK_SECONDS = 5
+WRK_SECONDS = 4
 P2_ROUNDS = 3
-P3_SIZE_MIB, P3_ROUNDS = 256, 3
+P3_SIZE_MIB, P3_ROUNDS = 256, 2
 P4_LOGINS, P4_PAGES = 40, 60
-LAB_SIZE_MIB, LAB_ROUNDS = 128, 3
+LAB_SIZE_MIB, LAB_ROUNDS = 128, 2
 console = Console()
 
 
