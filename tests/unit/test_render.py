@@ -231,7 +231,8 @@ def test_files_programs_bound_their_memory(config, monkeypatch):
         HostContext(config, FILES_SECRETS, config.hosts["data"])
     )
     for program in (servers, gateway):
-        assert program.environment == {"GOMEMLIMIT": f"{files_role.MEMORY_LIMIT_MIB[program.name]}MiB", "GOGC": "50"}
+        limit = files_role.MEMORY_LIMIT_MIB[program.name]
+        assert program.environment == {"GOMEMLIMIT": f"{limit}MiB", "GOGC": "50"}
 
 
 def test_files_certificates_name_loopback_and_the_host(config):
