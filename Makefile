@@ -51,10 +51,8 @@ unit:
 	$(VENV)/bin/ruff format --check strata tests bench
 	$(VENV)/bin/python -m pytest -m "not integration and not browser and not lab"
 
+# P1-P6 on one stack (and the lab's cross-host download as root): bench/reports/latest.md, history.jsonl
+# and the charts. The single benchmarks (python -m bench.NAME) keep their own reports.
 bench:
 	@bash scripts/bootstrap.sh test
-	$(VENV)/bin/python -m bench.stack
-	$(VENV)/bin/python -m bench.folder_page
-	$(VENV)/bin/python -m bench.files
-	$(VENV)/bin/python -m bench.ldap_login
-	$(VENV)/bin/python -m bench.events
+	$(VENV)/bin/python -m bench.run

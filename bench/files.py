@@ -190,9 +190,10 @@ def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
     return proc, https_port
 
 
-def measure_p2(stack, tmp: Path, uploader: Uploader, cookies: Path) -> list[tuple[str, str, str]]:
-    """Return P2's rows: the app URL (redirect, then the bytes from the content host) vs a presigned GET
-    through the same nginx, alternating, ROUNDS each."""
+def p2_speeds(stack, tmp: Path, uploader: Uploader, cookies: Path) -> dict[str, list[float]]:
+    """Download a 256 MiB file through the app URL (redirect, then the bytes from the content host) and as
+    a presigned GET through the same nginx, alternating, ROUNDS each; return MiB/s of each ("app",
+    "direct") and the app servers' CPU seconds of each app-URL download ("cpu")."""
     src = tmp / "256.bin"
     make_file(src, 256 * MiB)
     f = uploader.upload(src, "download-256.bin")
@@ -221,6 +222,13 @@ def measure_p2(stack, tmp: Path, uploader: Uploader, cookies: Path) -> list[tupl
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    return {"app": app_speeds, "direct": direct_speeds, "cpu": cpu}
+
+
+def measure_p2(stack, tmp: Path, uploader: Uploader, cookies: Path) -> list[tuple[str, str, str]]:
+    """Return P2's rows (p2_speeds, formatted)."""
+    r = p2_speeds(stack, tmp, uploader, cookies)
+    app_speeds, direct_speeds, cpu = r["app"], r["direct"], r["cpu"]
     app_mibps, direct_mibps = statistics.median(app_speeds), statistics.median(direct_speeds)
     return [
         (

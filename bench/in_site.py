@@ -9,6 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def _session_backend() -> str:
+    """The site's authentication backend a test client's session names: Django's own, or the directory's
+    when the domain role is on (its get_user reads the same User rows)."""
+    from django.conf import settings
+
+    backends = settings.AUTHENTICATION_BACKENDS
+    return next((b for b in backends if b.endswith(("ModelBackend", "DirectoryBackend"))), backends[0])
+
+
 def folder_of_files(username: str, password: str, files: int) -> list[int]:
     """Create USERNAME (or reset their PASSWORD) and a folder of FILES rows in their personal space;
     return [space id, folder id]."""
@@ -76,7 +85,7 @@ def time_folder_pages() -> dict[str, dict[str, Any]]:
         File.objects.bulk_create(batch)
         connection.cursor().execute("ANALYZE files_file")
         client = Client(HTTP_HOST="localhost", HTTP_X_FORWARDED_PROTO="https")
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend=_session_backend())
         url = f"/files/space/{space.id}/folder/{folder.id}/"
         client.get(url)
         times = []
@@ -129,7 +138,7 @@ def time_session_variants(username: str, url: str, rounds: int = 200) -> dict[st
             if label.startswith("live"):
                 assert CACHE.wait_live(), "the live cache's listener did not connect"
             client = Client(HTTP_HOST="localhost", HTTP_X_FORWARDED_PROTO="https")
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+            client.force_login(user, backend=_session_backend())
             path = "/livez" if label.startswith("/livez") else url
             for _ in range(20):
                 assert client.get(path).status_code == 200
@@ -213,3 +222,34 @@ def timed_group_messages(prefix: str, group: str, messages: int) -> list[float]:
         post_message(first.conversation, sender, f"bench message {i}")
         out.append(time.time())
     return out
+
+
+def time_save_stream(path: str, rounds: int) -> dict[str, list[float]]:
+    """Time the app's own S3 path with no HTTP request in front: the storage backend's save_stream of the
+    file at PATH (read in blocks, hashed, PUT as parts to the file server), ROUNDS times; and the SHA-256
+    of the same bytes alone (the hashing every upload does). Return seconds of each; the objects stored
+    are deleted."""
+    import hashlib
+    import os
+    import time
+    import uuid
+
+    from strata.files.limits import part_bytes
+    from strata.files.storage import BLOCK, backend
+
+    size = os.path.getsize(path)
+    saves, hashes = [], []
+    for _ in range(rounds):
+        key = uuid.uuid4().hex
+        with open(path, "rb") as fh:
+            t0 = time.perf_counter()
+            backend().save_stream(key, fh, size, "application/octet-stream", part_bytes())
+            saves.append(time.perf_counter() - t0)
+        backend().delete(key)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            t0 = time.perf_counter()
+            while block := fh.read(BLOCK):
+                digest.update(block)
+            hashes.append(time.perf_counter() - t0)
+    return {"save_stream": saves, "sha256": hashes}

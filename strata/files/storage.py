@@ -27,6 +27,10 @@ from strata.deploy.roles.files.spec import ACCEL_LOCAL_PREFIX, ACCEL_S3_PREFIX
 from .errors import StorageUnavailable, TruncatedUpload
 
 BLOCK = 256 * 1024
+# An upload's body is read and sent on in blocks of this size: gunicorn reads ahead up to 1 MiB per recv(),
+# so a 1 MiB read takes it whole (smaller reads re-copy its read-ahead buffer each time), and each block
+# costs one hash update and one TLS write to the file server. One block per upload in memory.
+UPLOAD_BLOCK = 1024 * 1024
 
 
 class Readable(Protocol):
@@ -71,7 +75,7 @@ def stream_blocks(stream: Readable, length: int) -> Iterator[bytes]:
     """Yield exactly LENGTH bytes from STREAM in blocks; raise TruncatedUpload if it ends early."""
     remaining = length
     while remaining > 0:
-        block = stream.read(min(BLOCK, remaining))
+        block = stream.read(min(UPLOAD_BLOCK, remaining))
         if not block:
             raise TruncatedUpload(f"the upload ended after {length - remaining} of {length} bytes")
         remaining -= len(block)

@@ -223,6 +223,18 @@ def test_files_servers_listen_on_loopback_and_only_s3_on_the_host(config, monkey
     assert gateway.ports == [config.roles["files"]["port"], base + S3_GRPC_OFFSET]
 
 
+def test_files_programs_bound_their_memory(config, monkeypatch):
+    # P6: Go's soft limit and a lower GOGC for both SeaweedFS programs.
+    monkeypatch.setattr(files_role, "weed_binary", lambda: "/venv/bin/weed")
+    monkeypatch.setattr(files_role, "service_user", lambda name: None)
+    servers, gateway = files_role.FilesRole().programs(
+        HostContext(config, FILES_SECRETS, config.hosts["data"])
+    )
+    for program in (servers, gateway):
+        limit = files_role.MEMORY_LIMIT_MIB[program.name]
+        assert program.environment == {"GOMEMLIMIT": f"{limit}MiB", "GOGC": "50"}
+
+
 def test_files_certificates_name_loopback_and_the_host(config):
     grpc, https = files_role.FilesRole().certificates(config, config.hosts["data"])
     assert (grpc.stem, grpc.client_auth, grpc.addresses) == ("files-grpc", True, ("127.0.0.1",))
@@ -270,6 +282,12 @@ def test_nginx_fetches_file_bytes_over_verified_https(config, no_service_users):
     assert "proxy_ssl_session_reuse on;" in location
     assert "proxy_buffers 4 64k;" in location
     assert "server 198.18.0.4:18333;" in conf
+
+
+def test_nginx_streams_uploads_through_a_large_buffer(config, no_service_users):
+    location = render_web(config).split("location ^~ /api/files/uploads/", 1)[1].split("}", 1)[0]
+    assert "proxy_request_buffering off;" in location
+    assert "client_body_buffer_size 1m;" in location
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------

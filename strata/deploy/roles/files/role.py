@@ -28,6 +28,13 @@ LOOPBACK = "127.0.0.1"
 GRPC_SECTIONS = ("master", "volume", "filer", "s3", "admin", "worker", "client")
 
 
+# SeaweedFS's memory (P6: both programs < 300 MiB after the benchmarks): Go's soft limit per program
+# (`weed mini`: master, volume, filer and admin in one process; `weed s3`: the gateway, which holds the
+# bytes in flight). 128 MiB for `weed mini` was below what it holds during transfers: its collector then
+# ran all the time.
+MEMORY_LIMIT_MIB = {"files": 256, "files-s3": 160}
+
+
 def weed_binary() -> str:
     found = shutil.which("weed", path=str(Path(__import__("sys").executable).parent))
     if not found:
@@ -203,19 +210,33 @@ class FilesRole(Role):
             f"-config={etc / 's3.json'}",
             f"-cert.file={ctx.pki / 'files-s3.crt'}",
             f"-key.file={ctx.pki / 'files-s3.key'}",
+            # No -readerCacheSizeMB budget for the GETs' buffers: 64 MiB made a 256 MiB download take two
+            # minutes instead of two seconds (bench.run, P2); Go's soft limit below bounds the heap.
         ]
         internal = [p for p in range(base, base + INTERNAL_PORTS) if p != base + S3_GRPC_OFFSET]
         return [
-            self._program("files", servers, data, internal + metrics),
-            self._program("files-s3", gateway, data, [files["port"], base + S3_GRPC_OFFSET]),
+            self._program("files", servers, data, internal + metrics, MEMORY_LIMIT_MIB["files"]),
+            self._program(
+                "files-s3",
+                gateway,
+                data,
+                [files["port"], base + S3_GRPC_OFFSET],
+                MEMORY_LIMIT_MIB["files-s3"],
+            ),
         ]
 
-    def _program(self, name: str, command: list[str], data: Path, ports: list[int]) -> Program:
+    def _program(
+        self, name: str, command: list[str], data: Path, ports: list[int], limit_mib: int
+    ) -> Program:
         return Program(
             name,
             "files",
             command,
             user=self.user(),
+            # Go's soft memory limit: past it the collector runs sooner and the heap's free pages go back
+            # to the system (by default a burst of uploads leaves the heap at its peak for minutes). GOGC
+            # lower than Go's 100: the heap grows to 1.5x what is live, not 2x.
+            environment={"GOMEMLIMIT": f"{MEMORY_LIMIT_MIB[name]}MiB", "GOGC": "50"},
             directory=str(data),
             stopsignal="TERM",
             stopwaitsecs=30,
