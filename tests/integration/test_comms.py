@@ -7,7 +7,6 @@ configured, so every outgoing mail lands in the local outbox (a Maildir), which 
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 import re
@@ -29,7 +28,7 @@ from strata.deploy.supervisor import Supervisor
 from tests.support import in_site
 from tests.support.client import Client, text_of
 from tests.support.mail import outbox_to
-from tests.support.stack import Stack, free_ports, make_root, require_servers, strata, write_topology
+from tests.support.stack import Stack, drill, free_ports, make_root, require_servers, write_topology
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
@@ -510,12 +509,7 @@ def test_outbox_cli_lists_the_mail(comms_stack, first_mail, capsys):
 
 
 def test_strata_drill_comms_down(comms_stack, tmp_path):
-    proc = strata(comms_stack, "drill", "comms-down", "--seconds", "3", "--report-dir", str(tmp_path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    print(proc.stdout)  # the figures (pytest -rP shows them)
-    assert "comms-down: pass" in proc.stdout
-    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
-    (result,) = record["results"]
+    result = drill(comms_stack, tmp_path, "comms-down")["comms-down"]
     assert result["measured"]["sent_while_down"] == 0  # held while the mail server was down ...
     assert (result["measured"]["lost"], result["measured"]["duplicated"]) == (0, 0)  # ... then each once
     mailed = [m.subject for m in list_outbox(comms_stack.config.var_dir) if "drill " in m.subject]

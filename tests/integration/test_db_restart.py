@@ -8,7 +8,6 @@ crash would: pages answer 503 with Retry-After, and nothing is touched to bring 
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from strata.deploy.supervisor import Supervisor
 from tests.support import in_site
 from tests.support.client import Client, text_of
-from tests.support.stack import running_stack, strata
+from tests.support.stack import drill, running_stack
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
@@ -137,13 +136,7 @@ def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
 
 
 def test_strata_drill_app_kill_and_db_restart(stack, tmp_path):
-    proc = strata(stack, "drill", "app-kill", "db-restart", "--seconds", "6", "--report-dir", str(tmp_path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    print(proc.stdout)  # the figures (pytest -rP shows them)
-    assert "app-kill: pass" in proc.stdout
-    assert "db-restart: pass" in proc.stdout
-    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
-    by = {r["drill"]: r for r in record["results"]}
+    by = drill(stack, tmp_path, "app-kill", "db-restart", seconds=6)
     assert by["app-kill"]["measured"]["failed"] == 0
     assert by["app-kill"]["requests"] > 20  # the load ran while the server was killed and came back
     assert by["db-restart"]["measured"]["answered_503"] > 0  # the outage was seen, and answered 503

@@ -32,7 +32,7 @@ from tests.support.domain import (
     reset_lockouts,
     start_domain_stack,
 )
-from tests.support.stack import ok, strata
+from tests.support.stack import drill, ok, strata
 
 pytestmark = pytest.mark.integration
 
@@ -617,12 +617,7 @@ def test_directory_down_login_answers_fast_sessions_live_on_emergency_admin_work
 
 
 def test_strata_drill_domain_down(dstack, tmp_path):
-    proc = strata(dstack, "drill", "domain-down", "--seconds", "3", "--report-dir", str(tmp_path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    print(proc.stdout)  # the figures (pytest -rP shows them)
-    assert "domain-down: pass" in proc.stdout
-    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
-    (result,) = record["results"]
+    result = drill(dstack, tmp_path, "domain-down")["domain-down"]
     assert result["measured"]["login_not_503"] == 0  # the new login was refused with a 503
     assert result["measured"]["failed"] == 0  # the people already in went on working
     assert result["requests"] > 10

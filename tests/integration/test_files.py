@@ -17,7 +17,7 @@ from cryptography import x509
 from strata.deploy.roles.files import client as s3
 from tests.support import in_site
 from tests.support.client import Client, fetch, follow
-from tests.support.stack import add_people, strata
+from tests.support.stack import add_people, drill
 from tests.support.tls import served_certificate
 
 pytestmark = pytest.mark.integration
@@ -634,12 +634,7 @@ def test_downloads_carry_one_content_disposition_and_never_serve_html(files_stac
 
 
 def test_strata_drill_files_down(files_stack, people, tmp_path):
-    proc = strata(files_stack, "drill", "files-down", "--seconds", "2", "--report-dir", str(tmp_path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    print(proc.stdout)  # the figures (pytest -rP shows them)
-    assert "files-down: pass" in proc.stdout
-    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
-    (result,) = record["results"]
+    result = drill(files_stack, tmp_path, "files-down", seconds=2)["files-down"]
     # Each upload while the file server was down: a 503 with a message, and no row left behind.
     assert (result["measured"]["unclean_errors"], result["measured"]["orphan_rows"]) == (0, 0)
     assert (result["measured"]["missing_rows"], result["measured"]["failed_after"]) == (0, 0)

@@ -295,6 +295,17 @@ def strata(
     )
 
 
+def drill(stack: Stack, report_dir: Path, *names: str, seconds: float = 3) -> dict[str, dict[str, Any]]:
+    """Run `strata drill NAMES` against STACK, assert each passed, return each drill's JSON result by name."""
+    proc = strata(stack, "drill", *names, "--seconds", str(seconds), "--report-dir", str(report_dir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    print(proc.stdout)  # the figures (pytest -rP shows them)
+    for name in names:
+        assert f"{name}: pass" in proc.stdout, proc.stdout
+    (record,) = [json.loads(line) for line in (report_dir / "history.jsonl").read_text().splitlines()]
+    return {r["drill"]: r for r in record["results"]}
+
+
 def ok(stack: Stack, *args: str, stdin: str | None = None) -> str:
     """Run the `strata` CLI, assert it succeeded, return its output."""
     proc = strata(stack, *args, stdin=stdin)
