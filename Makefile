@@ -39,10 +39,13 @@ typecheck:
 	@[ -e $(TYPECHECK_CONFIG) ] || $(STRATA) -c $(TYPECHECK_CONFIG) init >/dev/null
 	STRATA_CONFIG=$(TYPECHECK_CONFIG) $(VENV)/bin/mypy strata
 
-# Two workers: most of a test's time is servers starting and answering, not the CPU.
+# Two workers: most of a test's time is servers starting and answering, not the CPU. The lab tier
+# (network namespaces, the host's firewall) runs after, in one process: with two workers its hosts were
+# seen answering with another lab's certificate chain (not understood yet).
 PYTEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not lab"
+	$(VENV)/bin/python -m pytest -m lab
 
 # Lint, the unit tests and the in-process tier (tests/app: Django against one real PostgreSQL, no other server).
 unit:

@@ -13,12 +13,9 @@ from tests.support.stack import files_role_toml, running_stack
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test`: two workers, --dist loadgroup) a module runs whole on one worker,
-    so that its shared stack starts once, and the lab tier (namespaces and the host's firewall) on one
-    worker, started first: it is the longest group."""
+    so that its shared stack starts once. The lab tier runs apart, in one process (Makefile)."""
     for item in items:
-        group = "lab" if item.get_closest_marker("lab") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: not item.get_closest_marker("lab"))  # stable: the rest keep their order
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")

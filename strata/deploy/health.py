@@ -62,11 +62,9 @@ def roles_report(config: Config, secrets: dict, from_host: str | None = None) ->
     for name in ROLE_NAMES:
         spec = SPECS[name]
         placed = [h.name for h in config.hosts_of(name)]
-        if name in OPTIONAL_ROLES and not config.enabled(name):
-            why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
-            # A role without a fallback (the monitor) is simply off.
-            state = "fallback" if spec.fallback else "off"
-            out.append(RoleReport(name, spec.required, placed, state, why, [], spec.fallback))
+        absent = absent_role_report(config, name)
+        if absent is not None:
+            out.append(absent)
             continue
         per_host = [(h, results.get((name, h), UNCHECKED)) for h in placed]
         checked = [r for h, r in per_host if (name, h) in results]
@@ -118,6 +116,26 @@ def link_checks(config: Config, secrets: dict, source: str, target: str) -> list
     return [probe(config, secrets, h) for h in config.hosts_of(target)]
 
 
+def absent_role_report(config: Config, name: str) -> RoleReport | None:
+    """Return the report of optional role NAME when it is not on (its fallback in use, or simply off for
+    a role without one: the monitor), else None."""
+    if name not in OPTIONAL_ROLES or config.enabled(name):
+        return None
+    spec = SPECS[name]
+    why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
+    state = "fallback" if spec.fallback else "off"
+    return RoleReport(
+        name, spec.required, [h.name for h in config.hosts_of(name)], state, why, [], spec.fallback
+    )
+
+
+def unused_link_report(config: Config, source: str, target: str, purpose: str) -> LinkReport:
+    """Return the report of a link whose source or target role is not on."""
+    gone = [r for r in (source, target) if r in OPTIONAL_ROLES and not config.enabled(r)]
+    why = "fallback in use" if any(SPECS[r].fallback for r in gone) else "off"
+    return LinkReport(source, target, purpose, "unused", f"role absent: {why}")
+
+
 def link_report(source: str, target: str, purpose: str, checks: list[Health]) -> LinkReport:
     ok = all(c.ok for c in checks)
     detail = "; ".join(c.detail for c in checks if not c.ok) or f"{len(checks)} reachable"
@@ -131,7 +149,7 @@ def links_report(config: Config, secrets: dict, from_host: str | None = None) ->
     out = []
     for source, target, purpose in LINKS:
         if not link_active(config, source, target):
-            out.append(LinkReport(source, target, purpose, "unused", "role absent: fallback in use"))
+            out.append(unused_link_report(config, source, target, purpose))
             continue
         if mine is not None and not single and source not in mine:
             out.append(LinkReport(source, target, purpose, "unchecked", UNCHECKED.detail))

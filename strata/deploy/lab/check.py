@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from strata.deploy import firewall, health
-from strata.deploy.config import LINKS, OPTIONAL_ROLES, ROLE_NAMES, port_bindings
+from strata.deploy.config import LINKS, ROLE_NAMES, port_bindings
 from strata.deploy.lab.probe import run_jobs
 from strata.deploy.lab.run import Lab
 from strata.deploy.roles.probe import Health
@@ -121,9 +121,7 @@ def status(lab: Lab) -> tuple[list[health.RoleReport], list[health.LinkReport]]:
     link_reports = []
     for source, target, purpose in LINKS:
         if not health.link_active(config, source, target):
-            link_reports.append(
-                health.LinkReport(source, target, purpose, "unused", "role absent: fallback in use")
-            )
+            link_reports.append(health.unused_link_report(config, source, target, purpose))
             continue
         link_reports.append(health.link_report(source, target, purpose, found[("link", source, target)]))
     return role_reports, link_reports
@@ -134,11 +132,9 @@ def _role_reports(config, found: dict[tuple, list[Health]]) -> list[health.RoleR
     role_reports = []
     for name in ROLE_NAMES:
         role, placed = SPECS[name], [h.name for h in config.hosts_of(name)]
-        if name in OPTIONAL_ROLES and not config.enabled(name):
-            why = "not placed in strata.toml" if name not in config.roles else "disabled in strata.toml"
-            role_reports.append(
-                health.RoleReport(name, role.required, placed, "fallback", why, [], role.fallback)
-            )
+        absent = health.absent_role_report(config, name)
+        if absent is not None:
+            role_reports.append(absent)
             continue
         per_host = [(h, found[("role", name, h)][0]) for h in placed]
         ok = all(r.ok for _, r in per_host)
