@@ -39,13 +39,18 @@ typecheck:
 	@[ -e $(TYPECHECK_CONFIG) ] || $(STRATA) -c $(TYPECHECK_CONFIG) init >/dev/null
 	STRATA_CONFIG=$(TYPECHECK_CONFIG) $(VENV)/bin/mypy strata
 
-# Two workers: most of a test's time is servers starting and answering, not the CPU. The lab tier
-# (network namespaces, the host's firewall) runs after, in one process: with two workers its hosts were
-# seen answering with another lab's certificate chain (not understood yet).
-PYTEST_WORKERS ?= 2
+# One process by default (what CI runs). PYTEST_WORKERS=2 runs all but the lab tier on two pytest-xdist
+# workers, then the lab tier in one process: not the default yet, as on two cores some browser tests failed
+# with two stacks running at once, and the lab's hosts were seen answering with another certificate chain
+# under a worker (neither understood yet).
+PYTEST_WORKERS ?= 0
 test: lint
+ifeq ($(PYTEST_WORKERS),0)
+	$(VENV)/bin/python -m pytest
+else
 	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not lab"
 	$(VENV)/bin/python -m pytest -m lab
+endif
 
 # Lint, the unit tests and the in-process tier (tests/app: Django against one real PostgreSQL, no other server).
 unit:
