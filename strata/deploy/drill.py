@@ -182,13 +182,14 @@ def app_kill(config: Config, sessions: list[Session], seconds: float) -> Result:
         back = _wait_running(sup, program, pid)
         time.sleep(seconds / 2)
     seen = load.answers()
-    failed = sum(1 for _t, status, _r in seen if status != 200)
+    failed = [status for _t, status, _r in seen if status != 200]
     return Result(
         "app-kill",
         f"SIGKILL {program} (pid {pid}) under {len(sessions)} sessions' GETs of {PAGE}",
-        {"failed": failed, "recovery_s": back},
+        {"failed": len(failed), "recovery_s": back},
         TARGETS["app-kill"],
         len(seen),
+        [f"failed answers (0 = no answer): {sorted(failed)}"] if failed else [],
     )
 
 

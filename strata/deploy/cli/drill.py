@@ -81,6 +81,14 @@ def _messages(config: cfgmod.Config, sender: tuple[str, str], to: str):
     return write, still_there
 
 
+def _print(r: drill.Result) -> None:
+    measured = ", ".join(f"{k} {v}" for k, v in r.measured.items())
+    verdict = "pass" if r.passed else "FAIL"
+    out.print(f"{r.drill}: {verdict} — {r.did}; {measured}", markup=False, highlight=False)
+    for note in r.notes:
+        out.print(f"  {note}", markup=False, highlight=False)
+
+
 def run(args: argparse.Namespace) -> int:
     config = cfgmod.load(args.config)
     try:
@@ -115,9 +123,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 r = drill.comms_down(config, _messages(config, (a, a_pw), b)[0], args.seconds)
             results.append(r)
-            measured = ", ".join(f"{k} {v}" for k, v in r.measured.items())
-            verdict = "pass" if r.passed else "FAIL"
-            out.print(f"{r.drill}: {verdict} — {r.did}; {measured}", markup=False, highlight=False)
+            _print(r)
     finally:
         people.close()
     report = drill.write_report(
