@@ -79,29 +79,29 @@ class Session:
             urllib.request.HTTPSHandler(context=ctx), urllib.request.HTTPCookieProcessor(self.jar)
         )
 
+    def csrf(self) -> str:
+        return next((c.value or "" for c in self.jar if c.name == "csrftoken"), "")
+
     def request(self, path: str, form: dict | None = None) -> tuple[int, dict, str]:
+        """GET PATH, or POST FORM to it as the page's form does; return status, headers, body."""
         data = None
-        headers = {"Referer": self.base + path}
         if form is not None:
-            token = next((c.value or "" for c in self.jar if c.name == "csrftoken"), "")
-            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": token}).encode()
-        req = urllib.request.Request(self.base + path, data=data, headers=headers)  # noqa: S310 (https://)
+            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": self.csrf()}).encode()
+        return self._open(path, data, {"Referer": self.base + path})
+
+    def put(self, path: str, data: bytes) -> tuple[int, str]:
+        """PUT DATA to PATH as the page's script does (the session, X-CSRFToken); return status, body."""
+        headers = {"Referer": self.base + "/", "X-CSRFToken": self.csrf(), "Content-Type": "text/plain"}
+        status, _h, body = self._open(path, data, headers, "PUT")
+        return status, body
+
+    def _open(self, path: str, data: bytes | None, headers: dict, method: str | None = None):
+        req = urllib.request.Request(self.base + path, data, headers, method=method)  # noqa: S310 (https://)
         try:
             with self.opener.open(req, timeout=TIMEOUT) as resp:
                 return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read().decode(errors="replace")
-
-    def put(self, path: str, data: bytes) -> tuple[int, str]:
-        """PUT DATA to PATH as the page's script does (the session, X-CSRFToken); return status, body."""
-        token = next((c.value or "" for c in self.jar if c.name == "csrftoken"), "")
-        headers = {"Referer": self.base + "/", "X-CSRFToken": token, "Content-Type": "text/plain"}
-        req = urllib.request.Request(self.base + path, data=data, headers=headers, method="PUT")  # noqa: S310
-        try:
-            with self.opener.open(req, timeout=TIMEOUT) as resp:
-                return resp.status, resp.read().decode(errors="replace")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode(errors="replace")
 
     def login(self, username: str, password: str) -> int:
         """Log in; return the status of the page it lands on (200 when in, 503 when it cannot be)."""

@@ -51,8 +51,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it times and counts the whole answer (strata.ops.metrics; served by the `metrics` program).
-    "strata.ops.metrics.MetricsMiddleware",
     "strata.ops.middleware.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,6 +61,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if CONFIG.enabled("monitor"):
+    # First: it times and counts the whole answer (strata.ops.metrics; served by the `metrics` program).
+    # Without the monitor nothing would read the counts: no work on every request for them.
+    MIDDLEWARE.insert(0, "strata.ops.metrics.MetricsMiddleware")
 
 ROOT_URLCONF = "strata.site.urls"
 WSGI_APPLICATION = "strata.site.wsgi.application"

@@ -43,16 +43,21 @@ def seeded(stack):
     return stack.call(in_site_look.seed_workspace, "kb")
 
 
+def pick_bob(page, field: str, seeded) -> None:
+    """Tab to the people picker FIELD, type part of Bob's name, take the first suggestion with Down, Enter."""
+    tab_to(page, field)
+    page.keyboard.type("Bob Ba")
+    page.wait_for_selector(".picker__list:not([hidden]) [role=option]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert page.input_value(field) == seeded["bob"]
+
+
 def test_send_a_message_and_share_a_file_with_the_keyboard_alone(stack, browser, seeded):
     context, page, errors = open_as(browser, stack, seeded["ann"], "/messages/")
     try:
         # A new conversation: the picker suggests Bob from two letters on; Down and Enter take him.
-        tab_to(page, "#id_to")
-        page.keyboard.type("Bob Ba")
-        page.wait_for_selector(".picker__list:not([hidden]) [role=option]")
-        page.keyboard.press("ArrowDown")
-        page.keyboard.press("Enter")
-        assert page.input_value("#id_to") == seeded["bob"]
+        pick_bob(page, "#id_to", seeded)
         tab_to(page, "#id_subject")
         page.keyboard.type("Keyboard only")
         tab_to(page, "textarea#id_body")
@@ -70,12 +75,7 @@ def test_send_a_message_and_share_a_file_with_the_keyboard_alone(stack, browser,
 
         # Share the file with Bob, read and write: the picker again, then the permission by arrow key.
         page.goto(stack.url + f"/files/file/{seeded['file']}/")
-        tab_to(page, "input[name=username]")
-        page.keyboard.type("Bob Ba")
-        page.wait_for_selector(".picker__list:not([hidden]) [role=option]")
-        page.keyboard.press("ArrowDown")
-        page.keyboard.press("Enter")
-        assert page.input_value("input[name=username]") == seeded["bob"]
+        pick_bob(page, "input[name=username]", seeded)
         tab_to(page, "select[name=permission]")
         page.keyboard.press("ArrowDown")
         assert page.input_value("select[name=permission]") == "write"

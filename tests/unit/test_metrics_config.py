@@ -119,6 +119,28 @@ def test_exporters_run_only_with_the_monitor():
         assert bool(monitor_role.node_exporter(HostContext(cfg, {}, cfg.hosts["front"]))) is present
 
 
+def test_app_servers_count_on_disk_only_with_the_monitor(tmp_path):
+    """Without the monitor nothing reads the app's counts: no multiprocess directory, no gunicorn hooks."""
+    for cfg, present in ((config(), True), (config(monitor=""), False)):
+        ctx = HostContext(cfg, {}, cfg.hosts["app1"])
+        (instance,) = [p for p in APP.programs(ctx) if p.name == "app-1"]
+        assert ("PROMETHEUS_MULTIPROC_DIR" in instance.environment) is present
+        text = render(
+            "app/templates/gunicorn.conf.py.j2",
+            bind="127.0.0.1:1",
+            workers=1,
+            threads=1,
+            timeout=30,
+            name="x",
+            forwarded_allow_ips="",
+            tls=False,
+            cert="",
+            key="",
+            metrics_dir=APP._metrics_dir(ctx, cfg.app_instances()[0]),
+        )
+        assert ("def child_exit" in text) is present
+
+
 def test_only_the_monitor_host_reaches_the_metrics_ports():
     cfg = config()
     watch, app, front = "198.18.0.9", "198.18.0.3", "198.18.0.2"

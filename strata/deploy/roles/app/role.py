@@ -47,15 +47,24 @@ class AppRole(Role):
         require_reachable(ctx.venv_bin, user, "the virtualenv")
         require_reachable(ctx.config.path, user, "the config file")
         for inst in ctx.config.app_instances(ctx.host.name):
-            make_dir(self._metrics_dir(ctx, inst), user, 0o700)
+            metrics = self._metrics_dir(ctx, inst)
+            if metrics is not None:
+                make_dir(metrics, user, 0o700)
         if not ctx.config.enabled("files"):
             # The fallback file store: written by the app, read by nginx (same host, see config checks).
             store = make_dir(ctx.data("files-local"), user, 0o2750)
             if user:
                 shutil.chown(store, group=WEB_GROUP)
 
-    def _metrics_dir(self, ctx, instance) -> Path:
-        """Return INSTANCE's Prometheus multiprocess directory (strata.ops.metrics)."""
+    def _metrics_env(self, ctx, instance) -> dict[str, str]:
+        found = self._metrics_dir(ctx, instance)
+        return {"PROMETHEUS_MULTIPROC_DIR": str(found)} if found else {}
+
+    def _metrics_dir(self, ctx, instance) -> Path | None:
+        """Return INSTANCE's Prometheus multiprocess directory (strata.ops.metrics), None while the monitor
+        role is off (nothing would read the counts: the processes count nothing on disk)."""
+        if not monitor.enabled(ctx.config):
+            return None
         return ctx.run_dir("app") / "metrics" / instance.name
 
     def _conf(self, ctx, instance):
@@ -105,7 +114,7 @@ class AppRole(Role):
                 stopwaitsecs=ctx.config.roles["app"]["timeout"] + 5,
                 ports=[inst.port],
                 user=user,
-                environment={**env, "PROMETHEUS_MULTIPROC_DIR": str(self._metrics_dir(ctx, inst))},
+                environment={**env, **self._metrics_env(ctx, inst)},
                 directory=directory,
             )
             for inst in ctx.config.app_instances(ctx.host.name)
