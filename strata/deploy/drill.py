@@ -34,7 +34,7 @@ from strata.deploy.config import Config
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
-DRILLS = ("app-kill", "db-restart", "domain-down", "comms-down", "files-down")
+DRILLS: tuple[str, ...] = ("app-kill", "db-restart", "domain-down", "comms-down", "files-down")
 # What each drill must show. failed: requests answered with anything but the page (or, while the
 # database is down, a 503 with Retry-After); recovery_s: from the broken part back to pages served.
 TARGETS: dict[str, dict[str, float]] = {
