@@ -223,7 +223,11 @@ class _CallContext(HostContext):
         self.extra_env = extra_env
 
     def django_env(self) -> dict[str, str]:
-        return {**super().django_env(), **self.extra_env}
+        env = {**super().django_env(), **self.extra_env}
+        if self.config.code_dir:
+            # The site's release first (site.code_dir), then this repository for tests.support.
+            env["PYTHONPATH"] = f"{self.code}:{REPO}"
+        return env
 
 
 @contextlib.contextmanager
