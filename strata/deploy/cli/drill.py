@@ -19,7 +19,7 @@ def add_parsers(sub) -> None:
     d = sub.add_parser(
         "drill",
         help="fault drills against the deployment on this machine, measured (app-kill, db-restart, "
-        "domain-down, all)",
+        "domain-down, upgrade, all)",
     )
     d.add_argument("drills", nargs="+", metavar="DRILL", help=f"{', '.join(drill.DRILLS)} or all")
     d.add_argument("--seconds", type=float, default=12, help="how long each drill's load runs (default 12)")
@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
                 r = drill.files_down(config, sessions[0], args.seconds)
             elif name == "domain-down":
                 r = drill.domain_down(config, sessions, args.seconds, (b, b_pw))
+            elif name == "upgrade":
+                r = drill.upgrade(config, sessions, args.seconds)
             else:
                 r = drill.comms_down(config, _messages(config, (a, a_pw), b)[0], args.seconds)
             results.append(r)
