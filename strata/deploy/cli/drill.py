@@ -89,6 +89,24 @@ def _print(r: drill.Result) -> None:
         out.print(f"  {note}", markup=False, highlight=False)
 
 
+def _one(
+    name: str, config: cfgmod.Config, sessions: list[drill.Session], people: _Accounts, seconds: float
+) -> drill.Result:
+    """Run drill NAME with the load's SESSIONS (logged in as the first person) and the run's PEOPLE."""
+    (a, a_pw), (b, b_pw) = people.people["a"], people.people["b"]
+    if name == "app-kill":
+        return drill.app_kill(config, sessions, seconds)
+    if name == "db-restart":
+        return drill.db_restart(config, sessions, seconds, *_messages(config, (a, a_pw), b))
+    if name == "files-down":
+        return drill.files_down(config, sessions[0], seconds)
+    if name == "domain-down":
+        return drill.domain_down(config, sessions, seconds, (b, b_pw))
+    if name == "upgrade":
+        return drill.upgrade(config, sessions, seconds)
+    return drill.comms_down(config, _messages(config, (a, a_pw), b)[0], seconds)
+
+
 def run(args: argparse.Namespace) -> int:
     config = cfgmod.load(args.config)
     try:
@@ -106,24 +124,13 @@ def run(args: argparse.Namespace) -> int:
     people = _Accounts(config)
     results = []
     try:
-        (a, a_pw), (b, b_pw) = people.people["a"], people.people["b"]
+        a, a_pw = people.people["a"]
         sessions = [drill.Session(config) for _ in range(drill.THREADS)]
         for s in sessions:
             if s.login(a, a_pw) != 200:
                 raise DeployError("drill: the drill's account could not log in")
         for name in names:
-            if name == "app-kill":
-                r = drill.app_kill(config, sessions, args.seconds)
-            elif name == "db-restart":
-                r = drill.db_restart(config, sessions, args.seconds, *_messages(config, (a, a_pw), b))
-            elif name == "files-down":
-                r = drill.files_down(config, sessions[0], args.seconds)
-            elif name == "domain-down":
-                r = drill.domain_down(config, sessions, args.seconds, (b, b_pw))
-            elif name == "upgrade":
-                r = drill.upgrade(config, sessions, args.seconds)
-            else:
-                r = drill.comms_down(config, _messages(config, (a, a_pw), b)[0], args.seconds)
+            r = _one(name, config, sessions, people, args.seconds)
             results.append(r)
             _print(r)
     finally:
