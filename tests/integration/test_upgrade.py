@@ -9,12 +9,10 @@ load through nginx (logged-in GETs and uploads) while `strata upgrade` moves the
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import urllib.error
@@ -63,11 +61,11 @@ def application(environ, start_response):
 
 def archive_head(dest: Path) -> None:
     """Extract this repository's HEAD commit (strata/ only: what the servers import) into DEST."""
+    dest.mkdir(parents=True)
     tar = subprocess.run(
         ["git", "-C", str(REPO), "archive", "HEAD", "strata"], capture_output=True, check=True
     )
-    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
-        tf.extractall(dest, filter="data")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar.stdout, check=True)
 
 
 def add_migration(release: Path, name: str, template: str) -> str:
@@ -99,7 +97,10 @@ def releases():
     add_migration(c, "0901_upgrade_drop_fax", REMOVE_FAX)
     current = root / "current"
     point(current, a)
-    return root, {"A": a, "B": b, "C": c}, current
+    try:
+        yield root, {"A": a, "B": b, "C": c}, current
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
