@@ -146,8 +146,6 @@ def _roll(
     except DeployError as exc:
         # gunicorn finishes them on TERM anyway (graceful stop): said, not fatal.
         step(f"{inst.name}: {exc}; stopping it gracefully")
-    sup.restart_with_config(inst.name)
-    step(f"{inst.name}: restarted")
     cafile = cafile_of(config)
 
     def healthy() -> bool:
@@ -157,7 +155,16 @@ def _roll(
             return False
         return True
 
-    _wait(f"{inst.name} did not answer /healthz", healthy, all_roles()["app"].ready_timeout)
+    try:
+        sup.restart_with_config(inst.name)
+        step(f"{inst.name}: restarted")
+        _wait(f"{inst.name} did not answer /healthz", healthy, all_roles()["app"].ready_timeout)
+    except DeployError as exc:
+        # Out of the pool it stays: the other servers answer meanwhile; `strata up` renders the full pool.
+        raise DeployError(
+            f"{exc}; {inst.name} is left out of nginx's pool, the next ones were not touched (fix it, then "
+            "`strata upgrade` again, or `strata up`)"
+        ) from None
     step(f"{inst.name}: healthy")
     pool.set(frozenset())
     step(f"{inst.name}: back in the pool")

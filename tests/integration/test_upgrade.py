@@ -95,10 +95,15 @@ def releases():
         fh.write(WSGI_MARKER)
     shutil.copytree(b, c, symlinks=True)
     add_migration(c, "0901_upgrade_drop_fax", REMOVE_FAX)
+    # D: B whose app servers cannot start (an error on import of their entry point).
+    d = root / "releases" / "D"
+    shutil.copytree(b, d, symlinks=True)
+    with (d / "strata" / "site" / "wsgi.py").open("a") as fh:
+        fh.write('\nraise RuntimeError("a broken release")\n')
     current = root / "current"
     point(current, a)
     try:
-        yield root, {"A": a, "B": b, "C": c}, current
+        yield root, {"A": a, "B": b, "C": c, "D": d}, current
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -122,17 +127,19 @@ def strata_cli(stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def release_of_instances(stack) -> dict[str, str]:
-    """Return the release each app server answers with (its marker header; "A" when it sends none)."""
+    """Return the release each app server that answers at all answers with (its marker header; "A" when
+    it sends none)."""
     out = {}
     for inst in stack.config.app_instances():
-        conn = connect(inst.host.address, inst.port, None, 5)
         try:
+            conn = connect(inst.host.address, inst.port, None, 5)
             conn.request("GET", "/healthz", headers={"Host": inst.host.address})
             resp = conn.getresponse()
             resp.read()
             out[inst.name] = resp.getheader(MARKER) or "A"
-        finally:
             conn.close()
+        except OSError:
+            continue
     return out
 
 
@@ -273,6 +280,27 @@ def test_a_contract_migration_is_refused_and_nothing_changes(stack, releases):
     s = drills.Session(stack.config)
     assert s.login("ada", PASSWORD) == 200
     assert s.request("/people/")[0] == 200
+
+
+def test_a_release_whose_server_does_not_start_stops_the_upgrade_with_the_site_serving(stack, releases):
+    _root, rel, current = releases
+    point(current, rel["D"])
+    try:
+        proc = strata_cli(stack, "upgrade")
+    finally:
+        point(current, rel["B"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "app-1 is left out of nginx's pool" in proc.stderr, proc.stderr
+    assert "app-2" not in proc.stdout  # the next server was not touched
+    s = drills.Session(stack.config)
+    assert s.login("ada", PASSWORD) == 200
+    statuses = [s.request("/people/")[0] for _ in range(10)]
+    assert statuses == [200] * 10  # app-2, still on B, serves everything
+    assert release_of_instances(stack) == {"app-2": "B"}
+
+    again = strata_cli(stack, "upgrade")  # back on B: app-1 starts and returns to the pool
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert release_of_instances(stack) == {"app-1": "B", "app-2": "B"}
 
 
 def test_strata_drill_upgrade(stack, tmp_path):
