@@ -149,8 +149,11 @@ def _roll(
     cafile = cafile_of(config)
 
     def healthy() -> bool:
+        # Several answers in a row, each on a new connection: the instance's workers share its accept
+        # queue, so more of them have answered (opened their database pool) before it takes the load.
         try:
-            get_healthz(inst.host.address, inst.port, cafile=cafile)
+            for _ in range(2 * config.roles["app"]["workers"]):
+                get_healthz(inst.host.address, inst.port, cafile=cafile)
         except Exception:  # noqa: BLE001 - not ready yet: asked again until the deadline
             return False
         return True
