@@ -250,6 +250,7 @@ def test_upgrade_between_two_releases_under_load(stack, releases):
     old_after = [s for s in seen if s[0] > migrated_at and s[3] == "A"]
     assert {s[1] for s in old_after} == {"get", "upload"}, len(old_after)
 
+    print(f"{len(gets)} GETs, {len(uploads)} uploads, 0 failed; {len(old_after)} answered by A after migrate")
     # No lost upload: every one answered 201 has its row and exactly its bytes.
     wanted = {name: digest for _t, _k, _s, _r, name, digest in uploads}
     assert stack.call(in_site.stored_digests, sorted(wanted)) == wanted
