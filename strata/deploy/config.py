@@ -50,6 +50,9 @@ SITE_OPTIONS: dict[str, tuple[type, object]] = {
     "ssh_port": (int, 22),
     # A production site: `strata drill` refuses it unless told --yes-really.
     "production": (bool, False),
+    # The release the site's Python programs run (a directory holding strata/, or a `current` symlink to
+    # one); "" = the code installed in the virtualenv that runs `strata`. See Config.code_dir.
+    "code_dir": (str, ""),
 }
 # What each site value holds (see KINDS in strata/deploy/roles/spec.py). var_dir is relative to strata.toml
 # or absolute, never with '..': the tree it names is where the deployer writes configs, keys and data, so
@@ -58,6 +61,7 @@ SITE_KINDS = {
     "name": "title",
     "domain": "host_name",
     "var_dir": "path",
+    "code_dir": "path",
     "admin_username": "name",
     "admin_email": "email",
     "time_zone": "time_zone",
@@ -138,6 +142,14 @@ class Config:
         """This machine's state: site.var_dir, or $STRATA_VAR_DIR (each lab host has its own)."""
         override = os.environ.get(ENV_VAR_DIR)
         return Path(override).resolve() if override else (self.path.parent / self.site["var_dir"]).resolve()
+
+    @property
+    def code_dir(self) -> Path | None:
+        """The release site.code_dir names, its symlinks resolved now (each program started from a config
+        rendered now stays on that release when the link moves); None: the installed code."""
+        if not self.site.get("code_dir"):
+            return None
+        return (self.path.parent / self.site["code_dir"]).resolve()
 
     @property
     def secrets_path(self) -> Path:
@@ -286,6 +298,12 @@ def _read_site(path: Path, table) -> dict:
     )
     if not 1 <= site["ssh_port"] <= 65535:
         raise ConfigError(path, "site.ssh_port", f"port {site['ssh_port']} is out of range 1..65535")
+    if site["code_dir"]:
+        code = path.absolute().parent / site["code_dir"]
+        if not (code / "strata" / "__init__.py").is_file():
+            raise ConfigError(
+                path, "site.code_dir", f"{str(code)!r} is not a Strata release (no strata/__init__.py in it)"
+            )
     return site
 
 

@@ -60,6 +60,9 @@ DRILLS = (*DRILLS, "backup-restore")
 BACKUP_ROWS = 5
 BACKUP_FILES = 3
 BACKUP_FILE_BYTES = 256 * 1024
+# duration_s: the whole `strata upgrade` (check, migrate, every app server in turn, the other programs).
+TARGETS["upgrade"] = {"failed": 0, "duration_s": 300}
+DRILLS = (*DRILLS, "upgrade")
 PAGE = "/people/"  # the directory: the session, the user and the rows, from the database
 THREADS = 4
 TIMEOUT = 15  # seconds a drill request may take
@@ -471,6 +474,35 @@ def backup_restore(
         },
         TARGETS["backup-restore"],
         BACKUP_ROWS + BACKUP_FILES,
+    )
+
+
+def upgrade(config: Config, sessions: list[Session], seconds: float) -> Result:
+    """Run `strata upgrade` under load: each app server leaves nginx's pool, restarts on the release
+    site.code_dir names (the same one is fine) and comes back; not one request may fail."""
+    from strata.deploy.upgrade import MigrationRefused
+    from strata.deploy.upgrade import upgrade as rolling_upgrade
+
+    with Load(sessions) as load:
+        time.sleep(seconds / 2)
+        t0 = time.monotonic()
+        try:
+            done = rolling_upgrade(config.path)
+        except MigrationRefused as exc:
+            raise DeployError(f"drill upgrade: refused, nothing changed: {exc}") from None
+        duration = round(time.monotonic() - t0, 2)
+        time.sleep(seconds / 2)
+    seen = load.answers()
+    failed = [status for _t, status, _r in seen if status != 200]
+    out = ", ".join(f"{k} {v}s" for k, v in done.drained_s.items())
+    return Result(
+        "upgrade",
+        f"strata upgrade ({len(done.migrations)} migration(s); restarted {', '.join(done.restarted)}; out of "
+        f"the pool: {out}) under {len(sessions)} sessions' GETs of {PAGE}",
+        {"failed": len(failed), "duration_s": duration},
+        TARGETS["upgrade"],
+        len(seen),
+        [f"failed answers (0 = no answer): {sorted(failed)}"] if failed else [],
     )
 
 

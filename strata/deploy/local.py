@@ -174,6 +174,17 @@ def inputs_digest(role: Role, ctx: HostContext) -> str:
     return h.hexdigest()[:16]
 
 
+def host_programs(config: cfgmod.Config, ctx: HostContext, roles: dict[str, Role]) -> list[Program]:
+    """Return the supervisor's programs of ctx's host, as rendered now (each with its inputs' digest)."""
+    programs: list[Program] = []
+    for role in _roles_here(config, ctx.host, roles):
+        inputs = inputs_digest(role, ctx)
+        for program in role.programs(ctx):
+            program.environment[INPUTS_ENV] = inputs
+            programs.append(program)
+    return programs + node_exporter(ctx)
+
+
 def _configure(
     config: cfgmod.Config,
     ctxs: list[HostContext],
@@ -190,13 +201,9 @@ def _configure(
             role.prepare(ctx)
             role.render(ctx)
             role.validate(ctx)
-            inputs = inputs_digest(role, ctx)
-            for program in role.programs(ctx):
-                program.environment[INPUTS_ENV] = inputs
-                programs.append(program)
         # Not a role's: the host's own metrics (while the monitor role is enabled).
         prepare_node_exporter(ctx)
-        programs += node_exporter(ctx)
+        programs += host_programs(config, ctx, roles)
     if sup.render(programs) or not sup.running():
         result.changed.append("supervisor config")
     step("supervisor")

@@ -166,6 +166,27 @@ class Supervisor:
             if "NOT_RUNNING" not in exc.faultString:
                 raise
 
+    def reread(self) -> tuple[list[str], list[str], list[str]]:
+        """Read the rendered config again without applying it; return the programs it adds, changes and
+        removes (each is applied alone by restart_with_config / remove)."""
+        [[added, changed, removed]] = self.rpc().reloadConfig()
+        return added, changed, removed
+
+    def restart_with_config(self, name: str) -> None:
+        """Stop NAME (gracefully: its stopsignal, stopwaitsecs), make its rendered config the running one,
+        start it: `supervisorctl update NAME` for one program, plus a restart when its config is the same."""
+        rpc = self.rpc()
+        if self.info(name) is not None:
+            self.stop(name)
+            rpc.removeProcessGroup(name)
+        rpc.addProcessGroup(name)
+        self.start(name)
+
+    def remove(self, name: str) -> None:
+        """Stop NAME and forget it (a program the rendered config no longer has)."""
+        self.stop(name)
+        self.rpc().removeProcessGroup(name)
+
     def pid(self, name: str) -> int:
         info = self.info(name)
         return info["pid"] if info else 0

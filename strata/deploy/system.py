@@ -114,12 +114,18 @@ def port_free(address: str, port: int) -> bool:
 
 
 def run(
-    cmd: list[str], *, user: str | None = None, env: dict | None = None, what: str, timeout: float = 300
+    cmd: list[str],
+    *,
+    user: str | None = None,
+    env: dict | None = None,
+    what: str,
+    timeout: float = 300,
+    cwd: str | Path | None = None,
 ) -> str:
     """Run CMD (as USER when given); raise DeployError naming WHAT with the command's last output line."""
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
         # The line that says what is wrong, not the summary some tools print last.

@@ -581,8 +581,10 @@ def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_pa
     (report,) = tmp_path.glob("drill-*.md")
     (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     by = {r["drill"]: r for r in record["results"]}
-    # Every role is placed in the lab, so `all` skips none of them.
-    assert set(drill.DRILLS) <= set(by), sorted(by)
+    # Every role is placed in the lab, so `all` skips none of their drills; upgrade is skipped (it rolls a
+    # deployment whose web and app roles share one host; the lab's are on separate hosts), and says so.
+    assert set(drill.DRILLS) - {"upgrade"} == set(by), sorted(by)
+    assert "upgrade: skipped" in proc.stdout
     for name, result in by.items():
         assert result["passed"], result
         assert f"{name}: pass" in proc.stdout

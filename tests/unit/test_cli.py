@@ -158,7 +158,7 @@ def test_drill_refuses_unknown_drills_and_a_production_site(tmp_path, capsys):
     assert cli.main(["-c", str(path), "drill", "app-kil"]) == 2
     line = one_error_line(capsys)
     assert "unknown drill 'app-kil'" in line
-    assert "app-kill, db-restart, domain-down, comms-down, files-down, backup-restore or all" in line
+    assert "app-kill, db-restart, domain-down, comms-down, files-down, backup-restore, upgrade or all" in line
     path.write_text(topology(site="production = true"))
     assert cli.main(["-c", str(path), "drill", "all"]) == 2
     line = one_error_line(capsys)
@@ -210,3 +210,14 @@ def test_drill_report_says_pass_or_fail_against_each_target(tmp_path):
     drill.write_report([ok], tmp_path)
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [len(json.loads(line)["results"]) for line in lines] == [2, 1]
+
+
+@pytest.mark.parametrize("code_dir", ["nowhere", "empty"])
+def test_check_code_dir_must_hold_a_release(tmp_path, capsys, code_dir):
+    (tmp_path / "empty").mkdir()
+    path = tmp_path / "strata.toml"
+    path.write_text(topology(site=f'code_dir = "{code_dir}"'))
+    assert cli.main(["-c", str(path), "check"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"strata: {path}: site.code_dir: ")
+    assert "no strata/__init__.py" in line

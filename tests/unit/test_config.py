@@ -656,3 +656,36 @@ def test_the_config_reader_loads_no_deployer_machinery():
     light |= {f"strata.deploy.roles.{r}.spec" for r in cfgmod.ROLE_NAMES}
     assert set(loaded) <= light, set(loaded) - light
     assert not {"jinja2", "psycopg", "ldap", "boto3"} & set(json.loads(proc.stdout))
+
+
+def test_code_dir_pins_every_python_program_to_the_release_the_link_names_now(tmp_path):
+    from strata.deploy.roles.base import HostContext, all_roles
+
+    release = tmp_path / "releases" / "r1"
+    (release / "strata").mkdir(parents=True)
+    (release / "strata" / "__init__.py").write_text("")
+    (tmp_path / "current").symlink_to(release)
+    path = tmp_path / "strata.toml"
+    path.write_text(BASE.replace("[hosts.a]", '[site]\ncode_dir = "current"\n\n[hosts.a]'))
+    config = load(path)
+    assert config.code_dir == release.resolve()  # the link resolved: a later switch moves nothing running
+    ctx = HostContext(config, {}, config.hosts["a"])
+    programs = all_roles()["app"].programs(ctx)
+    assert {p.name for p in programs} >= {"app-1", "events", "worker"}
+    for p in programs:
+        assert p.environment["PYTHONPATH"] == str(release.resolve()), p.name
+        assert p.directory == str(release.resolve()), p.name
+    assert ctx.django_env()["PYTHONPATH"] == str(release.resolve())
+
+
+def test_without_code_dir_the_programs_run_the_installed_code(tmp_path):
+    from strata.deploy.roles.base import HostContext, all_roles
+
+    path = tmp_path / "strata.toml"
+    path.write_text(BASE)
+    config = load(path)
+    assert config.code_dir is None
+    ctx = HostContext(config, {}, config.hosts["a"])
+    assert "PYTHONPATH" not in ctx.django_env()
+    for p in all_roles()["app"].programs(ctx):
+        assert p.directory == str(ctx.project), p.name

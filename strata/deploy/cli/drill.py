@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
     d = sub.add_parser(
         "drill",
         help="fault drills against the deployment on this machine, measured (app-kill, db-restart, "
-        "domain-down, comms-down, files-down, backup-restore, all)",
+        "domain-down, comms-down, files-down, backup-restore, upgrade, all)",
     )
     add_arguments(d, "<var_dir>/drills")
 
@@ -116,7 +116,18 @@ def check_args(config: cfgmod.Config, args: argparse.Namespace) -> list[str]:
     if args.drills == ["all"] and not config.enabled("files") and "backup-restore" in names:
         names.remove("backup-restore")
         out.print("backup-restore: skipped (backups are kept by the files role, off)", markup=False)
+    if args.drills == ["all"] and not upgrade_applies(config):
+        names.remove("upgrade")
+        out.print(
+            "upgrade: skipped (strata upgrade runs where the web and app roles share one host)", markup=False
+        )
     return names
+
+
+def upgrade_applies(config: cfgmod.Config) -> bool:
+    """Return whether `strata upgrade` can roll this topology: its web and app roles on one host alone."""
+    hosts = {h.name for r in ("web", "app") for h in config.hosts_of(r)}
+    return len(hosts) == 1
 
 
 def local_backups(config: cfgmod.Config) -> drill.Backups:
@@ -166,6 +177,8 @@ def drive(
             r = drill.files_down(view("files"), sessions[0], seconds)
         elif name == "domain-down":
             r = drill.domain_down(view("domain"), sessions, seconds, (b, b_pw))
+        elif name == "upgrade":
+            r = drill.upgrade(view("app"), sessions, seconds)
         elif name == "backup-restore":
             write, still_there = _messages(site, (a, a_pw), b)
             r = drill.backup_restore(view("app"), sessions[0], (a, a_pw), write, still_there, backups())

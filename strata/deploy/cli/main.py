@@ -19,6 +19,7 @@ from strata.deploy.cli import firewall as firewall_cli
 from strata.deploy.cli import lab as lab_cli
 from strata.deploy.cli import remote as deploy_cli
 from strata.deploy.cli import rotate as rotate_cli
+from strata.deploy.cli import upgrade as upgrade_cli
 from strata.deploy.cli.output import err, out, print_status
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
@@ -164,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
     lab_cli.add_parsers(sub)
     deploy_cli.add_parsers(sub)
     drill_cli.add_parsers(sub)
+    upgrade_cli.add_parsers(sub)
     return p
 
 
@@ -183,6 +185,7 @@ COMMANDS.update(dict.fromkeys(rotate_cli.COMMANDS, rotate_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
 COMMANDS.update(dict.fromkeys(deploy_cli.COMMANDS, deploy_cli.run))
 COMMANDS.update(dict.fromkeys(drill_cli.COMMANDS, drill_cli.run))
+COMMANDS.update(dict.fromkeys(upgrade_cli.COMMANDS, upgrade_cli.run))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,8 @@ class HostContext:
         self.pki = self.var / "pki"
         self.static = self.var / "static"
         self.project = Path(__file__).resolve().parents[3]
+        # The release the site's Python programs import strata from (site.code_dir, resolved now).
+        self.code = config.code_dir or self.project
 
     def etc(self, role: str) -> Path:
         return self.var / "etc" / role
@@ -75,7 +77,13 @@ class HostContext:
             STRATA_HOST=self.host.name,
             PYTHONDONTWRITEBYTECODE="1",
         )
+        if self.config.code_dir:
+            env["PYTHONPATH"] = str(self.code)
         return env
+
+    def code_env(self) -> dict[str, str]:
+        """Return the environment of a helper program that imports strata without Django: the release."""
+        return {"PYTHONPATH": str(self.code), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def manage(self, *args: str, what: str | None = None, timeout: float = 300) -> str:
         """Run a Django management command for this site."""
@@ -84,6 +92,8 @@ class HostContext:
             env=self.django_env(),
             what=what or f"manage.py {args[0]}",
             timeout=timeout,
+            # `python -m` imports from its working directory first: the release's, when one is named.
+            cwd=self.code if self.config.code_dir else None,
         )
 
 

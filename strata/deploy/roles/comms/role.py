@@ -143,8 +143,8 @@ class CommsRole(Role):
                     f"--queue-directory={ctx.data('comms') / 'queue'}",
                 ],
                 user=service_user("postfix"),
-                environment={"PYTHONPATH": str(ctx.project), "PYTHONDONTWRITEBYTECODE": "1"},
-                directory=str(ctx.project),
+                environment=ctx.code_env(),
+                directory=str(ctx.code),
                 stopwaitsecs=5,
                 ports=[port],
             )
