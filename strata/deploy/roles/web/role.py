@@ -96,7 +96,7 @@ class WebRole(Role):
                 raise DeployError(
                     f'roles.web.tls = "acme" needs certbot ({tls.CERTBOT} missing): apt-get install certbot'
                 )
-            paths = tls.AcmePaths.of(ctx.var)
+            paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
             # The challenge tokens are public (nginx's workers read them); certbot's state is root's alone.
             make_dir(paths.webroot, None, 0o755)
             make_dir(paths.state, None, 0o700)
@@ -108,7 +108,7 @@ class WebRole(Role):
         if web["tls"] == "files":
             return Path(web["cert_file"]), Path(web["key_file"])
         if web["tls"] == "acme":
-            paths = tls.AcmePaths.of(ctx.var)
+            paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
             if tls.usable_lineage(paths, ctx.config.site["domain"]):
                 tls.point_links(paths, paths.lineage / "fullchain.pem", paths.lineage / "privkey.pem")
             else:
@@ -143,7 +143,7 @@ class WebRole(Role):
                 internal_cert=ctx.pki / "web.crt" if tls.is_public(cfg) else None,
                 internal_key=ctx.pki / "web.key",
                 ocsp_stapling=tls.is_public(cfg),
-                acme_webroot=tls.AcmePaths.of(ctx.var).webroot if web["tls"] == "acme" else None,
+                acme_webroot=tls.AcmePaths.of(ctx.var, ctx.log_root).webroot if web["tls"] == "acme" else None,
                 content_host=content_host(cfg),
                 content_origin=f"https://{content_host(cfg)}{'' if https_port == 443 else f':{https_port}'}",
                 content_cert=ctx.pki / "content.crt",
@@ -216,7 +216,7 @@ class WebRole(Role):
         config = ctx.config
         if config.roles["web"]["tls"] != "acme":
             return
-        paths = tls.AcmePaths.of(ctx.var)
+        paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
         if tls.usable_lineage(paths, config.site["domain"]):
             return
         ok, last = tls.run_certbot(config, paths, "certonly")
