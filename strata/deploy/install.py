@@ -4,7 +4,7 @@ theirs, whatever the checkout's location or mode (a clone in a 0700 home directo
     /opt/strata/releases/<release>   the checkout's tracked files, one directory per release (never changed)
     /opt/strata/current              symlink to the release the services run
     /opt/strata/wheels/<key>         the pinned dependencies as wheels (one set per requirements digest)
-    /opt/strata/venv                 Debian's /usr/bin/python3 venv: the wheels, Strata editable from a release
+    /opt/strata/venv                 Debian's python3 venv: the wheels, and Strata (editable) from a release
     /etc/strata/strata.toml          the topology (`strata init` writes it when missing)
     /var/lib/strata                  site.var_dir: secrets, CA, rendered configs, data
     /var/log/strata                  site.log_dir: every server's log
@@ -29,7 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_PREFIX = "STRATA_PREFIX"  # the same name as strata.deploy.config.ENV_PREFIX (that module is not stdlib-only)
+ENV_PREFIX = (
+    "STRATA_PREFIX"  # the same name as strata.deploy.config.ENV_PREFIX (that module is not stdlib-only)
+)
 PYTHON = "/usr/bin/python3"  # Debian's: the service users run the venv too, never one under a 0700 home
 # When the checkout is no git work tree (an unpacked archive), every file but these is the release.
 SKIP_NAMES = {".git", ".venv", "var", "__pycache__", ".pytest_cache", ".ruff_cache", "build", "strata.toml"}
@@ -208,14 +210,15 @@ def copy_release(checkout: Path, files: list[str], target: Path) -> bool:
     _mkdir(tmp)
     # Whatever the umask: the service users read the code.
     for dirpath, _dirs, _files in os.walk(tmp):
-        os.chmod(dirpath, 0o755)
+        _mkdir(Path(dirpath))
     os.rename(tmp, target)
     return True
 
 
 def _mkdir(path: Path) -> None:
-    path.mkdir(exist_ok=True)
-    os.chmod(path, 0o755)
+    """Make PATH (and its parents) a directory the service users traverse and read: code, no secret."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o755)  # noqa: S103 - code and config only; the secrets are 0600 under the var dir
 
 
 def relink(link: Path, target: str) -> bool:
@@ -275,7 +278,7 @@ def ensure_venv(layout: Layout, release: str, step: Step = _say) -> bool:
         step(f"building the wheelhouse {wheels} ({len(reqs)} pinned requirements)")
         _mkdir(layout.wheels)
         _pip(layout.venv, "wheel", "--wheel-dir", str(wheels), *reqs, what="pip wheel")
-        os.chmod(wheels, 0o755)
+        _mkdir(wheels)
         (wheels / ".complete").touch()
     step(f"installing release {release} into {layout.venv}")
     _pip(
@@ -304,8 +307,7 @@ def install(checkout: Path, layout: Layout, step: Step = _say) -> list[str]:
     changed = []
     for d in (layout.opt, layout.releases, layout.etc, layout.command.parent):
         if not d.exists():
-            d.mkdir(parents=True)
-            os.chmod(d, 0o755)
+            _mkdir(d)
     if copy_release(checkout, files, layout.releases / name):
         changed.append(f"copied {len(files)} files to release {layout.releases / name}")
     if ensure_venv(layout, name, step):
@@ -323,7 +325,9 @@ def main(argv: list[str]) -> int:
     layout = Layout.from_env()
     command = argv[0] if argv else ""
     if command == "mode":
-        mode, why = choose_mode(os.environ.get("DEV", ""), os.geteuid() == 0, (checkout / "strata.toml").exists())
+        mode, why = choose_mode(
+            os.environ.get("DEV", ""), os.geteuid() == 0, (checkout / "strata.toml").exists()
+        )
         print(mode)
         print(f"strata: {why}", file=sys.stderr)
         return 0

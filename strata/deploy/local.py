@@ -63,7 +63,9 @@ def default_topology(site: dict[str, str] | None = None) -> str:
     text = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
     for key, value in (site or {}).items():
         # json.dumps quotes like a TOML basic string; the loaded file is validated as usual.
-        text, n = re.subn(rf'^{re.escape(key)} = "[^"]*"', f"{key} = {json.dumps(value)}", text, 1, re.M)
+        text, n = re.subn(
+            rf'^{re.escape(key)} = "[^"]*"', f"{key} = {json.dumps(value)}", text, count=1, flags=re.M
+        )
         if n != 1:
             raise ValueError(f"site.{key} is not a string key of {DEFAULT_TEMPLATE.name}")
     return text

@@ -146,8 +146,11 @@ def cmd_mail(args) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="strata", description="Run and manage a Strata site.")
     p.add_argument("--version", action="version", version=f"strata {__version__}")
-    p.add_argument("-c", "--config", help="topology file (default: $STRATA_CONFIG, ./strata.toml, else the installed "
-        "site's /etc/strata/strata.toml)",
+    p.add_argument(
+        "-c",
+        "--config",
+        help="topology file (default: $STRATA_CONFIG, ./strata.toml, else the installed site's "
+        "/etc/strata/strata.toml)",
     )
     sub = p.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="write the default strata.toml, secrets and local CA if missing")

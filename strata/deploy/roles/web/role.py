@@ -143,7 +143,7 @@ class WebRole(Role):
                 internal_cert=ctx.pki / "web.crt" if tls.is_public(cfg) else None,
                 internal_key=ctx.pki / "web.key",
                 ocsp_stapling=tls.is_public(cfg),
-                acme_webroot=tls.AcmePaths.of(ctx.var, ctx.log_root).webroot if web["tls"] == "acme" else None,
+                acme_webroot=tls.AcmePaths.of(ctx.var).webroot if web["tls"] == "acme" else None,
                 content_host=content_host(cfg),
                 content_origin=f"https://{content_host(cfg)}{'' if https_port == 443 else f':{https_port}'}",
                 content_cert=ctx.pki / "content.crt",
