@@ -6,7 +6,8 @@
 # STRATA_PREFIX=DIR puts the install tree under DIR (the tests do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-action=${1:?usage: site.sh up|down|status}
+action=${1:-}
+case $action in up|down|status) ;; *) echo "usage: scripts/site.sh up|down|status" >&2; exit 2 ;; esac
 # Debian's Python, from the checkout, writing no bytecode into it.
 install_py() { PYTHONPATH="$PWD" PYTHONDONTWRITEBYTECODE=1 "${PYTHON:-/usr/bin/python3}" -m strata.deploy.install "$@"; }
 mode=$(install_py mode)
@@ -23,7 +24,7 @@ if [ "$mode" = dev ]; then
     status)
       exec $strata status ;;
   esac
-  exit 2
+  exit 0
 fi
 
 eval "$(install_py paths)"   # venv, config, var_dir, log_dir, current
@@ -38,6 +39,6 @@ case $action in
   down)
     if [ -x "$strata" ] && [ -e "$config" ]; then cd / && exec "$strata" -c "$config" down; else echo "nothing to stop"; fi ;;
   status)
+    if [ ! -x "$strata" ] || [ ! -e "$config" ]; then echo "strata: nothing installed: run \`make up\`" >&2; exit 2; fi
     cd / && exec "$strata" -c "$config" status ;;
 esac
-exit 2

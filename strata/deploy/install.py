@@ -115,9 +115,10 @@ class Layout:
 # -- which mode ---------------------------------------------------------------------------------------
 
 
-def choose_mode(dev: str, root: bool, local_config: bool) -> tuple[str, str]:
+def choose_mode(dev: str, root: bool, local_config: bool, layout: Layout | None = None) -> tuple[str, str]:
     """Return ("dev" or "install", one line saying why) for `make up` with DEV=dev, as root or not, in a
-    checkout that has (local_config) or has not a ./strata.toml."""
+    checkout that has (local_config) or has not a ./strata.toml; LAYOUT names the install's paths."""
+    layout = layout or Layout()
     if dev.strip().lower() not in ("", "0", "no", "false"):
         return "dev", "development mode (DEV=1): .venv, ./strata.toml and ./var in the checkout"
     if not root:
@@ -125,9 +126,12 @@ def choose_mode(dev: str, root: bool, local_config: bool) -> tuple[str, str]:
     if local_config:
         return "dev", (
             "development mode: this checkout has a ./strata.toml from before, so the site stays in it "
-            "(move it away to install under /opt/strata instead)"
+            f"(move it away to install under {layout.opt} instead)"
         )
-    return "install", "install mode: code in /opt/strata, config in /etc/strata, state in /var/lib/strata"
+    return "install", (
+        f"install mode: code in {layout.opt}, config in {layout.etc}, state in {layout.var}, "
+        f"logs in {layout.log}"
+    )
 
 
 # -- the release --------------------------------------------------------------------------------------
@@ -325,9 +329,8 @@ def main(argv: list[str]) -> int:
     layout = Layout.from_env()
     command = argv[0] if argv else ""
     if command == "mode":
-        mode, why = choose_mode(
-            os.environ.get("DEV", ""), os.geteuid() == 0, (checkout / "strata.toml").exists()
-        )
+        local = (checkout / "strata.toml").exists()
+        mode, why = choose_mode(os.environ.get("DEV", ""), os.geteuid() == 0, local, layout)
         print(mode)
         print(f"strata: {why}", file=sys.stderr)
         return 0

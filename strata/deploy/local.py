@@ -62,10 +62,13 @@ def default_topology(site: dict[str, str] | None = None) -> str:
     template's own, comments kept."""
     text = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
     for key, value in (site or {}).items():
-        # json.dumps quotes like a TOML basic string; the loaded file is validated as usual.
-        text, n = re.subn(
-            rf'^{re.escape(key)} = "[^"]*"', f"{key} = {json.dumps(value)}", text, count=1, flags=re.M
-        )
+        # json.dumps quotes like a TOML basic string (the loaded file is validated as usual); the comment
+        # after the value keeps its column when the new value fits before it.
+        def line(m: re.Match, key: str = key, value: str = value) -> str:
+            new = f"{key} = {json.dumps(value)}"
+            return new + " " * max(1, len(m.group(0)) - len(new))
+
+        text, n = re.subn(rf'^{re.escape(key)} = "[^"]*" *', line, text, count=1, flags=re.M)
         if n != 1:
             raise ValueError(f"site.{key} is not a string key of {DEFAULT_TEMPLATE.name}")
     return text
