@@ -172,3 +172,20 @@ def test_the_installed_config_is_the_default_outside_a_checkout(tmp_path, monkey
     (tmp_path / "strata.toml").write_text("")  # a checkout's own config wins
     assert cfgmod.config_path() == tmp_path / "strata.toml"
     assert cfgmod.config_path("other.toml") == tmp_path / "other.toml"
+
+
+def test_install_runs_on_the_standard_library_alone():
+    # scripts/site.sh runs it with Debian's python3 before any venv exists.
+    repo = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; import strata.deploy.install; "
+        "print(sorted(m for m in sys.modules if m.startswith('strata')))"
+    )
+    out = subprocess.run(
+        ["/usr/bin/python3", "-I", "-c", f"import sys; sys.path.insert(0, {str(repo)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    ).stdout
+    assert out.strip() == "['strata', 'strata.deploy', 'strata.deploy.install']"
