@@ -24,6 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -250,8 +251,9 @@ def wheels_key(reqs: list[str]) -> str:
     return hashlib.sha256("\n".join(reqs).encode()).hexdigest()[:16]
 
 
-def _pip(venv: Path, *args: str, what: str) -> None:
+def _pip(venv: Path, *args: str, what: str, step: Step = _say) -> None:
     # pip's own cache (root's) is kept: a second install, or another prefix, reuses its downloads.
+    started = time.monotonic()
     proc = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check", *args],
         capture_output=True,
@@ -261,6 +263,7 @@ def _pip(venv: Path, *args: str, what: str) -> None:
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
         raise SystemExit(f"strata: {what} failed: {lines[-1]}")
+    step(f"{what}: {time.monotonic() - started:.1f}s")
 
 
 def ensure_venv(layout: Layout, release: str, step: Step = _say) -> bool:
@@ -281,7 +284,7 @@ def ensure_venv(layout: Layout, release: str, step: Step = _say) -> bool:
     if not (wheels / ".complete").exists():
         step(f"building the wheelhouse {wheels} ({len(reqs)} pinned requirements)")
         _mkdir(layout.wheels)
-        _pip(layout.venv, "wheel", "--wheel-dir", str(wheels), *reqs, what="pip wheel")
+        _pip(layout.venv, "wheel", "--wheel-dir", str(wheels), *reqs, what="pip wheel", step=step)
         _mkdir(wheels)
         (wheels / ".complete").touch()
     step(f"installing release {release} into {layout.venv}")
@@ -294,6 +297,7 @@ def ensure_venv(layout: Layout, release: str, step: Step = _say) -> bool:
         "-e",
         str(code),
         what="pip install",
+        step=step,
     )
     for old in layout.venv.glob(".installed-*"):
         old.unlink()
