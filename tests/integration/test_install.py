@@ -121,6 +121,23 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
 
         status_run = _make(checkout, "status", prefix)
         assert status_run.returncode == 0, status_run.stdout[-2000:] + status_run.stderr[-2000:]
+
+        # Upgrading the code is `make up` from a newer checkout: a new release, `current` switched, the
+        # app's servers restarted from it, the old release kept.
+        app_pid = sup.pid("app-1")
+        (checkout / "README.md").write_text((checkout / "README.md").read_text() + "\nNewer.\n")
+        git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run([*git, "commit", "-qam", "newer"], check=True, timeout=60)
+        newer = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        upgrade = _make(checkout, "up", prefix)
+        assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
+        new_release = layout.releases / newer.stdout.strip()[:12]
+        assert layout.current.resolve() == new_release
+        assert (new_release / "README.md").read_text().endswith("Newer.\n")
+        assert (layout.releases / head[:12]).is_dir()
+        assert sup.pid("app-1") not in (0, app_pid)
+        assert Path(f"/proc/{sup.pid('app-1')}/cwd").resolve() == new_release
+        assert client.get("/livez").status == 200
     finally:
         down = _make(checkout, "down", prefix)
         if down.returncode != 0:
