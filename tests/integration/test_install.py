@@ -114,7 +114,9 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
         assert not (checkout / ".venv").exists()
 
         # Again with no change: nothing reinstalled, nothing restarted.
+        started = time.monotonic()
         again = _make(checkout, "up", prefix)
+        print(f"second make up (no change): {time.monotonic() - started:.1f}s")
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
         assert "already installed: nothing to do" in again.stdout
         assert "unchanged" in again.stdout
@@ -129,7 +131,9 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
         git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@t"]
         subprocess.run([*git, "commit", "-qam", "newer"], check=True, timeout=60)
         newer = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        started = time.monotonic()
         upgrade = _make(checkout, "up", prefix)
+        print(f"make up of a newer commit: {time.monotonic() - started:.1f}s")
         assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
         new_release = layout.releases / newer.stdout.strip()[:12]
         assert layout.current.resolve() == new_release
