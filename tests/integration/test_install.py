@@ -31,6 +31,11 @@ def _make(checkout: Path, target: str, prefix: Path) -> subprocess.CompletedProc
     )
 
 
+def _pip_times(output: str) -> list[str]:
+    """Return the lines where the install said how long pip took."""
+    return [line.removeprefix("strata: ") for line in output.splitlines() if line.startswith("strata: pip ")]
+
+
 def _processes_under(prefix: Path) -> list[str]:
     """Return the command lines of the processes that name PREFIX (the site's servers do)."""
     found = []
@@ -75,7 +80,7 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
         first_up = time.monotonic() - started
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         assert "install mode" in up.stderr
-        print(f"first make up (venv included): {first_up:.1f}s")
+        print(f"first make up (venv included): {first_up:.1f}s;", *_pip_times(up.stdout))
 
         # The site answers over HTTPS, its CA in the state directory.
         client = Client(config.url(), layout.var / "pki" / "ca.crt")
@@ -133,7 +138,7 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
         newer = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
         started = time.monotonic()
         upgrade = _make(checkout, "up", prefix)
-        print(f"make up of a newer commit: {time.monotonic() - started:.1f}s")
+        print(f"make up of a newer commit: {time.monotonic() - started:.1f}s;", *_pip_times(upgrade.stdout))
         assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
         new_release = layout.releases / newer.stdout.strip()[:12]
         assert layout.current.resolve() == new_release
