@@ -97,8 +97,9 @@ def require_reachable(path: Path, user: str | None, what: str) -> None:
     if blocked:
         raise DeployError(
             f"{what} {path} is not reachable by user {user!r}: directory {blocked} is "
-            f"mode {stat.S_IMODE(blocked.stat().st_mode):04o}; move the checkout (or "
-            f"site.var_dir) under a directory others can traverse"
+            f"mode {stat.S_IMODE(blocked.stat().st_mode):04o}; run `make up` in install mode (as root, "
+            f"without DEV=1 or a ./strata.toml: the site then lives under /opt/strata), or move the "
+            f"checkout (or site.var_dir) under a directory others can traverse"
         )
 
 

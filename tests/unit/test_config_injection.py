@@ -289,6 +289,8 @@ def test_every_default_passes_its_kind():
             assert default == "" or KINDS[kind](default) == "", f"roles.{name}.{option}"
     for option, kind in cfgmod.SITE_KINDS.items():
         default = cfgmod.SITE_OPTIONS[option][1]
+        # "" means "not set" (site.log_dir: <var_dir>/log; site.code_dir: the installed code), as for the
+        # roles' options.
         assert default == "" or KINDS[kind](default) == "", f"site.{option}"
 
 

@@ -47,6 +47,7 @@ class HostContext:
     def __init__(self, config: Config, secrets: dict, host: Host):
         self.config, self.secrets, self.host = config, secrets, host
         self.var = config.var_dir
+        self.log_root = config.log_dir
         self.pki = self.var / "pki"
         self.static = self.var / "static"
         self.project = Path(__file__).resolve().parents[3]
@@ -63,7 +64,7 @@ class HostContext:
         return self.var / "data" / role
 
     def log(self, role: str) -> Path:
-        return self.var / "log" / role
+        return self.log_root / role
 
     @property
     def venv_bin(self) -> Path:

@@ -164,7 +164,7 @@ def render_files(
         etc=etc,
         queue=var / "data" / "comms" / "queue",
         data=var / "data" / "comms" / "data",
-        log=var / "log" / "comms",
+        log=config.log_dir / "comms",
         myhostname=f"comms.{domain}",
         domain=domain,
         reply_domain=domain,

@@ -96,7 +96,7 @@ class WebRole(Role):
                 raise DeployError(
                     f'roles.web.tls = "acme" needs certbot ({tls.CERTBOT} missing): apt-get install certbot'
                 )
-            paths = tls.AcmePaths.of(ctx.var)
+            paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
             # The challenge tokens are public (nginx's workers read them); certbot's state is root's alone.
             make_dir(paths.webroot, None, 0o755)
             make_dir(paths.state, None, 0o700)
@@ -108,7 +108,7 @@ class WebRole(Role):
         if web["tls"] == "files":
             return Path(web["cert_file"]), Path(web["key_file"])
         if web["tls"] == "acme":
-            paths = tls.AcmePaths.of(ctx.var)
+            paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
             if tls.usable_lineage(paths, ctx.config.site["domain"]):
                 tls.point_links(paths, paths.lineage / "fullchain.pem", paths.lineage / "privkey.pem")
             else:
@@ -229,7 +229,7 @@ class WebRole(Role):
         config = ctx.config
         if config.roles["web"]["tls"] != "acme":
             return
-        paths = tls.AcmePaths.of(ctx.var)
+        paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
         if tls.usable_lineage(paths, config.site["domain"]):
             return
         ok, last = tls.run_certbot(config, paths, "certonly")
