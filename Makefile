@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STRATA := $(VENV)/bin/strata
 
-.PHONY: up down status test lint fmt typecheck unit bench
+.PHONY: up upgrade down status test lint fmt typecheck unit bench
 
 # As root in a checkout without ./strata.toml: install mode (code and venv in /opt/strata, config in
 # /etc/strata, state in /var/lib/strata, logs in /var/log/strata). DEV=1 (or not root, or a ./strata.toml
@@ -12,6 +12,10 @@ DEV ?=
 export DEV
 up:
 	@bash scripts/site.sh up
+
+# Move a running site to this checkout's code without an outage: each app server in turn (strata upgrade).
+upgrade:
+	@bash scripts/site.sh upgrade
 
 down:
 	@bash scripts/site.sh down

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make up`, `make down` and `make status`. Install mode (the default as root in a checkout without a
+# `make up`, `make upgrade`, `make down` and `make status`. Install mode (the default as root in a checkout without a
 # ./strata.toml): the code and its venv under /opt/strata, the topology in /etc/strata, the state in
 # /var/lib/strata and the logs in /var/log/strata, wherever this checkout is (strata/deploy/install.py).
 # Development mode (DEV=1, not root, or a ./strata.toml from before): .venv, ./strata.toml and ./var.
@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 action=${1:-}
-case $action in up|down|status) ;; *) echo "usage: scripts/site.sh up|down|status" >&2; exit 2 ;; esac
+case $action in up|upgrade|down|status) ;; *) echo "usage: scripts/site.sh up|upgrade|down|status" >&2; exit 2 ;; esac
 # Debian's Python, from the checkout, writing no bytecode into it.
 install_py() { PYTHONPATH="$PWD" PYTHONDONTWRITEBYTECODE=1 "${PYTHON:-/usr/bin/python3}" -m strata.deploy.install "$@"; }
 mode=$(install_py mode)
@@ -18,6 +18,12 @@ if [ "$mode" = dev ]; then
     up)
       bash scripts/bootstrap.sh run
       [ -e strata.toml ] || $strata init
+      exec $strata up ;;
+    upgrade)
+      # The checkout's code is the release: each app server restarted onto it in turn, then the rest.
+      bash scripts/bootstrap.sh run
+      [ -e strata.toml ] || { echo "strata: nothing to upgrade: run \`make up\` first" >&2; exit 2; }
+      $strata upgrade
       exec $strata up ;;
     down)
       if [ -x $strata ] && [ -e strata.toml ]; then exec $strata down; else echo "nothing to stop"; fi ;;
@@ -34,7 +40,17 @@ case $action in
     bash scripts/bootstrap.sh run none   # Debian packages and the service user; the venv is the installed one
     install_py install
     cd /   # nothing the site does writes into the checkout
-    [ -e "$config" ] || "$strata" -c "$config" init --var-dir "$var_dir" --log-dir "$log_dir"
+    [ -e "$config" ] || "$strata" -c "$config" init --var-dir "$var_dir" --log-dir "$log_dir" --code-dir "$current"
+    exec "$strata" -c "$config" up ;;
+  upgrade)
+    # The new release installed and `current` moved to it; the servers still run the old one until
+    # `strata upgrade` restarts each app server in turn out of nginx's pool (README "Upgrades"); then
+    # `strata up` applies whatever else changed.
+    [ -e "$config" ] || { echo "strata: nothing to upgrade: run \`make up\` first" >&2; exit 2; }
+    bash scripts/bootstrap.sh run none
+    install_py install
+    cd /
+    "$strata" -c "$config" upgrade
     exec "$strata" -c "$config" up ;;
   down)
     if [ -x "$strata" ] && [ -e "$config" ]; then cd / && exec "$strata" -c "$config" down; else echo "nothing to stop"; fi ;;

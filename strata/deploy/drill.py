@@ -185,7 +185,7 @@ def _wait_running(sup: Supervisor, program: str, old_pid: int, deadline: float =
 
 def app_kill(config: Config, sessions: list[Session], seconds: float) -> Result:
     """SIGKILL one app server under load: nginx passes its requests to the other one."""
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     program = config.app_instances()[0].name
     pid = sup.pid(program)
     if not pid:
@@ -216,7 +216,7 @@ def db_restart(
 ) -> Result:
     """Stop PostgreSQL under load and start it again: pages answer 503 with Retry-After meanwhile (never
     a 500), come back by themselves, and every row committed before is still there."""
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     if not sup.is_running("db"):
         raise DeployError("drill db-restart: the db role does not run on this machine")
     written = write(5)
@@ -254,7 +254,7 @@ def db_restart(
 def domain_down(config: Config, sessions: list[Session], seconds: float, login: tuple[str, str]) -> Result:
     """Stop the directory: a new login is refused at once with a 503 that says why; people already
     logged in go on working."""
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     if not config.enabled("domain") or not sup.is_running("domain"):
         raise DeployError("drill domain-down: the domain role does not run on this machine")
     with Load(sessions) as load:
@@ -287,7 +287,7 @@ def comms_down(
     each is mailed exactly once, after it came back."""
     from strata.deploy.roles.comms.outbox import list_outbox
 
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     if not config.enabled("comms") or not sup.is_running("comms"):
         raise DeployError("drill comms-down: the comms role does not run on this machine")
     if config.roles["comms"]["relay_host"]:
@@ -331,7 +331,7 @@ def comms_down(
 def files_down(config: Config, session: Session, seconds: float, deadline: float = 60) -> Result:
     """Stop the file server, upload (the single-request PUT people's scripts and `curl -T` use): each
     answer is a clean 503 with a message and leaves no row; after it is back, uploads work again."""
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     programs = sorted(p for p in sup.running_programs() if p == "files" or p.startswith("files-"))
     if not config.enabled("files") or not programs:
         raise DeployError("drill files-down: the files role does not run on this machine")

@@ -187,7 +187,7 @@ def upgrade(
     web_ctxs = [c for c in ctxs if "web" in config.roles_on(c.host.name)]
     if not app_ctxs or not web_ctxs:
         raise DeployError("strata upgrade needs the web and app roles on this machine (one-host deployment)")
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     if not sup.running():
         raise DeployError(f"nothing runs from {config.var_dir}: start the site with `strata up` first")
     ctx = app_ctxs[0]

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,9 +52,13 @@ def _processes_under(prefix: Path) -> list[str]:
 
 
 def _write_site_config(layout: Layout) -> Path:
-    """Write <prefix>/etc/strata/strata.toml: one app server on free ports, var and logs in the layout."""
-    path = write_topology(layout.prefix, instances=1)
-    text = path.read_text().replace('var_dir = "var"', f'var_dir = "{layout.var}"\nlog_dir = "{layout.log}"')
+    """Write <prefix>/etc/strata/strata.toml as `make up`'s init would (var, logs, code in the layout), with
+    two app servers on free ports (an upgrade takes one out of nginx's pool at a time)."""
+    path = write_topology(layout.prefix, instances=2)
+    text = path.read_text().replace(
+        'var_dir = "var"',
+        f'var_dir = "{layout.var}"\nlog_dir = "{layout.log}"\ncode_dir = "{layout.current}"',
+    )
     path.unlink()
     layout.etc.mkdir(parents=True)
     layout.config.write_text(text)
@@ -73,13 +78,14 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
     head = subprocess.run(
         ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    config = cfgmod.load(_write_site_config(layout))
+    config_path = _write_site_config(layout)  # loaded once installed: its code_dir is the install's `current`
     try:
         started = time.monotonic()
         up = _make(checkout, "up", prefix)
         first_up = time.monotonic() - started
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         assert "install mode" in up.stderr
+        config = cfgmod.load(config_path)
         print(f"first make up (venv included): {first_up:.1f}s;", *_pip_times(up.stdout))
 
         # The site answers over HTTPS, its CA in the state directory.
@@ -129,28 +135,37 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
         status_run = _make(checkout, "status", prefix)
         assert status_run.returncode == 0, status_run.stdout[-2000:] + status_run.stderr[-2000:]
 
-        # Upgrading the code is `make up` from a newer checkout: a new release, `current` switched, the
-        # app's servers restarted from it, the old release kept.
-        app_pid = sup.pid("app-1")
+        # Upgrading the code is `make upgrade` from a newer checkout: a new release, `current` switched, each
+        # app server restarted from it in turn while the site keeps answering, the old release kept.
+        app_pids = {n: sup.pid(n) for n in ("app-1", "app-2")}
         (checkout / "README.md").write_text((checkout / "README.md").read_text() + "\nNewer.\n")
         git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@t"]
         subprocess.run([*git, "commit", "-qam", "newer"], check=True, timeout=60)
         newer = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
         started = time.monotonic()
-        upgrade = _make(checkout, "up", prefix)
-        print(f"make up of a newer commit: {time.monotonic() - started:.1f}s;", *_pip_times(upgrade.stdout))
+        with _Pages(config.url(), layout.var / "pki" / "ca.crt") as pages:
+            upgrade = _make(checkout, "upgrade", prefix)
+        print(
+            f"make upgrade to a newer commit: {time.monotonic() - started:.1f}s, {pages.count} page loads "
+            f"meanwhile, {len(pages.failed)} failed;",
+            *_pip_times(upgrade.stdout),
+        )
         assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
+        assert pages.count > 0
+        assert pages.failed == [], pages.failed[:10]
         new_release = layout.releases / newer.stdout.strip()[:12]
         assert layout.current.resolve() == new_release
         assert (new_release / "README.md").read_text().endswith("Newer.\n")
         assert (layout.releases / head[:12]).is_dir()
-        assert sup.pid("app-1") not in (0, app_pid)
-        assert Path(f"/proc/{sup.pid('app-1')}/cwd").resolve() == new_release
+        for name, old_pid in app_pids.items():
+            assert f"{name}: back in the pool" in upgrade.stdout, upgrade.stdout[-3000:]
+            assert sup.pid(name) not in (0, old_pid), name
+            assert Path(f"/proc/{sup.pid(name)}/cwd").resolve() == new_release, name
         assert client.get("/livez").status == 200
     finally:
         down = _make(checkout, "down", prefix)
         if down.returncode != 0:
-            Supervisor(config.var_dir).shutdown()
+            Supervisor(layout.var, layout.log).shutdown()
     try:
         assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
         assert "stopped" in down.stdout
@@ -161,6 +176,36 @@ def test_make_up_installs_from_a_checkout_in_a_0700_home():
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+class _Pages:
+    """Load the login page (rendered by an app server) through nginx in a thread until the block ends;
+    count the loads and keep the failed ones."""
+
+    def __init__(self, url: str, ca: Path):
+        self.client = Client(url, ca)
+        self.count, self.failed = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status = self.client.get("/accounts/login/").status
+            except OSError as exc:
+                status = repr(exc)
+            self.count += 1
+            if status != 200:
+                self.failed.append(status)
+            time.sleep(0.05)
+
+    def __enter__(self) -> _Pages:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def stat_mode(path: Path) -> int:

@@ -31,7 +31,8 @@ def _fail(exc: Exception, code: int) -> int:
 
 
 def cmd_init(args) -> int:
-    site = {k: v for k, v in (("var_dir", args.var_dir), ("log_dir", args.log_dir)) if v is not None}
+    given = (("var_dir", args.var_dir), ("log_dir", args.log_dir), ("code_dir", args.code_dir))
+    site = {k: v for k, v in given if v is not None}
     _config, changes = deploy.init(args.config, site)
     for line in changes or ["nothing to do: config, secrets and CA already exist"]:
         out.print(line, markup=False)
@@ -155,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="write the default strata.toml, secrets and local CA if missing")
-    for option, what in (("var", "site.var_dir"), ("log", "site.log_dir")):
+    for option, what in (("var", "site.var_dir"), ("log", "site.log_dir"), ("code", "site.code_dir")):
         init.add_argument(
             f"--{option}-dir", metavar="DIR", help=f"{what} of a new strata.toml (an existing one is kept)"
         )
