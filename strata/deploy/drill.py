@@ -29,10 +29,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strata.deploy.config import Config
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
+
+if TYPE_CHECKING:
+    from strata.deploy.upgrade import UpgradeResult
 
 DRILLS: tuple[str, ...] = ("app-kill", "db-restart", "domain-down", "comms-down", "files-down")
 # What each drill must show. failed: requests answered with anything but the page (or, while the
@@ -477,9 +481,12 @@ def backup_restore(
     )
 
 
-def upgrade(config: Config, sessions: list[Session], seconds: float) -> Result:
-    """Run `strata upgrade` under load: each app server leaves nginx's pool, restarts on the release
-    site.code_dir names (the same one is fine) and comes back; not one request may fail."""
+def upgrade(
+    config: Config, sessions: list[Session], seconds: float, roll: Callable[[], UpgradeResult] | None = None
+) -> Result:
+    """Run `strata upgrade` (or ROLL: the lab's, from its control) under load: each app server leaves
+    nginx's pool, restarts on the release site.code_dir names (the same one is fine) and comes back; not
+    one request may fail."""
     from strata.deploy.upgrade import MigrationRefused
     from strata.deploy.upgrade import upgrade as rolling_upgrade
 
@@ -487,7 +494,7 @@ def upgrade(config: Config, sessions: list[Session], seconds: float) -> Result:
         time.sleep(seconds / 2)
         t0 = time.monotonic()
         try:
-            done = rolling_upgrade(config.path)
+            done = roll() if roll else rolling_upgrade(config.path)
         except MigrationRefused as exc:
             raise DeployError(f"drill upgrade: refused, nothing changed: {exc}") from None
         duration = round(time.monotonic() - t0, 2)

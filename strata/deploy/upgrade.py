@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
@@ -63,12 +64,13 @@ def check_plan(plan: list[dict]) -> None:
                 raise MigrationRefused(f"{migration['migration']}: {op['operation']} {op['refused']}")
 
 
-def established(address: str, port: int) -> int:
-    """Return how many TCP connections to ADDRESS:PORT on this machine are established (in flight or kept
-    alive): the server's side of each, from /proc/net/tcp and tcp6."""
+def established(address: str, port: int, proc: str = "/proc") -> int:
+    """Return how many TCP connections to ADDRESS:PORT are established (in flight or kept alive): the
+    server's side of each, from PROC/net/tcp and tcp6 (PROC: /proc/<pid> reads the network namespace
+    of that process, a lab host's from the lab's control)."""
     state_established = "01"
     count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in (f"{proc}/net/tcp", f"{proc}/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
         except OSError:
@@ -127,41 +129,58 @@ def _python_programs(ctxs: list[HostContext], programs: list[Program]) -> list[s
     return sorted(names, key=lambda n: n == WORKER)
 
 
-def _roll(
-    config: cfgmod.Config, sup: Supervisor, pool: _Pool, inst: AppInstance, drain_timeout: float, step: Step
-) -> float:
+def _idle(inst: AppInstance) -> bool:
+    return established(inst.host.address, inst.port) == 0
+
+
+def server_of(inst: AppInstance) -> str:
+    """Return INST as nginx's upstream names it: "address:port"."""
+    return f"{listen_address(inst.host.address)}:{inst.port}"
+
+
+def healthy(config: cfgmod.Config, inst: AppInstance) -> bool:
+    """Return whether INST answers /healthz several times in a row, each on a new connection: its workers
+    share its accept queue, so more of them have answered (opened their database pool) before it takes
+    the load."""
+    cafile = cafile_of(config)
+    try:
+        for _ in range(2 * config.roles["app"]["workers"]):
+            get_healthz(inst.host.address, inst.port, cafile=cafile)
+    except Exception:  # noqa: BLE001 - not ready yet: asked again until the deadline
+        return False
+    return True
+
+
+@dataclass
+class Reach:
+    """How a rolling upgrade acts on one app server: POOL(drained) renders nginx's pool with those servers
+    down and reloads it; IDLE() is true once it has no connection left; RESTART() restarts it on its new
+    config; HEALTHY() waits for its /healthz (raising DeployError). One host, or a lab from its control."""
+
+    pool: Callable[[frozenset[str]], None]
+    idle: Callable[[], bool]
+    restart: Callable[[], None]
+    healthy: Callable[[], None]
+
+
+def roll(config: cfgmod.Config, inst: AppInstance, reach: Reach, drain_timeout: float, step: Step) -> float:
     """Take app server INST out of the pool, let it finish, restart it on its new config, wait for its
     /healthz, put it back; return the seconds it was out."""
-    server = f"{listen_address(inst.host.address)}:{inst.port}"
     t0 = time.monotonic()
-    pool.set(frozenset({server}))
+    reach.pool(frozenset({server_of(inst)}))
     step(f"{inst.name}: out of nginx's pool")
     try:
         waited = _wait(
-            f"{inst.name} still had requests",
-            lambda: established(inst.host.address, inst.port) == 0,
-            drain_timeout or config.roles["app"]["timeout"] + 5,
+            f"{inst.name} still had requests", reach.idle, drain_timeout or config.roles["app"]["timeout"] + 5
         )
         step(f"{inst.name}: idle after {waited:.1f}s")
     except DeployError as exc:
         # gunicorn finishes them on TERM anyway (graceful stop): said, not fatal.
         step(f"{inst.name}: {exc}; stopping it gracefully")
-    cafile = cafile_of(config)
-
-    def healthy() -> bool:
-        # Several answers in a row, each on a new connection: the instance's workers share its accept
-        # queue, so more of them have answered (opened their database pool) before it takes the load.
-        try:
-            for _ in range(2 * config.roles["app"]["workers"]):
-                get_healthz(inst.host.address, inst.port, cafile=cafile)
-        except Exception:  # noqa: BLE001 - not ready yet: asked again until the deadline
-            return False
-        return True
-
     try:
-        sup.restart_with_config(inst.name)
+        reach.restart()
         step(f"{inst.name}: restarted")
-        _wait(f"{inst.name} did not answer /healthz", healthy, all_roles()["app"].ready_timeout)
+        reach.healthy()
     except DeployError as exc:
         # Out of the pool it stays: the other servers answer meanwhile; `strata up` renders the full pool.
         raise DeployError(
@@ -169,9 +188,118 @@ def _roll(
             "`strata upgrade` again, or `strata up`)"
         ) from None
     step(f"{inst.name}: healthy")
-    pool.set(frozenset())
+    reach.pool(frozenset())
     step(f"{inst.name}: back in the pool")
     return round(time.monotonic() - t0, 2)
+
+
+def wait_healthy(config: cfgmod.Config, inst: AppInstance) -> None:
+    """Wait for INST's /healthz (see healthy) or raise DeployError."""
+    _wait(
+        f"{inst.name} did not answer /healthz",
+        lambda: healthy(config, inst),
+        all_roles()["app"].ready_timeout,
+    )
+
+
+def migrate(ctx: HostContext, contract: bool, step: Step) -> list[str]:
+    """Check the pending migrations of ctx's release (refuse a contract step unless CONTRACT), run them
+    once; return their names."""
+    plan = migration_plan(ctx)
+    if contract:
+        step("contract: every pending migration runs (no old code may be serving)")
+    else:
+        check_plan(plan)
+    names = [m["migration"] for m in plan]
+    if plan:
+        step(f"migrate: {', '.join(names)}")
+        ctx.manage("migrate", "--noinput", what="migrate", timeout=1800)
+    else:
+        step("migrate: nothing pending")
+    return names
+
+
+def collect_static(web_ctx: HostContext, step: Step) -> None:
+    """Collect the release's static files, added to the old release's, not in place of them: pages the
+    old servers render still find theirs."""
+    web_ctx.manage("collectstatic", "--noinput", what="collectstatic")
+    step("static files collected")
+
+
+@dataclass
+class Reread:
+    """What the supervisor of one machine found in its newly rendered config."""
+
+    python: list[str]  # the programs running the release's code, worker last
+    left: list[str]  # changed for another reason than the code: left for `strata up`
+    removed: list[str]
+
+
+def reread(config: cfgmod.Config, sup: Supervisor, ctxs: list[HostContext]) -> Reread:
+    """Render the supervisor config of CTXS' programs (the new release's) and have SUP read it."""
+    programs = [p for c in ctxs for p in host_programs(config, c, all_roles())]
+    sup.render(programs)
+    added, changed, removed = sup.reread()
+    python = _python_programs(ctxs, programs)
+    return Reread(python, sorted(n for n in [*added, *changed] if n not in python), removed)
+
+
+def finish_programs(config: cfgmod.Config, sup: Supervisor, done: Reread, step: Step) -> list[str]:
+    """Restart the Python programs that are not app servers (worker last), remove the ones the release
+    dropped; return the restarted."""
+    instances = {i.name for i in config.app_instances()}
+    restarted = []
+    for name in [n for n in done.python if n not in instances]:
+        sup.restart_with_config(name)
+        step(f"{name}: restarted")
+        restarted.append(name)
+    for name in done.removed:
+        sup.remove(name)
+        step(f"{name}: removed (no longer in the release)")
+    for name in done.left:
+        step(f"{name}: its config changed too; not restarted here (run `strata up`)")
+    return restarted
+
+
+def local_context(path: str | Path | None, role: str) -> tuple[cfgmod.Config, HostContext]:
+    """Return the topology and the context of ROLE's host on this machine, or raise DeployError."""
+    config = cfgmod.load(path)
+    secrets = cfgmod.load_secrets(config)
+    ctxs = [HostContext(config, secrets, h) for h in _local(config) if role in config.roles_on(h.name)]
+    if not ctxs:
+        raise DeployError(f"strata upgrade: the {role} role does not run on this machine")
+    return config, ctxs[0]
+
+
+HOST_STEPS = ("migrate", "static", "reread", "pool", "healthz")
+
+
+def host_step(path: str | Path | None, name: str, servers: str, contract: bool, step: Step) -> dict:
+    """Run one step of a rolling upgrade driven from elsewhere (`strata lab upgrade`) on this machine;
+    SERVERS: app server names, comma-separated (the pool's drained ones, or the one to wait for). Return
+    what the driver needs to know, as JSON-able data."""
+    role = {"migrate": "app", "reread": "app"}.get(name, "web")
+    config, ctx = local_context(path, role)
+    names = [n for n in servers.split(",") if n]
+    instances = {i.name: i for i in config.app_instances()}
+    unknown = [n for n in names if n not in instances]
+    if unknown:
+        raise DeployError(f"strata upgrade: no app server named {unknown[0]!r} in {config.path}")
+    if name == "migrate":
+        return {"code": str(ctx.code), "migrations": migrate(ctx, contract, step)}
+    if name == "static":
+        collect_static(ctx, step)
+        return {}
+    if name == "reread":
+        return asdict(reread(config, Supervisor(config.var_dir, config.log_dir), [ctx]))
+    if name == "pool":
+        _Pool(Supervisor(config.var_dir, config.log_dir), ctx).set(
+            frozenset(server_of(instances[n]) for n in names)
+        )
+        return {"drained": names}
+    for n in names:
+        wait_healthy(config, instances[n])
+    return {"healthy": names}
 
 
 def upgrade(
@@ -193,46 +321,24 @@ def upgrade(
     ctx = app_ctxs[0]
     result = UpgradeResult(str(ctx.code))
     step(f"release: {ctx.code}")
-
-    plan = migration_plan(ctx)
-    if contract:
-        step("contract: every pending migration runs (no old code may be serving)")
-    else:
-        check_plan(plan)
-    result.migrations = [m["migration"] for m in plan]
-    if plan:
-        step(f"migrate: {', '.join(result.migrations)}")
-        ctx.manage("migrate", "--noinput", what="migrate", timeout=1800)
-    else:
-        step("migrate: nothing pending")
-    # Added to the old release's files, not in place of them: pages the old servers render still find theirs.
-    web_ctxs[0].manage("collectstatic", "--noinput", what="collectstatic")
-    step("static files collected")
-
-    roles = all_roles()
-    programs = [p for c in ctxs for p in host_programs(config, c, roles)]
-    sup.render(programs)
-    added, changed, removed = sup.reread()
-    python = _python_programs(ctxs, programs)
-    result.left = sorted(n for n in [*added, *changed] if n not in python)
+    result.migrations = migrate(ctx, contract, step)
+    collect_static(web_ctxs[0], step)
+    done = reread(config, sup, ctxs)
+    result.left = done.left
 
     pool = _Pool(sup, web_ctxs[0])
     local = {c.host.name for c in app_ctxs}
     for inst in [i for i in config.app_instances() if i.host.name in local]:
-        result.drained_s[inst.name] = _roll(config, sup, pool, inst, drain_timeout, step)
+        reach = Reach(
+            pool.set,
+            partial(_idle, inst),
+            partial(sup.restart_with_config, inst.name),
+            partial(wait_healthy, config, inst),
+        )
+        result.drained_s[inst.name] = roll(config, inst, reach, drain_timeout, step)
         result.restarted.append(inst.name)
-
-    instances = {i.name for i in config.app_instances()}
-    for name in [n for n in python if n not in instances]:
-        sup.restart_with_config(name)
-        step(f"{name}: restarted")
-        result.restarted.append(name)
-    for name in removed:
-        sup.remove(name)
-        step(f"{name}: removed (no longer in the release)")
+    result.restarted += finish_programs(config, sup, done, step)
     for c in app_ctxs:
-        roles["app"].wait_ready(c)
-    for name in result.left:
-        step(f"{name}: its config changed too; not restarted here (run `strata up`)")
+        all_roles()["app"].wait_ready(c)
     result.seconds = round(time.monotonic() - started, 2)
     return result

@@ -10,11 +10,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strata.deploy import config as cfgmod
 from strata.deploy import drill
 from strata.deploy.cli.output import out
 from strata.deploy.system import DeployError
+
+if TYPE_CHECKING:
+    from strata.deploy.upgrade import UpgradeResult
 
 COMMANDS = ("drill",)
 
@@ -98,9 +102,11 @@ def _print(r: drill.Result) -> None:
         out.print(f"  {note}", markup=False, highlight=False)
 
 
-def check_args(config: cfgmod.Config, args: argparse.Namespace) -> list[str]:
-    """Return the drills to run: ARGS' names, less those whose role is off when `all` is asked; refuse a
-    production topology without --yes-really and an unknown name (ConfigError, exit 2)."""
+def check_args(config: cfgmod.Config, args: argparse.Namespace, lab: bool = False) -> list[str]:
+    """Return the drills to run: ARGS' names, less those whose role is off when `all` is asked (and
+    upgrade where `strata upgrade` cannot roll the topology from this machine, unless LAB: the lab's
+    control rolls any); refuse a production topology without --yes-really and an unknown name
+    (ConfigError, exit 2)."""
     try:
         names = drill.check_names(args.drills)
     except ValueError as exc:
@@ -116,10 +122,12 @@ def check_args(config: cfgmod.Config, args: argparse.Namespace) -> list[str]:
     if args.drills == ["all"] and not config.enabled("files") and "backup-restore" in names:
         names.remove("backup-restore")
         out.print("backup-restore: skipped (backups are kept by the files role, off)", markup=False)
-    if args.drills == ["all"] and not upgrade_applies(config):
+    if args.drills == ["all"] and not lab and not upgrade_applies(config):
         names.remove("upgrade")
         out.print(
-            "upgrade: skipped (strata upgrade runs where the web and app roles share one host)", markup=False
+            "upgrade: skipped (strata upgrade runs where the web and app roles share one host; "
+            "`strata lab drill` rolls a lab)",
+            markup=False,
         )
     return names
 
@@ -158,9 +166,11 @@ def drive(
     people: dict[str, tuple[str, str]],
     backups: Callable[[], drill.Backups],
     seconds: float,
+    roll: Callable[[], UpgradeResult] | None = None,
 ) -> list[drill.Result]:
     """Run the drills NAMES, each against VIEW(role): the topology as seen from the host that runs the
-    role it breaks (the one machine for a local deployment); print each result and return them."""
+    role it breaks (the one machine for a local deployment); print each result and return them. ROLL:
+    the upgrade drill's rolling upgrade when it is not `strata upgrade` on this machine (the lab's)."""
     (a, a_pw), (b, b_pw) = people["a"], people["b"]
     site = view("web")
     sessions = [drill.Session(site) for _ in range(drill.THREADS)]
@@ -178,7 +188,7 @@ def drive(
         elif name == "domain-down":
             r = drill.domain_down(view("domain"), sessions, seconds, (b, b_pw))
         elif name == "upgrade":
-            r = drill.upgrade(view("app"), sessions, seconds)
+            r = drill.upgrade(view("app"), sessions, seconds, roll)
         elif name == "backup-restore":
             write, still_there = _messages(site, (a, a_pw), b)
             r = drill.backup_restore(view("app"), sessions[0], (a, a_pw), write, still_there, backups())

@@ -1,5 +1,6 @@
-"""`strata lab up|status|check|drill|down`: argument parsing and output only; the work is in
-strata.deploy.lab.run, strata.deploy.lab.check and (drills) strata.deploy.lab.drill."""
+"""`strata lab up|status|check|drill|upgrade|down`: argument parsing and output only; the work is in
+strata.deploy.lab.run, strata.deploy.lab.check, (drills) strata.deploy.lab.drill and (the rolling
+upgrade) strata.deploy.lab.upgrade."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ DEFAULT_DIR = "var/lab"
 
 def add_parsers(sub) -> None:
     lab = sub.add_parser(
-        "lab", help="every host in its own network namespace: `strata lab up|status|check|drill|down`"
+        "lab", help="every host in its own network namespace: `strata lab up|status|check|drill|upgrade|down`"
     )
     ls = lab.add_subparsers(dest="action", required=True)
     up = ls.add_parser("up", help="build the lab and start every host's roles in its own namespace")
@@ -44,6 +45,17 @@ def add_parsers(sub) -> None:
     from strata.deploy.cli import drill as drillcli
 
     drillcli.add_arguments(d, "<lab dir>/drills")
+    u = ls.add_parser(
+        "upgrade",
+        help="strata upgrade across the lab's hosts from its control: migrate once, then each app server "
+        "out of the web host's pool, restarted, back in",
+    )
+    u.add_argument("--dir", default=DEFAULT_DIR, help=f"the lab's directory (default: {DEFAULT_DIR})")
+    u.add_argument(
+        "--contract",
+        action="store_true",
+        help="also run migrations the old release would not tolerate (only when no old code runs)",
+    )
 
 
 def _lab(args):
@@ -56,22 +68,66 @@ def _lab(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"up": _up, "status": _status, "check": _check, "down": _down, "drill": _drill}[args.action](args)
+    actions = {
+        "up": _up,
+        "status": _status,
+        "check": _check,
+        "down": _down,
+        "drill": _drill,
+        "upgrade": _upgrade,
+    }
+    return actions[args.action](args)
+
+
+def _up_lab(args):
+    lab = _lab(args)
+    if not lab.up:
+        raise ConfigError(Path(lab.dir) / "lab.json", "up", "the lab is not up: run `strata lab up` first")
+    return lab
+
+
+def _upgrade(args) -> int:
+    from strata.deploy import upgrade
+    from strata.deploy.cli.output import err
+    from strata.deploy.lab import upgrade as labupgrade
+
+    lab = _up_lab(args)
+
+    def step(msg: str) -> None:
+        out.print(f"• {msg}", markup=False, highlight=False)
+
+    try:
+        result = labupgrade.lab_upgrade(lab, step, contract=args.contract)
+    except upgrade.MigrationRefused as exc:
+        err.print(f"strata: refused, nothing changed: {exc}", markup=False, highlight=False)
+        return 2
+    drained = ", ".join(f"{k} {v}s" for k, v in result.drained_s.items())
+    out.print(
+        f"upgraded the lab to {result.code} in {result.seconds}s: {len(result.migrations)} migration(s), "
+        f"restarted {', '.join(result.restarted)} (out of the pool: {drained})",
+        markup=False,
+        highlight=False,
+    )
+    return 0
 
 
 def _drill(args) -> int:
     from strata.deploy.cli import drill as drillcli
     from strata.deploy.lab import drill as labdrill
+    from strata.deploy.lab import upgrade as labupgrade
 
-    lab = _lab(args)
-    if not lab.up:
-        raise ConfigError(Path(lab.dir) / "lab.json", "up", "the lab is not up: run `strata lab up` first")
+    lab = _up_lab(args)
     config = lab.config()
-    names = drillcli.check_args(config, args)
+    names = drillcli.check_args(config, args, lab=True)
     people = labdrill.Accounts(lab)
     try:
         results = drillcli.drive(
-            names, labdrill.views(lab), people.people, lambda: labdrill.backups(lab), args.seconds
+            names,
+            labdrill.views(lab),
+            people.people,
+            lambda: labdrill.backups(lab),
+            args.seconds,
+            lambda: labupgrade.lab_upgrade(lab),
         )
     finally:
         people.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from strata.deploy import upgrade
 from strata.deploy.cli.output import err, out
@@ -26,6 +27,9 @@ def add_parsers(sub) -> None:
         default=0,
         help="most seconds to wait for an app server's requests (default: roles.app.timeout + 5)",
     )
+    # One step of `strata lab upgrade`, run on a lab host by the lab's control (not for people).
+    u.add_argument("--host-step", choices=upgrade.HOST_STEPS, help=argparse.SUPPRESS)
+    u.add_argument("--servers", default="", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"• {msg}", markup=False, highlight=False)
 
     try:
+        if args.host_step:
+            answer = upgrade.host_step(args.config, args.host_step, args.servers, args.contract, step)
+            out.print(json.dumps(answer), markup=False, highlight=False, soft_wrap=True)
+            return 0
         result = upgrade.upgrade(args.config, step, contract=args.contract, drain_timeout=args.drain_timeout)
     except upgrade.MigrationRefused as exc:
         err.print(f"strata: refused, nothing changed: {exc}", markup=False, highlight=False)
