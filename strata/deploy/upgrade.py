@@ -276,15 +276,15 @@ HOST_STEPS = ("migrate", "static", "reread", "pool", "healthz")
 
 def host_step(path: str | Path | None, name: str, servers: str, contract: bool, step: Step) -> dict:
     """Run one step of a rolling upgrade driven from elsewhere (`strata lab upgrade`) on this machine;
-    SERVERS: app server names, comma-separated (the pool's drained ones, or the one to wait for). Return
-    what the driver needs to know, as JSON-able data."""
+    SERVERS: app servers as nginx names them ("address:port"), comma-separated (the pool's drained ones,
+    or the ones to wait for). Return what the driver needs to know, as JSON-able data."""
     role = {"migrate": "app", "reread": "app"}.get(name, "web")
     config, ctx = local_context(path, role)
-    names = [n for n in servers.split(",") if n]
-    instances = {i.name: i for i in config.app_instances()}
-    unknown = [n for n in names if n not in instances]
+    named = [n for n in servers.split(",") if n]
+    instances = {server_of(i): i for i in config.app_instances()}
+    unknown = [n for n in named if n not in instances]
     if unknown:
-        raise DeployError(f"strata upgrade: no app server named {unknown[0]!r} in {config.path}")
+        raise DeployError(f"strata upgrade: no app server at {unknown[0]} in {config.path}")
     if name == "migrate":
         return {"code": str(ctx.code), "migrations": migrate(ctx, contract, step)}
     if name == "static":
@@ -293,13 +293,11 @@ def host_step(path: str | Path | None, name: str, servers: str, contract: bool, 
     if name == "reread":
         return asdict(reread(config, Supervisor(config.var_dir, config.log_dir), [ctx]))
     if name == "pool":
-        _Pool(Supervisor(config.var_dir, config.log_dir), ctx).set(
-            frozenset(server_of(instances[n]) for n in names)
-        )
-        return {"drained": names}
-    for n in names:
+        _Pool(Supervisor(config.var_dir, config.log_dir), ctx).set(frozenset(named))
+        return {"drained": named}
+    for n in named:
         wait_healthy(config, instances[n])
-    return {"healthy": names}
+    return {"healthy": named}
 
 
 def upgrade(

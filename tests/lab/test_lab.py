@@ -599,7 +599,7 @@ def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_pa
     assert by["backup-restore"]["measured"]["objects"] >= 3
     assert by["upgrade"]["measured"]["failed"] == 0 and by["upgrade"]["requests"] > 20
     for host, name in instances:
-        assert name in by["upgrade"]["did"]
+        assert f"{host}/{name}" in by["upgrade"]["did"]
         assert lab.supervisor(host).pid(name) not in (0, before[host, name]), name
     for host, pid in workers.items():
         assert lab.supervisor(host).pid("worker") not in (0, pid), host

@@ -68,13 +68,12 @@ def lab_upgrade(
     for web in webs:
         _step(lab, web, "static", step=step)
 
-    def healthy(name: str) -> None:
-        _step(lab, webs[0], "healthz", "--servers", name)
+    def healthy(server: str) -> None:
+        _step(lab, webs[0], "healthz", "--servers", server)
 
     def pool(drained: frozenset[str]) -> None:
-        names = [i.name for i in config.app_instances() if upgrade.server_of(i) in drained]
         for web in webs:
-            _step(lab, web, "pool", "--servers", ",".join(names))
+            _step(lab, web, "pool", "--servers", ",".join(sorted(drained)))
 
     for host in apps:
         done = Reread(**_step(lab, host, "reread"))
@@ -85,10 +84,13 @@ def lab_upgrade(
                 pool,
                 partial(_idle, sup, inst),
                 partial(sup.restart_with_config, inst.name),
-                partial(healthy, inst.name),
+                partial(healthy, upgrade.server_of(inst)),
             )
-            result.drained_s[inst.name] = upgrade.roll(config, inst, reach, drain_timeout, step)
-            result.restarted.append(inst.name)
-        result.restarted += upgrade.finish_programs(config, sup, done, partial(_on, host, step))
+            # Instance names repeat on every app host (app-1, …): the host says which.
+            seconds = upgrade.roll(config, inst, reach, drain_timeout, partial(_on, host, step))
+            result.drained_s[f"{host}/{inst.name}"] = seconds
+            result.restarted.append(f"{host}/{inst.name}")
+        restarted = upgrade.finish_programs(config, sup, done, partial(_on, host, step))
+        result.restarted += [f"{host}/{n}" for n in restarted]
     result.seconds = round(time.monotonic() - started, 2)
     return result
