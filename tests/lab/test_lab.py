@@ -597,7 +597,8 @@ def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_pa
     assert by["app-kill"]["requests"] > 20  # the load ran through the web host meanwhile
     assert by["db-restart"]["measured"]["answered_503"] > 0  # the outage was seen from the control
     assert by["backup-restore"]["measured"]["objects"] >= 3
-    assert by["upgrade"]["measured"]["failed"] == 0 and by["upgrade"]["requests"] > 20
+    assert by["upgrade"]["measured"]["failed"] == 0
+    assert by["upgrade"]["requests"] > 20
     for host, name in instances:
         assert f"{host}/{name}" in by["upgrade"]["did"]
         assert lab.supervisor(host).pid(name) not in (0, before[host, name]), name

@@ -18,7 +18,8 @@ HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when ret
 
 
 def _row(local_port: int, state: str) -> str:
-    return f"   0: 0100007F:{local_port:04X} 0100007F:D431 {state} 00000000:00000000 00:00000000 00000000 0 0 1\n"
+    rest = "00000000:00000000 00:00000000 00000000 0 0 1"
+    return f"   0: 0100007F:{local_port:04X} 0100007F:D431 {state} {rest}\n"
 
 
 def lab_config():
