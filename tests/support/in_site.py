@@ -408,3 +408,14 @@ def folder_id(username: str, name: str) -> int:
     return Folder.objects.get(
         space__owner__username=username, parent=None, name=name, trashed_at__isnull=True
     ).pk
+
+
+def mark_migration(app: str, name: str, applied: bool) -> None:
+    """Add (APPLIED) or remove a row of Django's migrations table, as a database restored from elsewhere
+    would differ from the one `up` last migrated."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    if applied:
+        MigrationRecorder.Migration.objects.create(app=app, name=name)
+    else:
+        MigrationRecorder.Migration.objects.filter(app=app, name=name).delete()

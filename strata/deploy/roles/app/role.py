@@ -93,8 +93,11 @@ class AppRole(Role):
 
     def validate(self, ctx: HostContext) -> None:
         # Imports the settings (so the config and secrets are read exactly as gunicorn will) and runs
-        # Django's deployment checks: anything but a clean report stops `strata up`.
-        ctx.manage("check", "--deploy", "--fail-level", "WARNING", what="Django deployment check")
+        # Django's deployment checks: anything but a clean report stops `strata up`. Skipped when the code,
+        # packages, config and secrets are those it last passed with (strata.deploy.stamps).
+        ctx.manage_unless_fresh(
+            "app-check", list, "check", "--deploy", "--fail-level", "WARNING", what="Django deployment check"
+        )
 
     def programs(self, ctx: HostContext) -> list[Program]:
         env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}
