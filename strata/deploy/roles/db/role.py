@@ -333,7 +333,8 @@ def schema_state(ctx: HostContext) -> list[str] | None:
             )
         ) as conn:
             migrations = conn.execute(
-                "SELECT count(*), coalesce(max(id), 0), coalesce(max(applied)::text, '') FROM django_migrations"
+                "SELECT count(*), coalesce(max(id), 0), coalesce(max(applied)::text, '')"
+                " FROM django_migrations"
             ).fetchone()
             admin = conn.execute(
                 "SELECT count(*) FROM auth_user WHERE username = %s", [ctx.config.site["admin_username"]]
