@@ -131,9 +131,12 @@ def free_ports(*groups: int) -> list[int]:
     return out
 
 
-def write_topology(root: Path, *, instances: int = 2, extra: str = "", web: str = "", app: str = "") -> Path:
+def write_topology(
+    root: Path, *, instances: int = 2, extra: str = "", web: str = "", app: str = "", workers: int = 2
+) -> Path:
     """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA (and
-    WEB, lines of roles.web, and APP, of roles.app)."""
+    WEB, lines of roles.web, and APP, of roles.app); WORKERS per app instance (0: by cores, the default
+    of `make up`)."""
     http, https, db, app_port, events = free_ports(1, 1, 1, instances, 1)
     path = root / "strata.toml"
     path.write_text(f"""
@@ -156,7 +159,7 @@ hosts = ["local"]
 instances = {instances}
 port = {app_port}
 events_port = {events}
-workers = 2
+workers = {workers}
 {app}
 [roles.db]
 hosts = ["local"]
@@ -228,12 +231,18 @@ class _CallContext(HostContext):
 
 @contextlib.contextmanager
 def running_stack(
-    prefix: str, extra: str = "", instances: int = 2, web: str = "", root: Path | None = None, app: str = ""
+    prefix: str,
+    extra: str = "",
+    instances: int = 2,
+    web: str = "",
+    root: Path | None = None,
+    app: str = "",
+    workers: int = 2,
 ):
     """Start a stack in a fresh temp dir (or ROOT, made by make_root); always stop it and remove the dir."""
     require_servers()
     root = root or make_root(prefix)
-    path = write_topology(root, instances=instances, extra=extra, web=web, app=app)
+    path = write_topology(root, instances=instances, extra=extra, web=web, app=app, workers=workers)
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)

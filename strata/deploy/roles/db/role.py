@@ -11,6 +11,7 @@ from psycopg import sql
 from strata.deploy import pki, stamps
 from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
+from strata.deploy.roles.app.spec import workers
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.db import pitr
 from strata.deploy.roles.db.client import tls_options
@@ -78,10 +79,10 @@ class DbRole(Role):
 
     def render(self, ctx: HostContext) -> None:
         cfg = ctx.config
-        app = cfg.roles["app"]
         db = cfg.roles["db"]
         # Every pooled connection of every app worker, plus room for admin tasks.
-        needed = len(cfg.app_instances()) * app["workers"] * db["pool_size"] + 20
+        # (Workers by cores count this host's cores: exact on one machine, an estimate across hosts.)
+        needed = sum(workers(cfg, i.host.name) * db["pool_size"] for i in cfg.app_instances()) + 20
         etc = ctx.etc("db")
         common = dict(
             etc=etc,
