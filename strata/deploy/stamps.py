@@ -23,15 +23,16 @@ _SKIP_PARTS = {"__pycache__", ".git", "node_modules"}
 
 @cache
 def code_digest(project: Path) -> str:
-    """Return a digest of the project's strata/ tree (each file's path, size and modification time), the
-    installed distributions (name and version) and the Python version; computed once per process."""
+    """Return a digest of the project's strata/ tree (each file's path and content: a release unpacked from
+    `strata deploy`'s reproducible archive keeps no modification time), the installed distributions (name
+    and version) and the Python version; computed once per process (about 1 MB read)."""
     h = hashlib.sha256(sys.version.encode())
     tree = project / "strata"
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_PARTS)
         for name in sorted(files):
-            st = os.stat(os.path.join(root, name))
-            h.update(f"{os.path.relpath(root, tree)}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            content = Path(root, name).read_bytes()
+            h.update(f"{os.path.relpath(root, tree)}/{name}\0{len(content)}\0".encode() + content)
     dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     h.update("\0".join(dists).encode())
     return h.hexdigest()

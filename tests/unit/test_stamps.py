@@ -13,8 +13,12 @@ def test_the_code_digest_follows_any_file_of_the_project(tmp_path):
     migration.write_text("x = 1\n")
     first = stamps.code_digest.__wrapped__(tmp_path)
     assert stamps.code_digest.__wrapped__(tmp_path) == first
+    os.utime(migration, ns=(1, 1))  # an unpacked release's files keep no modification time
+    assert stamps.code_digest.__wrapped__(tmp_path) == first
+    migration.write_text("x = 2\n")  # the same size, another content
     os.utime(migration, ns=(1, 1))
     assert stamps.code_digest.__wrapped__(tmp_path) != first
+    migration.write_text("x = 1\n")
     (tmp_path / "strata" / "files" / "migrations" / "0002_more.py").write_text("")
     assert stamps.code_digest.__wrapped__(tmp_path) != first
 
