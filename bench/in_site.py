@@ -288,5 +288,8 @@ def profile_page(username: str, url: str, rounds: int = 200, top: int = 30) -> d
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats(order).print_stats(top)
         out[order] = text.getvalue()
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_callers(8)
+    out["callers"] = text.getvalue()
     CACHE.stop()
     return out
