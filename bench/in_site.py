@@ -255,7 +255,7 @@ def time_save_stream(path: str, rounds: int) -> dict[str, list[float]]:
     return {"save_stream": saves, "sha256": hashes}
 
 
-def profile_page(username: str, url: str, rounds: int = 200, top: int = 30) -> dict[str, Any]:
+def profile_page(username: str, url: str, rounds: int = 200, top: int = 70) -> dict[str, Any]:
     """Return URL's server time for USERNAME (median, ms, Django's test client with the live cache on) and
     cProfile's top functions over ROUNDS requests, by own time and by cumulative time (pstats text)."""
     import cProfile

@@ -33,7 +33,7 @@ def home(request):
 def space(request, space_id, folder_id=None):
     if folder_id is not None:
         try:
-            folder = access.get_folder(request.user, folder_id)
+            folder = access.get_folder_to_read(request.user, folder_id)
         except Http404:
             return _unavailable(request, Folder, folder_id)
         if folder.space_id != space_id:
@@ -48,7 +48,7 @@ def space(request, space_id, folder_id=None):
 def folder(request, folder_id):
     """A folder reached through a share (or its own space): list its contents."""
     try:
-        f = access.get_folder(request.user, folder_id)
+        f = access.get_folder_to_read(request.user, folder_id)
     except Http404:
         return _unavailable(request, Folder, folder_id)
     return _browse(request, f.space, f, access.role_on(request.user, f))

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 BASELINES = {
     "directory": 2,
     "person": 1,
-    "folder": 1,  # the folder and its space; its rows from the live cache
+    "folder": 0,  # the folder (with its space and parents) and its rows from the live cache
     "space": 1,
     "inbox": 1,
     "conversation": 3,
@@ -111,8 +111,9 @@ def test_session_and_user_are_read_again_after_a_change(
 def test_folder_rows_are_read_again_after_a_change_inside(
     client, people, crowd, live_cache, django_assert_num_queries
 ):
-    """A change inside the folder sends the NOTIFY that drops its rows (the trigger of migration
-    files.0007; delivered on commit, so a direct drop stands in for it here, as above)."""
+    """A change inside the folder sends the NOTIFY that drops its rows, a change to any folder or space
+    the one that drops the cached folders (the triggers of migrations files.0007 and 0008; delivered on
+    commit, so a direct drop stands in for them here, as above)."""
     client.force_login(people["alice"])
     path = pages(people, crowd)["folder"]
     client.get(path)
@@ -120,3 +121,6 @@ def test_folder_rows_are_read_again_after_a_change_inside(
     with django_assert_num_queries(BASELINES["folder"] + 2):  # its folders and its files
         resp = client.get(path)
     assert resp.content.count(b'class="file-row"') == 20
+    live_cache._drop("fo:*")  # any folder or space changed: the folder and its parents, read again
+    with django_assert_num_queries(BASELINES["folder"] + 1):
+        assert client.get(path).status_code == 200

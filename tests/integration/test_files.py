@@ -425,8 +425,9 @@ def test_trash_restore_and_empty(files_stack, people):
 
 
 def test_the_folder_page_shows_a_change_on_every_app_server(files_stack, people):
-    """The first page of a folder's rows is kept by each app process (strata.site.live): an upload and a
-    rename inside it drop that copy everywhere, by the NOTIFY of their commit."""
+    """The first page of a folder's rows and the folder itself are kept by each app process
+    (strata.site.live): an upload and a rename inside it, a rename or the trash of the folder, drop those
+    copies everywhere, by the NOTIFY of their commit."""
     alice = people["alice"]
     status, folder = alice.json("POST", "/api/files/folders", {"name": "Live rows"})
     assert status == 201, folder
@@ -445,6 +446,13 @@ def test_the_folder_page_shows_a_change_on_every_app_server(files_stack, people)
         assert b"second.txt" in body, body[-2000:]
         assert b"renamed.txt" in body
         assert b"first.txt" not in body
+    # The folder itself (kept with its space and parents for the permission check): renamed, then trashed.
+    assert alice.json("PATCH", f"/api/files/folders/{folder['id']}", {"name": "Live rows 2"})[0] == 200
+    time.sleep(0.5)
+    assert all(b"Live rows 2" in body for body in bodies())
+    assert alice.json("DELETE", f"/api/files/folders/{folder['id']}")[0] == 204
+    time.sleep(0.5)
+    assert {alice.raw("GET", page)[0] for _ in range(8)} == {410}
 
 
 def test_public_links_expiry_password_and_limit(files_stack, people):
