@@ -6,8 +6,9 @@ until a row it depends on changes. Triggers on those tables (the migrations name
 django_session and auth_user; messaging's participants for the unread count; files' quota, usage, uploads
 and spaces; files and folders for the folder pages' rows and folders) send a NOTIFY on every change,
 whichever code (or person, in psql) made it; it is delivered when that transaction commits, to every app
-process of every app host, whose listener thread drops the entry. A logout, a password change, `strata users` ending sessions or a deactivation is seen by
-all app servers at once (within the notification's delivery, a few milliseconds on a LAN).
+process of every app host, whose listener thread drops the entry. A logout, a password change, `strata
+users` ending sessions or a deactivation is seen by all app servers at once (within the notification's
+delivery, a few milliseconds on a LAN).
 
 Memory is used only while this process's listener is connected: until it is (and from the moment it loses
 its connection, e.g. while PostgreSQL restarts) every lookup goes to the database, as without the cache,
