@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.template import engines
+from django.template.backends.django import DjangoTemplates
 from django.template.utils import get_app_template_dirs
 from django.urls import get_resolver
 
@@ -23,6 +24,7 @@ def warm() -> None:
     """Build the URL resolvers, compile every template of the site, and create the S3 clients."""
     _urls(get_resolver())
     engine = engines["django"]
+    assert isinstance(engine, DjangoTemplates)  # settings.TEMPLATES: Django's own engine
     dirs = [Path(d) for d in (*engine.engine.dirs, *get_app_template_dirs("templates"))]
     for root in dirs:
         for path in sorted(root.rglob("*.html")):
