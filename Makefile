@@ -5,16 +5,19 @@ STRATA := $(VENV)/bin/strata
 
 .PHONY: up down status test lint fmt typecheck unit bench
 
+# As root in a checkout without ./strata.toml: install mode (code and venv in /opt/strata, config in
+# /etc/strata, state in /var/lib/strata, logs in /var/log/strata). DEV=1 (or not root, or a ./strata.toml
+# from before): development mode, everything in the checkout (.venv, ./strata.toml, ./var). scripts/site.sh.
+DEV ?=
+export DEV
 up:
-	@bash scripts/bootstrap.sh run
-	@[ -e strata.toml ] || $(STRATA) init
-	@$(STRATA) up
+	@bash scripts/site.sh up
 
 down:
-	@if [ -x $(STRATA) ] && [ -e strata.toml ]; then $(STRATA) down; else echo "nothing to stop"; fi
+	@bash scripts/site.sh down
 
 status:
-	@$(STRATA) status
+	@bash scripts/site.sh status
 
 lint: typecheck
 	$(VENV)/bin/ruff check strata tests bench

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile="${1:-run}"   # run | test
+venv="${2:-.venv}"    # none: only the packages and the user (install mode builds its own venv)
 # Each role declares its Debian packages in strata/deploy/roles/<name>/spec.py; strata.deploy.packages adds
 # what this machine needs to build, run the lab and test (standard library only: no venv needed yet).
 mapfile -t packages < <(PYTHONPATH="$PWD" PYTHONDONTWRITEBYTECODE=1 python3 -m strata.deploy.packages "$profile")
@@ -47,6 +48,8 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "strata: not root: skipping Debian packages (${packages[*]}) and the service user" >&2
 fi
+
+[ "$venv" = none ] && exit 0
 
 # Debian's Python, not one under a private home directory: the service users run the venv too.
 python=${PYTHON:-/usr/bin/python3}

@@ -24,6 +24,9 @@ ENV_CONFIG = "STRATA_CONFIG"
 ENV_HOST = "STRATA_HOST"
 # One var/ tree per host when several hosts share a machine (the lab).
 ENV_VAR_DIR = "STRATA_VAR_DIR"
+# The installed site's topology (`make up` in install mode), and the prefix tests put its tree under.
+INSTALLED_CONFIG = "/etc/strata/strata.toml"
+ENV_PREFIX = "STRATA_PREFIX"
 # Set for the app's processes: they read a copy of the secrets file holding only APP_SECRETS.
 ENV_SECRETS = "STRATA_SECRETS"
 
@@ -40,6 +43,8 @@ SITE_OPTIONS: dict[str, tuple[type, object]] = {
     "name": (str, "Strata"),
     "domain": (str, "localhost"),
     "var_dir": (str, "var"),
+    # Where every server's log goes; "" = <var_dir>/log (relative to strata.toml, or absolute).
+    "log_dir": (str, ""),
     "admin_username": (str, "admin"),
     "admin_email": (str, "admin@localhost"),
     "time_zone": (str, "UTC"),
@@ -50,6 +55,9 @@ SITE_OPTIONS: dict[str, tuple[type, object]] = {
     "ssh_port": (int, 22),
     # A production site: `strata drill` refuses it unless told --yes-really.
     "production": (bool, False),
+    # The release the site's Python programs run (a directory holding strata/, or a `current` symlink to
+    # one); "" = the code installed in the virtualenv that runs `strata`. See Config.code_dir.
+    "code_dir": (str, ""),
 }
 # What each site value holds (see KINDS in strata/deploy/roles/spec.py). var_dir is relative to strata.toml
 # or absolute, never with '..': the tree it names is where the deployer writes configs, keys and data, so
@@ -58,6 +66,8 @@ SITE_KINDS = {
     "name": "title",
     "domain": "host_name",
     "var_dir": "path",
+    "code_dir": "path",
+    "log_dir": "path",
     "admin_username": "name",
     "admin_email": "email",
     "time_zone": "time_zone",
@@ -138,6 +148,22 @@ class Config:
         """This machine's state: site.var_dir, or $STRATA_VAR_DIR (each lab host has its own)."""
         override = os.environ.get(ENV_VAR_DIR)
         return Path(override).resolve() if override else (self.path.parent / self.site["var_dir"]).resolve()
+
+    @property
+    def code_dir(self) -> Path | None:
+        """The release site.code_dir names, its symlinks resolved now (each program started from a config
+        rendered now stays on that release when the link moves); None: the installed code."""
+        if not self.site.get("code_dir"):
+            return None
+        return (self.path.parent / self.site["code_dir"]).resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        """This machine's logs, the one place that decides it: site.log_dir, or <var_dir>/log when unset
+        (so each lab host's logs follow its own var/ tree)."""
+        if not self.site.get("log_dir"):
+            return self.var_dir / "log"
+        return (self.path.parent / self.site["log_dir"]).resolve()
 
     @property
     def secrets_path(self) -> Path:
@@ -277,15 +303,24 @@ def _read_site(path: Path, table) -> dict:
     site = _read_table(path, "site", table, SITE_OPTIONS, SITE_KINDS)
     if not 0 <= site["hsts_seconds"] < 2**31:
         raise ConfigError(path, "site.hsts_seconds", f"{site['hsts_seconds']} is out of range 0..{2**31 - 1}")
-    full = str(path.absolute().parent / site["var_dir"])
-    problem = KINDS["path"](full)
-    if problem:
-        raise ConfigError(path, "site.var_dir", f"resolves to {full!r}: {problem}")
+    for key in ("var_dir", "log_dir"):
+        if not site[key]:
+            continue
+        full = str(path.absolute().parent / site[key])
+        problem = KINDS["path"](full)
+        if problem:
+            raise ConfigError(path, f"site.{key}", f"resolves to {full!r}: {problem}")
     site["management_networks"] = _read_networks(
         path, "site.management_networks", site["management_networks"]
     )
     if not 1 <= site["ssh_port"] <= 65535:
         raise ConfigError(path, "site.ssh_port", f"port {site['ssh_port']} is out of range 1..65535")
+    if site["code_dir"]:
+        code = path.absolute().parent / site["code_dir"]
+        if not (code / "strata" / "__init__.py").is_file():
+            raise ConfigError(
+                path, "site.code_dir", f"{str(code)!r} is not a Strata release (no strata/__init__.py in it)"
+            )
     return site
 
 
@@ -392,8 +427,22 @@ def port_bindings(config: Config):
                 yield "monitor", "roles.monitor.node_port", config.roles["monitor"]["node_port"], host
 
 
+def installed_config() -> Path:
+    """Return the installed site's topology (`make up` in install mode): /etc/strata/strata.toml, under
+    $STRATA_PREFIX when set (strata.deploy.install.Layout owns the same mapping)."""
+    prefix = os.environ.get(ENV_PREFIX)
+    return Path(prefix).absolute() / INSTALLED_CONFIG.lstrip("/") if prefix else Path(INSTALLED_CONFIG)
+
+
 def config_path(path: str | os.PathLike | None = None) -> Path:
-    return Path(path or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG).absolute()
+    """Return the topology to read: PATH, $STRATA_CONFIG, ./strata.toml, or else the installed site's
+    when it exists (so the `strata` on PATH works from any directory)."""
+    if path or os.environ.get(ENV_CONFIG):
+        return Path(path or os.environ[ENV_CONFIG]).absolute()
+    local = Path(DEFAULT_CONFIG).absolute()
+    if not local.exists() and installed_config().exists():
+        return installed_config()
+    return local
 
 
 def load(path: str | os.PathLike | None = None) -> Config:

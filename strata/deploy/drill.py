@@ -12,11 +12,14 @@ disabled afterwards), so this module stays on the deployer's side: HTTP, supervi
 
 from __future__ import annotations
 
+import hashlib
 import http.cookiejar
 import json
 import os
+import re
 import signal
 import ssl
+import subprocess
 import threading
 import time
 import urllib.error
@@ -31,7 +34,7 @@ from strata.deploy.config import Config
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
-DRILLS = ("app-kill", "db-restart", "domain-down", "comms-down", "files-down")
+DRILLS: tuple[str, ...] = ("app-kill", "db-restart", "domain-down", "comms-down", "files-down")
 # What each drill must show. failed: requests answered with anything but the page (or, while the
 # database is down, a 503 with Retry-After); recovery_s: from the broken part back to pages served.
 TARGETS: dict[str, dict[str, float]] = {
@@ -49,6 +52,17 @@ TARGETS["files-down"] = {
     "recovery_s": 30,
 }
 UPLOADS = 5  # uploads tried while the file server is down, and again after
+# backup-restore: what it writes before the backup, and what it must find again, byte for byte, after
+# the wipe and the restore. measured lost: rows or files gone; mismatches: files whose bytes (or recorded
+# checksum) differ; survived_wipe: drill objects still on the file server after the wipe (the wipe failed).
+TARGETS["backup-restore"] = {"mismatches": 0, "lost": 0, "survived_wipe": 0}
+DRILLS = (*DRILLS, "backup-restore")
+BACKUP_ROWS = 5
+BACKUP_FILES = 3
+BACKUP_FILE_BYTES = 256 * 1024
+# duration_s: the whole `strata upgrade` (check, migrate, every app server in turn, the other programs).
+TARGETS["upgrade"] = {"failed": 0, "duration_s": 300}
+DRILLS = (*DRILLS, "upgrade")
 PAGE = "/people/"  # the directory: the session, the user and the rows, from the database
 THREADS = 4
 TIMEOUT = 15  # seconds a drill request may take
@@ -357,6 +371,138 @@ def files_down(config: Config, session: Session, seconds: float, deadline: float
         },
         TARGETS["files-down"],
         2 * UPLOADS,
+    )
+
+
+@dataclass
+class Backups:
+    """How the backup-restore drill reaches what HTTP does not, on a host that may: STRATA runs the `strata`
+    CLI there (with the S3 admin keys `strata restore` needs) and returns the finished process; OBJECTS
+    answers strata.deploy.drill_objects' requests (op, args)."""
+
+    strata: Callable[..., subprocess.CompletedProcess]
+    objects: Callable[[str, list[str]], dict]
+
+
+def _cli_ok(proc: subprocess.CompletedProcess, what: str, codes: tuple[int, ...] = (0,)) -> str:
+    if proc.returncode not in codes:
+        lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
+        raise DeployError(
+            f"drill backup-restore: `strata {what}` failed: {lines[-1].removeprefix('strata: ')}"
+        )
+    return proc.stdout
+
+
+def _upload_drill_files(session: Session, tag: str) -> dict[str, str]:
+    """Upload BACKUP_FILES random files of different sizes; return each name's sha256."""
+    uploaded = {}
+    for i in range(BACKUP_FILES):
+        data = os.urandom(BACKUP_FILE_BYTES + i)
+        name = f"drill-{tag}-backup-{i}.bin"
+        status, body = session.put(f"/api/files/uploads/put?name={name}", data)
+        if status != 201:
+            raise DeployError(f"drill backup-restore: uploading {name} answered {status}: {body[:200]}")
+        uploaded[name] = hashlib.sha256(data).hexdigest()
+    return uploaded
+
+
+def _listed(session: Session, tag: str) -> dict[str, str | None]:
+    """Return the drill's files the site lists, with the sha256 each row records."""
+    status, _h, body = session.request(f"/api/files/search?q=drill-{tag}")
+    if status != 200:
+        raise DeployError(f"drill backup-restore: listing the drill's files answered {status}")
+    return {f["name"]: f.get("sha256") for f in json.loads(body)["files"]}
+
+
+def backup_restore(
+    config: Config,
+    session: Session,
+    login: tuple[str, str],
+    write: Callable[[int], list[str]],
+    still_there: Callable[[list[str]], int],
+    backups: Backups,
+) -> Result:
+    """Write rows and files, `strata backup`, wipe (every row of the database, and the drill's objects on
+    the file server), `strata restore` the backup: the rows and the bytes (by sha256) are all back."""
+    if not config.enabled("files"):
+        raise DeployError(
+            "drill backup-restore: backups are kept on the file server, and the files role is off"
+        )
+    tag = os.urandom(4).hex()
+    written = write(BACKUP_ROWS)
+    uploaded = _upload_drill_files(session, tag)
+    t0 = time.monotonic()
+    # Exit 1: finished, but objects already missing on the file server (listed; not the drill's).
+    made = _cli_ok(backups.strata("backup"), "backup", (0, 1))
+    backup_s = round(time.monotonic() - t0, 2)
+    found = re.search(r"^backup (\S+):", made, re.M)
+    if not found:
+        raise DeployError(f"drill backup-restore: `strata backup` named no backup: {made.strip()[:200]}")
+    backup_id = found.group(1)
+    manifest = backups.objects("manifest", [backup_id])
+    by_sha = {o["sha256"]: o["key"] for o in manifest["objects"]}
+    keys = {by_sha[sha]: sha for sha in uploaded.values() if sha in by_sha}
+    # The wipe: the database's rows (Django's flush empties every table), then the drill's objects.
+    _cli_ok(backups.strata("manage", "flush", "--no-input"), "manage flush")
+    backups.objects("delete", list(keys))
+    survived = sum(1 for sha in backups.objects("sha256", list(keys)).values() if sha is not None)
+    t1 = time.monotonic()
+    _cli_ok(backups.strata("restore", backup_id, "--force"), f"restore {backup_id} --force")
+    restore_s = round(time.monotonic() - t1, 2)
+    stored = backups.objects("sha256", list(keys))
+    if session.login(*login) != 200:
+        raise DeployError("drill backup-restore: the drill's account could not log in after the restore")
+    listed = _listed(session, tag)
+    return Result(
+        "backup-restore",
+        f"write {BACKUP_ROWS} messages and {BACKUP_FILES} files, `strata backup` {backup_id}, wipe (flush "
+        "the database, delete the drill's objects), `strata restore --force`, compare",
+        {
+            "mismatches": sum(1 for key, sha in keys.items() if stored.get(key) not in (None, sha))
+            + sum(1 for name, sha in uploaded.items() if listed.get(name, sha) != sha),
+            "lost": len(written)
+            - still_there(written)
+            + sum(1 for name in uploaded if name not in listed)
+            + (len(uploaded) - len(keys))  # not in the backup's manifest at all
+            + sum(1 for key in keys if stored.get(key) is None),
+            "survived_wipe": survived,
+            "backup_s": backup_s,
+            "restore_s": restore_s,
+            "dump_bytes": manifest["database"]["size"],
+            "objects": len(manifest["objects"]),
+            "objects_bytes": sum(o["size"] for o in manifest["objects"]),
+        },
+        TARGETS["backup-restore"],
+        BACKUP_ROWS + BACKUP_FILES,
+    )
+
+
+def upgrade(config: Config, sessions: list[Session], seconds: float) -> Result:
+    """Run `strata upgrade` under load: each app server leaves nginx's pool, restarts on the release
+    site.code_dir names (the same one is fine) and comes back; not one request may fail."""
+    from strata.deploy.upgrade import MigrationRefused
+    from strata.deploy.upgrade import upgrade as rolling_upgrade
+
+    with Load(sessions) as load:
+        time.sleep(seconds / 2)
+        t0 = time.monotonic()
+        try:
+            done = rolling_upgrade(config.path)
+        except MigrationRefused as exc:
+            raise DeployError(f"drill upgrade: refused, nothing changed: {exc}") from None
+        duration = round(time.monotonic() - t0, 2)
+        time.sleep(seconds / 2)
+    seen = load.answers()
+    failed = [status for _t, status, _r in seen if status != 200]
+    out = ", ".join(f"{k} {v}s" for k, v in done.drained_s.items())
+    return Result(
+        "upgrade",
+        f"strata upgrade ({len(done.migrations)} migration(s); restarted {', '.join(done.restarted)}; out of "
+        f"the pool: {out}) under {len(sessions)} sessions' GETs of {PAGE}",
+        {"failed": len(failed), "duration_s": duration},
+        TARGETS["upgrade"],
+        len(seen),
+        [f"failed answers (0 = no answer): {sorted(failed)}"] if failed else [],
     )
 
 

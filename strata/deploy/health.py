@@ -98,16 +98,17 @@ def link_checks(config: Config, secrets: dict, source: str, target: str) -> list
         return [_tcp(i.host.address, i.port) for i in config.app_instances()] + [
             _tcp(h.address, events) for h in config.hosts_of("app")
         ]
+    if source == "monitor":
+        # Prometheus scrapes the role's metrics endpoint, not its server (before the files case below:
+        # the monitor may not reach the S3 port).
+        from strata.deploy.roles.monitor.spec import targets
+
+        return [_tcp(t.address, t.port) for t in targets(config) if t.job == target]
     if target == "files" and "s3_app_access_key" not in SPECS[source].secrets + SPECS[source].deploy_secrets:
         # nginx fetches presigned URLs and the db link carries backups: those hosts hold no S3 key to sign a
         # probe with (each host gets only its roles' secrets), so the link is the S3 port answering.
         port = config.roles["files"]["port"]
         return [_tcp(h.address, port) for h in config.hosts_of("files")]
-    if source == "monitor":
-        # Prometheus scrapes the role's metrics endpoint, not its server.
-        from strata.deploy.roles.monitor.spec import targets
-
-        return [_tcp(t.address, t.port) for t in targets(config) if t.job == target]
     if (source, target) == ("comms", "app"):
         from strata.deploy.roles.comms.client import inbound_checks
 

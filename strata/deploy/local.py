@@ -6,14 +6,15 @@ The CLI (strata/deploy/cli/) only parses arguments and calls these functions; th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import shutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
-from strata.deploy import pki
+from strata.deploy import pki, stamps
 from strata.deploy.config import ConfigError
 from strata.deploy.roles.base import HostContext, Program, Role, all_roles
 from strata.deploy.roles.db.role import FIRST_ADMIN
@@ -56,20 +57,45 @@ def ca_scope(config: cfgmod.Config) -> pki.CaScope:
     return pki.CaScope.of(names, addresses)
 
 
-def init(path: str | os.PathLike[str] | None = None) -> tuple[cfgmod.Config, list[str]]:
-    """Write the default strata.toml if missing, then the local CA (constrained to the topology) and the
-    secrets; return what changed. On a host deployed from a control machine (it holds secrets but no CA
-    key) nothing is made: the host checks what it received."""
+def default_topology(site: dict[str, str] | None = None) -> str:
+    """Return the default strata.toml with SITE's values (e.g. var_dir, log_dir) in place of the
+    template's own, comments kept."""
+    text = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
+    for key, value in (site or {}).items():
+        # json.dumps quotes like a TOML basic string (the loaded file is validated as usual); the comment
+        # after the value keeps its column when the new value fits before it.
+        def line(m: re.Match, key: str = key, value: str = value) -> str:
+            new = f"{key} = {json.dumps(value)}"
+            return new + " " * max(1, len(m.group(0)) - len(new))
+
+        text, n = re.subn(rf'^{re.escape(key)} = "[^"]*" *', line, text, count=1, flags=re.M)
+        if n != 1:
+            raise ValueError(f"site.{key} is not a string key of {DEFAULT_TEMPLATE.name}")
+    return text
+
+
+def init(
+    path: str | os.PathLike[str] | None = None, site: dict[str, str] | None = None
+) -> tuple[cfgmod.Config, list[str]]:
+    """Write the default strata.toml if missing (with SITE's values, e.g. the install layout's var_dir
+    and log_dir), then the local CA (constrained to the topology) and the secrets; return what changed.
+    On a host deployed from a control machine (it holds secrets but no CA key) nothing is made: the host
+    checks what it received."""
     p = cfgmod.config_path(path)
     changes = []
     if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(DEFAULT_TEMPLATE, p)
+        if not p.parent.exists():
+            make_dir(p.parent, None, 0o755)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.new")
+        tmp.write_text(default_topology(site), encoding="utf-8")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
         changes.append(f"wrote {p}")
     config = cfgmod.load(p)
     if cfgmod.is_deployed_host(config):
         return config, changes
     make_dir(config.var_dir, None, 0o755)
+    make_dir(config.log_dir, None, 0o755)
     # The CA first: a var/ holding secrets but no CA key is a deployed host's.
     ca = config.var_dir / "pki"
     if pki.ensure_ca(ca, config.site["name"], ca_scope(config)):
@@ -119,7 +145,8 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
     """Bring up every role placed on this machine's hosts, in START_ORDER (each role after the roles it
     depends on); safe to run again."""
     config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
-    sup = Supervisor(config.var_dir)
+    stamps.code_digest.cache_clear()  # once per run: the code may have changed since the last one
+    sup = Supervisor(config.var_dir, config.log_dir)
     roles = all_roles()
     for host in _local(config):
         for role in _roles_here(config, host, roles):
@@ -174,6 +201,17 @@ def inputs_digest(role: Role, ctx: HostContext) -> str:
     return h.hexdigest()[:16]
 
 
+def host_programs(config: cfgmod.Config, ctx: HostContext, roles: dict[str, Role]) -> list[Program]:
+    """Return the supervisor's programs of ctx's host, as rendered now (each with its inputs' digest)."""
+    programs: list[Program] = []
+    for role in _roles_here(config, ctx.host, roles):
+        inputs = inputs_digest(role, ctx)
+        for program in role.programs(ctx):
+            program.environment[INPUTS_ENV] = inputs
+            programs.append(program)
+    return programs + node_exporter(ctx)
+
+
 def _configure(
     config: cfgmod.Config,
     ctxs: list[HostContext],
@@ -190,13 +228,9 @@ def _configure(
             role.prepare(ctx)
             role.render(ctx)
             role.validate(ctx)
-            inputs = inputs_digest(role, ctx)
-            for program in role.programs(ctx):
-                program.environment[INPUTS_ENV] = inputs
-                programs.append(program)
         # Not a role's: the host's own metrics (while the monitor role is enabled).
         prepare_node_exporter(ctx)
-        programs += node_exporter(ctx)
+        programs += host_programs(config, ctx, roles)
     if sup.render(programs) or not sup.running():
         result.changed.append("supervisor config")
     step("supervisor")
@@ -287,7 +321,7 @@ def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _qui
             f"no full backup finished before {when}: the earliest moment to restore to is after the first "
             "full backup (see `strata backup`)"
         )
-    sup = Supervisor(config.var_dir)
+    sup = Supervisor(config.var_dir, config.log_dir)
     roles = all_roles()
     ctxs = [HostContext(config, secrets, h) for h in _local(config)]
     apps = [p.name for c in ctxs if "app" in config.roles_on(c.host.name) for p in roles["app"].programs(c)]

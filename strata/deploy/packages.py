@@ -64,9 +64,15 @@ def role_packages(config: Config | None = None) -> dict[str, list[str]]:
     return out
 
 
-def host_packages() -> list[str]:
-    """Return what every host of `strata deploy` needs whatever its roles."""
-    return list(HOST)
+# Every host's while the monitor role is enabled: the node exporter (strata.deploy.roles.monitor.role).
+MONITORED_HOST = ("prometheus-node-exporter",)
+
+
+def host_packages(config: Config | None = None) -> list[str]:
+    """Return what every host of `strata deploy` needs whatever its roles (with CONFIG: the node exporter
+    too while the monitor role is enabled)."""
+    monitored = config is not None and config.enabled("monitor")
+    return [*HOST, *(MONITORED_HOST if monitored else ())]
 
 
 def local_packages(profile: str) -> list[str]:

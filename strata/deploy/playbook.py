@@ -179,6 +179,8 @@ class Bundle:
     firewall: bool = True
     # Each role's Debian packages, with those its options ask for (certbot when roles.web.tls = "acme").
     role_packages: dict[str, list[str]] = field(default_factory=packages.role_packages)
+    # Every host's packages (the node exporter too while the monitor role is enabled).
+    host_packages: list[str] = field(default_factory=packages.host_packages)
     # What each host receives from its bundle (control.build_bundles).
     host_files: dict[str, list[control.HostFile]] = field(default_factory=dict)
 
@@ -195,7 +197,7 @@ class Bundle:
             "strata_src_archive": str(self.source),
             "strata_wheels_archive": str(self.wheels),
             # The Debian packages, declared once in the roles' specs (strata.deploy.packages).
-            "strata_host_packages": packages.host_packages(),
+            "strata_host_packages": self.host_packages,
             "strata_role_packages": self.role_packages,
         }
 
@@ -244,6 +246,7 @@ def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> B
         firewall_files,
         firewall,
         packages.role_packages(config),
+        packages.host_packages(config),
         host_files,
     )
 

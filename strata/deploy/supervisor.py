@@ -22,12 +22,15 @@ def _esc(value: str | Path) -> str:
 
 
 class Supervisor:
-    def __init__(self, var: Path):
+    def __init__(self, var: Path, log: Path | None = None):
+        """Work on the supervisord of the VAR tree; its programs log under LOG (the site's log_dir, by
+        default VAR/log)."""
         self.var = var
+        self.log = log or var / "log"
         self.conf = var / "etc" / "supervisord.conf"
         self.sock = var / "run" / "supervisor.sock"
         self.pidfile = var / "run" / "supervisord.pid"
-        self.logdir = var / "log" / "supervisor"
+        self.logdir = self.log / "supervisor"
 
     # -- configuration --------------------------------------------------------------------------
     def render(self, programs: list[Program]) -> bool:
@@ -55,7 +58,7 @@ class Supervisor:
             "",
         ]
         for p in programs:
-            log = self.var / "log" / p.role / f"{p.name}.log"
+            log = self.log / p.role / f"{p.name}.log"
             env = ",".join(f"{k}={_env_value(p.name, k, v)}" for k, v in sorted(p.environment.items()))
             lines += [
                 f"[program:{p.name}]",
@@ -152,9 +155,9 @@ class Supervisor:
 
     def _last_words(self, name: str, lines: int = 5) -> str:
         """Return where NAME's log is and its last LINES lines (why it stopped), for a start error."""
-        logs = sorted((self.var / "log").glob(f"*/{name}.log"))
+        logs = sorted(self.log.glob(f"*/{name}.log"))
         if not logs:
-            return f"see its log under {self.var / 'log'}"
+            return f"see its log under {self.log}"
         tail = logs[0].read_bytes()[-4096:].decode(errors="replace").splitlines()[-lines:]
         said = " | ".join(line.strip()[:300] for line in tail if line.strip())
         return f"its log {logs[0]} ends: {said}" if said else f"its log {logs[0]} is empty"
@@ -165,6 +168,27 @@ class Supervisor:
         except xmlrpc.client.Fault as exc:
             if "NOT_RUNNING" not in exc.faultString:
                 raise
+
+    def reread(self) -> tuple[list[str], list[str], list[str]]:
+        """Read the rendered config again without applying it; return the programs it adds, changes and
+        removes (each is applied alone by restart_with_config / remove)."""
+        [[added, changed, removed]] = self.rpc().reloadConfig()
+        return added, changed, removed
+
+    def restart_with_config(self, name: str) -> None:
+        """Stop NAME (gracefully: its stopsignal, stopwaitsecs), make its rendered config the running one,
+        start it: `supervisorctl update NAME` for one program, plus a restart when its config is the same."""
+        rpc = self.rpc()
+        if self.info(name) is not None:
+            self.stop(name)
+            rpc.removeProcessGroup(name)
+        rpc.addProcessGroup(name)
+        self.start(name)
+
+    def remove(self, name: str) -> None:
+        """Stop NAME and forget it (a program the rendered config no longer has)."""
+        self.stop(name)
+        self.rpc().removeProcessGroup(name)
 
     def pid(self, name: str) -> int:
         info = self.info(name)

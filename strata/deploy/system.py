@@ -97,8 +97,9 @@ def require_reachable(path: Path, user: str | None, what: str) -> None:
     if blocked:
         raise DeployError(
             f"{what} {path} is not reachable by user {user!r}: directory {blocked} is "
-            f"mode {stat.S_IMODE(blocked.stat().st_mode):04o}; move the checkout (or "
-            f"site.var_dir) under a directory others can traverse"
+            f"mode {stat.S_IMODE(blocked.stat().st_mode):04o}; run `make up` in install mode (as root, "
+            f"without DEV=1 or a ./strata.toml: the site then lives under /opt/strata), or move the "
+            f"checkout (or site.var_dir) under a directory others can traverse"
         )
 
 
@@ -114,12 +115,18 @@ def port_free(address: str, port: int) -> bool:
 
 
 def run(
-    cmd: list[str], *, user: str | None = None, env: dict | None = None, what: str, timeout: float = 300
+    cmd: list[str],
+    *,
+    user: str | None = None,
+    env: dict | None = None,
+    what: str,
+    timeout: float = 300,
+    cwd: str | Path | None = None,
 ) -> str:
     """Run CMD (as USER when given); raise DeployError naming WHAT with the command's last output line."""
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").splitlines()
         # The line that says what is wrong, not the summary some tools print last.

@@ -12,7 +12,7 @@ from strata.deploy import local as deploy
 from strata.deploy.roles.files import client as s3
 from tests.integration.test_files import Api
 from tests.support import in_site
-from tests.support.stack import add_people, files_role_toml, running_stack, strata
+from tests.support.stack import add_people, drill, files_role_toml, running_stack, strata
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +139,25 @@ def test_backup_with_a_missing_object_reports_it_and_restores_the_rest(bstack):
         assert body == data, file_id
     status, _h, _body = fred.get(f"/files/file/{lost['id']}/download")
     assert status == 410
+
+
+def test_strata_drill_backup_restore(bstack, tmp_path):
+    """`strata drill backup-restore`: rows and files written, backed up, wiped, restored, all identical."""
+    before = bstack.call(in_site.backup_row_counts)
+    result = drill(bstack, tmp_path, "backup-restore")["backup-restore"]
+    m = result["measured"]
+    assert (m["lost"], m["mismatches"], m["survived_wipe"]) == (0, 0, 0), m
+    assert m["objects"] >= 3
+    assert m["objects_bytes"] >= 3 * 256 * 1024  # the drill's files were in the backup
+    assert m["dump_bytes"] > 0
+    assert 0 < m["backup_s"] < 120
+    assert 0 < m["restore_s"] < 120
+    after = bstack.call(in_site.backup_row_counts)
+    # Nothing was lost beyond the drill's own rows: every table holds at least what it held before.
+    assert {k: v for k, v in before.items() if after.get(k, 0) < v} == {}
+    assert after["files.File"] == before["files.File"] + 3
+    # The drill's people were restored with the rest, then disabled at the end.
+    assert bstack.call(in_site.people_named, "drill-", True) == []
+    assert len(bstack.call(in_site.people_named, "drill-", False)) == 2
+    (report,) = tmp_path.glob("drill-*.md")
+    assert "| backup-restore |" in report.read_text()

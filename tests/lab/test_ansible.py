@@ -11,6 +11,7 @@ Everything is torn down even when a test fails: each sshd by its PID, then the l
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,11 +28,14 @@ from strata.deploy import firewall, playbook
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
 from strata.deploy.lab import ssh as labssh
+from strata.deploy.roles.monitor.spec import targets
 from tests.support.client import Client, text_of
 from tests.support.stack import IN_CI, make_root, require_servers
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 
+# The monitor role shares a host: the playbook's last play, and every host's node exporter.
+MONITOR_HOST = "comms"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -92,6 +96,7 @@ def site():
             lab_dir,
             options={"app": {"instances": 1, "workers": 2}, "domain": {"sync_seconds": 86400}},
             firewalls=False,
+            extra_roles={"monitor": [MONITOR_HOST]},
         )
         keys = labssh.make_keys(root / "ssh", lab)
         for host in lab.hosts:
@@ -244,6 +249,31 @@ def test_status_is_all_ok(site):
         assert re.search(
             rf"^firewall on {host}: strata nftables \(\d+ rules, \d+ packets dropped\)$", proc.stdout, re.M
         ), proc.stdout
+
+
+def test_the_monitor_scrapes_every_role_of_every_host(site):
+    lab = site["lab"]
+    config = lab.config()
+    expected = {(t.job, t.host) for t in targets(config)}
+    assert {job for job, _h in expected} >= {"app", "db", "web", "files", "comms", "domain", "node"}
+    assert {h for job, h in expected if job == "node"} == set(lab.hosts)
+    # Asked on the monitor's own host: Prometheus's port is open to the app hosts only.
+    url = f"http://{config.hosts[MONITOR_HOST].address}:{config.roles['monitor']['port']}/api/v1/targets"
+    probe = (
+        "import json, sys, urllib.request\n"
+        "answer = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))\n"
+        "print(json.dumps([[t['labels']['job'], t['labels'].get('host', ''), t['health'], t['lastError']]"
+        " for t in answer['data']['activeTargets']]))\n"
+    )
+    deadline, seen = time.monotonic() + 90, []
+    while time.monotonic() < deadline:
+        out = lab.run_in(MONITOR_HOST, [sys.executable, "-c", probe, url], timeout=30, check=False)
+        seen = json.loads(out.stdout) if out.returncode == 0 else [["?", "?", "?", out.stderr[-300:]]]
+        if len(seen) == len(expected) and all(health == "up" for _j, _h, health, _e in seen):
+            break
+        time.sleep(3)
+    assert len(seen) == len(expected), seen
+    assert all(health == "up" for _j, _h, health, _e in seen), seen
 
 
 def test_second_run_changes_nothing(site):

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from strata.deploy import config as cfgmod
+from strata.deploy import drill
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
 from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET
@@ -561,6 +562,38 @@ def test_backup_from_an_app_host_lands_on_the_file_server(lab, people):
     lab.strata(app1, "backup")
     listing = lab.strata(app1, "backup", "--list").stdout
     assert listing.strip(), "no backup listed"
+
+
+def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_path):
+    """`strata lab drill all` from the root namespace: the load through the web host, each role broken on
+    its own host (through its supervisor), backups and the wipe run on the first app host."""
+    env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
+    argv = ["lab", "drill", "all", "--dir", lab.dir, "--seconds", "3", "--report-dir", str(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata.deploy.cli.main", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    print(proc.stdout)  # the figures (pytest -rP shows them)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (report,) = tmp_path.glob("drill-*.md")
+    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    by = {r["drill"]: r for r in record["results"]}
+    # Every role is placed in the lab, so `all` skips none of their drills; upgrade is skipped (it rolls a
+    # deployment whose web and app roles share one host; the lab's are on separate hosts), and says so.
+    assert set(drill.DRILLS) - {"upgrade"} == set(by), sorted(by)
+    assert "upgrade: skipped" in proc.stdout
+    for name, result in by.items():
+        assert result["passed"], result
+        assert f"{name}: pass" in proc.stdout
+        assert f"| {name} |" in report.read_text()
+    assert by["app-kill"]["requests"] > 20  # the load ran through the web host meanwhile
+    assert by["db-restart"]["measured"]["answered_503"] > 0  # the outage was seen from the control
+    assert by["backup-restore"]["measured"]["objects"] >= 3
+    # The restore brought back everyone's data: Alice logs in and her session pages work.
+    assert "/people/" in login(lab, "alice").get("/people/").url
 
 
 def test_rotating_a_secret_and_certificates_reaches_the_hosts_that_use_them(lab, people):

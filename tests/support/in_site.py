@@ -419,3 +419,39 @@ def mark_migration(app: str, name: str, applied: bool) -> None:
         MigrationRecorder.Migration.objects.create(app=app, name=name)
     else:
         MigrationRecorder.Migration.objects.filter(app=app, name=name).delete()
+
+
+# --- upgrades --------------------------------------------------------------------------------------
+
+
+def stored_digests(names: list[str]) -> dict[str, str]:
+    """Return the SHA-256 of the bytes stored for each file named in NAMES that has a row (by name)."""
+    import hashlib
+
+    from strata.files.models import File
+    from strata.files.storage import backend
+
+    store, out = backend(), {}
+    for f in File.objects.filter(name__in=names):
+        h = hashlib.sha256()
+        for block in store.read(f.key):
+            h.update(block)
+        out[f.name] = h.hexdigest()
+    return out
+
+
+def applied_migrations(app_label: str) -> list[str]:
+    """Return the names of APP_LABEL's migrations recorded as applied (one entry per record)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT name FROM django_migrations WHERE app = %s ORDER BY id", [app_label])
+        return [row[0] for row in cur.fetchall()]
+
+
+def table_columns(table: str) -> list[str]:
+    """Return the column names of TABLE as the database has them."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        return [c.name for c in connection.introspection.get_table_description(cur, table)]

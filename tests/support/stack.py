@@ -132,11 +132,18 @@ def free_ports(*groups: int) -> list[int]:
 
 
 def write_topology(
-    root: Path, *, instances: int = 2, extra: str = "", web: str = "", app: str = "", workers: int = 2
+    root: Path,
+    *,
+    instances: int = 2,
+    extra: str = "",
+    web: str = "",
+    app: str = "",
+    site: str = "",
+    workers: int = 2,
 ) -> Path:
     """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA (and
-    WEB, lines of roles.web, and APP, of roles.app); WORKERS per app instance (0: by cores, the default
-    of `make up`)."""
+    WEB, lines of roles.web, APP, of roles.app, and SITE, of site); WORKERS per app instance (0: by cores,
+    the default of `make up`)."""
     http, https, db, app_port, events = free_ports(1, 1, 1, instances, 1)
     path = root / "strata.toml"
     path.write_text(f"""
@@ -144,7 +151,7 @@ def write_topology(
 name = "Strata test"
 domain = "localhost"
 var_dir = "var"
-
+{site}
 [hosts.local]
 address = "127.0.0.1"
 
@@ -226,7 +233,11 @@ class _CallContext(HostContext):
         self.extra_env = extra_env
 
     def django_env(self) -> dict[str, str]:
-        return {**super().django_env(), **self.extra_env}
+        env = {**super().django_env(), **self.extra_env}
+        if self.config.code_dir:
+            # The site's release first (site.code_dir), then this repository for tests.support.
+            env["PYTHONPATH"] = f"{self.code}:{REPO}"
+        return env
 
 
 @contextlib.contextmanager
@@ -237,12 +248,15 @@ def running_stack(
     web: str = "",
     root: Path | None = None,
     app: str = "",
+    site: str = "",
     workers: int = 2,
 ):
     """Start a stack in a fresh temp dir (or ROOT, made by make_root); always stop it and remove the dir."""
     require_servers()
     root = root or make_root(prefix)
-    path = write_topology(root, instances=instances, extra=extra, web=web, app=app, workers=workers)
+    path = write_topology(
+        root, instances=instances, extra=extra, web=web, app=app, site=site, workers=workers
+    )
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)

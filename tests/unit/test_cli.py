@@ -158,13 +158,38 @@ def test_drill_refuses_unknown_drills_and_a_production_site(tmp_path, capsys):
     assert cli.main(["-c", str(path), "drill", "app-kil"]) == 2
     line = one_error_line(capsys)
     assert "unknown drill 'app-kil'" in line
-    assert "app-kill, db-restart, domain-down, comms-down, files-down or all" in line
+    assert "app-kill, db-restart, domain-down, comms-down, files-down, backup-restore, upgrade or all" in line
     path.write_text(topology(site="production = true"))
     assert cli.main(["-c", str(path), "drill", "all"]) == 2
     line = one_error_line(capsys)
     assert "site.production" in line
     assert "--yes-really" in line
     assert not (tmp_path / "var").exists()  # refused before anything was made
+
+
+def test_lab_drill_needs_a_lab_and_sees_each_role_from_its_host(tmp_path, capsys):
+    from strata.deploy.lab import drill as labdrill
+    from strata.deploy.lab import run as labrun
+    from strata.deploy.lab import topology as labtopo
+
+    assert cli.main(["lab", "drill", "all", "--dir", str(tmp_path / "nolab")]) == 2
+    assert "no lab here" in one_error_line(capsys)
+    # A recorded lab's drills see the site at the web host's address, each role's host's var/ tree.
+    subnet = labtopo.slices()[5]
+    (tmp_path / "strata.toml").write_text(labtopo.default_topology(subnet))
+    hosts = {
+        n: labrun.LabHost(n, "", f"ns-{n}", f"v-{n}", str(tmp_path / "hosts" / n))
+        for n in ("web", "app1", "app2", "db", "comms", "domain", "files")
+    }
+    lab = labrun.Lab(str(tmp_path), "abc", str(subnet), "br", labtopo.bridge_address(subnet), hosts)
+    view = labdrill.views(lab)
+    config = lab.config()
+    web = config.host_of("web").address
+    assert view("db").url() == f"https://{web}:{config.roles['web']['https_port']}/"
+    assert view("db").var_dir == tmp_path / "hosts" / "db"
+    assert view("app").var_dir == tmp_path / "hosts" / "app1"  # the first app host's app-1 is killed
+    assert view("comms").ca_cert == lab.ca()
+    assert view("app").app_instances()[0].host.name == "app1"
 
 
 def test_drill_report_says_pass_or_fail_against_each_target(tmp_path):
@@ -185,3 +210,14 @@ def test_drill_report_says_pass_or_fail_against_each_target(tmp_path):
     drill.write_report([ok], tmp_path)
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [len(json.loads(line)["results"]) for line in lines] == [2, 1]
+
+
+@pytest.mark.parametrize("code_dir", ["nowhere", "empty"])
+def test_check_code_dir_must_hold_a_release(tmp_path, capsys, code_dir):
+    (tmp_path / "empty").mkdir()
+    path = tmp_path / "strata.toml"
+    path.write_text(topology(site=f'code_dir = "{code_dir}"'))
+    assert cli.main(["-c", str(path), "check"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"strata: {path}: site.code_dir: ")
+    assert "no strata/__init__.py" in line

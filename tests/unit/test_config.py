@@ -666,3 +666,36 @@ def test_app_workers_by_cores_share_the_host_cores_among_its_instances():
     assert [workers(auto, "a", cores) for cores in (1, 2, 3, 8)] == [1, 1, 1, 4]
     fixed = parse(topology(app="instances = 2\nworkers = 3"), PATH)
     assert workers(fixed, "a", 8) == 3
+
+
+def test_code_dir_pins_every_python_program_to_the_release_the_link_names_now(tmp_path):
+    from strata.deploy.roles.base import HostContext, all_roles
+
+    release = tmp_path / "releases" / "r1"
+    (release / "strata").mkdir(parents=True)
+    (release / "strata" / "__init__.py").write_text("")
+    (tmp_path / "current").symlink_to(release)
+    path = tmp_path / "strata.toml"
+    path.write_text(BASE.replace("[hosts.a]", '[site]\ncode_dir = "current"\n\n[hosts.a]'))
+    config = load(path)
+    assert config.code_dir == release.resolve()  # the link resolved: a later switch moves nothing running
+    ctx = HostContext(config, {}, config.hosts["a"])
+    programs = all_roles()["app"].programs(ctx)
+    assert {p.name for p in programs} >= {"app-1", "events", "worker"}
+    for p in programs:
+        assert p.environment["PYTHONPATH"] == str(release.resolve()), p.name
+        assert p.directory == str(release.resolve()), p.name
+    assert ctx.django_env()["PYTHONPATH"] == str(release.resolve())
+
+
+def test_without_code_dir_the_programs_run_the_installed_code(tmp_path):
+    from strata.deploy.roles.base import HostContext, all_roles
+
+    path = tmp_path / "strata.toml"
+    path.write_text(BASE)
+    config = load(path)
+    assert config.code_dir is None
+    ctx = HostContext(config, {}, config.hosts["a"])
+    assert "PYTHONPATH" not in ctx.django_env()
+    for p in all_roles()["app"].programs(ctx):
+        assert p.directory == str(ctx.project), p.name

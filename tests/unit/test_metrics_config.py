@@ -156,3 +156,19 @@ def test_only_the_monitor_host_reaches_the_metrics_ports():
     # The status page (app hosts) reads Prometheus's API.
     assert firewall.allowed(cfg, app, "watch", 18190)
     assert not firewall.allowed(cfg, front, "watch", 18190)
+
+
+def test_the_monitors_links_are_probed_at_the_metrics_endpoints_the_firewall_opens_to_it():
+    # Found in the Ansible lab: monitor -> files was probed at the S3 port, which only web, app and db reach.
+    from unittest import mock
+
+    from strata.deploy import health
+
+    c = config()
+    with mock.patch.object(health, "_tcp", side_effect=lambda address, port: (address, port)):
+        for target in ("web", "app", "db", "files"):
+            probed = health.link_checks(c, {}, "monitor", target)
+            assert probed == [(t.address, t.port) for t in targets(c) if t.job == target], target
+            for address, port in probed:
+                host = next(h.name for h in c.hosts.values() if h.address == address)
+                assert firewall.allowed(c, c.hosts["watch"].address, host, port), (target, port)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from strata.deploy import config as cfgmod
-from strata.deploy import playbook
+from strata.deploy import packages, playbook
 from strata.deploy.cli import main as cli
 
 TOPOLOGY = """
@@ -179,6 +179,7 @@ def test_debian_packages_come_from_the_role_specs(tmp_path):
     assert role_packages["web"] == ["nginx", "prometheus-nginx-exporter"]
     assert role_packages["monitor"] == ["prometheus", "prometheus-node-exporter"]
     assert "libldap-2.5-0" in bundle.extra_vars()["strata_host_packages"]
+    assert "prometheus-node-exporter" not in bundle.extra_vars()["strata_host_packages"]
     # bootstrap.sh lists them with Debian's python3 before the venv exists: no site-packages (-S).
     proc = subprocess.run(
         ["/usr/bin/python3", "-S", "-m", "strata.deploy.packages", "test"],
@@ -191,3 +192,14 @@ def test_debian_packages_come_from_the_role_specs(tmp_path):
     listed = proc.stdout.split()
     assert {"postgresql-15", "slapd", "postfix", "nginx", "chromium"} <= set(listed)
     assert len(listed) == len(set(listed))
+
+
+def test_every_host_gets_the_node_exporter_while_the_monitor_is_on(tmp_path):
+    path = tmp_path / "strata.toml"
+    path.write_text(TOPOLOGY)
+    assert "prometheus-node-exporter" not in packages.host_packages(cfgmod.load(path))
+    path.write_text(TOPOLOGY + '\n[roles.monitor]\nhosts = ["spare"]\n')
+    config = cfgmod.load(path)
+    assert "prometheus-node-exporter" in packages.host_packages(config)
+    inv = playbook.inventory(config)
+    assert list(inv["all"]["children"]["strata_monitor"]["hosts"]) == ["spare"]

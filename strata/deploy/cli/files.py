@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,8 @@ from strata.deploy.roles.db import pitr
 from strata.deploy.system import DeployError
 
 COMMANDS = ("backup", "restore", "files")
+# An app host holds no S3 admin key: a restore there takes it from these (strata.files.backup.ADMIN_KEY_ENV).
+ADMIN_KEY_ENV = ("STRATA_S3_ADMIN_ACCESS_KEY", "STRATA_S3_ADMIN_SECRET_KEY")
 
 
 def add_parsers(sub) -> None:
@@ -73,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
     config = cfgmod.load(args.config)
     secrets = cfgmod.load_secrets(config)
     ctx = HostContext(config, secrets, (config.local_hosts() or config.hosts_of("app"))[0])
+    env = ctx.django_env()
+    if args.command == "restore":
+        env.update({k: os.environ[k] for k in ADMIN_KEY_ENV if os.environ.get(k)})
     proc = subprocess.run(
-        [sys.executable, "-m", "django", *_argv(args)], env=ctx.django_env(), capture_output=True, text=True
+        [sys.executable, "-m", "django", *_argv(args)], env=env, capture_output=True, text=True
     )
     sys.stdout.write(proc.stdout)
     if proc.returncode:

@@ -1,5 +1,5 @@
-"""`strata lab up|status|check|down`: argument parsing and output only; the work is in
-strata.deploy.lab.run and strata.deploy.lab.check."""
+"""`strata lab up|status|check|drill|down`: argument parsing and output only; the work is in
+strata.deploy.lab.run, strata.deploy.lab.check and (drills) strata.deploy.lab.drill."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DEFAULT_DIR = "var/lab"
 
 def add_parsers(sub) -> None:
     lab = sub.add_parser(
-        "lab", help="every host in its own network namespace: `strata lab up|status|check|down`"
+        "lab", help="every host in its own network namespace: `strata lab up|status|check|drill|down`"
     )
     ls = lab.add_subparsers(dest="action", required=True)
     up = ls.add_parser("up", help="build the lab and start every host's roles in its own namespace")
@@ -37,6 +37,13 @@ def add_parsers(sub) -> None:
     ):
         p = up if text is None else ls.add_parser(name, help=text)
         p.add_argument("--dir", default=DEFAULT_DIR, help=f"the lab's directory (default: {DEFAULT_DIR})")
+    d = ls.add_parser(
+        "drill", help="the fault drills from the lab's control, each breaking its role on the host running it"
+    )
+    d.add_argument("--dir", default=DEFAULT_DIR, help=f"the lab's directory (default: {DEFAULT_DIR})")
+    from strata.deploy.cli import drill as drillcli
+
+    drillcli.add_arguments(d, "<lab dir>/drills")
 
 
 def _lab(args):
@@ -49,7 +56,26 @@ def _lab(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"up": _up, "status": _status, "check": _check, "down": _down}[args.action](args)
+    return {"up": _up, "status": _status, "check": _check, "down": _down, "drill": _drill}[args.action](args)
+
+
+def _drill(args) -> int:
+    from strata.deploy.cli import drill as drillcli
+    from strata.deploy.lab import drill as labdrill
+
+    lab = _lab(args)
+    if not lab.up:
+        raise ConfigError(Path(lab.dir) / "lab.json", "up", "the lab is not up: run `strata lab up` first")
+    config = lab.config()
+    names = drillcli.check_args(config, args)
+    people = labdrill.Accounts(lab)
+    try:
+        results = drillcli.drive(
+            names, labdrill.views(lab), people.people, lambda: labdrill.backups(lab), args.seconds
+        )
+    finally:
+        people.close()
+    return drillcli.finish(results, Path(args.report_dir) if args.report_dir else Path(lab.dir) / "drills")
 
 
 def _up(args) -> int:

@@ -19,6 +19,7 @@ from strata.deploy.cli import firewall as firewall_cli
 from strata.deploy.cli import lab as lab_cli
 from strata.deploy.cli import remote as deploy_cli
 from strata.deploy.cli import rotate as rotate_cli
+from strata.deploy.cli import upgrade as upgrade_cli
 from strata.deploy.cli.output import err, out, print_status
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
@@ -30,7 +31,8 @@ def _fail(exc: Exception, code: int) -> int:
 
 
 def cmd_init(args) -> int:
-    _config, changes = deploy.init(args.config)
+    site = {k: v for k, v in (("var_dir", args.var_dir), ("log_dir", args.log_dir)) if v is not None}
+    _config, changes = deploy.init(args.config, site)
     for line in changes or ["nothing to do: config, secrets and CA already exist"]:
         out.print(line, markup=False)
     return 0
@@ -145,9 +147,18 @@ def cmd_mail(args) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="strata", description="Run and manage a Strata site.")
     p.add_argument("--version", action="version", version=f"strata {__version__}")
-    p.add_argument("-c", "--config", help="topology file (default: $STRATA_CONFIG or ./strata.toml)")
+    p.add_argument(
+        "-c",
+        "--config",
+        help="topology file (default: $STRATA_CONFIG, ./strata.toml, else the installed site's "
+        "/etc/strata/strata.toml)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="write the default strata.toml, secrets and local CA if missing")
+    init = sub.add_parser("init", help="write the default strata.toml, secrets and local CA if missing")
+    for option, what in (("var", "site.var_dir"), ("log", "site.log_dir")):
+        init.add_argument(
+            f"--{option}-dir", metavar="DIR", help=f"{what} of a new strata.toml (an existing one is kept)"
+        )
     sub.add_parser("check", help="validate strata.toml and start nothing")
     sub.add_parser("up", help="start every role placed on this machine (safe to repeat)")
     sub.add_parser("down", help="stop everything started by `up`")
@@ -164,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     lab_cli.add_parsers(sub)
     deploy_cli.add_parsers(sub)
     drill_cli.add_parsers(sub)
+    upgrade_cli.add_parsers(sub)
     return p
 
 
@@ -183,6 +195,7 @@ COMMANDS.update(dict.fromkeys(rotate_cli.COMMANDS, rotate_cli.run))
 COMMANDS.update(dict.fromkeys(lab_cli.COMMANDS, lab_cli.run))
 COMMANDS.update(dict.fromkeys(deploy_cli.COMMANDS, deploy_cli.run))
 COMMANDS.update(dict.fromkeys(drill_cli.COMMANDS, drill_cli.run))
+COMMANDS.update(dict.fromkeys(upgrade_cli.COMMANDS, upgrade_cli.run))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,10 +34,11 @@ def network_up(
     options: dict | None = None,
     app_hosts: int = 2,
     firewalls: bool = True,
+    extra_roles: dict[str, list[str]] | None = None,
 ) -> labrun.Lab:
     """Build the default lab's bridge, namespaces and (unless not FIREWALLS) the lab's own firewalls, and
     start no role; tear it down again if anything fails. The hosts' var/ trees are LabHost.var, as in a
-    lab built by `strata lab up`."""
+    lab built by `strata lab up`. EXTRA_ROLES places more roles on the default hosts (e.g. the monitor)."""
     if os.geteuid() != 0:
         raise DeployError("the lab needs root (network namespaces, nftables)")
     root = Path(lab_dir).resolve()
@@ -47,7 +48,9 @@ def network_up(
         )
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)  # noqa: S103 - the service users traverse it to their hosts' var/ trees
-    text = topology.default_topology(topology.free_slice(), app_hosts=app_hosts, options=options)
+    text = topology.default_topology(
+        topology.free_slice(), app_hosts=app_hosts, options=options, extra_roles=extra_roles
+    )
     config_path = root / labrun.CONFIG
     config = cfgmod.parse(text, config_path)
     subnet = topology.lab_slice(config)

@@ -90,11 +90,14 @@ def default_topology(
     options: dict[str, dict] | None = None,
     placement: dict[str, list[str]] | None = None,
     site: dict | None = None,
+    extra_roles: dict[str, list[str]] | None = None,
 ) -> str:
     """Return the text of a lab strata.toml: by default each role on its own host, APP_HOSTS app hosts.
 
-    OPTIONS adds or overrides role options (e.g. ports); PLACEMENT maps roles to host names."""
+    OPTIONS adds or overrides role options (e.g. ports); PLACEMENT maps roles to host names; EXTRA_ROLES
+    places more roles on them (e.g. the monitor on one of the default hosts)."""
     placement = placement or {**DEFAULT_HOSTS, "app": [f"app{i + 1}" for i in range(app_hosts)]}
+    placement = {**placement, **(extra_roles or {})}
     merged = {role: dict(DEFAULT_OPTIONS.get(role, {})) for role in placement}
     for role, opts in (options or {}).items():
         merged.setdefault(role, {}).update(opts)

@@ -47,9 +47,12 @@ class HostContext:
     def __init__(self, config: Config, secrets: dict, host: Host):
         self.config, self.secrets, self.host = config, secrets, host
         self.var = config.var_dir
+        self.log_root = config.log_dir
         self.pki = self.var / "pki"
         self.static = self.var / "static"
         self.project = Path(__file__).resolve().parents[3]
+        # The release the site's Python programs import strata from (site.code_dir, resolved now).
+        self.code = config.code_dir or self.project
 
     def etc(self, role: str) -> Path:
         return self.var / "etc" / role
@@ -61,7 +64,7 @@ class HostContext:
         return self.var / "data" / role
 
     def log(self, role: str) -> Path:
-        return self.var / "log" / role
+        return self.log_root / role
 
     @property
     def venv_bin(self) -> Path:
@@ -75,7 +78,13 @@ class HostContext:
             STRATA_HOST=self.host.name,
             PYTHONDONTWRITEBYTECODE="1",
         )
+        if self.config.code_dir:
+            env["PYTHONPATH"] = str(self.code)
         return env
+
+    def code_env(self) -> dict[str, str]:
+        """Return the environment of a helper program that imports strata without Django: the release."""
+        return {"PYTHONPATH": str(self.code), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def manage(self, *args: str, what: str | None = None, timeout: float = 300) -> str:
         """Run a Django management command for this site."""
@@ -84,6 +93,8 @@ class HostContext:
             env=self.django_env(),
             what=what or f"manage.py {args[0]}",
             timeout=timeout,
+            # `python -m` imports from its working directory first: the release's, when one is named.
+            cwd=self.code if self.config.code_dir else None,
         )
 
     def manage_unless_fresh(
@@ -109,7 +120,7 @@ class HostContext:
         """Return the digest of what this host's management commands read, plus STATE."""
         secrets = [f"{k}={v}" for k, v in sorted(self.secrets.items())]
         return stamps.digest(
-            [stamps.code_digest(self.project), self.config.path.read_bytes(), *secrets, "\0", *state]
+            [stamps.code_digest(self.code), self.config.path.read_bytes(), *secrets, "\0", *state]
         )
 
 

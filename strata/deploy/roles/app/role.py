@@ -43,7 +43,7 @@ class AppRole(Role):
             require_reachable(ctx.pki, user, "the PKI directory")
         # The app's processes read only their own subset of the secrets, as their own user.
         chown(write_app_secrets(ctx.config, ctx.secrets), user)
-        require_reachable(ctx.project, user, "the Strata code")
+        require_reachable(ctx.code, user, "the Strata code")
         require_reachable(ctx.venv_bin, user, "the virtualenv")
         require_reachable(ctx.config.path, user, "the config file")
         for inst in ctx.config.app_instances(ctx.host.name):
@@ -101,7 +101,7 @@ class AppRole(Role):
 
     def programs(self, ctx: HostContext) -> list[Program]:
         env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}
-        user, directory = self.user(), str(ctx.project)
+        user, directory = self.user(), str(ctx.code)
         manage = [str(ctx.venv_bin / "python"), "-m", "django"]
         out = [
             Program(
@@ -173,7 +173,7 @@ class AppRole(Role):
             ports=[port],
             user=self.user(),
             environment=env,
-            directory=str(ctx.project),
+            directory=str(ctx.code),
         )
 
     def _events_program(self, ctx: HostContext, env: dict) -> Program:
@@ -204,7 +204,7 @@ class AppRole(Role):
             ports=[port],
             user=self.user(),
             environment=env,
-            directory=str(ctx.project),
+            directory=str(ctx.code),
         )
 
     def ready_probe(self, ctx: HostContext) -> Health:

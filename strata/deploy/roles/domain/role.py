@@ -202,8 +202,8 @@ class DomainRole(Role):
                     f"--ldapi={self._ldapi(ctx)}",
                 ],
                 user=exporter_user(),
-                environment={"PYTHONPATH": str(ctx.project), "PYTHONDONTWRITEBYTECODE": "1"},
-                directory=str(ctx.project),
+                environment=ctx.code_env(),
+                directory=str(ctx.code),
                 stopwaitsecs=5,
                 ports=[port],
             )

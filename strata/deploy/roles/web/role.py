@@ -104,7 +104,7 @@ class WebRole(Role):
                 raise DeployError(
                     f'roles.web.tls = "acme" needs certbot ({tls.CERTBOT} missing): apt-get install certbot'
                 )
-            paths = tls.AcmePaths.of(ctx.var)
+            paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
             # The challenge tokens are public (nginx's workers read them); certbot's state is root's alone.
             make_dir(paths.webroot, None, 0o755)
             make_dir(paths.state, None, 0o700)
@@ -116,7 +116,7 @@ class WebRole(Role):
         if web["tls"] == "files":
             return Path(web["cert_file"]), Path(web["key_file"])
         if web["tls"] == "acme":
-            paths = tls.AcmePaths.of(ctx.var)
+            paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
             if tls.usable_lineage(paths, ctx.config.site["domain"]):
                 tls.point_links(paths, paths.lineage / "fullchain.pem", paths.lineage / "privkey.pem")
             else:
@@ -126,6 +126,11 @@ class WebRole(Role):
         return ctx.pki / "web.crt", ctx.pki / "web.key"
 
     def render(self, ctx: HostContext) -> None:
+        self.render_pool(ctx, frozenset())
+
+    def render_pool(self, ctx: HostContext, drained: frozenset[str]) -> None:
+        """Write nginx.conf with the app servers DRAINED (their "address:port") marked down: nginx sends
+        them no new request (strata upgrade takes them out of the pool one at a time)."""
         cfg = ctx.config
         web, site = cfg.roles["web"], cfg.site
         https_port = web["https_port"]
@@ -159,6 +164,7 @@ class WebRole(Role):
                 static=ctx.static,
                 hsts_seconds=site["hsts_seconds"],
                 app_servers=[f"{listen_address(i.host.address)}:{i.port}" for i in cfg.app_instances()],
+                drained=drained,
                 event_servers=[
                     f"{listen_address(h.address)}:{cfg.roles['app']['events_port']}"
                     for h in cfg.hosts_of("app")
@@ -174,6 +180,12 @@ class WebRole(Role):
 
     def validate(self, ctx: HostContext) -> None:
         run([*self._nginx_args(ctx), "-t", "-q"], what="nginx config check (nginx -t)")
+
+    def reload(self, ctx: HostContext) -> None:
+        """Make the running nginx read its config again, gracefully: new workers take new connections,
+        the old ones finish what they are serving, then exit."""
+        self.validate(ctx)
+        run([*self._nginx_args(ctx), "-s", "reload"], what="nginx reload")
 
     def programs(self, ctx: HostContext) -> list[Program]:
         web = ctx.config.roles["web"]
@@ -213,6 +225,7 @@ class WebRole(Role):
                     "web",
                     [sys.executable, "-m", "strata.deploy.roles.web.tls", "renew-loop"],
                     environment=ctx.django_env(),
+                    directory=str(ctx.code),
                     stopwaitsecs=5,
                 )
             )
@@ -224,7 +237,7 @@ class WebRole(Role):
         config = ctx.config
         if config.roles["web"]["tls"] != "acme":
             return
-        paths = tls.AcmePaths.of(ctx.var)
+        paths = tls.AcmePaths.of(ctx.var, ctx.log_root)
         if tls.usable_lineage(paths, config.site["domain"]):
             return
         ok, last = tls.run_certbot(config, paths, "certonly")

@@ -53,11 +53,12 @@ class AcmePaths:
     pid: Path  # nginx's pid file: the deploy hook's SIGHUP goes there
 
     @classmethod
-    def of(cls, var: Path) -> AcmePaths:
+    def of(cls, var: Path, log: Path | None = None) -> AcmePaths:
+        """Return the paths under the host's VAR tree, certbot's logs under LOG (the site's log_dir)."""
         return cls(
             webroot=var / "run" / "web" / "acme",
             state=var / "data" / "web" / "certbot",
-            logs=var / "log" / "web" / "certbot",
+            logs=(log or var / "log") / "web" / "certbot",
             links=var / "etc" / "web" / "tls",
             pid=var / "run" / "web" / "nginx.pid",
         )
@@ -294,7 +295,7 @@ def renew_loop() -> int:
     wait comes first: `strata up` has just tried (certbot takes a lock; two at once would clash)."""
     config = cfgmod.load()
     (host,) = config.local_hosts()
-    paths = AcmePaths.of(config.var_dir)
+    paths = AcmePaths.of(config.var_dir, config.log_dir)
     wait = RETRY_SECONDS
     while True:
         time.sleep(wait)
