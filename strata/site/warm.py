@@ -25,7 +25,7 @@ def warm() -> None:
     _urls(get_resolver())
     engine = engines["django"]
     assert isinstance(engine, DjangoTemplates)  # settings.TEMPLATES: Django's own engine
-    dirs = [Path(d) for d in (*engine.engine.dirs, *get_app_template_dirs("templates"))]
+    dirs = [Path(str(d)) for d in (*engine.engine.dirs, *get_app_template_dirs("templates"))]
     for root in dirs:
         for path in sorted(root.rglob("*.html")):
             name = str(path.relative_to(root))
