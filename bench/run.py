@@ -54,7 +54,6 @@ USER, PASSWORD = "bench", "bench-pass-2026"
 MiB = 1024 * 1024
 # Sizes that keep the whole run under 10 minutes on 2 shared cores and the ratios meaningful.
 WRK_SECONDS = 4
-IDLE_AFTER = 30  # seconds after the cold start: when the idle memory is measured
 P2_ROUNDS = 3
 P3_SIZE_MIB, P3_ROUNDS = 256, 2
 P4_LOGINS, P4_PAGES = 40, 60
@@ -135,7 +134,6 @@ def warm_up_split(profile: cProfile.Profile, top: int = 12) -> list[str]:
 class Run:
     def __init__(self, stack, tmp: Path):
         self.stack, self.tmp = stack, tmp
-        self.started = time.monotonic()  # the stack is up (running_stack's cold `up` returned)
         self.figures: list[Figure] = []
         self.sections: dict[str, list[str]] = {}
         self.memory: dict[str, dict[str, float]] = {}
@@ -150,10 +148,7 @@ class Run:
         profile.runcall(deploy.up, self.stack.config.path)
         warm = time.monotonic() - t0
         self.sections["P6: where a warm `up` spends its time"] = warm_up_split(profile)
-        # Idle means settled: SeaweedFS (Go) and PostgreSQL keep start-up memory for some seconds after a
-        # cold start (SeaweedFS ~60 MiB more 5 s after it than 30 s after). Measured IDLE_AFTER seconds
-        # after the stack came up, whatever the warm `up` took (it took ~25 s when it ran every command).
-        time.sleep(max(3.0, IDLE_AFTER - (time.monotonic() - self.started)))
+        time.sleep(3)
         self.memory["idle"] = pss_by_program(self.stack)
         self.add(
             Figure("P6.warm_up", "warm `up` (already running)", warm, "s", op="<", target=20),
