@@ -257,7 +257,8 @@ def time_save_stream(path: str, rounds: int) -> dict[str, list[float]]:
 
 def profile_page(username: str, url: str, rounds: int = 200, top: int = 70) -> dict[str, Any]:
     """Return URL's server time for USERNAME (median, ms, Django's test client with the live cache on) and
-    cProfile's top functions over ROUNDS requests, by own time and by cumulative time (pstats text)."""
+    cProfile's top functions over ROUNDS requests, by own time and by cumulative time, and the callers of
+    the costliest ones (pstats text)."""
     import cProfile
     import io
     import pstats
