@@ -253,3 +253,44 @@ def time_save_stream(path: str, rounds: int) -> dict[str, list[float]]:
                 digest.update(block)
             hashes.append(time.perf_counter() - t0)
     return {"save_stream": saves, "sha256": hashes}
+
+
+def profile_page(username: str, url: str, rounds: int = 200, top: int = 70) -> dict[str, Any]:
+    """Return URL's server time for USERNAME (median, ms, Django's test client with the live cache on) and
+    cProfile's top functions over ROUNDS requests, by own time and by cumulative time, and the callers of
+    the costliest ones (pstats text)."""
+    import cProfile
+    import io
+    import pstats
+    import statistics
+    import time
+
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from strata.site.live import CACHE
+
+    user = User.objects.get(username=username)
+    assert CACHE.wait_live(), "the live cache's listener did not connect"
+    client = Client(HTTP_HOST="localhost", HTTP_X_FORWARDED_PROTO="https")
+    client.force_login(user, backend=_session_backend())
+    for _ in range(20):
+        assert client.get(url).status_code == 200
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - t0) * 1000)
+    profile = cProfile.Profile()
+    for _ in range(rounds):
+        profile.runcall(client.get, url)
+    out = {"median_ms": statistics.median(times)}
+    for order in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats(order).print_stats(top)
+        out[order] = text.getvalue()
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_callers(8)
+    out["callers"] = text.getvalue()
+    CACHE.stop()
+    return out

@@ -21,6 +21,7 @@ from pathlib import Path
 from bench import in_site
 from strata.deploy.roles.app.client import get_healthz
 from strata.deploy.roles.app.spec import THREADS
+from strata.deploy.roles.app.spec import workers as app_workers
 from tests.support.client import Client
 from tests.support.stack import running_stack
 
@@ -99,7 +100,7 @@ def main() -> None:
         cfg = stack.config.roles
         instances, workers, pool_size = (
             len(stack.config.app_instances()),
-            cfg["app"]["workers"],
+            app_workers(stack.config, stack.config.app_instances()[0].host.name),
             cfg["db"]["pool_size"],
         )
     ratio = folder["rps"] / bare["rps"]

@@ -583,7 +583,8 @@ def main() -> None:
         figures: list[Figure] = []
         sections: dict[str, list[str]] = {}
         memory: dict[str, dict[str, float]] = {}
-        with running_stack("strata-bench-run-", extra=topology()) as stack:
+        # The app's workers as `make up` runs them (roles.app.workers = 0: by cores).
+        with running_stack("strata-bench-run-", extra=topology(), workers=0) as stack:
             run = Run(stack, tmp)
             progress.advance(task)
 

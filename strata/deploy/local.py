@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.deploy import config as cfgmod
-from strata.deploy import pki
+from strata.deploy import pki, stamps
 from strata.deploy.config import ConfigError
 from strata.deploy.roles.base import HostContext, Program, Role, all_roles
 from strata.deploy.roles.db.role import FIRST_ADMIN
@@ -145,6 +145,7 @@ def up(path: str | os.PathLike[str] | None = None, step: Step = _quiet) -> UpRes
     """Bring up every role placed on this machine's hosts, in START_ORDER (each role after the roles it
     depends on); safe to run again."""
     config = cfgmod.load(path)  # ConfigError: nothing has been touched yet
+    stamps.code_digest.cache_clear()  # once per run: the code may have changed since the last one
     sup = Supervisor(config.var_dir, config.log_dir)
     roles = all_roles()
     for host in _local(config):

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
+from strata.site.live import cached
+
 from .errors import FilesError
 from .models import File, Folder, Share, Space
 
@@ -249,6 +251,27 @@ def get_folder(user, folder_id, need: str = READ, trashed: bool = False) -> Fold
     except (Folder.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     return _check(user, node, need, trashed)
+
+
+def get_folder_to_read(user, folder_id) -> Folder:
+    """Return get_folder(USER, FOLDER_ID) for a page that only reads it: the folder, its space and every
+    folder above it from the live cache (kind "fo", dropped on any change to a folder or a space:
+    migration files.0008), USER's role on it decided afresh. The object is shared by the process's
+    threads: never change it (get_folder gives one of the request's own)."""
+    try:
+        key = str(int(folder_id))
+    except (ValueError, TypeError):
+        raise Http404 from None
+    node = cached("fo", key, lambda: _folder_and_parents(key))
+    if node is None:
+        raise Http404
+    return _check(user, node, READ, False)
+
+
+def _folder_and_parents(folder_id: str) -> Folder | None:
+    node = Folder.objects.select_related("space", "parent").filter(pk=folder_id).first()
+    ancestors(node)  # load every parent now: a shared object must not fill its caches later
+    return node
 
 
 def get_space(user, space_id, need: str = READ) -> Space:

@@ -33,7 +33,8 @@ def _size(value: int) -> str:
     return escape(filesizeformat(value))
 
 
-def folder_rows(folders, files, writable: bool) -> SafeString:
+def folder_rows(folders, files) -> SafeString:
+    """Return the table rows of FOLDERS then FILES ("" when both are empty: see empty_row)."""
     folder_url, file_url, download_url = (
         _pattern("files:folder"),
         _pattern("files:file"),
@@ -55,10 +56,12 @@ def folder_rows(folders, files, writable: bool) -> SafeString:
             f'<td class="nowrap">{_when(f.updated_at)}</td>'
             f'<td><a href="{download_url.format(id=f.id)}">Download</a></td></tr>'
         )
-    if not out:
-        hint = " Drop files here to upload them." if writable else ""
-        out.append(
-            f'<tr class="files-empty"><td colspan="4" class="empty-state">This folder is empty.{hint}'
-            "</td></tr>"
-        )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+
+
+def empty_row(writable: bool) -> SafeString:
+    """Return the row an empty folder shows (with the drop hint to those who may upload)."""
+    hint = " Drop files here to upload them." if writable else ""
+    return mark_safe(  # noqa: S308 - constant text
+        f'<tr class="files-empty"><td colspan="4" class="empty-state">This folder is empty.{hint}</td></tr>'
+    )

@@ -16,7 +16,7 @@ from strata.site.live import cached
 from . import access, actions, link_session
 from .http import client_address, content_response, download_response, int_param, target
 from .models import File, Folder
-from .rows import folder_rows
+from .rows import empty_row, folder_rows
 
 PAGE_SIZE = 50
 
@@ -33,7 +33,7 @@ def home(request):
 def space(request, space_id, folder_id=None):
     if folder_id is not None:
         try:
-            folder = access.get_folder(request.user, folder_id)
+            folder = access.get_folder_to_read(request.user, folder_id)
         except Http404:
             return _unavailable(request, Folder, folder_id)
         if folder.space_id != space_id:
@@ -48,7 +48,7 @@ def space(request, space_id, folder_id=None):
 def folder(request, folder_id):
     """A folder reached through a share (or its own space): list its contents."""
     try:
-        f = access.get_folder(request.user, folder_id)
+        f = access.get_folder_to_read(request.user, folder_id)
     except Http404:
         return _unavailable(request, Folder, folder_id)
     return _browse(request, f.space, f, access.role_on(request.user, f))
@@ -97,9 +97,13 @@ def _browse(request, space, folder, role):
         page = max(int(request.GET.get("page", 1)), 1)
     except ValueError:
         page = 1
-    folders, files = actions.listing(space, folder)
-    start = (page - 1) * PAGE_SIZE
-    rows = list(files.only("id", "name", "size", "updated_at")[start : start + PAGE_SIZE + 1])
+    if page == 1:
+        # The first page's rows from the live cache: they are the same for everyone who may open the
+        # folder, and a change to anything directly inside it drops them in every app process.
+        place = str(folder.id) if folder is not None else f"s{space.id}"
+        rows, has_next = cached("fr", place, lambda: _rows(space, folder, page))
+    else:
+        rows, has_next = _rows(space, folder, page)
     # What the page shows besides the folder: from the live cache (the figures change far less often than
     # pages are shown; a change drops them in every app process). Uploads check the quota afresh.
     user, key = request.user, str(request.user.pk)
@@ -111,19 +115,27 @@ def _browse(request, space, folder, role):
             "space": space,
             "folder": folder,
             "crumbs": list(reversed(access.ancestors(folder))),
-            "rows": folder_rows(
-                list(folders.only("id", "name", "updated_at")) if page == 1 else [],
-                rows[:PAGE_SIZE],
-                access.allows(role, access.UPLOAD),
-            ),
+            "rows": rows or empty_row(access.allows(role, access.UPLOAD)),
             "page": page,
-            "has_next": len(rows) > PAGE_SIZE,
+            "has_next": has_next,
             "can": access.can(role),
             "spaces": cached("sp", key, lambda: actions.nav_spaces(user)),
             "quota": {"limit": limit, "used": used},
             "max_upload": actions.max_upload_bytes(),
         },
     )
+
+
+def _rows(space, folder, page):
+    """Return the rows of PAGE of FOLDER (or the space's root) as HTML, "" when it is empty, and whether
+    a next page exists."""
+    folders, files = actions.listing(space, folder)
+    start = (page - 1) * PAGE_SIZE
+    found = list(files.only("id", "name", "updated_at", "size")[start : start + PAGE_SIZE + 1])
+    shown = folder_rows(
+        list(folders.only("id", "name", "updated_at")) if page == 1 else [], found[:PAGE_SIZE]
+    )
+    return shown, len(found) > PAGE_SIZE
 
 
 @login_required

@@ -2,12 +2,13 @@
 memory, exact to within a notification.
 
 PostgreSQL stays the one truth: a value is read from it once, then served from this process's memory
-until a row it depends on changes. Triggers on those tables (the migrations named live_cache_triggers:
+until a row it depends on changes. Triggers on those tables (the migrations named live_cache_*:
 django_session and auth_user; messaging's participants for the unread count; files' quota, usage, uploads
-and spaces) send a NOTIFY on every change, whichever code (or person, in psql) made it; it is delivered
-when that transaction commits, to every app process of every app host, whose listener thread drops the
-entry. A logout, a password change, `strata users` ending sessions or a deactivation is seen by
-all app servers at once (within the notification's delivery, a few milliseconds on a LAN).
+and spaces; files and folders for the folder pages' rows and folders) send a NOTIFY on every change,
+whichever code (or person, in psql) made it; it is delivered when that transaction commits, to every app
+process of every app host, whose listener thread drops the entry. A logout, a password change, `strata
+users` ending sessions or a deactivation is seen by all app servers at once (within the notification's
+delivery, a few milliseconds on a LAN).
 
 Memory is used only while this process's listener is connected: until it is (and from the moment it loses
 its connection, e.g. while PostgreSQL restarts) every lookup goes to the database, as without the cache,
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 CHANNEL = "strata_live"
 MAX_ENTRIES = 20_000  # per process: a session and a user row each, far below a worker's memory
+# Kinds whose entries are large (a folder's rendered rows, ~15 KB for 50): at most this many per process.
+KIND_LIMITS = {"fr": 256}
 # Notice a vanished database host (no FIN, e.g. a network cut) within ~10 s instead of waiting forever.
 KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
@@ -47,6 +50,7 @@ class LiveCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str], Any] = {}
+        self._counts: dict[str, int] = {}  # entries per kind of KIND_LIMITS
         self._generation = 0
         self._pid = 0
         self._live = threading.Event()
@@ -70,8 +74,21 @@ class LiveCache:
         with self._lock:
             if self._live.is_set() and generation == self._generation:
                 if len(self._entries) >= MAX_ENTRIES:
-                    self._entries.clear()
+                    self._clear()
+                if kind in KIND_LIMITS and (kind, key) not in self._entries:
+                    if self._counts.get(kind, 0) >= KIND_LIMITS[kind]:
+                        self._drop_kind(kind)
+                    self._counts[kind] = self._counts.get(kind, 0) + 1
                 self._entries[(kind, key)] = value
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self._counts.clear()
+
+    def _drop_kind(self, kind: str) -> None:
+        for entry in [e for e in self._entries if e[0] == kind]:
+            del self._entries[entry]
+        self._counts.pop(kind, None)
 
     # --- the listener (one thread per process) ---
 
@@ -82,7 +99,7 @@ class LiveCache:
             with self._lock:
                 if self._pid != os.getpid():
                     self._pid = os.getpid()
-                    self._entries.clear()
+                    self._clear()
                     self._live.clear()
                     self._stop.clear()
                     self._thread = threading.Thread(
@@ -107,7 +124,7 @@ class LiveCache:
     def _set_live(self, live: bool) -> None:
         with self._lock:
             self._generation += 1
-            self._entries.clear()
+            self._clear()
             if live:
                 self._live.set()
             else:
@@ -117,14 +134,13 @@ class LiveCache:
         with self._lock:
             self._generation += 1
             if payload == "*":
-                self._entries.clear()
+                self._clear()
                 return
             kind, _, key = payload.partition(":")
             if key == "*":  # every entry of that kind
-                for entry in [e for e in self._entries if e[0] == kind]:
-                    del self._entries[entry]
-            else:
-                self._entries.pop((kind, key), None)
+                self._drop_kind(kind)
+            elif self._entries.pop((kind, key), None) is not None and kind in self._counts:
+                self._counts[kind] -= 1
 
     def _listen(self) -> None:
         delay = 0.2

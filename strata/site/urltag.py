@@ -15,8 +15,10 @@ from django import template
 from django.template import defaulttags
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString
 
 register = template.Library()
+_ENV = "strata.urltag.env"
 
 
 @lru_cache(maxsize=8192)
@@ -24,8 +26,12 @@ def _reverse(view_name, args: tuple, kwargs: tuple, current_app, prefix: str, ur
     return reverse(view_name, urlconf=urlconf, args=args, kwargs=dict(kwargs), current_app=current_app)
 
 
+# A template's string literals ('folders' in {% url 'files:share' 'folders' folder.id %}) are SafeStrings.
+_PLAIN = (int, str, SafeString)
+
+
 def _plain(values) -> bool:
-    return all(type(v) in (int, str) for v in values)
+    return all(type(v) in _PLAIN for v in values)
 
 
 class CachedURLNode(defaulttags.URLNode):
@@ -40,7 +46,11 @@ class CachedURLNode(defaulttags.URLNode):
         url = ""
         try:
             if isinstance(view_name, str) and _plain(args) and _plain(v for _, v in kwargs):
-                url = _reverse(view_name, args, kwargs, current_app, get_script_prefix(), get_urlconf())
+                # The script prefix and URLconf are the same for the whole render (thread locals: read once).
+                env = context.render_context.get(_ENV)
+                if env is None:
+                    env = context.render_context[_ENV] = (get_script_prefix(), get_urlconf())
+                url = _reverse(view_name, args, kwargs, current_app, *env)
             else:
                 url = reverse(view_name, args=args, kwargs=dict(kwargs), current_app=current_app)
         except NoReverseMatch:

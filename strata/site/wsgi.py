@@ -11,6 +11,12 @@ from strata.dav.app import PREFIX, DavGate  # noqa: E402 - needs Django set up f
 
 dav_application = DavGate()
 
+if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+    # Under gunicorn (preload_app), in the master: shared by every worker it forks.
+    from strata.site.warm import warm
+
+    warm()
+
 
 def application(environ, start_response):
     """Send /dav and everything below it to WebDAV, the rest to Django."""

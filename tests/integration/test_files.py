@@ -424,6 +424,37 @@ def test_trash_restore_and_empty(files_stack, people):
     assert alice.json("POST", f"/api/files/files/{f['id']}/restore")[0] == 404
 
 
+def test_the_folder_page_shows_a_change_on_every_app_server(files_stack, people):
+    """The first page of a folder's rows and the folder itself are kept by each app process
+    (strata.site.live): an upload and a rename inside it, a rename or the trash of the folder, drop those
+    copies everywhere, by the NOTIFY of their commit."""
+    alice = people["alice"]
+    status, folder = alice.json("POST", "/api/files/folders", {"name": "Live rows"})
+    assert status == 201, folder
+    _, first = alice.put("first.txt", b"1", folder=folder["id"])
+    page = f"/files/folder/{folder['id']}/"
+
+    def bodies() -> list[bytes]:
+        # Enough requests for nginx to reach every app server and several of their workers.
+        return [alice.raw("GET", page)[2] for _ in range(8)]
+
+    assert all(b"first.txt" in b and b"second.txt" not in b for b in bodies())
+    assert alice.put("second.txt", b"2", folder=folder["id"])[0] == 201
+    assert alice.json("PATCH", f"/api/files/files/{first['id']}", {"name": "renamed.txt"})[0] == 200
+    time.sleep(0.5)  # the notifications' delivery (milliseconds on one machine)
+    for body in bodies():
+        assert b"second.txt" in body, body[-2000:]
+        assert b"renamed.txt" in body
+        assert b"first.txt" not in body
+    # The folder itself (kept with its space and parents for the permission check): renamed, then trashed.
+    assert alice.json("PATCH", f"/api/files/folders/{folder['id']}", {"name": "Live rows 2"})[0] == 200
+    time.sleep(0.5)
+    assert all(b"Live rows 2" in body for body in bodies())
+    assert alice.json("DELETE", f"/api/files/folders/{folder['id']}")[0] == 204
+    time.sleep(0.5)
+    assert {alice.raw("GET", page)[0] for _ in range(8)} == {410}
+
+
 def test_public_links_expiry_password_and_limit(files_stack, people):
     alice = people["alice"]
     _, f = alice.put(

@@ -7,6 +7,7 @@ import pytest
 
 from strata.deploy import local as deploy
 from strata.deploy.cli import main as cli
+from tests.support import in_site
 from tests.support.tls import served_certificate
 
 pytestmark = pytest.mark.integration
@@ -66,3 +67,23 @@ def test_a_rotated_secret_and_certificate_restart_only_what_uses_them(stack, cap
     assert {f"started {n}" for n in restarted} <= set(result.changed)
     assert served_serial(stack) != serial
     assert deploy.up(stack.config.path).changed == []
+
+
+def test_up_runs_the_management_commands_again_only_after_a_change(stack):
+    """A warm `up` skips migrate and collectstatic while nothing they depend on changed (stamps); a
+    database whose migrations table differs is migrated again, a deleted static file collected again."""
+    steps: list[str] = []
+    deploy.up(stack.config.path)
+    deploy.up(stack.config.path, step=steps.append)
+    assert "database migrations" not in steps
+    static = stack.config.var_dir / "static"
+    collected = sorted(p for p in static.rglob("*.css") if p.is_file())[0]
+    collected.unlink()
+    stack.call(in_site.mark_migration, "strata_test", "0001_probe", True)
+    try:
+        steps.clear()
+        assert deploy.up(stack.config.path, step=steps.append).changed == []
+        assert "database migrations" in steps
+        assert collected.is_file()
+    finally:
+        stack.call(in_site.mark_migration, "strata_test", "0001_probe", False)

@@ -410,6 +410,17 @@ def folder_id(username: str, name: str) -> int:
     ).pk
 
 
+def mark_migration(app: str, name: str, applied: bool) -> None:
+    """Add (APPLIED) or remove a row of Django's migrations table, as a database restored from elsewhere
+    would differ from the one `up` last migrated."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    if applied:
+        MigrationRecorder.Migration.objects.create(app=app, name=name)
+    else:
+        MigrationRecorder.Migration.objects.filter(app=app, name=name).delete()
+
+
 # --- upgrades --------------------------------------------------------------------------------------
 
 

@@ -132,10 +132,18 @@ def free_ports(*groups: int) -> list[int]:
 
 
 def write_topology(
-    root: Path, *, instances: int = 2, extra: str = "", web: str = "", app: str = "", site: str = ""
+    root: Path,
+    *,
+    instances: int = 2,
+    extra: str = "",
+    web: str = "",
+    app: str = "",
+    site: str = "",
+    workers: int = 2,
 ) -> Path:
     """Write ROOT/strata.toml: the required roles on one loopback host, on free ports, plus EXTRA (and
-    WEB, lines of roles.web, APP, of roles.app, and SITE, of site)."""
+    WEB, lines of roles.web, APP, of roles.app, and SITE, of site); WORKERS per app instance (0: by cores,
+    the default of `make up`)."""
     http, https, db, app_port, events = free_ports(1, 1, 1, instances, 1)
     path = root / "strata.toml"
     path.write_text(f"""
@@ -158,7 +166,7 @@ hosts = ["local"]
 instances = {instances}
 port = {app_port}
 events_port = {events}
-workers = 2
+workers = {workers}
 {app}
 [roles.db]
 hosts = ["local"]
@@ -241,11 +249,14 @@ def running_stack(
     root: Path | None = None,
     app: str = "",
     site: str = "",
+    workers: int = 2,
 ):
     """Start a stack in a fresh temp dir (or ROOT, made by make_root); always stop it and remove the dir."""
     require_servers()
     root = root or make_root(prefix)
-    path = write_topology(root, instances=instances, extra=extra, web=web, app=app, site=site)
+    path = write_topology(
+        root, instances=instances, extra=extra, web=web, app=app, site=site, workers=workers
+    )
     try:
         result = deploy.up(path)
         config = cfgmod.load(path)

@@ -400,7 +400,7 @@ def test_web_on_two_hosts_with_same_ports_is_fine():
     [
         (topology(app="instances = 0"), "roles.app.instances"),
         (topology(app="instances = 17"), "roles.app.instances"),
-        (topology(app="workers = 0"), "roles.app.workers"),
+        (topology(app="workers = -1"), "roles.app.workers"),
         (topology(web="workers = 65"), "roles.web.workers"),
         (topology(db="pool_size = 0"), "roles.db.pool_size"),
         (topology(db="pool_size = 3"), "roles.db.pool_size"),  # fewer than an app worker's threads
@@ -656,6 +656,16 @@ def test_the_config_reader_loads_no_deployer_machinery():
     light |= {f"strata.deploy.roles.{r}.spec" for r in cfgmod.ROLE_NAMES}
     assert set(loaded) <= light, set(loaded) - light
     assert not {"jinja2", "psycopg", "ldap", "boto3"} & set(json.loads(proc.stdout))
+
+
+def test_app_workers_by_cores_share_the_host_cores_among_its_instances():
+    from strata.deploy.roles.app.spec import workers
+
+    auto = parse(topology(app="instances = 2"), PATH)
+    assert auto.roles["app"]["workers"] == 0  # the default
+    assert [workers(auto, "a", cores) for cores in (1, 2, 3, 8)] == [1, 1, 1, 4]
+    fixed = parse(topology(app="instances = 2\nworkers = 3"), PATH)
+    assert workers(fixed, "a", 8) == 3
 
 
 def test_code_dir_pins_every_python_program_to_the_release_the_link_names_now(tmp_path):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from strata.deploy import pki
+from strata.deploy import pki, stamps
 from strata.deploy.config import ENV_VAR_DIR, Config, Host, port_bindings
 from strata.deploy.roles.probe import Health
 from strata.deploy.roles.registry import SPECS, probe_of
@@ -95,6 +95,32 @@ class HostContext:
             timeout=timeout,
             # `python -m` imports from its working directory first: the release's, when one is named.
             cwd=self.code if self.config.code_dir else None,
+        )
+
+    def manage_unless_fresh(
+        self,
+        stamp: str,
+        state: Callable[[], list[str]],
+        *args: str,
+        what: str | None = None,
+        timeout: float = 300,
+    ) -> str | None:
+        """Run a Django management command (ARGS) unless it last succeeded on this host with the same
+        code, packages, config, secrets and STATE() (what it leaves behind, read before the command and
+        again after it: strata.deploy.stamps); return its output, or None when skipped."""
+        mark = stamps.Stamp(self.var, f"{self.host.name}-{stamp}")
+        if mark.fresh(self.stamp_inputs(state())):
+            return None
+        mark.forget()  # a failure below must not leave an old stamp that matches again later
+        out = self.manage(*args, what=what, timeout=timeout)
+        mark.write(self.stamp_inputs(state()))
+        return out
+
+    def stamp_inputs(self, state: list[str]) -> str:
+        """Return the digest of what this host's management commands read, plus STATE."""
+        secrets = [f"{k}={v}" for k, v in sorted(self.secrets.items())]
+        return stamps.digest(
+            [stamps.code_digest(self.code), self.config.path.read_bytes(), *secrets, "\0", *state]
         )
 
 

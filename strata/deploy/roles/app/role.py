@@ -9,7 +9,7 @@ from strata.deploy import pki
 from strata.deploy.config import ENV_SECRETS, Config, Host, write_app_secrets
 from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.client import app_tls_name, probe_host
-from strata.deploy.roles.app.spec import THREADS
+from strata.deploy.roles.app.spec import THREADS, workers
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.probe import Health
@@ -79,7 +79,7 @@ class AppRole(Role):
                 render(
                     "app/templates/gunicorn.conf.py.j2",
                     bind=f"{listen_address(inst.host.address)}:{inst.port}",
-                    workers=app["workers"],
+                    workers=workers(ctx.config, ctx.host.name),
                     threads=THREADS,
                     timeout=app["timeout"],
                     name=f"strata-{inst.name}",
@@ -93,8 +93,11 @@ class AppRole(Role):
 
     def validate(self, ctx: HostContext) -> None:
         # Imports the settings (so the config and secrets are read exactly as gunicorn will) and runs
-        # Django's deployment checks: anything but a clean report stops `strata up`.
-        ctx.manage("check", "--deploy", "--fail-level", "WARNING", what="Django deployment check")
+        # Django's deployment checks: anything but a clean report stops `strata up`. Skipped when the code,
+        # packages, config and secrets are those it last passed with (strata.deploy.stamps).
+        ctx.manage_unless_fresh(
+            "app-check", list, "check", "--deploy", "--fail-level", "WARNING", what="Django deployment check"
+        )
 
     def programs(self, ctx: HostContext) -> list[Program]:
         env = {**ctx.django_env(), ENV_SECRETS: str(ctx.config.app_secrets_path)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from strata.deploy.roles.db.spec import SPEC as DB_SPEC
 from strata.deploy.roles.spec import Link, OptionError, Port, RoleSpec
 
@@ -10,10 +12,22 @@ from strata.deploy.roles.spec import Link, OptionError, Port, RoleSpec
 THREADS = 4
 
 
+def workers(config, host: str, cores: int | None = None) -> int:
+    """Return the worker processes of each app instance on HOST: roles.app.workers, or when it is 0 (the
+    default) the host's CORES (this machine's) shared among its instances, one each at least. More
+    processes than cores only add memory: a page's work holds the interpreter, so a worker's threads
+    mostly overlap waits (the database, the network), and those threads are what serve more requests."""
+    n = config.roles["app"]["workers"]
+    if n:
+        return n
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, len(config.app_instances(host))))
+
+
 def validate(config) -> None:
     app = config.roles["app"].options
     SPEC.check_range(app, "instances", 1, 16)
-    SPEC.check_range(app, "workers", 1, 64)
+    SPEC.check_range(app, "workers", 0, 64)
     SPEC.check_range(app, "timeout", 1, 3600)
     pool = config.roles["db"]["pool_size"]
     if pool < THREADS:
@@ -30,7 +44,7 @@ SPEC = RoleSpec(
     options={
         "port": (int, 18101),
         "instances": (int, 2),
-        "workers": (int, 2),
+        "workers": (int, 0),  # 0: by cores (workers())
         "timeout": (int, 30),
         # The event server (live updates, Server-Sent Events): one uvicorn process per app host.
         "events_port": (int, 18150),

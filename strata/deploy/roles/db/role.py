@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from strata.deploy import pki
+from strata.deploy import pki, stamps
 from strata.deploy.config import Config, Host
 from strata.deploy.render import listen_address, render, write
+from strata.deploy.roles.app.spec import workers
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.db import pitr
+from strata.deploy.roles.db.client import tls_options
 from strata.deploy.roles.files.spec import pitr_storage_host, s3_tls_name
 from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.monitor.role import exporter_user
@@ -76,10 +79,10 @@ class DbRole(Role):
 
     def render(self, ctx: HostContext) -> None:
         cfg = ctx.config
-        app = cfg.roles["app"]
         db = cfg.roles["db"]
         # Every pooled connection of every app worker, plus room for admin tasks.
-        needed = len(cfg.app_instances()) * app["workers"] * db["pool_size"] + 20
+        # (Workers by cores count this host's cores: exact on one machine, an estimate across hosts.)
+        needed = sum(workers(cfg, i.host.name) * db["pool_size"] for i in cfg.app_instances()) + 20
         etc = ctx.etc("db")
         common = dict(
             etc=etc,
@@ -290,17 +293,56 @@ class DbRole(Role):
 
     def after_ready_once(self, ctxs: list[HostContext], step) -> list[str]:
         """Migrate the database and create the first admin, from the first app host of the topology
-        (when this machine runs it), before any app server starts."""
+        (when this machine runs it), before any app server starts. Skipped when the code, packages,
+        config and secrets are those they last ran with and the database still holds what they left
+        (its migrations table and the admin: a recreated or restored database runs them again)."""
         changed = []
         for ctx in ctxs:
-            if ctx.host.name == ctx.config.hosts_of("app")[0].name:
-                step("database migrations")
-                if "No migrations to apply" not in ctx.manage("migrate", "--noinput", what="migrate"):
-                    changed.append("database migrations")
-                out = ctx.manage("strata_admin", what="creating the first admin")
-                if out.startswith("created"):
-                    changed.append(FIRST_ADMIN)
+            if ctx.host.name != ctx.config.hosts_of("app")[0].name:
+                continue
+            mark = stamps.Stamp(ctx.var, f"{ctx.host.name}-migrate")
+            before = schema_state(ctx)
+            if before is not None and mark.fresh(ctx.stamp_inputs(before)):
+                continue
+            mark.forget()
+            step("database migrations")
+            if "No migrations to apply" not in ctx.manage("migrate", "--noinput", what="migrate"):
+                changed.append("database migrations")
+            out = ctx.manage("strata_admin", what="creating the first admin")
+            if out.startswith("created"):
+                changed.append(FIRST_ADMIN)
+            after = schema_state(ctx)
+            if after is not None:
+                mark.write(ctx.stamp_inputs(after))
         return changed
+
+
+def schema_state(ctx: HostContext) -> list[str] | None:
+    """Return what migrate and the first admin leave in the app's database (the migrations applied, the
+    admin's existence), read as the app's user; None when it cannot be read (no database or table yet)."""
+    db = ctx.config.roles["db"]
+    try:
+        with contextlib.closing(
+            psycopg.connect(
+                host=ctx.config.host_of("db").address,
+                port=db["port"],
+                dbname=db["name"],
+                user=db["user"],
+                password=ctx.secrets["db_app_password"],
+                connect_timeout=3,
+                **tls_options(ctx.config),
+            )
+        ) as conn:
+            migrations = conn.execute(
+                "SELECT count(*), coalesce(max(id), 0), coalesce(max(applied)::text, '')"
+                " FROM django_migrations"
+            ).fetchone()
+            admin = conn.execute(
+                "SELECT count(*) FROM auth_user WHERE username = %s", [ctx.config.site["admin_username"]]
+            ).fetchone()
+    except (psycopg.Error, KeyError):
+        return None
+    return [f"migrations {migrations}", f"admin {admin}"]
 
 
 ROLE = DbRole()

@@ -83,8 +83,16 @@ class WebRole(Role):
         require_reachable(ctx.static, user, "the static files directory")
         self.ensure_certificates(ctx)
         self._prepare_public_certificate(ctx)
-        # Collected here because nginx serves them from this host's disk.
-        ctx.manage("collectstatic", "--noinput", "--clear", what="collectstatic")
+        # Collected here because nginx serves them from this host's disk; again only when the code or
+        # packages changed (strata.deploy.stamps) or what was collected is no longer all there.
+        ctx.manage_unless_fresh(
+            "collectstatic",
+            lambda: [collected(ctx.static)],
+            "collectstatic",
+            "--noinput",
+            "--clear",
+            what="collectstatic",
+        )
 
     def _prepare_public_certificate(self, ctx: HostContext) -> None:
         """Check the admin's files (tls = "files"), or make certbot's directories (tls = "acme")."""
@@ -242,3 +250,11 @@ class WebRole(Role):
 
 
 ROLE = WebRole()
+
+
+def collected(static: Path) -> str:
+    """Return a summary of the files under STATIC (each one's path and size): a deleted or truncated file
+    makes the next `up` collect again."""
+    return "\n".join(
+        f"{p.relative_to(static)} {p.stat().st_size}" for p in sorted(static.rglob("*")) if p.is_file()
+    )
