@@ -30,9 +30,12 @@ from strata.deploy import firewall as fwmod
 from strata.deploy import local as deploy
 from strata.deploy.config import ConfigError
 from strata.deploy.system import DeployError
+from strata.deploy.upgrade import server_of
 
 PROJECT = Path(__file__).resolve().parents[2]
 PLAYBOOK_DIR = PROJECT / "deploy" / "ansible"
+# `strata deploy --rolling`: the new release on every host, each app host restarted out of the pools.
+PLAYBOOKS = {False: "site.yml", True: "upgrade.yml"}
 # What a host needs of the project tree: the code and what installs it.
 SOURCE_PATHS = ("strata", "pyproject.toml", "README.md", "Makefile", "scripts")
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -183,6 +186,8 @@ class Bundle:
     host_packages: list[str] = field(default_factory=packages.host_packages)
     # What each host receives from its bundle (control.build_bundles).
     host_files: dict[str, list[control.HostFile]] = field(default_factory=dict)
+    # Each app host's servers as nginx's pool names them ("address:port"): what `--rolling` drains.
+    app_servers: dict[str, list[str]] = field(default_factory=dict)
 
     def extra_vars(self) -> dict[str, object]:
         return {
@@ -199,6 +204,7 @@ class Bundle:
             # The Debian packages, declared once in the roles' specs (strata.deploy.packages).
             "strata_host_packages": self.host_packages,
             "strata_role_packages": self.role_packages,
+            "strata_app_servers": self.app_servers,
         }
 
 
@@ -248,6 +254,7 @@ def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> B
         packages.role_packages(config),
         packages.host_packages(config),
         host_files,
+        {h.name: [server_of(i) for i in config.app_instances(h.name)] for h in config.hosts_of("app")},
     )
 
 
@@ -289,9 +296,10 @@ def playbook_command(
     bundle: Bundle,
     extra: Sequence[str] = (),
     vars_file: Path | None = None,
+    rolling: bool = False,
 ) -> list[str]:
     """Return the ansible-playbook command line, writing the bundle's variables to VARS_FILE (extra: more
-    -e values from the user)."""
+    -e values from the user; ROLLING: upgrade.yml, the rolling upgrade, instead of site.yml)."""
     vars_file = vars_file or state_dir() / "tmp" / "strata-vars.json"
     vars_file.parent.mkdir(parents=True, exist_ok=True)
     vars_file.write_text(json.dumps(bundle.extra_vars(), indent=2) + "\n")
@@ -304,7 +312,7 @@ def playbook_command(
     ]
     for e in extra:
         argv += ["-e", e]
-    return [*argv, str(PLAYBOOK_DIR / "site.yml")]
+    return [*argv, str(PLAYBOOK_DIR / PLAYBOOKS[rolling])]
 
 
 def run(
@@ -315,9 +323,10 @@ def run(
     output=None,
     *,
     firewall: bool = True,
+    rolling: bool = False,
 ) -> int:
-    """Run the playbook against INVENTORY_PATH; stream its output to OUTPUT (a file object, default
-    stdout); return ansible-playbook's exit code."""
+    """Run the playbook (ROLLING: the rolling upgrade's) against INVENTORY_PATH; stream its output to
+    OUTPUT (a file object, default stdout); return ansible-playbook's exit code."""
     if not Path(inventory_path).is_file():
         raise ConfigError(
             inventory_path,
@@ -325,12 +334,12 @@ def run(
             "no such inventory file (`strata deploy --write-inventory FILE` writes one from the topology)",
         )
     bundle = prepare(config_path, step, firewall=firewall)
-    step("ansible-playbook " + str(PLAYBOOK_DIR / "site.yml"))
+    step("ansible-playbook " + str(PLAYBOOK_DIR / PLAYBOOKS[rolling]))
     # One variables file per run: several deploys (e.g. two labs' tests) may run at once.
     vars_file = state_dir() / "tmp" / f"strata-vars-{os.getpid()}.json"
     try:
         proc = subprocess.run(
-            playbook_command(inventory_path, bundle, extra, vars_file),
+            playbook_command(inventory_path, bundle, extra, vars_file, rolling),
             env=ansible_env(),
             stdout=output or sys.stdout,
             stderr=subprocess.STDOUT,

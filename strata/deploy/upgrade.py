@@ -271,30 +271,77 @@ def local_context(path: str | Path | None, role: str) -> tuple[cfgmod.Config, Ho
     return config, ctxs[0]
 
 
-HOST_STEPS = ("migrate", "static", "reread", "pool", "healthz")
+HOST_STEPS = ("migrate", "static", "reread", "pool", "healthz", "drain", "restart")
 
 
-def host_step(path: str | Path | None, name: str, servers: str, contract: bool, step: Step) -> dict:
-    """Run one step of a rolling upgrade driven from elsewhere (`strata lab upgrade`) on this machine;
-    SERVERS: app servers as nginx names them ("address:port"), comma-separated (the pool's drained ones,
-    or the ones to wait for). Return what the driver needs to know, as JSON-able data."""
-    role = {"migrate": "app", "reread": "app"}.get(name, "web")
+def drain(config: cfgmod.Config, instances: list[AppInstance], timeout: float, step: Step) -> dict:
+    """Wait until INSTANCES (out of every pool) have no connection left, read on this machine; return the
+    seconds each took. Not fatal when one still has some after TIMEOUT: gunicorn finishes them on TERM."""
+    waited = {}
+    for inst in instances:
+        try:
+            seconds = _wait(
+                f"{inst.name} still had requests",
+                partial(_idle, inst),
+                timeout or config.roles["app"]["timeout"] + 5,
+            )
+            waited[inst.name] = round(seconds, 2)
+            step(f"{inst.name}: idle after {waited[inst.name]}s")
+        except DeployError as exc:
+            step(f"{exc}; stopping it gracefully")
+    return {"idle_s": waited}
+
+
+def restart_here(config: cfgmod.Config, ctx: HostContext, step: Step) -> dict:
+    """Restart every Python program of ctx's host on its newly rendered config (the release installed
+    now): the app servers first (out of every pool: `strata deploy --rolling` drained them), the worker
+    last; wait until the app role answers again. Return the restarted programs and the ones left."""
+    sup = Supervisor(config.var_dir, config.log_dir)
+    done = reread(config, sup, [ctx])
+    restarted = []
+    for inst in config.app_instances(ctx.host.name):
+        sup.restart_with_config(inst.name)
+        step(f"{inst.name}: restarted")
+        restarted.append(inst.name)
+    restarted += finish_programs(config, sup, done, step)
+    all_roles()["app"].wait_ready(ctx)
+    return {"restarted": restarted, "left": done.left}
+
+
+def host_step(
+    path: str | Path | None, name: str, servers: str, contract: bool, step: Step, drain_timeout: float = 0
+) -> dict:
+    """Run one step of a rolling upgrade driven from elsewhere (`strata lab upgrade`, `strata deploy
+    --rolling`) on this machine; SERVERS: app servers as nginx names them ("address:port"),
+    comma-separated (the pool's drained ones, or the ones to wait for). Return what the driver needs to
+    know, as JSON-able data."""
+    role = {"migrate": "app", "reread": "app", "drain": "app", "restart": "app"}.get(name, "web")
     config, ctx = local_context(path, role)
     named = [n for n in servers.split(",") if n]
     instances = {server_of(i): i for i in config.app_instances()}
     unknown = [n for n in named if n not in instances]
     if unknown:
         raise DeployError(f"strata upgrade: no app server at {unknown[0]} in {config.path}")
-    if name == "migrate":
-        return {"code": str(ctx.code), "migrations": migrate(ctx, contract, step)}
-    if name == "static":
+    sup = Supervisor(config.var_dir, config.log_dir)
+
+    def static() -> dict:
         collect_static(ctx, step)
         return {}
-    if name == "reread":
-        return asdict(reread(config, Supervisor(config.var_dir, config.log_dir), [ctx]))
-    if name == "pool":
-        _Pool(Supervisor(config.var_dir, config.log_dir), ctx).set(frozenset(named))
+
+    def pool() -> dict:
+        _Pool(sup, ctx).set(frozenset(named))
         return {"drained": named}
+
+    steps: dict[str, Callable[[], dict]] = {
+        "migrate": lambda: {"code": str(ctx.code), "migrations": migrate(ctx, contract, step)},
+        "static": static,
+        "reread": lambda: asdict(reread(config, sup, [ctx])),
+        "drain": lambda: drain(config, [instances[n] for n in named], drain_timeout, step),
+        "restart": lambda: restart_here(config, ctx, step),
+        "pool": pool,
+    }
+    if name in steps:
+        return steps[name]()
     for n in named:
         wait_healthy(config, instances[n])
     return {"healthy": named}

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from strata.deploy import config as cfgmod
-from strata.deploy import firewall, playbook
+from strata.deploy import drill, firewall, playbook
 from strata.deploy.lab import check as labcheck
 from strata.deploy.lab import run as labrun
 from strata.deploy.lab import ssh as labssh
@@ -49,9 +49,11 @@ def require_tools() -> None:
         pytest.skip(message)
 
 
-def deploy(lab: labrun.Lab, inventory: Path, install: Path, log: Path) -> tuple[int, dict[str, dict], float]:
-    """Run `strata deploy --inventory` from the control node; return its exit code, the recap per host and
-    the time it took."""
+def deploy(
+    lab: labrun.Lab, inventory: Path, install: Path, log: Path, *more: str
+) -> tuple[int, dict[str, dict], float]:
+    """Run `strata deploy --inventory` (MORE: more arguments) from the control node; return its exit code,
+    the recap per host and the time it took."""
     env = {k: v for k, v in os.environ.items() if k not in ("STRATA_HOST", "STRATA_VAR_DIR", "STRATA_CONFIG")}
     start = time.monotonic()
     with log.open("w") as fh:
@@ -69,6 +71,7 @@ def deploy(lab: labrun.Lab, inventory: Path, install: Path, log: Path) -> tuple[
                 "strata_supervisor=supervisord",
                 "-e",
                 f"strata_install_dir={install}",
+                *more,
             ],
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -288,3 +291,36 @@ def test_second_run_changes_nothing(site):
     assert {h: r["changed"] for h, r in recap.items()} == dict.fromkeys(recap, 0), _tail(
         site["root"] / "deploy-2.log", 80
     )
+
+
+def test_rolling_deploy_restarts_every_app_server_with_no_failed_request(site):
+    """`strata deploy --rolling` under a steady load of logged-in page GETs through the web host: every
+    app server restarted (the same release: it restarts them anyway), not one request failed."""
+    assert site["code"] == 0, "the first run failed"
+    lab = site["lab"]
+    config = lab.config()
+    instances = [(i.host.name, i.name) for i in config.app_instances()]
+    assert len({h for h, _n in instances}) >= 2  # one app host serves while the other restarts
+    before = {(h, n): lab.supervisor(h).pid(n) for h, n in instances}
+    with (lab.shared / "secrets.toml").open("rb") as fh:
+        password = tomllib.load(fh)["admin_password"]
+    web = config.hosts_of("web")[0]
+    sessions = [drill.Session(config) for _ in range(drill.THREADS)]
+    for s in sessions:
+        s.base = f"https://{web.address}:{config.roles['web']['https_port']}"  # the lab's domain is localhost
+        assert s.login(config.site["admin_username"], password) == 200
+    log = site["root"] / "deploy-rolling.log"
+    with drill.Load(sessions) as load:
+        time.sleep(1)
+        code, recap, took = deploy(lab, site["inventory"], site["install"], log, "--rolling")
+        time.sleep(1)
+    seen = load.answers()
+    failed = sorted(status for _t, status, _r in seen if status != 200)
+    print(f"\n`strata deploy --rolling`: {took:.1f}s, {len(seen)} requests meanwhile, {len(failed)} failed")
+    assert code == 0, _tail(log, 80)
+    assert set(recap) == set(lab.hosts), recap
+    assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), recap
+    assert len(seen) > 20, len(seen)
+    assert not failed, failed
+    for host, name in instances:
+        assert lab.supervisor(host).pid(name) not in (0, before[host, name]), (host, name)

@@ -153,13 +153,14 @@ def test_ansible_writes_only_under_the_projects_var():
     assert env["ANSIBLE_CONFIG"] == str(playbook.PLAYBOOK_DIR / "ansible.cfg")
 
 
-def test_playbook_passes_ansibles_syntax_check(config, tmp_path):
+@pytest.mark.parametrize(("rolling", "name"), [(False, "site.yml"), (True, "upgrade.yml")])
+def test_playbook_passes_ansibles_syntax_check(config, tmp_path, rolling, name):
     inv = playbook.write_inventory(config, tmp_path / "hosts.yml")
     bundle = playbook.Bundle(
         config.path, tmp_path, tmp_path / "strata-src-0.tar.gz", tmp_path / "wheels-0.tar"
     )
-    argv = playbook.playbook_command(inv, bundle, ["strata_supervisor=supervisord"])
-    assert argv[-1] == str(playbook.PLAYBOOK_DIR / "site.yml")
+    argv = playbook.playbook_command(inv, bundle, ["strata_supervisor=supervisord"], rolling=rolling)
+    assert argv[-1] == str(playbook.PLAYBOOK_DIR / name)
     assert "strata_supervisor=supervisord" in argv
     proc = subprocess.run(
         [*argv[:-1], "--syntax-check", argv[-1]],

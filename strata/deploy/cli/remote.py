@@ -28,6 +28,12 @@ def add_parsers(sub) -> None:
         "earlier deploy loaded it",
     )
     p.add_argument(
+        "--rolling",
+        action="store_true",
+        help="upgrade a deployed site to this release with no failed request: install it everywhere, "
+        "migrate once, restart each app host in turn out of the pools (deploy/ansible/upgrade.yml)",
+    )
+    p.add_argument(
         "-e",
         "--extra-vars",
         action="append",
@@ -55,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"[dim]•[/dim] {msg}")
 
     code = playbook.run(
-        args.inventory, args.config, args.extra_vars, step=step, firewall=not args.no_firewall
+        args.inventory,
+        args.config,
+        args.extra_vars,
+        step=step,
+        firewall=not args.no_firewall,
+        rolling=args.rolling,
     )
     if code:
         out.print(f"strata: ansible-playbook failed (exit code {code})", markup=False)

@@ -27,7 +27,8 @@ def add_parsers(sub) -> None:
         default=0,
         help="most seconds to wait for an app server's requests (default: roles.app.timeout + 5)",
     )
-    # One step of `strata lab upgrade`, run on a lab host by the lab's control (not for people).
+    # One step of `strata lab upgrade` or `strata deploy --rolling`, run on a host by its driver (not for
+    # people).
     u.add_argument("--host-step", choices=upgrade.HOST_STEPS, help=argparse.SUPPRESS)
     u.add_argument("--servers", default="", help=argparse.SUPPRESS)
 
@@ -38,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.host_step:
-            answer = upgrade.host_step(args.config, args.host_step, args.servers, args.contract, step)
+            answer = upgrade.host_step(
+                args.config, args.host_step, args.servers, args.contract, step, args.drain_timeout
+            )
             out.print(json.dumps(answer), markup=False, highlight=False, soft_wrap=True)
             return 0
         result = upgrade.upgrade(args.config, step, contract=args.contract, drain_timeout=args.drain_timeout)
