@@ -88,6 +88,7 @@ def _up_lab(args):
 
 def _upgrade(args) -> int:
     from strata.deploy import upgrade
+    from strata.deploy.cli import upgrade as upgrade_cli
     from strata.deploy.cli.output import err
     from strata.deploy.lab import upgrade as labupgrade
 
@@ -101,14 +102,7 @@ def _upgrade(args) -> int:
     except upgrade.MigrationRefused as exc:
         err.print(f"strata: refused, nothing changed: {exc}", markup=False, highlight=False)
         return 2
-    drained = ", ".join(f"{k} {v}s" for k, v in result.drained_s.items())
-    out.print(
-        f"upgraded the lab to {result.code} in {result.seconds}s: {len(result.migrations)} migration(s), "
-        f"restarted {', '.join(result.restarted)} (out of the pool: {drained})",
-        markup=False,
-        highlight=False,
-    )
-    return 0
+    return upgrade_cli.report(result, "upgraded the lab")
 
 
 def _drill(args) -> int:

@@ -48,9 +48,14 @@ def run(args: argparse.Namespace) -> int:
     except upgrade.MigrationRefused as exc:
         err.print(f"strata: refused, nothing changed: {exc}", markup=False, highlight=False)
         return 2
+    return report(result, "upgraded")
+
+
+def report(result: upgrade.UpgradeResult, what: str) -> int:
+    """Print the upgrade's one-line summary (WHAT: e.g. "upgraded the lab"); return exit code 0."""
     drained = ", ".join(f"{k} {v}s" for k, v in result.drained_s.items())
     out.print(
-        f"upgraded to {result.code} in {result.seconds}s: {len(result.migrations)} migration(s), "
+        f"{what} to {result.code} in {result.seconds}s: {len(result.migrations)} migration(s), "
         f"restarted {', '.join(result.restarted)} (out of the pool: {drained})",
         markup=False,
         highlight=False,
