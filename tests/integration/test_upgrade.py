@@ -264,13 +264,18 @@ def test_upgrade_between_two_releases_under_load(stack, releases):
     assert "migrate: nothing pending" in again.stdout
 
 
+def try_upgrade(stack, current: Path, release: Path, back_to: Path) -> subprocess.CompletedProcess:
+    """Run `strata upgrade` with CURRENT pointing at RELEASE, then point it BACK_TO the release running."""
+    point(current, release)
+    try:
+        return strata_cli(stack, "upgrade")
+    finally:
+        point(current, back_to)
+
+
 def test_a_contract_migration_is_refused_and_nothing_changes(stack, releases):
     _root, rel, current = releases
-    point(current, rel["C"])
-    try:
-        proc = strata_cli(stack, "upgrade")
-    finally:
-        point(current, rel["B"])
+    proc = try_upgrade(stack, current, rel["C"], back_to=rel["B"])
     assert proc.returncode == 2, proc.stdout + proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert "people.0901_upgrade_drop_fax: RemoveField" in line, line
@@ -285,11 +290,7 @@ def test_a_contract_migration_is_refused_and_nothing_changes(stack, releases):
 
 def test_a_release_whose_server_does_not_start_stops_the_upgrade_with_the_site_serving(stack, releases):
     _root, rel, current = releases
-    point(current, rel["D"])
-    try:
-        proc = strata_cli(stack, "upgrade")
-    finally:
-        point(current, rel["B"])
+    proc = try_upgrade(stack, current, rel["D"], back_to=rel["B"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "app-1 is left out of nginx's pool" in proc.stderr, proc.stderr
     assert "app-2" not in proc.stdout  # the next server was not touched

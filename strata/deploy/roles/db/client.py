@@ -20,22 +20,26 @@ def tls_options(config) -> dict[str, Any]:
     return {"sslmode": "verify-full", "sslrootcert": str(config.ca_cert), "sslcertmode": "disable"}
 
 
+def app_connection(config, secrets, host=None, timeout: int = 2) -> psycopg.Connection:
+    """Return a connection to the site's database on HOST (default: the db host) as the app's user, over
+    TLS when it is on another host; the caller closes it."""
+    db = config.roles["db"]
+    return psycopg.connect(
+        host=(host or config.host_of("db")).address,
+        port=db["port"],
+        dbname=db["name"],
+        user=db["user"],
+        password=secrets["db_app_password"],
+        connect_timeout=timeout,
+        **tls_options(config),
+    )
+
+
 def probe(config, secrets, host) -> Health:
     """Connect as the app's user over TCP and ask the server's version (a SELECT 1 that says more)."""
-    db = config.roles["db"]
 
     def check():
-        with contextlib.closing(
-            psycopg.connect(
-                host=host.address,
-                port=db["port"],
-                dbname=db["name"],
-                user=db["user"],
-                password=secrets["db_app_password"],
-                connect_timeout=2,
-                **tls_options(config),
-            )
-        ) as conn:
+        with contextlib.closing(app_connection(config, secrets, host)) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             tls = conn.pgconn.ssl_in_use
         assert row is not None  # SHOW always returns one row

@@ -14,7 +14,7 @@ from strata.deploy.render import listen_address, render, write
 from strata.deploy.roles.app.spec import workers
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.db import pitr
-from strata.deploy.roles.db.client import tls_options
+from strata.deploy.roles.db.client import app_connection
 from strata.deploy.roles.files.spec import pitr_storage_host, s3_tls_name
 from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.monitor.role import exporter_user
@@ -320,19 +320,8 @@ class DbRole(Role):
 def schema_state(ctx: HostContext) -> list[str] | None:
     """Return what migrate and the first admin leave in the app's database (the migrations applied, the
     admin's existence), read as the app's user; None when it cannot be read (no database or table yet)."""
-    db = ctx.config.roles["db"]
     try:
-        with contextlib.closing(
-            psycopg.connect(
-                host=ctx.config.host_of("db").address,
-                port=db["port"],
-                dbname=db["name"],
-                user=db["user"],
-                password=ctx.secrets["db_app_password"],
-                connect_timeout=3,
-                **tls_options(ctx.config),
-            )
-        ) as conn:
+        with contextlib.closing(app_connection(ctx.config, ctx.secrets, timeout=3)) as conn:
             migrations = conn.execute(
                 "SELECT count(*), coalesce(max(id), 0), coalesce(max(applied)::text, '')"
                 " FROM django_migrations"
