@@ -103,6 +103,21 @@ def require_reachable(path: Path, user: str | None, what: str) -> None:
         )
 
 
+def require_resolves(host: str, names: dict[str, str]) -> None:
+    """Raise DeployError unless each name of NAMES resolves (here, on HOST) to its address."""
+    for name, address in names.items():
+        try:
+            found = {str(info[4][0]) for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}
+        except (socket.gaierror, UnicodeError):
+            found = set()
+        if address not in found:
+            said = f"resolves to {', '.join(sorted(found))}" if found else "does not resolve"
+            raise DeployError(
+                f"host {host}: {name} {said}; it must resolve to {address} (add `{address} {name}` to "
+                "/etc/hosts or to your DNS; `strata deploy` writes it)"
+            )
+
+
 def port_free(address: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 
 import pytest
 
@@ -12,7 +13,8 @@ from strata.deploy.config import parse
 from strata.deploy.roles.db import pitr
 from strata.deploy.roles.db.role import DbRole
 from strata.deploy.roles.files import role as files_role
-from strata.deploy.roles.files.spec import s3_tls_names
+from strata.deploy.roles.files.spec import names_to_resolve, s3_tls_names
+from strata.deploy.system import DeployError
 from tests.unit.test_render import SECRETS, TOPOLOGY, ctx_for, mode
 
 PITR_SECRETS = {
@@ -42,11 +44,27 @@ def db_ctx(config):
     return ctx
 
 
-def test_pitr_on_archives_wal_into_an_encrypted_s3_repository(tmp_path):
+def resolver(answers: dict[str, list[str]]):
+    """Return a getaddrinfo that knows only ANSWERS (no lookup leaves the test)."""
+
+    def getaddrinfo(name, port, *args, **kw):
+        if name not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0)) for a in answers[name]]
+
+    return getaddrinfo
+
+
+def test_pitr_on_archives_wal_into_an_encrypted_s3_repository(tmp_path, monkeypatch):
     config = topology(tmp_path, True)
     ctx = db_ctx(config)
+    files_address = config.host_of("files").address
+    assert names_to_resolve(config, "data") == {"files-s3.team.example": files_address}
+    monkeypatch.setattr(socket, "getaddrinfo", resolver({"files-s3.team.example": [files_address]}))
     DbRole().render(ctx)
     pg = (ctx.etc("db") / "postgresql.conf").read_text()
+    # No reads of a half-replayed database during a restore.
+    assert "hot_standby = off" in pg
     conf = pitr.conf_path(ctx.etc("db"))
     assert "archive_mode = on" in pg
     assert f"archive_command = '/usr/bin/pgbackrest --config={conf} --stanza=strata archive-push %p'" in pg
@@ -68,6 +86,20 @@ def test_pitr_on_archives_wal_into_an_encrypted_s3_repository(tmp_path):
     ids = {i["name"]: set(i["actions"]) for i in files_role.identities(config, PITR_SECRETS)["identities"]}
     assert ids["strata-pitr"] == {"Read:strata-pitr", "Write:strata-pitr", "List:strata-pitr"}
     assert not any("strata-pitr" in a for name, acts in ids.items() if name != "strata-pitr" for a in acts)
+
+
+@pytest.mark.parametrize("answers", [{}, {"files-s3.team.example": ["192.0.2.99"]}])
+def test_pitr_refuses_a_db_host_that_cannot_reach_the_file_server_by_name(tmp_path, monkeypatch, answers):
+    config = topology(tmp_path, True)
+    ctx = db_ctx(config)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver(answers))
+    address = config.host_of("files").address
+    with pytest.raises(DeployError, match=rf"files-s3.team.example .*must resolve to {address} .*/etc/hosts"):
+        DbRole().render(ctx)
+    assert not pitr.conf_path(ctx.etc("db")).exists()
+    # Only the db host needs the name, and only while it archives.
+    assert names_to_resolve(config, "app1") == {}
+    assert names_to_resolve(topology(tmp_path, False), "data") == {}
 
 
 def test_pitr_off_renders_no_archiving(tmp_path):

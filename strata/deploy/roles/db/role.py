@@ -15,11 +15,11 @@ from strata.deploy.roles.app.spec import workers
 from strata.deploy.roles.base import HostContext, Program, Role
 from strata.deploy.roles.db import pitr
 from strata.deploy.roles.db.client import app_connection
-from strata.deploy.roles.files.spec import pitr_storage_host, s3_tls_name
+from strata.deploy.roles.files.spec import names_to_resolve, pitr_storage_host, s3_tls_name
 from strata.deploy.roles.monitor import spec as monitor
 from strata.deploy.roles.monitor.role import exporter_user
 from strata.deploy.roles.probe import Health, timed
-from strata.deploy.system import chown, make_dir, require_reachable, run, service_user
+from strata.deploy.system import chown, make_dir, require_reachable, require_resolves, run, service_user
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POSTGRES_EXPORTER = "/usr/bin/prometheus-postgres-exporter"
@@ -163,6 +163,8 @@ class DbRole(Role):
             conf.unlink(missing_ok=True)
             pgpass.unlink(missing_ok=True)
             return
+        # pgBackRest reaches a file server on another host by the name in its certificate only.
+        require_resolves(ctx.host.name, names_to_resolve(cfg, ctx.host.name))
         files = cfg.roles["files"]
         for d in (ctx.log("db") / "pgbackrest", ctx.run_dir("db") / "pgbackrest"):
             make_dir(d, self.user(), 0o700)

@@ -36,6 +36,17 @@ def pitr_storage_host(config) -> str:
     return s3_tls_names(config)[-1]
 
 
+def names_to_resolve(config, host: str) -> dict[str, str]:
+    """Return the names HOST must resolve to an address that DNS need not know: files-s3.<domain> on the
+    db host when it archives to a file server reached by address, not loopback (pgBackRest connects by the
+    certificate's name)."""
+    if not (config.enabled("files") and config.roles["files"]["pitr"]) or host != config.host_of("db").name:
+        return {}
+    if pitr_storage_host(config) == "localhost":
+        return {}
+    return {s3_tls_name(config): config.host_of("files").address}
+
+
 def validate(config) -> None:
     if "files" in config.roles:
         files = config.roles["files"].options
