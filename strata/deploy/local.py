@@ -295,10 +295,11 @@ class PitrResult:
 
 
 def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _quiet) -> PitrResult:
-    """Bring the database back to WHEN (UTC) with pgBackRest: stop the app servers, the worker and
-    PostgreSQL, restore the newest full backup before WHEN and replay the archived WAL up to WHEN, promote,
-    then start everything again. File objects need nothing: none is deleted before the retention window
-    ends, so every row of that moment finds its bytes."""
+    """Bring the database back to WHEN (UTC) with pgBackRest, on the db host: stop this machine's app
+    servers and worker and PostgreSQL, restore the newest full backup before WHEN and replay the archived
+    WAL up to WHEN, promote, then start everything again. App servers on other hosts keep running and
+    reconnect by themselves. File objects need nothing: none is deleted before the retention window ends,
+    so every row of that moment finds its bytes."""
     import datetime as dt
     import time
 
@@ -324,8 +325,16 @@ def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _qui
     sup = Supervisor(config.var_dir, config.log_dir)
     roles = all_roles()
     ctxs = [HostContext(config, secrets, h) for h in _local(config)]
-    apps = [p.name for c in ctxs if "app" in config.roles_on(c.host.name) for p in roles["app"].programs(c)]
-    step("stopping the app servers, the worker and PostgreSQL")
+    app_ctxs = [c for c in ctxs if "app" in config.roles_on(c.host.name)]
+    apps = [p.name for c in app_ctxs for p in roles["app"].programs(c)]
+    elsewhere = sorted({h.name for h in config.hosts_of("app")} - {c.host.name for c in app_ctxs})
+    if elsewhere:
+        # PostgreSQL refuses every connection until it has promoted (hot_standby off): their pages answer
+        # 503 with Retry-After meanwhile, and their in-memory caches start empty when they reconnect.
+        step(
+            f"the app servers of {', '.join(elsewhere)} keep running: they answer 503 until the restore ends"
+        )
+    step(f"stopping {'the app servers, the worker and ' if apps else ''}PostgreSQL")
     phases: dict[str, float] = {}
     mark = time.monotonic()
 
@@ -355,7 +364,8 @@ def restore_to(path: str | os.PathLike[str] | None, when: str, step: Step = _qui
         sup.start("db-pitr")
         for name in apps:
             sup.start(name)
-        roles["app"].wait_ready(next(c for c in ctxs if "app" in config.roles_on(c.host.name)))
+        if app_ctxs:
+            roles["app"].wait_ready(app_ctxs[0])
         phase("start")
     return PitrResult(f"{target:%Y-%m-%d %H:%M:%S}", time.monotonic() - started, usable[-1]["label"], phases)
 

@@ -29,6 +29,7 @@ from strata.deploy import control, packages
 from strata.deploy import firewall as fwmod
 from strata.deploy import local as deploy
 from strata.deploy.config import ConfigError
+from strata.deploy.roles.files.spec import names_to_resolve
 from strata.deploy.system import DeployError
 from strata.deploy.upgrade import server_of
 
@@ -188,6 +189,8 @@ class Bundle:
     host_files: dict[str, list[control.HostFile]] = field(default_factory=dict)
     # Each app host's servers as nginx's pool names them ("address:port"): what `--rolling` drains.
     app_servers: dict[str, list[str]] = field(default_factory=dict)
+    # Names each host must resolve that DNS need not know (its /etc/hosts gets them).
+    host_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def extra_vars(self) -> dict[str, object]:
         return {
@@ -205,6 +208,7 @@ class Bundle:
             "strata_host_packages": self.host_packages,
             "strata_role_packages": self.role_packages,
             "strata_app_servers": self.app_servers,
+            "strata_host_names": self.host_names,
         }
 
 
@@ -255,6 +259,7 @@ def prepare(config_path=None, step=deploy._quiet, *, firewall: bool = True) -> B
         packages.host_packages(config),
         host_files,
         {h.name: [server_of(i) for i in config.app_instances(h.name)] for h in config.hosts_of("app")},
+        {h: names for h in config.hosts if (names := names_to_resolve(config, h))},
     )
 
 

@@ -40,3 +40,12 @@ def submit_mail(sender: str, to: str, subject: str, text: str, tls: bool) -> lis
             code, reply = exc.recipients[to]
             return [code, reply.decode()]
     return [250, ""]
+
+
+def pitr_backups() -> list[str]:
+    """Return the labels of pgBackRest's full backups (on the db host: its repository's config is there)."""
+    from strata.deploy import local
+
+    repo = local.pitr_repo()
+    assert repo is not None, "point-in-time recovery is off in this topology"
+    return [b["label"] for b in repo.backups()] if repo.info() else []

@@ -63,7 +63,7 @@ def lab():
             options={
                 "app": {"instances": 1, "workers": 2},
                 "domain": {"sync_seconds": 86400},
-                "files": {"part_mb": 5},
+                "files": {"part_mb": 5, "pitr": True},
             },
         )
         print(f"\nlab up in {time.monotonic() - start:.1f}s")
@@ -562,6 +562,73 @@ def test_backup_from_an_app_host_lands_on_the_file_server(lab, people):
     lab.strata(app1, "backup")
     listing = lab.strata(app1, "backup", "--list").stdout
     assert listing.strip(), "no backup listed"
+
+
+def personal_files(c: Client) -> dict[str, int] | None:
+    """Return the names and ids of C's files in their personal space, as the API lists them (None while
+    the site cannot answer)."""
+    resp = c.get("/api/files/")
+    if resp.status != 200:
+        return None
+    mine = next(s for s in json.loads(resp.text)["spaces"] if s["kind"] == "personal")
+    resp = c.get(f"/api/files/spaces/{mine['id']}/")
+    return {f["name"]: f["id"] for f in json.loads(resp.text)["files"]} if resp.status == 200 else None
+
+
+def test_restore_to_a_moment_runs_on_the_db_host_while_the_app_hosts_serve(lab, people):
+    """`strata restore --to` on the db host (pgBackRest archives there, to the file server reached by the
+    name the lab's hosts file gives it): the app servers on the other hosts keep running, answer 503 with
+    Retry-After meanwhile (never another error), and then serve the moment's rows and files, with no
+    session or row of after that moment left in their memory."""
+    config = lab.config()
+    db = config.host_of("db").name
+    wait_for(lambda: in_host(lab, db, on_host.pitr_backups), timeout=300, what="the first full backup")
+    alice = people["alice"]
+    kept = os.urandom(300_000)
+    assert upload(alice, "pitr-kept.bin", kept)[0] == 201
+    time.sleep(1.1)
+    target = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    time.sleep(1.1)
+    assert upload(alice, "pitr-after.bin", os.urandom(1000))[0] == 201
+    later = login(lab, "bob")  # a session that begins after the moment
+    assert {"pitr-kept.bin", "pitr-after.bin"} <= set(personal_files(alice) or ())
+
+    seen: list[tuple[int, bool]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        c = client(lab)
+        for cookie in alice.jar:
+            c.jar.set_cookie(cookie)
+        while not stop.is_set():
+            resp = c.get("/people/")
+            seen.append((resp.status, bool(resp.headers.get("Retry-After"))))
+            time.sleep(0.05)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        started = time.monotonic()
+        proc = lab.strata(db, "restore", "--to", target, timeout=900)
+        took = time.monotonic() - started
+        time.sleep(2)
+    finally:
+        stop.set()
+        loader.join(30)
+    print(f"\n{proc.stdout}restore on the db host: {took:.1f}s; pages meanwhile: {len(seen)}")
+    assert "keep running" in proc.stdout
+    assert f"restored the database to {target} UTC" in proc.stdout
+    statuses = {status for status, _retry in seen}
+    assert statuses <= {200, 503}, sorted(statuses)  # no 500 or 502 while the database was away
+    assert all(retry for status, retry in seen if status == 503)
+    assert seen[-1][0] == 200  # back by itself
+
+    files = wait_for(lambda: personal_files(alice), what="alice's files after the restore")
+    assert "pitr-kept.bin" in files
+    assert "pitr-after.bin" not in files
+    assert download(alice, f"/files/file/{files['pitr-kept.bin']}/download") == (200, kept)
+    # The session that began after the moment is gone from the database and from every app server's memory.
+    assert "/accounts/login/" in later.get("/people/").url
 
 
 def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_path):

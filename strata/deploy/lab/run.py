@@ -24,11 +24,14 @@ from strata.deploy import config as cfgmod
 from strata.deploy import control, firewall
 from strata.deploy.config import ConfigError
 from strata.deploy.lab import topology
+from strata.deploy.roles.files.spec import names_to_resolve
 from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 
 STATE = "lab.json"
 CONFIG = "strata.toml"
+# `ip netns exec NS` mounts each file of /etc/netns/NS/ over its namesake in /etc.
+NETNS_ETC = Path("/etc/netns")
 Step = Callable[[str], None]
 
 
@@ -224,7 +227,7 @@ def up(
         step(
             f"network: bridge {lab.bridge} ({lab.bridge_address}/{subnet.prefixlen}), {len(hosts)} namespaces"
         )
-        _build_network(lab, subnet.prefixlen)
+        _build_network(lab, subnet.prefixlen, names_from=config)
         step("firewalls from the connection matrix")
         for name in hosts:
             apply_firewall(lab, config, name)
@@ -243,7 +246,22 @@ def up(
     return lab
 
 
-def _build_network(lab: Lab, prefixlen: int) -> None:
+def write_hosts_file(lab: Lab, host: str, names: dict[str, str] | None = None) -> Path:
+    """Write HOST's own /etc/hosts: `ip netns exec` mounts /etc/netns/<namespace>/hosts over /etc/hosts for
+    what runs in the namespace. It names the host and NAMES (name -> address: the lab's stand-in for DNS);
+    the machine's /etc/hosts is never touched."""
+    h = lab.hosts[host]
+    path = NETNS_ETC / h.netns / "hosts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback", f"{h.address} {host}"]
+    path.write_text("\n".join([*lines, *(f"{a} {n}" for n, a in (names or {}).items())]) + "\n")
+    path.chmod(0o644)
+    return path
+
+
+def _build_network(lab: Lab, prefixlen: int, names_from: cfgmod.Config | None = None) -> None:
+    """Make the bridge and each host's namespace, address and hosts file (with the names its roles need
+    from NAMES_FROM: the lab's stand-in for DNS; without it, the names are left to who deploys)."""
     _ip("link", "add", lab.bridge, "type", "bridge")
     _ip("addr", "add", f"{lab.bridge_address}/{prefixlen}", "dev", lab.bridge)
     _ip("link", "set", lab.bridge, "up")
@@ -254,6 +272,7 @@ def _build_network(lab: Lab, prefixlen: int) -> None:
         _ip("-n", h.netns, "addr", "add", f"{h.address}/{prefixlen}", "dev", "eth0")
         _ip("-n", h.netns, "link", "set", "eth0", "up")
         _ip("-n", h.netns, "link", "set", "lo", "up")
+        write_hosts_file(lab, h.name, names_to_resolve(names_from, h.name) if names_from else None)
 
 
 def apply_firewall(lab: Lab, config: cfgmod.Config, host: str) -> Path:
@@ -335,6 +354,7 @@ def down(lab_dir: str | os.PathLike) -> list[str]:
                 problems.append(f"namespace {h.netns}: {proc.stderr.strip()}")
         # Deleting the namespace removes the veth pair; a pair left by a half-built host goes here.
         _ip("link", "del", h.veth, check=False)
+        shutil.rmtree(NETNS_ETC / h.netns, ignore_errors=True)
     _ip("link", "del", lab.bridge, check=False)
     (Path(lab.dir) / STATE).unlink(missing_ok=True)
     return problems
