@@ -31,6 +31,7 @@ from strata.deploy.lab import ssh as labssh
 from strata.deploy.roles.monitor.spec import targets
 from tests.support.client import Client, text_of
 from tests.support.stack import IN_CI, make_root, require_servers
+from tests.support.waits import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 
@@ -97,7 +98,11 @@ def site():
         start = time.monotonic()
         lab = labssh.network_up(
             lab_dir,
-            options={"app": {"instances": 1, "workers": 2}, "domain": {"sync_seconds": 86400}},
+            options={
+                "app": {"instances": 1, "workers": 2},
+                "domain": {"sync_seconds": 86400},
+                "files": {"pitr": True},
+            },
             firewalls=False,
             extra_roles={"monitor": [MONITOR_HOST]},
         )
@@ -112,6 +117,8 @@ def site():
                 h: {
                     "strata_var_dir": lab.hosts[h].var,
                     "strata_firewall_file": str(root / "nft" / f"{h}.nft"),
+                    # The hosts share this machine's filesystem: each its own command, none in /usr/local.
+                    "strata_command": str(Path(lab.hosts[h].var) / "strata"),
                 }
                 for h in lab.hosts
             },
@@ -252,6 +259,29 @@ def test_status_is_all_ok(site):
         assert re.search(
             rf"^firewall on {host}: strata nftables \(\d+ rules, \d+ packets dropped\)$", proc.stdout, re.M
         ), proc.stdout
+
+
+def test_the_db_host_archives_its_wal_to_the_file_server_by_name(site):
+    """pgBackRest on the db host reaches the file server by the name in its certificate, which the playbook
+    put in the db host's /etc/hosts; the admin's `strata backup` there checks and reports the archive."""
+    lab = site["lab"]
+    config = lab.config()
+    db, files = config.host_of("db").name, config.host_of("files")
+    hosts_file = (labrun.NETNS_ETC / lab.hosts[db].netns / "hosts").read_text()
+    assert f"{files.address} files-s3.{config.site['domain']}" in hosts_file
+    assert "# BEGIN Strata" in hosts_file
+    command = str(Path(lab.hosts[db].var) / "strata")
+
+    def archived() -> str | None:
+        proc = lab.run_in(db, [command, "backup"], timeout=300, check=False)
+        return proc.stdout if proc.returncode == 0 and "archive: ok, " in proc.stdout else None
+
+    out = wait_for(archived, timeout=180, interval=3, what="the db host's archive to be ok")
+    print(f"\n{out}")
+    assert "run `strata backup` on an app host" in out
+    # Another host has no such name (nothing else connects by it).
+    app = config.hosts_of("app")[0].name
+    assert "files-s3" not in (labrun.NETNS_ETC / lab.hosts[app].netns / "hosts").read_text()
 
 
 def test_the_monitor_scrapes_every_role_of_every_host(site):

@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "restore" and not args.backup_id:
         return _fail("give a BACKUP (see `strata backup --list`) or --to TIME")
     config = cfgmod.load(args.config)
+    here = {h.name for h in config.local_hosts()}
+    if not here & {h.name for h in config.hosts_of("app")}:
+        return _not_an_app_host(args, config, here)
     secrets = cfgmod.load_secrets(config)
     ctx = HostContext(config, secrets, (config.local_hosts() or config.hosts_of("app"))[0])
     env = ctx.django_env()
@@ -92,6 +95,23 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         return max(proc.returncode, code)
     return proc.returncode
+
+
+def _not_an_app_host(args: argparse.Namespace, config, here: set[str]) -> int:
+    """On a host without the app role: the dump and file copies run from an app host; on the db host,
+    `strata backup` checks and reports the WAL archive (pgBackRest's repository)."""
+    apps = ", ".join(dict.fromkeys(h.name for h in config.hosts_of("app")))
+    if (
+        args.command == "backup"
+        and not args.list
+        and config.host_of("db").name in here
+        and pitr.enabled(config)
+    ):
+        print(f"database dump and file copies: run `strata backup` on an app host ({apps})")
+        code, line = _archive_report_for(args.config)
+        print(line)
+        return code
+    return _fail(f"run `strata {args.command}` on an app host ({apps}): this host runs no app server")
 
 
 def _archive_report_for(path) -> tuple[int, str]:
