@@ -64,8 +64,12 @@ DRILLS = (*DRILLS, "backup-restore")
 BACKUP_ROWS = 5
 BACKUP_FILES = 3
 BACKUP_FILE_BYTES = 256 * 1024
-# duration_s: the whole `strata upgrade` (check, migrate, every app server in turn, the other programs).
-TARGETS["upgrade"] = {"failed": 0, "duration_s": 300}
+# duration_s: the whole `strata upgrade` (check, migrate, every app server in turn, the other programs);
+# failed counts the GETs and the uploads; lost_uploads: uploads answered 201 whose file is not listed
+# afterwards with the same bytes (its recorded sha256).
+TARGETS["upgrade"] = {"failed": 0, "lost_uploads": 0, "duration_s": 300}
+UPGRADE_UPLOADS = 90  # at most, one every UPGRADE_UPLOAD_PAUSE s (the listing checks them in one search)
+UPGRADE_UPLOAD_PAUSE = 0.3
 DRILLS = (*DRILLS, "upgrade")
 PAGE = "/people/"  # the directory: the session, the user and the rows, from the database
 THREADS = 4
@@ -481,16 +485,54 @@ def backup_restore(
     )
 
 
+class Uploads:
+    """One session uploading small files (the single-request PUT) until stopped; each answer is kept with
+    the name and the sha256 of what was sent."""
+
+    def __init__(self, session: Session, tag: str):
+        self.session, self.tag = session, tag
+        self.stop_event = threading.Event()
+        self.sent: list[tuple[str, int, str]] = []  # (name, status or 0, sha256)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set() and len(self.sent) < UPGRADE_UPLOADS:
+            data = os.urandom(32 * 1024 + len(self.sent))
+            name = f"drill-{self.tag}-upgrade-{len(self.sent)}.bin"
+            try:
+                status, _b = self.session.put(f"/api/files/uploads/put?name={name}", data)
+            except (OSError, urllib.error.URLError):
+                status = 0
+            self.sent.append((name, status, hashlib.sha256(data).hexdigest()))
+            self.stop_event.wait(UPGRADE_UPLOAD_PAUSE)
+
+    def __enter__(self) -> Uploads:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.thread.join(TIMEOUT + 5)
+
+    def lost(self) -> int:
+        """Return how many uploads answered 201 are not listed with the bytes that were sent."""
+        status, _h, body = self.session.request(f"/api/files/search?q=drill-{self.tag}-upgrade")
+        if status != 200:
+            raise DeployError(f"drill upgrade: listing the uploaded files answered {status}")
+        listed = {f["name"]: f.get("sha256") for f in json.loads(body)["files"]}
+        return sum(1 for name, code, sha in self.sent if code == 201 and listed.get(name) != sha)
+
+
 def upgrade(
     config: Config, sessions: list[Session], seconds: float, roll: Callable[[], UpgradeResult] | None = None
 ) -> Result:
-    """Run `strata upgrade` (or ROLL: the lab's, from its control) under load: each app server leaves
-    nginx's pool, restarts on the release site.code_dir names (the same one is fine) and comes back; not
-    one request may fail."""
+    """Run `strata upgrade` (or ROLL: the lab's, from its control) under load, GETs and uploads: each app
+    server leaves nginx's pool, restarts on the release site.code_dir names (the same one is fine) and
+    comes back; not one request may fail, and every upload is kept with its bytes."""
     from strata.deploy.upgrade import MigrationRefused
     from strata.deploy.upgrade import upgrade as rolling_upgrade
 
-    with Load(sessions) as load:
+    with Load(sessions) as load, Uploads(sessions[-1], f"{time.time_ns():x}") as uploads:
         time.sleep(seconds / 2)
         t0 = time.monotonic()
         try:
@@ -501,14 +543,15 @@ def upgrade(
         time.sleep(seconds / 2)
     seen = load.answers()
     failed = [status for _t, status, _r in seen if status != 200]
+    failed += [status for _n, status, _s in uploads.sent if status != 201]
     out = ", ".join(f"{k} {v}s" for k, v in done.drained_s.items())
     return Result(
         "upgrade",
         f"strata upgrade ({len(done.migrations)} migration(s); restarted {', '.join(done.restarted)}; out of "
-        f"the pool: {out}) under {len(sessions)} sessions' GETs of {PAGE}",
-        {"failed": len(failed), "duration_s": duration},
+        f"the pool: {out}) under {len(sessions)} sessions' GETs of {PAGE} and {len(uploads.sent)} uploads",
+        {"failed": len(failed), "lost_uploads": uploads.lost(), "duration_s": duration},
         TARGETS["upgrade"],
-        len(seen),
+        len(seen) + len(uploads.sent),
         [f"failed answers (0 = no answer): {sorted(failed)}"] if failed else [],
     )
 

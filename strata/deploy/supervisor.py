@@ -77,6 +77,8 @@ class Supervisor:
                 "stdout_logfile_maxbytes=20MB",
                 "stdout_logfile_backups=5",
             ]
+            if p.priority != 999:  # supervisord's default, left unwritten
+                lines.append(f"priority={p.priority}")
             if p.user:
                 lines.append(f"user={p.user}")
             if env:

@@ -1,9 +1,9 @@
 """`strata upgrade` between two releases under load, the expand/contract check, and `strata drill upgrade`.
 
-One stack for the module, its code pinned by site.code_dir to a `current` symlink. Release A is this
-commit (git archive HEAD); B is A plus an expand migration (a nullable column on people_profile) and a
-response header naming it, so the test can tell which release answered; C is B plus a RemoveField. Steady
-load through nginx (logged-in GETs and uploads) while `strata upgrade` moves the site from A to B.
+One stack for the module, its code pinned by site.code_dir to a `current` symlink. Releases A and B come
+from tests/support/releases.py (A the checkout's code; B adds a nullable column and a header naming the
+release that answered); C is B plus a RemoveField. Steady load through nginx (logged-in GETs and
+uploads) while `strata upgrade` moves the site from A to B.
 """
 
 from __future__ import annotations
@@ -23,21 +23,12 @@ import pytest
 from strata.deploy import drill as drills
 from strata.deploy.roles.app.client import connect
 from tests.support import in_site
-from tests.support.stack import REPO, drill, make_root, running_stack
+from tests.support.releases import MARKER, add_migration, copy_checkout, make_b, point
+from tests.support.stack import drill, make_root, running_stack
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery upgrade"
-MARKER = "X-Strata-Release"
-ADD_NICKNAME = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [("people", "{parent}")]
-    operations = [
-        migrations.AddField("profile", "nickname", models.CharField(max_length=40, null=True, blank=True)),
-    ]
-"""
 REMOVE_FAX = """from django.db import migrations
 
 
@@ -45,54 +36,14 @@ class Migration(migrations.Migration):
     dependencies = [("people", "{parent}")]
     operations = [migrations.RemoveField("profile", "fax")]
 """
-# Release B's visible change: every answer names the release (wsgi.py, the app servers' entry point).
-WSGI_MARKER = f"""
-
-_release_application = application
-
-
-def application(environ, start_response):
-    def start(status, headers, exc_info=None):
-        return start_response(status, [*headers, ("{MARKER}", "B")], exc_info)
-
-    return _release_application(environ, start)
-"""
-
-
-def archive_head(dest: Path) -> None:
-    """Extract this repository's HEAD commit (strata/ only: what the servers import) into DEST."""
-    dest.mkdir(parents=True)
-    tar = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "HEAD", "strata"], capture_output=True, check=True
-    )
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar.stdout, check=True)
-
-
-def add_migration(release: Path, name: str, template: str) -> str:
-    """Add people migration NAME (TEMPLATE after the release's latest) to RELEASE; return its label."""
-    folder = release / "strata" / "people" / "migrations"
-    parent = max(p.stem for p in folder.glob("[0-9][0-9][0-9][0-9]_*.py"))
-    (folder / f"{name}.py").write_text(template.format(parent=parent))
-    return f"people.{name}"
-
-
-def point(current: Path, release: Path) -> None:
-    """Switch the CURRENT symlink to RELEASE at once (rename over it), as an admin deploying would."""
-    tmp = current.with_name(current.name + ".new")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(release)
-    os.replace(tmp, current)
 
 
 @pytest.fixture(scope="module")
 def releases():
     root = make_root("strata-upgrade-")
     a, b, c = root / "releases" / "A", root / "releases" / "B", root / "releases" / "C"
-    archive_head(a)
-    shutil.copytree(a, b, symlinks=True)
-    add_migration(b, "0900_upgrade_nickname", ADD_NICKNAME)
-    with (b / "strata" / "site" / "wsgi.py").open("a") as fh:
-        fh.write(WSGI_MARKER)
+    copy_checkout(a)
+    make_b(a, b)
     shutil.copytree(b, c, symlinks=True)
     add_migration(c, "0901_upgrade_drop_fax", REMOVE_FAX)
     # D: B whose app servers cannot start (an error on import of their entry point).

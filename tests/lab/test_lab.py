@@ -34,6 +34,7 @@ from strata.deploy.roles.files.spec import INTERNAL_PORTS, S3_GRPC_OFFSET
 from tests.lab import on_host
 from tests.support.client import Client, follow, text_of
 from tests.support.mail import outbox_to
+from tests.support.releases import MARKER, copy_checkout, make_b, point
 from tests.support.stack import (
     STDIN_CALL_BOOTSTRAP,
     call_result,
@@ -58,8 +59,13 @@ def lab():
     try:
         start = time.monotonic()
         # One app server per app host, and no scheduled directory sync during the run.
+        # The servers run release A (the checkout's code) through a `current` link: the drills' upgrade
+        # moves them to B.
+        copy_checkout(root / "releases" / "A")
+        point(root / "current", root / "releases" / "A")
         lab = labrun.up(
             root / "lab",
+            site={"code_dir": str(root / "current")},
             options={
                 "app": {"instances": 1, "workers": 2},
                 "domain": {"sync_seconds": 86400},
@@ -258,7 +264,7 @@ def test_every_host_is_a_namespace_with_its_own_address_and_firewall(lab):
     assert len({(Path(h.var) / "pki" / "ca.crt").read_bytes() for h in lab.hosts.values()}) == 1
     # Each host runs its own supervisor in its own var/ tree, with only its own roles.
     db = config.host_of("db").name
-    assert lab.supervisor(db).running_programs() == {"db"}
+    assert lab.supervisor(db).running_programs() == {"db", "db-pitr"}  # pitr: the full backups
     assert lab.supervisor(config.hosts_of("web")[0].name).running_programs() == {"web"}
     assert {"app-1", "worker"} <= lab.supervisor(config.hosts_of("app")[1].name).running_programs()
 
@@ -631,17 +637,11 @@ def test_restore_to_a_moment_runs_on_the_db_host_while_the_app_hosts_serve(lab, 
     assert "/accounts/login/" in later.get("/people/").url
 
 
-def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_path):
-    """`strata lab drill all` from the root namespace: the load through the web host, each role broken on
-    its own host (through its supervisor), backups and the wipe run on the first app host, and the lab's
-    rolling upgrade restarts every app server (each out of the web host's pool) under the load."""
-    config = lab.config()
-    instances = [(i.host.name, i.name) for i in config.app_instances()]
-    assert len({h for h, _n in instances}) >= 2  # the upgrade crosses hosts
-    before = {(h, n): lab.supervisor(h).pid(n) for h, n in instances}
-    workers = {h.name: lab.supervisor(h.name).pid("worker") for h in config.hosts_of("app")}
+def lab_drill(lab, names: list[str], where: Path) -> tuple[subprocess.CompletedProcess, dict, str]:
+    """Run `strata lab drill NAMES` from the root namespace; return the run, each drill's record and the
+    markdown report."""
     env = {k: v for k, v in os.environ.items() if k not in (cfgmod.ENV_VAR_DIR, cfgmod.ENV_HOST)}
-    argv = ["lab", "drill", "all", "--dir", lab.dir, "--seconds", "3", "--report-dir", str(tmp_path)]
+    argv = ["lab", "drill", *names, "--dir", lab.dir, "--seconds", "3", "--report-dir", str(where)]
     proc = subprocess.run(
         [sys.executable, "-m", "strata.deploy.cli.main", *argv],
         env=env,
@@ -651,28 +651,59 @@ def test_every_drill_passes_against_the_lab_from_its_control(lab, people, tmp_pa
     )
     print(proc.stdout)  # the figures (pytest -rP shows them)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (report,) = tmp_path.glob("drill-*.md")
-    (record,) = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    (report,) = where.glob("drill-*.md")
+    (record,) = [json.loads(line) for line in (where / "history.jsonl").read_text().splitlines()]
     by = {r["drill"]: r for r in record["results"]}
-    # Every role is placed in the lab, so `all` skips none of their drills; the upgrade is the lab's.
-    assert set(drill.DRILLS) == set(by), sorted(by)
+    assert set(names) == set(by), sorted(by)
     assert "skipped" not in proc.stdout
     for name, result in by.items():
         assert result["passed"], result
         assert f"{name}: pass" in proc.stdout
         assert f"| {name} |" in report.read_text()
+    return proc, by, report.read_text()
+
+
+def test_every_fault_drill_passes_against_the_lab_from_its_control(lab, people, tmp_path):
+    """`strata lab drill` from the root namespace: the load through the web host, each role broken on its
+    own host (through its supervisor), backups and the wipe run on the first app host."""
+    _proc, by, _report = lab_drill(lab, [d for d in drill.DRILLS if d != "upgrade"], tmp_path)
     assert by["app-kill"]["requests"] > 20  # the load ran through the web host meanwhile
     assert by["db-restart"]["measured"]["answered_503"] > 0  # the outage was seen from the control
     assert by["backup-restore"]["measured"]["objects"] >= 3
-    assert by["upgrade"]["measured"]["failed"] == 0
-    assert by["upgrade"]["requests"] > 20
+    # The restore brought back everyone's data: Alice logs in and her session pages work.
+    assert "/people/" in login(lab, "alice").get("/people/").url
+
+
+def test_the_upgrade_drill_moves_every_app_host_to_a_new_release_under_gets_and_uploads(
+    lab, people, tmp_path
+):
+    """`strata lab drill upgrade`: the lab's rolling upgrade moves every app server (each out of the web
+    host's pool in turn) from release A to B (an expand migration, a header) while sessions GET pages and
+    upload files through the web host: not one request fails, every upload is kept with its bytes."""
+    config = lab.config()
+    root = Path(lab.dir).parent
+    migration = make_b(root / "releases" / "A", root / "releases" / "B")
+    point(root / "current", root / "releases" / "B")
+    instances = [(i.host.name, i.name) for i in config.app_instances()]
+    assert len({h for h, _n in instances}) >= 2  # the upgrade crosses hosts
+    before = {(h, n): lab.supervisor(h).pid(n) for h, n in instances}
+    workers = {h.name: lab.supervisor(h.name).pid("worker") for h in config.hosts_of("app")}
+    assert client(lab).get("/accounts/login/").headers.get(MARKER) is None  # A answers
+    _proc, by, _report = lab_drill(lab, ["upgrade"], tmp_path)
+    done = by["upgrade"]
+    assert done["measured"]["failed"] == 0
+    assert done["measured"]["lost_uploads"] == 0
+    assert done["requests"] > 20
+    assert re.search(r"and [1-9]\d* uploads", done["did"]), done["did"]
+    assert "(1 migration(s)" in done["did"], migration
     for host, name in instances:
-        assert f"{host}/{name}" in by["upgrade"]["did"]
+        assert f"{host}/{name}" in done["did"]
         assert lab.supervisor(host).pid(name) not in (0, before[host, name]), name
     for host, pid in workers.items():
         assert lab.supervisor(host).pid("worker") not in (0, pid), host
-    # The restore brought back everyone's data: Alice logs in and her session pages work.
-    assert "/people/" in login(lab, "alice").get("/people/").url
+    page = login(lab, "alice").get("/people/")
+    assert "/people/" in page.url
+    assert page.headers.get(MARKER) == "B"
 
 
 def test_rotating_a_secret_and_certificates_reaches_the_hosts_that_use_them(lab, people):

@@ -14,6 +14,7 @@ from strata.deploy.roles.db import pitr
 from strata.deploy.roles.db.role import DbRole
 from strata.deploy.roles.files import role as files_role
 from strata.deploy.roles.files.spec import names_to_resolve, s3_tls_names
+from strata.deploy.supervisor import Supervisor
 from strata.deploy.system import DeployError
 from tests.unit.test_render import SECRETS, TOPOLOGY, ctx_for, mode
 
@@ -119,3 +120,19 @@ def test_restore_target_is_a_utc_moment():
     for bad in ("yesterday", "2026-13-01 10:00", "2026-12-01"):
         with pytest.raises(pitr.PitrError, match="YYYY-MM-DD HH:MM:SS"):
             pitr.parse_target(bad)
+
+
+def test_the_file_server_stops_after_postgresql(tmp_path):
+    """A host's supervisor stops the files programs last: PostgreSQL's shutdown archives its last WAL
+    segment there first (with the file server stopped beside it, pgBackRest retries for a minute)."""
+    config = topology(tmp_path, True)
+    ctx = db_ctx(config)
+    programs = [*DbRole().programs(ctx), *files_role.FilesRole().programs(ctx)]
+    sup = Supervisor(tmp_path / "sup")
+    sup.render(programs)
+    sections = dict(re.findall(r"^\[program:([\w-]+)\]\n((?:.+\n)+)", sup.conf.read_text(), re.M))
+    priority = {
+        name: int(m.group(1)) if (m := re.search(r"^priority=(\d+)$", body, re.M)) else 999
+        for name, body in sections.items()
+    }
+    assert priority["files"] == priority["files-s3"] < priority["db"] == priority["db-pitr"]

@@ -179,13 +179,14 @@ def up(
     topology_file: str | os.PathLike | None = None,
     *,
     options: dict | None = None,
+    site: dict | None = None,
     app_hosts: int = 2,
     step: Step = _quiet,
 ) -> Lab:
     """Build the lab in LAB_DIR and start every host's roles; tear it all down again if anything fails.
 
     Without TOPOLOGY_FILE the default lab is written (each role on its own host, APP_HOSTS app hosts;
-    OPTIONS overrides role options)."""
+    OPTIONS overrides role options, SITE [site] keys)."""
     if os.geteuid() != 0:
         raise DeployError("the lab needs root (network namespaces, nftables, service users)")
     for tool in ("ip", "nft"):
@@ -203,7 +204,9 @@ def up(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(topology_file, "", f"cannot read: {exc}") from None
     else:
-        text = topology.default_topology(topology.free_slice(), app_hosts=app_hosts, options=options)
+        text = topology.default_topology(
+            topology.free_slice(), app_hosts=app_hosts, options=options, site=site
+        )
     config_path = root / CONFIG
     # Every check before anything is written or created.
     config = cfgmod.parse(text, topology_file or config_path)
@@ -329,7 +332,11 @@ def down(lab_dir: str | os.PathLike) -> list[str]:
         return []
     problems = []
     try:
-        groups = start_groups(lab.config())
+        config = lab.config()
+        # The reverse of the start order, and the file server last: PostgreSQL's shutdown waits until its
+        # last WAL segment is archived there (pitr), ~60 s of pgBackRest retries against a stopped one.
+        files = [h.name for h in config.hosts_of("files")]
+        groups = [files, *([h for h in g if h not in files] for g in start_groups(config))]
     except ConfigError as exc:
         problems.append(str(exc))
         groups = [list(lab.hosts)]

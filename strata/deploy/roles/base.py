@@ -39,6 +39,8 @@ class Program:
     stopwaitsecs: int = 30
     startsecs: int = 1
     ports: list[int] = field(default_factory=list)
+    # supervisord's order: a lower priority stops after the others (when the host's supervisor shuts down).
+    priority: int = 999
 
 
 class HostContext:

@@ -242,6 +242,9 @@ class FilesRole(Role):
             stopwaitsecs=30,
             startsecs=2,
             ports=ports,
+            # Stopped after the others: PostgreSQL's shutdown waits until its last WAL segment is archived
+            # here (pitr), ~60 s of pgBackRest retries against a stopped file server.
+            priority=100,
         )
 
     def after_start(self, ctx: HostContext) -> None:
