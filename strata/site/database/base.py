@@ -1,0 +1,65 @@
+"""Django's PostgreSQL backend, except that a pooled connection the server closed is never given to a request.
+
+A PostgreSQL restart (or pg_terminate_backend, idle_session_timeout) ends every connection sitting idle in
+the app workers' pools: each backend sends a FATAL message and closes its end, but psycopg reads that only
+when the connection is next used. Before this backend each such connection failed one request with a 503,
+whenever it was next taken, long after the database was back (a worker's pool_size of them after every
+restart: tests/integration/test_db_restart.py).
+
+psycopg_pool's own `check` (what Django's CONN_HEALTH_CHECKS turns on) costs a round trip on every request,
+and when it finds a broken connection it sleeps before taking the next one (0, 1, 2, 4 s: the pool's
+reconnection backoff), so after a restart a worker's first request waited the pool's whole `timeout` and
+failed anyway (measured: one 503 after 5.0 s per worker, the drill's "unexplained" 503s). Here: one poll of
+the connection's socket, no round trip (a healthy idle connection has nothing to read). Only when something
+did arrive is the connection tried for real; a closed one goes back to the pool, which opens a replacement
+at once, and the request takes the next without waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+from typing import Any
+
+import psycopg
+from django.db.backends.postgresql import base
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+
+def closed_by_server(conn: psycopg.Connection) -> bool:
+    """Return True when CONN, idle in the pool until now, can no longer be used (the server closed it)."""
+    if conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if not poller.poll(0):
+        return False  # nothing arrived while it was idle: the common case, one system call
+    # A FATAL message and the end of the stream, usually; a notice would also wake the poll: ask the server.
+    pid = conn.info.backend_pid
+    try:
+        ConnectionPool.check_connection(conn)
+    except psycopg.Error as exc:
+        log.info("pooled connection (backend %s) closed by the server while idle: %s", pid, str(exc).strip())
+        return True
+    return False
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        """Return a connection from the pool that the server has not closed (any, without a pool)."""
+        conn = super().get_new_connection(conn_params)
+        pool = self.pool
+        if pool is None:
+            return conn
+        # Every idle connection of the pool may be closed (a restart ends them all): try each at most once;
+        # the pool replaces each one returned closed, so the last try waits for a new connection (or for
+        # the pool's timeout while the database is down: then 503, as for any outage).
+        for _ in range(pool.max_size):
+            if not closed_by_server(conn):
+                return conn
+            conn.close()
+            pool.putconn(conn)
+            conn = super().get_new_connection(conn_params)
+        return conn
