@@ -51,6 +51,11 @@ def closed_by_server(conn: psycopg.Connection) -> bool:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Django's, missing from django-stubs: the pool (a property, None without OPTIONS["pool"]) and the level
+    # its get_new_connection sets.
+    pool: ConnectionPool | None
+    isolation_level: Any
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         """Return a connection from the pool that the server has not closed (any, without a pool)."""
         conn = super().get_new_connection(conn_params)
