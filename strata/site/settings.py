@@ -91,7 +91,7 @@ _db = CONFIG.roles["db"]
 _db_host = CONFIG.host_of("db")
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "strata.site.database",  # Django's, checking pooled connections: database/base.py
         "HOST": _db_host.address,
         "PORT": _db["port"],
         "NAME": _db["name"],

@@ -8,10 +8,13 @@ crash would: pages answer 503 with Retry-After, and nothing is touched to bring 
 
 from __future__ import annotations
 
+import contextlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from strata.deploy.roles.db.client import app_connection
 from strata.deploy.supervisor import Supervisor
 from tests.support import in_site
 from tests.support.client import Client, text_of
@@ -94,6 +97,27 @@ def test_unread_badge_follows_new_messages_on_every_app_server(stack):
     assert int(after) == int(before.pop() or 0) + 1
 
 
+def close_idle_app_connections(stack) -> int:
+    """End, from the server side, every idle connection of the app's user but the LISTENers (as a
+    PostgreSQL restart ends them, without the outage); return how many."""
+    with contextlib.closing(app_connection(stack.config, stack.secrets)) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = current_user"
+            " AND pid <> pg_backend_pid() AND state = 'idle' AND query NOT ILIKE 'LISTEN%'"
+        ).fetchall()
+    return sum(1 for (ended,) in rows if ended)
+
+
+def test_connections_the_server_closed_while_idle_fail_no_request(stack):
+    ada = Client(stack.url, stack.ca)
+    assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
+    assert served_everywhere(ada, 16) == [200] * 16  # every worker's pool is open, its connections idle
+    # At least two workers' pools (roles.db.pool_size each): each connection fails one request unless
+    # the backend (strata.site.database) replaces it before use.
+    assert close_idle_app_connections(stack) >= 2 * stack.config.roles["db"]["pool_size"]
+    assert served_everywhere(ada, 24) == [200] * 24
+
+
 def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
     ada = Client(stack.url, stack.ca)
     assert "/accounts/login/" not in ada.login("ada", PASSWORD).url
@@ -107,13 +131,14 @@ def test_db_outage_answers_503_then_the_site_recovers_by_itself(stack):
     sup.stop("db")
     try:
         assert not sup.is_running("db")
-        # Enough requests to reach both app instances (and every worker's pool) more than once.
-        for path in PAGES:
-            resp = ada.get(path)
+        # Enough requests to reach both app instances (and most workers). At once: a request on a worker
+        # with no connection left waits the pool's timeout (5 s) for one before its 503.
+        with ThreadPoolExecutor(len(PAGES) + 1) as pool:
+            *pages, api = pool.map(lambda path: twin(stack, ada).get(path), [*PAGES, "/api/files/"])
+        for path, resp in zip(PAGES, pages, strict=True):
             assert resp.status == 503, (path, resp.status, resp.text[:300])
             assert int(resp.headers["Retry-After"]) > 0
             assert "cannot reach its database" in text_of(resp.text)
-        api = ada.get("/api/files/")
         assert api.status == 503, (api.status, api.text[:300])
         assert "cannot reach its database" in api.text
     finally:
