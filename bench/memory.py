@@ -5,7 +5,8 @@ One stack as `make bench` starts it (bench.run.topology(), app workers by cores)
 code for the app programs (site.code_dir), so a change to a role is what is measured. Samples the
 programs every INTERVAL seconds after `up` returns, then (unless --idle-only) uploads ROUNDS files of
 256 MiB straight to SeaweedFS with boto3 (the site's part size) and downloads each back, as P2 and P3
-do, and samples again. Prints one table and, with --json FILE, appends one JSON line per run.
+do, and samples again. Prints one table and writes it to bench/reports/memory.md; with --json FILE, also
+appends one JSON line per run with every reading.
 
 Run as root: .venv/bin/python -m bench.memory [--samples 4] [--interval 15] [--rounds 6]
 """
@@ -13,8 +14,10 @@ Run as root: .venv/bin/python -m bench.memory [--samples 4] [--interval 15] [--r
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -28,6 +31,7 @@ from tests.support.stack import running_stack
 
 MiB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
+REPORT = Path(__file__).parent / "reports" / "memory.md"
 
 
 def weed_processes() -> int:
@@ -65,7 +69,9 @@ def move_bytes(stack, tmp: Path, rounds: int, size_mib: int = 256) -> None:
     part = stack.config.roles["files"]["part_mb"] * MiB
     client = s3.app_client(stack.config, stack.secrets, timeout=120)
     bucket = stack.config.roles["files"]["bucket"]
-    cfg = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=1, use_threads=False)
+    cfg = TransferConfig(
+        multipart_threshold=part, multipart_chunksize=part, max_concurrency=1, use_threads=False
+    )
     keys = [f"bench-memory-{n}" for n in range(rounds)]
     for key in keys:
         client.upload_file(str(source), bucket, key, Config=cfg)
@@ -82,9 +88,7 @@ def summary(readings: list[dict[str, float]]) -> dict[str, tuple[float, float, f
     """Per program: (min, median, max) over READINGS."""
     names = sorted({k for r in readings for k in r})
     return {
-        k: (min(v), statistics.median(v), max(v))
-        for k in names
-        if (v := [r.get(k, 0.0) for r in readings])
+        k: (min(v), statistics.median(v), max(v)) for k in names if (v := [r.get(k, 0.0) for r in readings])
     }
 
 
@@ -113,7 +117,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=15, help="seconds between readings")
     parser.add_argument("--rounds", type=int, default=6, help="256 MiB files moved after the idle readings")
     parser.add_argument("--idle-only", action="store_true", help="no transfers, only the idle readings")
-    parser.add_argument("--label", default="", help="a name for this run in the JSON line")
+    parser.add_argument("--label", default="", help="a name for this run in the JSON line (no report then)")
     parser.add_argument("--json", type=Path, help="append one JSON line with every reading to this file")
     args = parser.parse_args()
     phases: dict[str, list[dict[str, float]]] = {}
@@ -123,7 +127,20 @@ def main() -> None:
         if not args.idle_only:
             move_bytes(stack, stack.root, args.rounds)
             phases["after"] = samples(stack, args.samples, args.interval)
-    print("\n".join(table(phases)))
+    lines = [
+        "# Memory per program (P6), sum of PSS over each program's processes, MiB",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} by `python -m bench.memory` "
+        f"({args.samples} samples {args.interval:.0f} s apart per phase; after: {args.rounds} files of "
+        "256 MiB uploaded to SeaweedFS and downloaded back). `weed processes`: how many run the same "
+        "binary on the machine (2: this stack alone; more lower SeaweedFS's PSS).",
+        "",
+        *table(phases),
+        "",
+    ]
+    print("\n".join(lines))
+    if not args.label:
+        REPORT.write_text("\n".join(lines))
     if args.json:
         with args.json.open("a") as fh:
             fh.write(json.dumps({"label": args.label, "when": time.time(), "phases": phases}) + "\n")
