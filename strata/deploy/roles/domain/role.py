@@ -95,6 +95,13 @@ BASE_ENTRIES = (
 )
 
 
+# glibc's allocator for slapd (P6): one arena, and blocks of 128 KiB and more always mapped on their own
+# (a fixed threshold; by default it grows to the largest block freed). Each worker thread otherwise gets an
+# arena of its own, which keeps the pages of every Argon2 hash (several MiB each) after the bind:
+# measured with bench.memory, slapd 25-29 -> 17 MiB PSS idle.
+SLAPD_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
 class DomainRole(Role):
     name = "domain"
     ready_timeout = 30
@@ -180,7 +187,15 @@ class DomainRole(Role):
         # -d keeps slapd in the foreground for the supervisor; level 0 logs nothing (there is no syslog).
         cmd += ["-d", "0"]
         return [
-            Program("domain", "domain", cmd, stopsignal="TERM", stopwaitsecs=30, ports=[port]),
+            Program(
+                "domain",
+                "domain",
+                cmd,
+                environment=SLAPD_MALLOC,
+                stopsignal="TERM",
+                stopwaitsecs=30,
+                ports=[port],
+            ),
             *self._exporter_programs(ctx),
         ]
 
