@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import files_role_toml, running_stack
+from tests.support.stack import Stack, files_role_toml, running_stack
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -16,6 +16,21 @@ def pytest_collection_modifyitems(config, items):
     so that its shared stack starts once. The lab tier runs apart, in one process (Makefile)."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test that holds a stack fails, add the end of its app servers' logs to the report: the stack's
+    temp dir is gone by the time anyone reads a CI log, and a 500's traceback is only there."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, Stack):
+            for log in sorted((value.config.log_dir / "app").glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-40:]
+                report.sections.append((f"app log {log.name} (last 40 lines)", "\n".join(tail)))
 
 
 @pytest.fixture(scope="session")
