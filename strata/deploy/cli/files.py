@@ -75,10 +75,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail("give a BACKUP (see `strata backup --list`) or --to TIME")
     config = cfgmod.load(args.config)
     here = {h.name for h in config.local_hosts()}
-    if not here & {h.name for h in config.hosts_of("app")}:
+    app_here = [h for h in config.hosts_of("app") if h.name in here]
+    if not app_here:
         return _not_an_app_host(args, config, here)
     secrets = cfgmod.load_secrets(config)
-    ctx = HostContext(config, secrets, (config.local_hosts() or config.hosts_of("app"))[0])
+    # This machine's app host (on a machine with several hosts, not whichever comes first).
+    ctx = HostContext(config, secrets, app_here[0])
     env = ctx.django_env()
     if args.command == "restore":
         env.update({k: os.environ[k] for k in ADMIN_KEY_ENV if os.environ.get(k)})
