@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import platform
 import re
+import resource
 import subprocess
 from pathlib import Path
 
@@ -29,11 +30,49 @@ REPORT = Path(__file__).parent / "reports" / "pages.md"
 CONNECTIONS, SECONDS = 32, 10
 
 
-def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = ()) -> dict:
+def process_cpu() -> dict[str, float]:
+    """Return the CPU seconds (user + system) each running program has used, by program name (nginx,
+    gunicorn, postgres, ...: /proc/PID/comm), summed over its processes; wrk's own is read from this
+    process's children (it has exited by then)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["wrk"] = children.ru_utime + children.ru_stime
+    return out
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], requests: float) -> dict[str, float]:
+    """Return the CPU ms per request of the app servers (gunicorn), nginx, wrk, PostgreSQL and the rest,
+    between two process_cpu() readings over REQUESTS requests."""
+    groups = {"gunicorn": "app servers", "nginx": "nginx", "wrk": "wrk", "postgres": "PostgreSQL"}
+    split = dict.fromkeys([*groups.values(), "the rest"], 0.0)
+    for name, seconds in after.items():
+        used = seconds - before.get(name, 0.0)
+        split[next((g for p, g in groups.items() if name.startswith(p)), "the rest")] += used
+    return {k: v * 1000 / max(requests, 1) for k, v in split.items()}
+
+
+def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = (), warm: int = 1) -> dict:
+    """Measure URL with wrk (CONNECTIONS connections, SECONDS s) after WARM seconds of the same load that
+    are not counted: every app worker has then served the page once at least (its per-process caches and
+    compiled templates), so the figures are the steady state people get, not the first requests after a
+    start (measured apart: those first requests made p99 alone 3-5x the rest)."""
     cmd = ["wrk", f"-t{min(2, CONNECTIONS)}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
     for header in ((f"Cookie: {cookie}",) if cookie else ()) + headers:
         cmd[1:1] = ["-H", header]
+    if warm:
+        warm_cmd = [f"-d{warm}s" if a.startswith("-d") else a for a in cmd]
+        subprocess.run(warm_cmd, capture_output=True, check=True, timeout=warm * 3 + 10)
+    before = process_cpu()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=SECONDS * 3).stdout
+    after = process_cpu()
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
 
@@ -41,8 +80,11 @@ def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = ()) -> dict:
         value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": rps,
+        # CPU ms per request by program, over the measured run (the whole machine's: run nothing beside)
+        "cpu": cpu_split(before, after, rps * SECONDS),
         "p50": ms("50%"),
         "p99": ms("99%"),
         "bad": int(non2xx.group(1)) if non2xx else 0,

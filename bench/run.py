@@ -283,6 +283,13 @@ class Run:
             f"{folder_direct['rps'] / bare_direct['rps']:.2f}× | {folder_direct['p50']:.0f} / "
             f"{folder_direct['p99']:.0f} ms |",
             "",
+            "CPU per request by program while wrk ran through nginx (ms; both cores, the whole machine):",
+            "",
+            "| program | `/livez` | folder page |",
+            "|---|---|---|",
+            *(f"| {name} | {bare['cpu'][name]:.3f} | {fp['cpu'][name]:.3f} |" for name in fp["cpu"]),
+            f"| all | {sum(bare['cpu'].values()):.3f} | {sum(fp['cpu'].values()):.3f} |",
+            "",
             "App time of one request in the site's Django (test client, one at a time, 30 requests):",
             "",
             "| how sessions and the user are kept | median | p95 | queries |",

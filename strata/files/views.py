@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from strata.site.live import cached
+from strata.site.page_cache import render_page
 
 from . import access, actions, link_session
 from .http import client_address, content_response, download_response, int_param, target
@@ -108,9 +109,10 @@ def _browse(request, space, folder, role):
     # pages are shown; a change drops them in every app process). Uploads check the quota afresh.
     user, key = request.user, str(request.user.pk)
     limit, used = cached("q", key, lambda: actions.quota_status(user))
-    return render(
+    # Jinja2 (strata/site/jinja.py), kept rendered for the same inputs (strata/site/page_cache.py).
+    return render_page(
         request,
-        "files/browse.html",
+        "files/browse.jinja",
         {
             "space": space,
             "folder": folder,

@@ -69,20 +69,35 @@ if CONFIG.enabled("monitor"):
 ROOT_URLCONF = "strata.site.urls"
 WSGI_APPLICATION = "strata.site.wsgi.application"
 
+# Both engines run the same context processors.
+_CONTEXT_PROCESSORS = [
+    "django.template.context_processors.request",
+    "django.contrib.auth.context_processors.auth",
+    "django.contrib.messages.context_processors.messages",
+    "strata.ops.context_processors.site",
+    "strata.messaging.context_processors.messaging",  # the unread count in every page's header
+]
 TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "strata.ops.context_processors.site",
-            ],
+            "context_processors": _CONTEXT_PROCESSORS,
             # {% url %} remembers each URL it reversed (strata/site/urltag.py).
             "builtins": ["strata.site.urltag"],
+            # {% shell %}: the page frame, written once in Jinja2 (strata/site/shelltag.py).
+            "libraries": {"shell": "strata.site.shelltag"},
+        },
+    },
+    {
+        # The pages people open most (*.jinja under each app's jinja2/): strata/site/jinja.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "environment": "strata.site.jinja.environment",
+            "context_processors": [*_CONTEXT_PROCESSORS, "strata.site.jinja.csrf"],
         },
     },
 ]
@@ -178,7 +193,6 @@ LOGGING = {
 from strata.deploy.roles.comms import client as _comms  # noqa: E402 - the role's naming rules, no Django inside
 
 INSTALLED_APPS += ["strata.messaging"]
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("strata.messaging.context_processors.messaging")
 STRATA_MESSAGE_MAX_BYTES = CONFIG.options("comms")["max_message_kb"] * 1024
 STRATA_SITE_URL = CONFIG.url()
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = _comms.from_address(CONFIG)

@@ -67,3 +67,11 @@ def url(parser, token):
     node = defaulttags.url(parser, token)
     node.__class__ = CachedURLNode
     return node
+
+
+def reverse_plain(view_name: str, args: tuple, env: tuple[str, object]) -> str:
+    """The URL of VIEW_NAME with positional ARGS under ENV (the script prefix and URLconf), as {% url %}
+    gives it: remembered when ARGS are plain ints and strings (the Jinja2 pages' url())."""
+    if _plain(args):
+        return _reverse(view_name, args, (), None, *env)
+    return reverse(view_name, args=args)

@@ -17,11 +17,13 @@ from django.template.backends.django import DjangoTemplates
 from django.template.utils import get_app_template_dirs
 from django.urls import get_resolver
 
+from strata.site.page_cache import jinja2
+
 log = logging.getLogger(__name__)
 
 
 def warm() -> None:
-    """Build the URL resolvers, compile every template of the site, and create the S3 clients."""
+    """Build the URL resolvers, compile every template (both engines), create the S3 clients."""
     _urls(get_resolver())
     engine = engines["django"]
     assert isinstance(engine, DjangoTemplates)  # settings.TEMPLATES: Django's own engine
@@ -33,6 +35,10 @@ def warm() -> None:
                 engine.get_template(name)
             except Exception:  # noqa: BLE001 - a template that does not compile alone fails its page, not the start
                 log.debug("not precompiled: %s", name)
+    # The Jinja2 pages (strata/site/jinja.py): compiled to Python code once, here, not per worker.
+    jinja = jinja2().env
+    for name in jinja.list_templates(extensions=["jinja"]):
+        jinja.get_template(name)
     if settings.CONFIG.enabled("files"):
         from strata.deploy.roles.files import client as s3
 

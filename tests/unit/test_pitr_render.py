@@ -4,6 +4,7 @@ program and the pitr S3 identity (the round trip itself is tests/integration/tes
 from __future__ import annotations
 
 import datetime as dt
+import pwd
 import re
 import socket
 
@@ -122,9 +123,11 @@ def test_restore_target_is_a_utc_moment():
             pitr.parse_target(bad)
 
 
-def test_the_file_server_stops_after_postgresql(tmp_path):
+def test_the_file_server_stops_after_postgresql(tmp_path, monkeypatch):
     """A host's supervisor stops the files programs last: PostgreSQL's shutdown archives its last WAL
     segment there first (with the file server stopped beside it, pgBackRest retries for a minute)."""
+    # Rendering only: the files service user need not exist yet (`make up` creates it).
+    monkeypatch.setattr(pwd, "getpwnam", lambda name: name)
     config = topology(tmp_path, True)
     ctx = db_ctx(config)
     programs = [*DbRole().programs(ctx), *files_role.FilesRole().programs(ctx)]
