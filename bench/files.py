@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 
@@ -97,16 +98,26 @@ def cookie_file(client: Client, path: Path) -> Path:
     return path
 
 
-def curl_mibps(url: str, cafile: Path, cookies: Path | None = None) -> float:
-    """Download URL with curl (redirects followed, *.localhost on loopback as curl does); return MiB/s
-    over the whole transfer, the redirect included."""
+def curl_timed(url: str, cafile: Path, cookies: Path | None = None) -> dict[str, float]:
+    """Download URL with curl (redirects followed, *.localhost on loopback as curl does); return MiB/s over
+    the whole transfer, the redirect included ("mibps"), when the first byte came ("first_ms") and the
+    MiB/s from then on ("rate")."""
     cmd = ["curl", "-sS", "--fail", "--location", "--cacert", str(cafile), "-o", "/dev/null"]
-    cmd += ["-w", "%{size_download} %{time_total}", "--http1.1", url]
+    cmd += ["-w", "%{size_download} %{time_starttransfer} %{time_total}", "--http1.1", url]
     if cookies:
         cmd[1:1] = ["-b", str(cookies)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
-    size, seconds = out.split()
-    return int(size) / float(seconds) / MiB
+    size, first, total = (float(v) for v in out.split())
+    return {
+        "mibps": size / total / MiB,
+        "first_ms": first * 1000,
+        "rate": size / max(total - first, 1e-6) / MiB,
+    }
+
+
+def curl_mibps(url: str, cafile: Path, cookies: Path | None = None) -> float:
+    """MiB/s of a download of URL over the whole transfer, the redirect included (curl_timed)."""
+    return curl_timed(url, cafile, cookies)["mibps"]
 
 
 class Uploader:
@@ -190,7 +201,7 @@ def public_s3_nginx(stack, root: Path) -> tuple[subprocess.Popen, int]:
     return proc, https_port
 
 
-def p2_speeds(stack, tmp: Path, uploader: Uploader, cookies: Path) -> dict[str, list[float]]:
+def p2_speeds(stack, tmp: Path, uploader: Uploader, cookies: Path) -> dict[str, Any]:
     """Download a 256 MiB file through the app URL (redirect, then the bytes from the content host) and as
     a presigned GET through the same nginx, alternating, ROUNDS each; return MiB/s of each ("app",
     "direct") and the app servers' CPU seconds of each app-URL download ("cpu")."""
@@ -202,6 +213,7 @@ def p2_speeds(stack, tmp: Path, uploader: Uploader, cookies: Path) -> dict[str, 
     proc, bench_port = public_s3_nginx(stack, tmp)
     try:
         app_speeds, direct_speeds, cpu = [], [], []
+        timings: dict[str, list[dict[str, float]]] = {"app": [], "direct": []}
         app_url = f"{stack.url}/api/files/files/{f['id']}/content"
         for i in range(ROUNDS):
             presigned = s3.app_client(stack.config, stack.secrets).generate_presigned_url(
@@ -215,14 +227,16 @@ def p2_speeds(stack, tmp: Path, uploader: Uploader, cookies: Path) -> dict[str, 
             for which in ("app", "direct") if i % 2 == 0 else ("direct", "app"):
                 if which == "app":
                     before = cpu_seconds(app_pids(stack))
-                    app_speeds.append(curl_mibps(app_url, stack.ca, cookies))
+                    timings["app"].append(curl_timed(app_url, stack.ca, cookies))
+                    app_speeds.append(timings["app"][-1]["mibps"])
                     cpu.append(cpu_seconds(app_pids(stack)) - before)
                 else:
-                    direct_speeds.append(curl_mibps(direct_url, stack.ca))
+                    timings["direct"].append(curl_timed(direct_url, stack.ca))
+                    direct_speeds.append(timings["direct"][-1]["mibps"])
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"app": app_speeds, "direct": direct_speeds, "cpu": cpu}
+    return {"app": app_speeds, "direct": direct_speeds, "cpu": cpu, "timings": timings}
 
 
 def measure_p2(stack, tmp: Path, uploader: Uploader, cookies: Path) -> list[tuple[str, str, str]]:

@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import resource
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -48,15 +49,23 @@ def process_cpu() -> dict[str, float]:
     return out
 
 
-def cpu_split(before: dict[str, float], after: dict[str, float], requests: float) -> dict[str, float]:
+def cpu_split(
+    before: dict[str, float], after: dict[str, float], requests: float
+) -> tuple[dict[str, float], str]:
     """Return the CPU ms per request of the app servers (gunicorn), nginx, wrk, PostgreSQL and the rest,
-    between two process_cpu() readings over REQUESTS requests."""
+    between two process_cpu() readings over REQUESTS requests, and the rest's three largest by name."""
     groups = {"gunicorn": "app servers", "nginx": "nginx", "wrk": "wrk", "postgres": "PostgreSQL"}
     split = dict.fromkeys([*groups.values(), "the rest"], 0.0)
+    rest: dict[str, float] = {}
+    per = 1000 / max(requests, 1)
     for name, seconds in after.items():
-        used = seconds - before.get(name, 0.0)
-        split[next((g for p, g in groups.items() if name.startswith(p)), "the rest")] += used
-    return {k: v * 1000 / max(requests, 1) for k, v in split.items()}
+        used = (seconds - before.get(name, 0.0)) * per
+        group = next((g for p, g in groups.items() if name.startswith(p)), "the rest")
+        split[group] += used
+        if group == "the rest":
+            rest[name] = used
+    top = sorted(rest.items(), key=lambda kv: -kv[1])[:3]
+    return split, ", ".join(f"{name} {ms:.3f} ms" for name, ms in top)
 
 
 def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = (), warm: int = 1) -> dict:
@@ -81,15 +90,39 @@ def wrk(url: str, cookie: str = "", headers: tuple[str, ...] = (), warm: int = 1
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    cpu, rest = cpu_split(before, after, rps * SECONDS)
     return {
         "rps": rps,
         # CPU ms per request by program, over the measured run (the whole machine's: run nothing beside)
-        "cpu": cpu_split(before, after, rps * SECONDS),
+        "cpu": cpu,
+        "rest": rest,
         "p50": ms("50%"),
         "p99": ms("99%"),
         "bad": int(non2xx.group(1)) if non2xx else 0,
         "errors": errors.group(1) if errors else "",
     }
+
+
+def alternating(runs: dict[str, tuple[str, str, tuple[str, ...]]], rounds: int = 3) -> dict[str, dict]:
+    """Measure each of RUNS ({label: (url, cookie, headers)}) ROUNDS times, alternating the order round by
+    round, and return each one's median figures: a burst of work elsewhere on the machine (a shared VM's
+    neighbours, a log flush) then hits one short run of each page, not the whole of one page's figure."""
+    seen: dict[str, list[dict]] = {label: [] for label in runs}
+    for n in range(rounds):
+        for label in list(runs) if n % 2 == 0 else list(reversed(runs)):
+            url, cookie, headers = runs[label]
+            seen[label].append(wrk(url, cookie, headers, warm=1 if n == 0 else 0))
+    out = {}
+    for label, results in seen.items():
+        middle = sorted(results, key=lambda r: r["rps"])[len(results) // 2]
+        out[label] = {
+            **middle,  # the median run's own CPU split and "the rest"
+            "p50": statistics.median(r["p50"] for r in results),
+            "p99": statistics.median(r["p99"] for r in results),
+            "bad": sum(r["bad"] for r in results),
+            "runs": [round(r["rps"]) for r in results],
+        }
+    return out
 
 
 POOL_KEYS = ("requests_num", "requests_queued", "requests_wait_ms")

@@ -54,7 +54,9 @@ USER, PASSWORD = "bench", "bench-pass-2026"
 MiB = 1024 * 1024
 # Sizes that keep the whole run under 10 minutes on 2 shared cores and the ratios meaningful.
 WRK_SECONDS = 4
-P2_ROUNDS = 3
+# Rounds of /livez and the folder page, alternating (the folder page's target is a ratio of the two).
+P1_ROUNDS = 3
+P2_ROUNDS = 5
 P3_SIZE_MIB, P3_ROUNDS = 256, 2
 P4_LOGINS, P4_PAGES = 40, 60
 LAB_SIZE_MIB, LAB_ROUNDS = 128, 2
@@ -191,8 +193,19 @@ class Run:
         for label, path in paths.items():
             resp = self.client.get(path)
             assert resp.status == 200, (label, resp.status)
-        bare = pages.wrk(f"{s.url}/livez")
-        results = {label: pages.wrk(s.url + path, self.cookie) for label, path in paths.items()}
+        # The target's pair side by side in alternating rounds; the other pages once each.
+        pair = pages.alternating(
+            {
+                "/livez": (f"{s.url}/livez", "", ()),
+                "folder page, 50 files": (s.url + folder, self.cookie, ()),
+            },
+            rounds=P1_ROUNDS,
+        )
+        bare = pair["/livez"]
+        results = {
+            label: pair[label] if label in pair else pages.wrk(s.url + path, self.cookie)
+            for label, path in paths.items()
+        }
         inst = s.config.app_instances()[0]
         direct, host = (
             f"http://{inst.host.address}:{inst.port}",
@@ -271,7 +284,9 @@ class Run:
         )
         fp = results["folder page, 50 files"]
         self.sections["P1: where the time goes"] = [
-            f"wrk {pages.CONNECTIONS} connections, {WRK_SECONDS} s per page, HTTPS through nginx to "
+            f"wrk {pages.CONNECTIONS} connections, {WRK_SECONDS} s per page (`/livez` and the folder page: "
+            f"{P1_ROUNDS} rounds each, alternating, medians; req/s of each round: `/livez` "
+            f"{bare['runs']}, folder page {fp['runs']}), HTTPS through nginx to "
             f"{len(s.config.app_instances())} app instances.",
             "",
             "| path | folder page req/s | `/livez` req/s | ratio | folder p50 / p99 |",
@@ -289,6 +304,8 @@ class Run:
             "|---|---|---|",
             *(f"| {name} | {bare['cpu'][name]:.3f} | {fp['cpu'][name]:.3f} |" for name in fp["cpu"]),
             f"| all | {sum(bare['cpu'].values()):.3f} | {sum(fp['cpu'].values()):.3f} |",
+            "",
+            f"The rest, during the folder page's run: {fp['rest']}.",
             "",
             "App time of one request in the site's Django (test client, one at a time, 30 requests):",
             "",
@@ -335,6 +352,21 @@ class Run:
                 "ms",
             ),
         )
+        rounds = r["timings"]
+        self.sections["P2: where the time goes"] = [
+            f"{P2_ROUNDS} rounds of each, alternating which goes first; curl over HTTP/1.1. The app URL's "
+            "first byte comes after the site's redirect and the content host's answer; the rate after it "
+            "is the same nginx location streaming the file server's bytes in both.",
+            "",
+            "| round | app URL MiB/s | first byte | MiB/s after it "
+            "| presigned MiB/s | first byte | MiB/s after it |",
+            "|---|---|---|---|---|---|---|",
+            *(
+                f"| {n} | {a['mibps']:.0f} | {a['first_ms']:.0f} ms | {a['rate']:.0f} | {d['mibps']:.0f} | "
+                f"{d['first_ms']:.0f} ms | {d['rate']:.0f} |"
+                for n, (a, d) in enumerate(zip(rounds["app"], rounds["direct"], strict=True), 1)
+            ),
+        ]
 
     # P3: single-request upload through the app vs boto3 multipart, one stream, same parts
     def p3(self) -> None:
