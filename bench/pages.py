@@ -31,26 +31,27 @@ REPORT = Path(__file__).parent / "reports" / "pages.md"
 CONNECTIONS, SECONDS = 32, 10
 
 
-def process_cpu() -> dict[str, float]:
-    """Return the CPU seconds (user + system) each running program has used, by program name (nginx,
-    gunicorn, postgres, ...: /proc/PID/comm), summed over its processes; wrk's own is read from this
-    process's children (it has exited by then)."""
+def process_cpu() -> dict[str, tuple[str, float]]:
+    """Return {PID: (program name, CPU seconds used, user + system)} of every running process (the name
+    from /proc/PID/comm: nginx, gunicorn, postgres, ...), and wrk's own under "wrk", read from this
+    process's children (it has exited by then). By PID, since a kernel worker renames itself for each
+    kind of work it does: compared by name, its whole life's CPU would count as new."""
     tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
+    out: dict[str, tuple[str, float]] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             name = Path(f"/proc/{pid}/comm").read_text().strip()
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # ended meanwhile
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[pid] = (name, (int(fields[11]) + int(fields[12])) / tick)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out["wrk"] = children.ru_utime + children.ru_stime
+    out["wrk"] = ("wrk", children.ru_utime + children.ru_stime)
     return out
 
 
 def cpu_split(
-    before: dict[str, float], after: dict[str, float], requests: float
+    before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]], requests: float
 ) -> tuple[dict[str, float], str]:
     """Return the CPU ms per request of the app servers (gunicorn), nginx, wrk, PostgreSQL and the rest,
     between two process_cpu() readings over REQUESTS requests, and the rest's three largest by name."""
@@ -58,12 +59,12 @@ def cpu_split(
     split = dict.fromkeys([*groups.values(), "the rest"], 0.0)
     rest: dict[str, float] = {}
     per = 1000 / max(requests, 1)
-    for name, seconds in after.items():
-        used = (seconds - before.get(name, 0.0)) * per
+    for pid, (name, seconds) in after.items():
+        used = (seconds - before.get(pid, (name, 0.0))[1]) * per
         group = next((g for p, g in groups.items() if name.startswith(p)), "the rest")
         split[group] += used
         if group == "the rest":
-            rest[name] = used
+            rest[name] = rest.get(name, 0.0) + used
     top = sorted(rest.items(), key=lambda kv: -kv[1])[:3]
     return split, ", ".join(f"{name} {ms:.3f} ms" for name, ms in top)
 
