@@ -21,16 +21,18 @@ def get_user(request):
         return auth.get_user(request)
     key = f"{user_id}"
     hit = CACHE.get("u", key)
-    cached = hit[1] if hit is not None and hit[0] == backend else None
-    # The check auth.get_user makes on every request: the session belongs to this password.
-    if cached is not None and constant_time_compare(
-        session.get(auth.HASH_SESSION_KEY, ""), cached.get_session_auth_hash()
+    # The check auth.get_user makes on every request: the session belongs to this password. The user's
+    # hash of it (an HMAC) is kept with the user: the row's change drops both.
+    if (
+        hit is not None
+        and hit[0] == backend
+        and constant_time_compare(session.get(auth.HASH_SESSION_KEY, ""), hit[2])
     ):
-        return copy.copy(cached)  # each request gets its own object (views may set attributes)
+        return copy.copy(hit[1])  # each request gets its own object (views may set attributes)
     generation = CACHE.generation()
     user = auth.get_user(request)
     if user.is_authenticated:
-        CACHE.put("u", key, (backend, copy.copy(user)), generation)
+        CACHE.put("u", key, (backend, copy.copy(user), user.get_session_auth_hash()), generation)
     return user
 
 

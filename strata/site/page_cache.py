@@ -58,10 +58,12 @@ def freeze(value: Any) -> Any:
             getattr(value, "_setup")()  # noqa: B009
         return freeze(getattr(value, "_wrapped"))  # noqa: B009
     if isinstance(value, Model):
-        fields = tuple((k, freeze(v)) for k, v in value.__dict__.items() if not k.startswith("_"))
+        # A row's field values (from the database: never safe strings); a JSON field's list or dict
+        # is not hashable, which makes the page uncacheable (hash(key) in render_page).
+        fields = tuple(item for item in value.__dict__.items() if item[0][0] != "_")
         return (value._meta.label, fields)
     if isinstance(value, dict):
-        return ("dict", tuple((k, freeze(v)) for k, v in value.items()))
+        return ("dict", tuple((k, v if type(v) is bool else freeze(v)) for k, v in value.items()))
     if isinstance(value, list | tuple):
         return (kind, tuple(freeze(v) for v in value))
     raise Uncacheable(kind.__name__)
