@@ -49,17 +49,16 @@ def _url(context, view_name: str, *args) -> str:
     return reverse_plain(view_name, args, env)
 
 
+def csrf_field(request) -> str:
+    """The hidden CSRF field of a form, with a token masked afresh (as Django's `{% csrf_token %}`)."""
+    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+
+
 def csrf(request) -> dict[str, object]:
     """A context processor: `csrf_input` masked once per page. Django's Jinja2 backend gives a lazy
     `csrf_input` that masks the token afresh at each use (32 random choices each time), ~6 times a page;
     this one (a context processor runs after the backend sets its own) is computed on first use, once."""
-    return {
-        "csrf_input": SimpleLazyObject(
-            lambda: format_html(
-                '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
-            )
-        )
-    }
+    return {"csrf_input": SimpleLazyObject(lambda: csrf_field(request))}
 
 
 def environment(**options) -> Environment:

@@ -27,12 +27,12 @@ from typing import Any
 
 from django.db.models import Model
 from django.http import HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template import engines
 from django.template.backends.jinja2 import Jinja2
 from django.utils.functional import LazyObject, empty
-from django.utils.html import format_html
+
+from strata.site.jinja import csrf_field
 
 # Enough for the folders one process's people are looking at; ~20 KiB a page.
 MAX_PAGES = 256
@@ -130,5 +130,4 @@ def render_page(request, name: str, context: dict[str, Any]) -> HttpResponse:
         full.update(request=None, messages=(), csrf_input=_CSRF_MARK)
         html = backend.env.get_template(name).render(full)
         PAGES.put(key, html)
-    field = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
-    return HttpResponse(html.replace(_CSRF_MARK, field))
+    return HttpResponse(html.replace(_CSRF_MARK, csrf_field(request)))
